@@ -1,0 +1,21 @@
+// One spdlog logger per subsystem ("eventstore", "relay", "projections",
+// "ingest", …), all writing key=value lines to stderr.
+//
+// Never log personal data: ids of cases, participants and coordinators are
+// pseudonymous but still case-level data, so log counts, positions and codes.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+namespace kring {
+
+// Returns the logger of `subsystem`, creating it on first use. Thread-safe.
+std::shared_ptr<spdlog::logger> Logger(const std::string& subsystem);
+
+// Sets the level of every subsystem logger ("trace" … "off").
+void SetLogLevel(const std::string& level);
+
+}  // namespace kring

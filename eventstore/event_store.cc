@@ -1,0 +1,397 @@
+#include "eventstore/event_store.h"
+
+#include <future>
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace kring::eventstore {
+namespace {
+
+constexpr const char* kEvents = "events";
+constexpr const char* kStreams = "streams";
+constexpr const char* kEventIds = "event_ids";
+constexpr const char* kHeads = "heads";
+constexpr const char* kOutbox = "outbox";
+
+absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("event store: ", what, ": ", s.ToString()));
+}
+
+std::string StreamKey(std::string_view case_id, uint64_t version) {
+  std::string key(case_id);
+  key.push_back('\0');
+  PutBigEndian64(&key, version);
+  return key;
+}
+
+rocksdb::ColumnFamilyOptions PointLookupOptions() {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+// Where an already-recorded event id lives.
+struct RecordedId {
+  uint64_t position;
+  uint64_t version;
+  std::string case_id;
+};
+
+std::string EncodeRecordedId(uint64_t position, uint64_t version, std::string_view case_id) {
+  std::string v = BigEndian64(position);
+  PutBigEndian64(&v, version);
+  v.append(case_id);
+  return v;
+}
+
+RecordedId DecodeRecordedId(std::string_view v) {
+  return {ReadBigEndian64(v), ReadBigEndian64(v.substr(8)), std::string(v.substr(16))};
+}
+
+}  // namespace
+
+// What the writer has staged in the group being built, so that later requests
+// of the same group see the effects of earlier ones.
+struct EventStore::GroupState {
+  rocksdb::WriteBatch batch;
+  uint64_t next_position;
+  std::unordered_map<std::string, uint64_t> versions;  // case -> version after staged events
+  std::unordered_map<std::string, RecordedId> ids;     // event id -> where staged
+  google::protobuf::Timestamp recorded_at;
+};
+
+EventStore::EventStore(EventStoreOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("event store: path is required");
+  std::unique_ptr<EventStore> store(new EventStore(std::move(options)));
+  RETURN_IF_ERROR(store->OpenDb());
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+absl::Status EventStore::OpenDb() {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+
+  rocksdb::ColumnFamilyOptions sequential;
+  sequential.write_buffer_size = 64 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kEvents, sequential},
+      {kStreams, PointLookupOptions()},
+      {kEventIds, PointLookupOptions()},
+      {kHeads, PointLookupOptions()},
+      {kOutbox, rocksdb::ColumnFamilyOptions()},
+  };
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw), "open"));
+  db_.reset(raw);
+  events_cf_ = handles_[1];
+  streams_cf_ = handles_[2];
+  event_ids_cf_ = handles_[3];
+  heads_cf_ = handles_[4];
+  outbox_cf_ = handles_[5];
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+  it->SeekToLast();
+  RETURN_IF_ERROR(FromRocks(it->status(), "find head"));
+  head_.store(it->Valid() ? ReadBigEndian64(it->key().ToStringView()) : 0);
+  Logger("eventstore")->info("msg=opened head_position={}", head_.load());
+  return absl::OkStatus();
+}
+
+EventStore::~EventStore() { Close(); }
+
+void EventStore::Close() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (closed_) return;
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  closed_ = true;
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    auto s = db_->Close();
+    if (!s.ok()) Logger("eventstore")->error("msg=close_failed status=\"{}\"", s.ToString());
+    db_.reset();
+    Logger("eventstore")->info("msg=closed head_position={}", head_.load());
+  }
+}
+
+void EventStore::AppendAsync(AppendBatch batch, AppendCallback done) {
+  if (absl::Status s = ValidateBatch(batch, options_.validation, absl::Now()); !s.ok()) {
+    done(s);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!closing_) {
+      queue_.push_back(Pending{std::move(batch), std::move(done)});
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("event store: shutting down, not taking appends"));
+}
+
+absl::StatusOr<AppendOutcome> EventStore::Append(AppendBatch batch) {
+  std::promise<absl::StatusOr<AppendOutcome>> promise;
+  auto future = promise.get_future();
+  AppendAsync(std::move(batch), [&promise](absl::StatusOr<AppendOutcome> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+void EventStore::WriterLoop() {
+  std::vector<Pending> group;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing and drained
+      size_t events = 0;
+      while (!queue_.empty() && group.size() < options_.max_group_requests) {
+        const size_t n = queue_.front().batch.events.size();
+        if (!group.empty() && events + n > options_.max_group_events) break;
+        events += n;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    WriteGroup(group);
+    group.clear();
+  }
+}
+
+void EventStore::WriteGroup(std::vector<Pending>& group) {
+  GroupState state;
+  state.next_position = head_.load() + 1;
+  const absl::Time now = absl::Now();
+  state.recorded_at.set_seconds(absl::ToUnixSeconds(now));
+  state.recorded_at.set_nanos(static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) /
+                                                   absl::Nanoseconds(1)));
+
+  std::vector<absl::StatusOr<AppendOutcome>> results;
+  results.reserve(group.size());
+  for (const Pending& p : group) results.push_back(Stage(p.batch, state));
+
+  const uint64_t last_position = state.next_position - 1;
+  if (state.batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    absl::Status written = FromRocks(db_->Write(wo, &state.batch), "write");
+    if (!written.ok()) {
+      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(),
+                                  written.ToString());
+      for (auto& r : results) {
+        if (r.ok() && !r->already_recorded) r = written;
+      }
+    } else {
+      for (auto& [case_id, version] : state.versions) case_versions_[case_id] = version;
+      {
+        std::lock_guard<std::mutex> lock(head_mu_);
+        head_.store(last_position, std::memory_order_release);
+      }
+      head_cv_.notify_all();
+    }
+  }
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+}
+
+absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, case_id, &value);
+  if (s.IsNotFound()) return 0;
+  RETURN_IF_ERROR(FromRocks(s, "read case head"));
+  return ReadBigEndian64(value);
+}
+
+absl::StatusOr<AppendOutcome> EventStore::Stage(const AppendBatch& batch, GroupState& state) {
+  const std::string& case_id = batch.case_id.value();
+
+  // Idempotency: a batch is either entirely new or an exact retry.
+  std::vector<RecordedId> found;
+  size_t first_found = 0;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const std::string& id = batch.events[i].event_id();
+    if (auto it = state.ids.find(id); it != state.ids.end()) {
+      if (found.empty()) first_found = i;
+      found.push_back(it->second);
+      continue;
+    }
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_cf_, id, &value);
+    if (s.IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(s, "read event id"));
+    if (found.empty()) first_found = i;
+    found.push_back(DecodeRecordedId(value));
+  }
+  if (!found.empty()) {
+    if (found.size() != batch.events.size()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("events[", first_found, "].event_id: already recorded at global position ",
+                       found[0].position, ", but other events of this batch are new; a batch must be ",
+                       "either entirely new or an exact retry of an earlier batch"));
+    }
+    AppendOutcome outcome;
+    outcome.already_recorded = true;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (found[i].case_id != case_id) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "events[", i, "].event_id: already recorded in another case; event ids are unique across all cases"));
+      }
+      if (i == 0 || found[i].position < outcome.first_position.value()) {
+        outcome.first_position = GlobalPosition(found[i].position);
+        outcome.first_version = StreamVersion(found[i].version);
+      }
+      if (i == 0 || found[i].position > outcome.last_position.value()) {
+        outcome.last_position = GlobalPosition(found[i].position);
+        outcome.last_version = StreamVersion(found[i].version);
+      }
+    }
+    return outcome;
+  }
+
+  // Optimistic concurrency against the case's current version.
+  uint64_t current;
+  if (auto it = state.versions.find(case_id); it != state.versions.end()) {
+    current = it->second;
+  } else if (auto cached = case_versions_.find(case_id); cached != case_versions_.end()) {
+    current = cached->second;
+  } else {
+    ASSIGN_OR_RETURN(current, LoadCaseVersion(case_id));
+    case_versions_[case_id] = current;
+  }
+  const ExpectedVersion& expected = batch.expected;
+  if (expected.kind == ExpectedVersion::Kind::kNoStream && current != 0) {
+    return absl::AbortedError(absl::StrCat("expected_version: the case must not exist yet, but it is at version ",
+                                           current, " (current_version=", current, ")"));
+  }
+  if (expected.kind == ExpectedVersion::Kind::kExact && expected.version.value() != current) {
+    return absl::AbortedError(absl::StrCat("expected_version: expected version ", expected.version.value(),
+                                           ", but the case is at version ", current,
+                                           " (current_version=", current, ")"));
+  }
+
+  AppendOutcome outcome;
+  outcome.first_version = StreamVersion(current + 1);
+  outcome.first_position = GlobalPosition(state.next_position);
+  v1::RecordedEvent recorded;
+  std::string value;
+  for (const v1::Event& event : batch.events) {
+    const uint64_t version = ++current;
+    const uint64_t position = state.next_position++;
+    recorded.Clear();
+    recorded.set_case_id(case_id);
+    recorded.set_stream_version(version);
+    recorded.set_global_position(position);
+    *recorded.mutable_recorded_at() = state.recorded_at;
+    recorded.set_source(batch.source);
+    *recorded.mutable_event() = event;
+    value.clear();
+    recorded.SerializeToString(&value);
+
+    const std::string pos_key = BigEndian64(position);
+    state.batch.Put(events_cf_, pos_key, value);
+    state.batch.Put(streams_cf_, StreamKey(case_id, version), pos_key);
+    state.batch.Put(event_ids_cf_, event.event_id(), EncodeRecordedId(position, version, case_id));
+    state.batch.Put(outbox_cf_, pos_key, rocksdb::Slice());
+    state.ids[event.event_id()] = RecordedId{position, version, case_id};
+  }
+  state.batch.Put(heads_cf_, case_id, BigEndian64(current));
+  state.versions[case_id] = current;
+  outcome.last_version = StreamVersion(current);
+  outcome.last_position = GlobalPosition(state.next_position - 1);
+  return outcome;
+}
+
+absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId& case_id, StreamVersion from,
+                                                                    size_t max_count) const {
+  std::vector<v1::RecordedEvent> out;
+  const std::string prefix = case_id.value() + std::string(1, '\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::string value;
+  for (it->Seek(StreamKey(case_id.value(), from.value())); it->Valid() && out.size() < max_count; it->Next()) {
+    if (!it->key().starts_with(prefix)) break;
+    RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, it->value(), &value), "read event"));
+    if (!out.emplace_back().ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("event store: unreadable event at position ",
+                                              ReadBigEndian64(it->value().ToStringView())));
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "read case"));
+  return out;
+}
+
+absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to,
+                                 const std::function<bool(const v1::RecordedEvent&)>& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  const std::string upper = BigEndian64(to.value() + 1);
+  rocksdb::Slice upper_slice(upper);
+  if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  v1::RecordedEvent event;
+  for (it->Seek(BigEndian64(from.value())); it->Valid(); it->Next()) {
+    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("event store: unreadable event at position ",
+                                              ReadBigEndian64(it->key().ToStringView())));
+    }
+    if (!fn(event)) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadAll(GlobalPosition from, size_t max_count) const {
+  std::vector<v1::RecordedEvent> out;
+  if (max_count == 0) return out;
+  RETURN_IF_ERROR(ScanAll(from, GlobalPosition(UINT64_MAX), [&](const v1::RecordedEvent& e) {
+    out.push_back(e);
+    return out.size() < max_count;
+  }));
+  return out;
+}
+
+absl::StatusOr<StreamVersion> EventStore::CaseVersion(const CaseId& case_id) const {
+  ASSIGN_OR_RETURN(uint64_t v, LoadCaseVersion(case_id.value()));
+  return StreamVersion(v);
+}
+
+GlobalPosition EventStore::WaitForHead(GlobalPosition after, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(head_mu_);
+  head_cv_.wait_for(lock, timeout, [&] { return head_.load() > after.value(); });
+  return Head();
+}
+
+absl::StatusOr<GlobalPosition> EventStore::FirstUnpublished() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
+  it->SeekToFirst();
+  RETURN_IF_ERROR(FromRocks(it->status(), "read outbox"));
+  if (it->Valid()) return GlobalPosition(ReadBigEndian64(it->key().ToStringView()));
+  return GlobalPosition(Head().value() + 1);
+}
+
+absl::Status EventStore::MarkPublished(GlobalPosition up_to) {
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), outbox_cf_, BigEndian64(0), BigEndian64(up_to.value() + 1)),
+                   "mark published");
+}
+
+}  // namespace kring::eventstore

@@ -1,0 +1,168 @@
+// EventStore: the source of truth. Case streams of recorded events in RocksDB,
+// written with group commit, read by case or by global position, with the
+// outbox that the Kafka relay drains.
+//
+// Layout (column families):
+//   events     BE64(global_position)            -> RecordedEvent bytes
+//   streams    case_id \0 BE64(stream_version)  -> BE64(global_position)
+//   event_ids  event_id                         -> BE64(position) BE64(version) case_id
+//   heads      case_id                          -> BE64(stream_version)
+//   outbox     BE64(global_position)            -> "" (not yet confirmed by Kafka)
+//
+// Threads: every public method may be called from any thread. Appends are
+// queued to one writer thread, which folds all requests waiting at that
+// moment into one WriteBatch written with sync=true (group commit), so a
+// batch is acknowledged only once it is on disk, and positions and versions
+// are assigned by that one writer: gapless and in write order.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/types.h"
+#include "eventstore/validation.h"
+#include "kring/v1/events.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace kring::eventstore {
+
+struct EventStoreOptions {
+  // Folder of the RocksDB database; created when missing. Required.
+  std::string path;
+  // Sync the WAL on every group write: an acknowledged batch survives power
+  // loss and kill -9. Default: true. Only benchmarks of the raw engine and
+  // throwaway tests turn it off.
+  bool sync = true;
+  // Most append requests folded into one group write. Default: 2048.
+  size_t max_group_requests = 2048;
+  // Most events in one group write (a single larger batch still goes alone).
+  // Default: 20000.
+  size_t max_group_events = 20000;
+  // Limits and formats checked before a batch is queued.
+  ValidationOptions validation;
+};
+
+// The version a case must be at for an append to be accepted.
+struct ExpectedVersion {
+  enum class Kind { kAny, kNoStream, kExact };
+  Kind kind = Kind::kAny;
+  StreamVersion version{0};  // for kExact
+
+  static ExpectedVersion Any() { return {}; }
+  static ExpectedVersion NoStream() { return {Kind::kNoStream, StreamVersion(0)}; }
+  static ExpectedVersion Exact(uint64_t v) { return {Kind::kExact, StreamVersion(v)}; }
+};
+
+struct AppendBatch {
+  CaseId case_id;
+  ExpectedVersion expected;
+  std::vector<v1::Event> events;
+  // The authenticated sender; recorded as each event's `source`.
+  std::string source;
+};
+
+struct AppendOutcome {
+  StreamVersion first_version;
+  StreamVersion last_version;
+  GlobalPosition first_position;
+  GlobalPosition last_position;
+  // Every event of the batch had been recorded before: these are the original
+  // positions and nothing was written.
+  bool already_recorded = false;
+};
+
+class EventStore {
+ public:
+  using AppendCallback = std::function<void(absl::StatusOr<AppendOutcome>)>;
+
+  // Opens (or creates) the store and starts its writer thread.
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(EventStoreOptions options);
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Validates and queues a batch; `done` runs on the writer thread once the
+  // batch is durable or refused (or at once, on this thread, when the batch is
+  // malformed). `done` must not block.
+  void AppendAsync(AppendBatch batch, AppendCallback done);
+  // Appends and waits until the batch is durable or refused.
+  absl::StatusOr<AppendOutcome> Append(AppendBatch batch);
+
+  // Events of one case with version >= from, at most max_count, in order.
+  absl::StatusOr<std::vector<v1::RecordedEvent>> ReadCase(const CaseId& case_id, StreamVersion from,
+                                                          size_t max_count = SIZE_MAX) const;
+  // Events with global position >= from, at most max_count, in order.
+  absl::StatusOr<std::vector<v1::RecordedEvent>> ReadAll(GlobalPosition from, size_t max_count) const;
+  // Calls fn for each event with position in [from, to], in order, until fn
+  // returns false.
+  absl::Status ScanAll(GlobalPosition from, GlobalPosition to,
+                       const std::function<bool(const v1::RecordedEvent&)>& fn) const;
+
+  // Last durable global position (0 when empty).
+  GlobalPosition Head() const { return GlobalPosition(head_.load(std::memory_order_acquire)); }
+  // Current version of a case (0 when it has no events).
+  absl::StatusOr<StreamVersion> CaseVersion(const CaseId& case_id) const;
+  // Waits until Head() > after or the timeout passes; returns Head().
+  GlobalPosition WaitForHead(GlobalPosition after, std::chrono::milliseconds timeout) const;
+
+  // Outbox: first position not yet confirmed published (Head()+1 when empty).
+  absl::StatusOr<GlobalPosition> FirstUnpublished() const;
+  // Confirms publication of every position <= up_to.
+  absl::Status MarkPublished(GlobalPosition up_to);
+
+  // Stops taking appends (new ones fail with UNAVAILABLE), finishes every
+  // queued batch, stops the writer and closes the database. Idempotent.
+  void Close();
+
+ private:
+  struct Pending {
+    AppendBatch batch;
+    AppendCallback done;
+  };
+  struct GroupState;
+
+  explicit EventStore(EventStoreOptions options);
+  absl::Status OpenDb();
+  void WriterLoop();
+  void WriteGroup(std::vector<Pending>& group);
+  absl::StatusOr<AppendOutcome> Stage(const AppendBatch& batch, GroupState& state);
+  absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
+
+  const EventStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* heads_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox_cf_ = nullptr;
+
+  std::atomic<uint64_t> head_{0};
+  mutable std::mutex head_mu_;
+  mutable std::condition_variable head_cv_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::thread writer_;
+
+  // Writer thread only: the version of every case touched since open.
+  std::unordered_map<std::string, uint64_t> case_versions_;
+};
+
+}  // namespace kring::eventstore
