@@ -15,7 +15,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 
 # Must match <kafka.version> in pom.xml (it is passed to mvn explicitly anyway).
-KAFKA_VERSION="${KRING_KAFKA_VERSION:-3.9.1}"
+KAFKA_VERSION="${KRING_KAFKA_VERSION:-3.9.2}"
 JARS_DIR="${KRING_KAFKA_JARS:-${HOME:-/root}/.cache/kring/kafka-jars-$KAFKA_VERSION}"
 START_TIMEOUT="${KRING_KAFKA_START_TIMEOUT:-90}"   # seconds, per start/restart
 STOP_TIMEOUT="${KRING_KAFKA_STOP_TIMEOUT:-30}"     # seconds before SIGKILL
@@ -228,6 +228,13 @@ log4j.logger.kafka.log.LogCleaner=WARN
 log4j.logger.kafka.authorizer.logger=WARN
 EOF
 
+  printf '%s\n' 'log4j.rootLogger=WARN, stderr' \
+    'log4j.appender.stderr=org.apache.log4j.ConsoleAppender' \
+    'log4j.appender.stderr.Target=System.err' \
+    'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout' \
+    'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n' \
+    >"$WORKDIR/log4j-tools.properties"
+
   for ((k = 1; k <= NODES; k++)); do
     mkdir -p "$(node_dir "$k")/data"
     cat >"$(node_dir "$k")/server.properties" <<EOF
@@ -264,6 +271,38 @@ replica.lag.time.max.ms=10000
 log.segment.bytes=134217728
 EOF
   done
+}
+
+# A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what
+# `kafka-storage random-uuid` prints), not starting with '-'. Saves a JVM start.
+new_cluster_id() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    case "$id" in -*|AAAAAAAAAAAAAAAAAAAAA[AB]) continue;; esac
+    echo "$id"; return 0
+  done
+}
+
+# Format every node's storage (kafka.tools.StorageTool, i.e. `kafka-storage
+# format`), in parallel; each node's output goes to node-k.format.log.
+format_storage() {  # format_storage CLUSTER_ID
+  local cid=$1 k pids=() failed=0 f
+  for ((k = 1; k <= NODES; k++)); do
+    f="$(node_dir "$k").format.log"
+    java -Xmx256m -cp "$JARS_DIR/*" -Dlog4j.configuration="file:$WORKDIR/log4j-tools.properties" \
+      kafka.tools.StorageTool format -t "$cid" -c "$(node_dir "$k")/server.properties" \
+      </dev/null >"$f" 2>&1 &
+    pids[k]=$!
+  done
+  for ((k = 1; k <= NODES; k++)); do
+    if ! wait "${pids[k]}"; then
+      log "kafka.tools.StorageTool format failed for node $k:"
+      cat "$(node_dir "$k").format.log" >&2
+      failed=1
+    fi
+  done
+  [ "$failed" = 0 ] || die "formatting KRaft storage in $WORKDIR failed"
 }
 
 start_node() {  # start_node k  (background JVM; pid into node-k.pid)
@@ -386,7 +425,8 @@ cmd_start() {
 
   for attempt in 1 2 3; do
     # Fresh state every start.
-    rm -rf "$WORKDIR"/node-* "$WORKDIR/cluster.env" "$WORKDIR/log4j.properties"
+    rm -rf "$WORKDIR"/node-* "$WORKDIR/cluster.env" "$WORKDIR"/log4j*.properties
+    [ "$attempt" -gt 1 ] || rm -f "$WORKDIR"/failed-attempt*.log
     if [ "$auto_port" = 1 ]; then
       BASE_PORT="$(pick_base_port $((2 * NODES)))"
     else
@@ -398,13 +438,7 @@ cmd_start() {
     fi
 
     write_configs
-    if ! out="$(java -cp "$JARS_DIR/*" -Dlog4j.configuration="file:$WORKDIR/log4j.properties" \
-              kafka.tools.StorageTool random-uuid 2>&1)"; then
-      printf '%s\n' "$out" >&2
-      die "kafka.tools.StorageTool random-uuid failed"
-    fi
-    cid="$(printf '%s\n' "$out" | grep -E '^[A-Za-z0-9_-]{22}$' | tail -n 1)" ||
-      { printf '%s\n' "$out" >&2; die "kafka.tools.StorageTool random-uuid printed no cluster id"; }
+    cid="$(new_cluster_id)"
     cat >"$WORKDIR/cluster.env" <<EOF
 NODES=$NODES
 BASE_PORT=$BASE_PORT
@@ -413,13 +447,7 @@ KAFKA_VERSION=$KAFKA_VERSION
 CLUSTER_JARS_DIR='$JARS_DIR'
 BOOTSTRAP=$(bootstrap_string)
 EOF
-    for ((k = 1; k <= NODES; k++)); do
-      if ! out="$(java -cp "$JARS_DIR/*" -Dlog4j.configuration="file:$WORKDIR/log4j.properties" \
-              kafka.tools.StorageTool format -t "$cid" -c "$(node_dir "$k")/server.properties" 2>&1)"; then
-        printf '%s\n' "$out" >&2
-        die "kafka.tools.StorageTool format failed for node $k"
-      fi
-    done
+    format_storage "$cid"
 
     # If we are interrupted while waiting, do not leave JVMs behind.
     trap 'stop_nodes "$(all_nodes)"; exit 130' INT TERM HUP
@@ -434,7 +462,7 @@ EOF
     stop_nodes "$(all_nodes)"
     if [ "$auto_port" = 1 ] && grep -qs "Address already in use" "$WORKDIR"/node-*.log && [ "$attempt" -lt 3 ]; then
       log "port collision (another process took a port); retrying with other ports"
-      for ((k = 1; k <= NODES; k++)); do mv -f "$(log_file "$k")" "$(log_file "$k").attempt$attempt" 2>/dev/null || true; done
+      for ((k = 1; k <= NODES; k++)); do mv -f "$(log_file "$k")" "$WORKDIR/failed-attempt$attempt.node-$k.log" 2>/dev/null || true; done
       continue
     fi
     die "Kafka cluster in $WORKDIR failed to start (logs: $WORKDIR/node-*.log); all its nodes were stopped"

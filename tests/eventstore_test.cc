@@ -1,0 +1,286 @@
+#include "eventstore/event_store.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_support.h"
+
+namespace kring::eventstore {
+namespace {
+
+using kring::testing::Batch;
+using kring::testing::SomeEvents;
+using kring::testing::TempDir;
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<EventStore> OpenStore() {
+    EventStoreOptions options;
+    options.path = dir_.Sub("store");
+    auto store = EventStore::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return std::move(store).value();
+  }
+  TempDir dir_;
+};
+
+TEST_F(EventStoreTest, AssignsGaplessVersionsAndPositions) {
+  auto store = OpenStore();
+  auto a = store->Append(Batch("case-a", SomeEvents(3), ExpectedVersion::NoStream()));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = store->Append(Batch("case-b", SomeEvents(2)));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto c = store->Append(Batch("case-a", SomeEvents(1), ExpectedVersion::Exact(3)));
+  ASSERT_TRUE(c.ok()) << c.status();
+
+  EXPECT_EQ(a->first_version.value(), 1u);
+  EXPECT_EQ(a->last_version.value(), 3u);
+  EXPECT_EQ(a->first_position.value(), 1u);
+  EXPECT_EQ(b->first_position.value(), 4u);
+  EXPECT_EQ(c->first_version.value(), 4u);
+  EXPECT_EQ(c->last_position.value(), 6u);
+  EXPECT_EQ(store->Head().value(), 6u);
+
+  auto events = store->ReadCase(CaseId("case-a"), StreamVersion(1));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  for (size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].stream_version(), i + 1);
+    EXPECT_EQ((*events)[i].case_id(), "case-a");
+    EXPECT_EQ((*events)[i].source(), "test-partner");
+    EXPECT_TRUE((*events)[i].has_recorded_at());
+  }
+  EXPECT_EQ((*events)[3].global_position(), 6u);
+
+  auto all = store->ReadAll(GlobalPosition(2), 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 5u);
+  for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].global_position(), i + 2);
+}
+
+TEST_F(EventStoreTest, RejectsStaleExpectedVersionWithCurrentVersion) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store->Append(Batch("case-a", SomeEvents(2))).ok());
+  auto stale = store->Append(Batch("case-a", SomeEvents(1), ExpectedVersion::Exact(1)));
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_NE(stale.status().message().find("current_version=2"), std::string::npos) << stale.status();
+
+  auto exists = store->Append(Batch("case-a", SomeEvents(1), ExpectedVersion::NoStream()));
+  EXPECT_EQ(exists.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store->Head().value(), 2u);
+}
+
+TEST_F(EventStoreTest, RetriedBatchReturnsOriginalPositionsAlsoAfterReopen) {
+  auto events = SomeEvents(3);
+  AppendOutcome first;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store->Append(Batch("case-x", SomeEvents(2))).ok());
+    auto r = store->Append(Batch("case-a", events, ExpectedVersion::NoStream()));
+    ASSERT_TRUE(r.ok()) << r.status();
+    first = *r;
+    // A retry in the same session, even with an expectation that is stale now.
+    auto again = store->Append(Batch("case-a", events, ExpectedVersion::NoStream()));
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(again->already_recorded);
+    EXPECT_EQ(again->first_position, first.first_position);
+    EXPECT_EQ(again->last_position, first.last_position);
+    EXPECT_EQ(store->Head().value(), 5u);
+  }
+  auto store = OpenStore();
+  auto retried = store->Append(Batch("case-a", events, ExpectedVersion::NoStream()));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->already_recorded);
+  EXPECT_EQ(retried->first_position, first.first_position);
+  EXPECT_EQ(retried->last_position, first.last_position);
+  EXPECT_EQ(retried->first_version, first.first_version);
+  EXPECT_EQ(retried->last_version, first.last_version);
+  EXPECT_EQ(store->Head().value(), 5u);
+  EXPECT_EQ(store->ReadAll(GlobalPosition(1), 100)->size(), 5u);
+}
+
+TEST_F(EventStoreTest, RefusesBatchMixingRecordedAndNewEvents) {
+  auto store = OpenStore();
+  auto events = SomeEvents(2);
+  ASSERT_TRUE(store->Append(Batch("case-a", events)).ok());
+  auto mixed = events;
+  mixed.push_back(kring::testing::CaseReferredEvent());
+  auto r = store->Append(Batch("case-a", mixed));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("events[0].event_id"), std::string::npos) << r.status();
+  auto other_case = store->Append(Batch("case-b", events));
+  EXPECT_EQ(other_case.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Head().value(), 2u);
+}
+
+TEST_F(EventStoreTest, BatchWithOneBadEventStoresNothing) {
+  auto store = OpenStore();
+  auto events = SomeEvents(5);
+  events[3].set_event_id("not-a-uuid");
+  auto r = store->Append(Batch("case-a", events));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("events[3].event_id"), std::string::npos) << r.status();
+
+  events = SomeEvents(4);
+  events[2].clear_occurred_at();
+  r = store->Append(Batch("case-a", events));
+  EXPECT_NE(r.status().message().find("events[2].occurred_at"), std::string::npos) << r.status();
+
+  events = SomeEvents(2);
+  events[1] = events[0];
+  r = store->Append(Batch("case-a", events));
+  EXPECT_NE(r.status().message().find("events[1].event_id"), std::string::npos) << r.status();
+
+  EXPECT_EQ(store->Head().value(), 0u);
+  EXPECT_EQ(store->CaseVersion(CaseId("case-a"))->value(), 0u);
+  EXPECT_TRUE(store->ReadAll(GlobalPosition(1), 10)->empty());
+}
+
+TEST_F(EventStoreTest, RefusesOversizeBatchAsResourceExhausted) {
+  auto store = OpenStore();
+  auto r = store->Append(Batch("case-a", SomeEvents(1001)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->Head().value(), 0u);
+}
+
+TEST_F(EventStoreTest, PositionsStayGaplessUnderEightConcurrentAppenders) {
+  auto store = OpenStore();
+  constexpr int kThreads = 8, kBatches = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBatches; ++i) {
+        // Half the threads share one hot case, racing on "any".
+        const std::string case_id = t % 2 ? "hot-case" : "case-" + std::to_string(t) + "-" + std::to_string(i % 7);
+        if (!store->Append(Batch(case_id, SomeEvents(1 + i % 3))).ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+
+  auto all = store->ReadAll(GlobalPosition(1), SIZE_MAX);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), store->Head().value());
+  std::map<std::string, uint64_t> versions;
+  for (size_t i = 0; i < all->size(); ++i) {
+    const auto& e = (*all)[i];
+    EXPECT_EQ(e.global_position(), i + 1);
+    EXPECT_EQ(e.stream_version(), ++versions[e.case_id()]) << e.case_id();
+  }
+}
+
+// A child process appends as fast as it can and reports each acknowledged
+// batch on a pipe; the parent kills it with SIGKILL mid-stream and checks
+// that every acknowledged event is in the reopened store.
+TEST_F(EventStoreTest, SigkillLosesNoAcknowledgedEvent) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string path = dir_.Sub("store");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    EventStoreOptions options;
+    options.path = path;
+    auto store = EventStore::Open(options);
+    if (!store.ok()) _exit(2);
+    std::vector<std::thread> writers;
+    std::mutex pipe_mu;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          auto events = SomeEvents(1 + i % 4);
+          auto r = (*store)->Append(Batch("case-" + std::to_string(t) + "-" + std::to_string(i % 50), events));
+          if (!r.ok()) _exit(3);
+          std::lock_guard<std::mutex> lock(pipe_mu);
+          for (const auto& e : events) {
+            std::string line = e.event_id() + "\n";
+            if (write(fds[1], line.data(), line.size()) < 0) _exit(4);
+          }
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::set<std::string> acknowledged;
+  std::string buffer;
+  char chunk[4096];
+  while (acknowledged.size() < 3000) {
+    ssize_t n = read(fds[0], chunk, sizeof(chunk));
+    ASSERT_GT(n, 0) << "child stopped early";
+    buffer.append(chunk, n);
+    size_t nl;
+    while ((nl = buffer.find('\n')) != std::string::npos) {
+      acknowledged.insert(buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+    }
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  // Acknowledgements already in the pipe when the child died count too.
+  ssize_t n;
+  while ((n = read(fds[0], chunk, sizeof(chunk))) > 0) buffer.append(chunk, n);
+  size_t nl;
+  while ((nl = buffer.find('\n')) != std::string::npos) {
+    acknowledged.insert(buffer.substr(0, nl));
+    buffer.erase(0, nl + 1);
+  }
+  close(fds[0]);
+
+  auto store = OpenStore();
+  auto all = store->ReadAll(GlobalPosition(1), SIZE_MAX);
+  ASSERT_TRUE(all.ok());
+  std::set<std::string> stored;
+  for (size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].global_position(), i + 1);
+    stored.insert((*all)[i].event().event_id());
+  }
+  EXPECT_GE(stored.size(), acknowledged.size());
+  for (const auto& id : acknowledged) ASSERT_TRUE(stored.count(id)) << "acknowledged event lost: " << id;
+}
+
+TEST_F(EventStoreTest, OutboxHoldsEverythingUntilMarkedPublished) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store->Append(Batch("case-a", SomeEvents(5))).ok());
+  EXPECT_EQ(store->FirstUnpublished()->value(), 1u);
+  ASSERT_TRUE(store->MarkPublished(GlobalPosition(3)).ok());
+  EXPECT_EQ(store->FirstUnpublished()->value(), 4u);
+  ASSERT_TRUE(store->MarkPublished(GlobalPosition(5)).ok());
+  EXPECT_EQ(store->FirstUnpublished()->value(), 6u);
+}
+
+TEST_F(EventStoreTest, CloseFinishesQueuedBatchesThenRefuses) {
+  auto store = OpenStore();
+  std::atomic<int> done{0};
+  for (int i = 0; i < 50; ++i) {
+    store->AppendAsync(Batch("case-a", SomeEvents(2)), [&](absl::StatusOr<AppendOutcome> r) {
+      EXPECT_TRUE(r.ok()) << r.status();
+      done++;
+    });
+  }
+  store->Close();
+  EXPECT_EQ(done.load(), 50);
+  auto after = store->Append(Batch("case-a", SomeEvents(1)));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
+  auto reopened = OpenStore();
+  EXPECT_EQ(reopened->Head().value(), 100u);
+}
+
+}  // namespace
+}  // namespace kring::eventstore

@@ -1,0 +1,97 @@
+#include "tests/testing/test_support.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+#include "absl/time/time.h"
+
+namespace kring::testing {
+
+TempDir::TempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/kring-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string NewUuid() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const uint64_t hi = rng(), lo = rng();
+  char buf[37];
+  snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+           static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+           static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
+           static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+v1::Event EventOn(int year, int month, int day) {
+  v1::Event e;
+  e.set_event_id(NewUuid());
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(year, month, day, 12, 0, 0), absl::UTCTimeZone());
+  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(t));
+  return e;
+}
+
+v1::Event CaseReferredEvent(v1::Domain domain, const std::string& municipality, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  auto* p = e.mutable_case_referred();
+  p->set_domain(domain);
+  p->set_legal_framework(v1::LEGAL_FRAMEWORK_JEUGDWET);
+  p->set_referrer_kind(v1::REFERRER_KIND_CERTIFIED_INSTITUTION);
+  p->set_municipality_code(municipality);
+  p->add_preferred_languages("nl");
+  return e;
+}
+
+v1::Event CoordinatorAssignedEvent(const std::string& coordinator_id, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  auto* p = e.mutable_coordinator_assigned();
+  p->set_coordinator_id(coordinator_id);
+  p->add_languages("nl");
+  p->set_language_preference_met(true);
+  return e;
+}
+
+v1::Event ParticipantInvitedEvent(const std::string& participant_id, v1::Relation relation, bool central_person) {
+  v1::Event e = EventOn(2023, 1, 20);
+  auto* p = e.mutable_participant_invited();
+  p->set_participant_id(participant_id);
+  p->set_relation(relation);
+  p->set_central_person(central_person);
+  return e;
+}
+
+v1::Event ConferenceHeldEvent(const std::vector<std::string>& attendee_ids, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  auto* p = e.mutable_conference_held();
+  for (const auto& id : attendee_ids) p->add_attendee_ids(id);
+  p->set_private_family_time_held(true);
+  return e;
+}
+
+eventstore::AppendBatch Batch(const std::string& case_id, std::vector<v1::Event> events,
+                              eventstore::ExpectedVersion expected) {
+  eventstore::AppendBatch b;
+  b.case_id = CaseId(case_id);
+  b.expected = expected;
+  b.events = std::move(events);
+  b.source = "test-partner";
+  return b;
+}
+
+std::vector<v1::Event> SomeEvents(size_t n) {
+  std::vector<v1::Event> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(CaseReferredEvent());
+  return out;
+}
+
+}  // namespace kring::testing

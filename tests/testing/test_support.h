@@ -1,0 +1,49 @@
+// Builders for test events and batches, and temporary folders. Shared by every
+// test executable through the kring_testing library.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "eventstore/event_store.h"
+#include "kring/v1/events.pb.h"
+
+namespace kring::testing {
+
+// A fresh folder under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A random canonical UUID.
+std::string NewUuid();
+
+// An event with a fresh id, occurred on the given day (UTC noon).
+v1::Event EventOn(int year, int month, int day);
+
+v1::Event CaseReferredEvent(v1::Domain domain = v1::DOMAIN_YOUTH_PROTECTION,
+                            const std::string& municipality = "GM0363", int year = 2023, int month = 1,
+                            int day = 10);
+v1::Event CoordinatorAssignedEvent(const std::string& coordinator_id, int year = 2023, int month = 1, int day = 12);
+v1::Event ParticipantInvitedEvent(const std::string& participant_id, v1::Relation relation,
+                                  bool central_person = false);
+v1::Event ConferenceHeldEvent(const std::vector<std::string>& attendee_ids, int year = 2023, int month = 3,
+                              int day = 1);
+
+// A batch of `events` for `case_id` with expectation "any".
+eventstore::AppendBatch Batch(const std::string& case_id, std::vector<v1::Event> events,
+                              eventstore::ExpectedVersion expected = eventstore::ExpectedVersion::Any());
+
+// n CaseReferred-shaped events, handy where only counts and order matter.
+std::vector<v1::Event> SomeEvents(size_t n);
+
+}  // namespace kring::testing
