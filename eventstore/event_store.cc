@@ -341,8 +341,7 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId
   return out;
 }
 
-absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to,
-                                 const std::function<bool(const v1::RecordedEvent&)>& fn) const {
+absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const {
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
   const std::string upper = BigEndian64(to.value() + 1);
@@ -355,7 +354,7 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to,
       return absl::DataLossError(absl::StrCat("event store: unreadable event at position ",
                                               ReadBigEndian64(it->key().ToStringView())));
     }
-    if (!fn(event)) break;
+    if (!fn(event, it->value().ToStringView())) break;
   }
   return FromRocks(it->status(), "scan");
 }
@@ -363,7 +362,7 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to,
 absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadAll(GlobalPosition from, size_t max_count) const {
   std::vector<v1::RecordedEvent> out;
   if (max_count == 0) return out;
-  RETURN_IF_ERROR(ScanAll(from, GlobalPosition(UINT64_MAX), [&](const v1::RecordedEvent& e) {
+  RETURN_IF_ERROR(ScanAll(from, GlobalPosition(UINT64_MAX), [&](const v1::RecordedEvent& e, std::string_view) {
     out.push_back(e);
     return out.size() < max_count;
   }));

@@ -107,9 +107,9 @@ class EventStore {
   // Events with global position >= from, at most max_count, in order.
   absl::StatusOr<std::vector<v1::RecordedEvent>> ReadAll(GlobalPosition from, size_t max_count) const;
   // Calls fn for each event with position in [from, to], in order, until fn
-  // returns false.
-  absl::Status ScanAll(GlobalPosition from, GlobalPosition to,
-                       const std::function<bool(const v1::RecordedEvent&)>& fn) const;
+  // returns false. `stored` is the event's bytes exactly as stored.
+  using ScanFn = std::function<bool(const v1::RecordedEvent& event, std::string_view stored)>;
+  absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
 
   // Last durable global position (0 when empty).
   GlobalPosition Head() const { return GlobalPosition(head_.load(std::memory_order_acquire)); }

@@ -99,9 +99,15 @@ do_fetch() {
     return 0
   fi
   [ -f "$POM" ] || die "pom.xml not found next to the script ($POM)"
+  mkdir -p "$(dirname "$JARS_DIR")"
+  # Serialize concurrent first fetches (parallel test runs) on the same cache.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$JARS_DIR.lock"
+    flock 9
+    if jars_ok; then exec 9>&-; printf '%s\n' "$JARS_DIR"; return 0; fi
+  fi
   ensure_java
   ensure_mvn
-  mkdir -p "$(dirname "$JARS_DIR")"
   local tmp mlog start_s
   tmp="$(mktemp -d "$JARS_DIR.tmp.XXXXXX")"
   mlog="$tmp.mvn.log"
@@ -129,6 +135,7 @@ do_fetch() {
     mv -T "$tmp" "$JARS_DIR" 2>/dev/null || { rm -rf "$tmp"; jars_ok || die "could not move jars into $JARS_DIR"; }
   fi
   log "fetched $(find "$JARS_DIR" -name '*.jar' | wc -l) jars in $((SECONDS - start_s)) s into $JARS_DIR"
+  exec 9>&- 2>/dev/null || true
   printf '%s\n' "$JARS_DIR"
 }
 
@@ -140,7 +147,7 @@ used_ports() {
   cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
     while read -r _sl la _rest; do
       case "$la" in *:*) printf '%d\n' "0x${la##*:}";; esac
-    done
+    done || true
 }
 
 ports_free() {  # ports_free FIRST COUNT
@@ -201,7 +208,8 @@ log_tail() {  # log_tail k [lines]
   f="$(log_file "$1")"
   {
     echo "---- tail of $f ----"
-    if [ -f "$f" ]; then tail -n "${2:-40}" "$f"; else echo "(no log file)"; fi
+    # Skip the long "KafkaConfig values:" dump (tab-indented key = value lines).
+    if [ -f "$f" ]; then grep -avE $'^\t[A-Za-z0-9_.-]+ = ' "$f" | tail -n "${2:-40}"; else echo "(no log file)"; fi
     echo "----"
   } >&2
 }

@@ -95,3 +95,60 @@ std::vector<v1::Event> SomeEvents(size_t n) {
 }
 
 }  // namespace kring::testing
+
+#include <librdkafka/rdkafkacpp.h>
+
+namespace kring::testing {
+
+std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std::string& topic, size_t expected,
+                                        std::chrono::milliseconds timeout, std::chrono::milliseconds settle) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, err);
+  conf->set("group.id", "kring-test-reader-" + NewUuid(), err);
+  conf->set("enable.auto.commit", "false", err);
+  conf->set("auto.offset.reset", "earliest", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) throw std::runtime_error("consumer: " + err);
+  RdKafka::Metadata* md = nullptr;
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
+  std::vector<RdKafka::TopicPartition*> parts;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (parts.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (consumer->metadata(false, t.get(), &md, 5000) == RdKafka::ERR_NO_ERROR) {
+      for (const auto* tm : *md->topics()) {
+        for (const auto* pm : *tm->partitions()) {
+          parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+        }
+      }
+    }
+    delete md;
+    md = nullptr;
+  }
+  consumer->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+
+  std::vector<ConsumedEvent> out;
+  auto last_message = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (out.size() >= expected && std::chrono::steady_clock::now() - last_message >= settle) break;
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    last_message = std::chrono::steady_clock::now();
+    ConsumedEvent c;
+    c.partition = m->partition();
+    c.offset = m->offset();
+    if (m->key()) c.key = *m->key();
+    if (RdKafka::Headers* h = m->headers()) {
+      for (const auto& header : h->get_all()) {
+        c.headers[header.key()] = std::string(static_cast<const char*>(header.value()), header.value_size());
+      }
+    }
+    c.event.ParseFromArray(m->payload(), static_cast<int>(m->len()));
+    out.push_back(std::move(c));
+  }
+  consumer->close();
+  return out;
+}
+
+}  // namespace kring::testing

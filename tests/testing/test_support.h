@@ -2,6 +2,8 @@
 // test executable through the kring_testing library.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,5 +47,24 @@ eventstore::AppendBatch Batch(const std::string& case_id, std::vector<v1::Event>
 
 // n CaseReferred-shaped events, handy where only counts and order matter.
 std::vector<v1::Event> SomeEvents(size_t n);
+
+}  // namespace kring::testing
+
+namespace kring::testing {
+
+// A message read back from the events topic.
+struct ConsumedEvent {
+  int32_t partition;
+  int64_t offset;
+  std::string key;
+  std::map<std::string, std::string> headers;
+  v1::RecordedEvent event;
+};
+
+// Reads the topic from the beginning of every partition until `expected`
+// messages arrived, no more arrive for `settle`, or `timeout` passes.
+std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std::string& topic, size_t expected,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                                        std::chrono::milliseconds settle = std::chrono::milliseconds(500));
 
 }  // namespace kring::testing

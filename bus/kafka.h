@@ -1,0 +1,69 @@
+// Kafka plumbing shared by the relay, the projection workers and tests: the
+// topic's name, client configuration, and the embedded cluster.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+struct rd_kafka_s;
+struct rd_kafka_mock_cluster_s;
+
+namespace RdKafka {
+class Conf;
+}
+
+namespace kring::bus {
+
+// Headers on every published event.
+inline constexpr char kHeaderEventType[] = "kring-event-type";        // e.g. "ConferenceHeld"
+inline constexpr char kHeaderGlobalPosition[] = "kring-global-position";  // decimal
+inline constexpr char kHeaderSchema[] = "kring-schema";               // "kring.v1.RecordedEvent"
+
+struct KafkaOptions {
+  // Bootstrap servers of a real cluster ("host:port,…"). Empty: start the
+  // embedded mock cluster in-process. Default: "" (flag --kafka-bootstrap,
+  // environment KRING_KAFKA_BOOTSTRAP).
+  std::string bootstrap;
+  // Topic of the case events. Default: "kring.case-events.v1".
+  std::string topic = "kring.case-events.v1";
+  // Partitions of the topic on the embedded cluster (a real cluster's topic is
+  // created by its operators or by auto-creation). Default: 6.
+  int embedded_partitions = 6;
+  // Brokers of the embedded cluster. Default: 1.
+  int embedded_brokers = 1;
+  // Extra librdkafka properties for every client (security.protocol, sasl.*,
+  // ssl.*), from "--kafka-config key=value". Default: none.
+  std::map<std::string, std::string> client_config;
+};
+
+// Builds a librdkafka configuration with bootstrap servers, the extra
+// properties and `settings`; fails naming the property that was refused.
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& options,
+                                                        const std::map<std::string, std::string>& settings);
+
+// librdkafka's mock cluster, running in this process on loopback. Any Kafka
+// client can connect to bootstrap(). It keeps nothing across restarts.
+// Thread-safe; the cluster stops on destruction.
+class EmbeddedKafka {
+ public:
+  static absl::StatusOr<std::unique_ptr<EmbeddedKafka>> Start(int brokers, const std::string& topic,
+                                                              int partitions);
+  ~EmbeddedKafka();
+  EmbeddedKafka(const EmbeddedKafka&) = delete;
+  EmbeddedKafka& operator=(const EmbeddedKafka&) = delete;
+
+  const std::string& bootstrap() const { return bootstrap_; }
+  // For fault injection in tests (rdkafka_mock.h).
+  rd_kafka_mock_cluster_s* mock() const { return mock_; }
+
+ private:
+  EmbeddedKafka() = default;
+  rd_kafka_s* handle_ = nullptr;
+  rd_kafka_mock_cluster_s* mock_ = nullptr;
+  std::string bootstrap_;
+};
+
+}  // namespace kring::bus

@@ -1,0 +1,226 @@
+#include "bus/relay.h"
+
+#include <deque>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "eventstore/event_store.h"
+
+namespace kring::bus {
+namespace {
+
+std::string EventTypeName(const v1::Event& e) {
+  const auto* field = v1::Event::descriptor()->FindFieldByNumber(e.payload_case());
+  if (field == nullptr) return "Unknown";
+  return field->message_type()->name();
+}
+
+}  // namespace
+
+// One librdkafka producer and the bookkeeping of what it has confirmed.
+// Used by the relay thread only (delivery reports arrive inside poll()).
+class OutboxRelay::Producer : public RdKafka::DeliveryReportCb, public RdKafka::EventCb {
+ public:
+  absl::Status Init(const KafkaOptions& kafka, uint64_t confirmed) {
+    ASSIGN_OR_RETURN(auto conf, MakeConf(kafka, {
+                                                    {"enable.idempotence", "true"},
+                                                    {"acks", "all"},
+                                                    {"message.timeout.ms", "0"},  // retry until Kafka is back
+                                                    {"linger.ms", "5"},
+                                                    {"batch.num.messages", "10000"},
+                                                    {"queue.buffering.max.messages", "500000"},
+                                                    {"queue.buffering.max.kbytes", "1048576"},
+                                                    {"compression.type", "lz4"},
+                                                }));
+    std::string err;
+    conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this), err);
+    conf->set("event_cb", static_cast<RdKafka::EventCb*>(this), err);
+    producer_.reset(RdKafka::Producer::create(conf.get(), err));
+    if (!producer_) return absl::InternalError(absl::StrCat("relay: cannot create producer: ", err));
+    confirmed_ = confirmed;
+    window_.clear();
+    return absl::OkStatus();
+  }
+
+  // Queues one event; false if the local queue is full (poll and retry).
+  bool Send(const std::string& topic, const v1::RecordedEvent& event, std::string_view stored) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    const std::string type = EventTypeName(event.event());
+    const std::string position = std::to_string(event.global_position());
+    headers->add(kHeaderEventType, type);
+    headers->add(kHeaderGlobalPosition, position);
+    headers->add(kHeaderSchema, "kring.v1.RecordedEvent");
+    const int64_t timestamp_ms = event.recorded_at().seconds() * 1000 + event.recorded_at().nanos() / 1000000;
+    RdKafka::ErrorCode err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(stored.data()),
+        stored.size(), event.case_id().data(), event.case_id().size(), timestamp_ms, headers,
+        reinterpret_cast<void*>(static_cast<uintptr_t>(event.global_position())));
+    if (err == RdKafka::ERR_NO_ERROR) return true;
+    delete headers;
+    if (err == RdKafka::ERR__QUEUE_FULL) return false;
+    Logger("relay")->error("msg=produce_refused position={} error=\"{}\"", position, RdKafka::err2str(err));
+    failed_ = true;
+    return false;
+  }
+
+  void Poll(int timeout_ms) { producer_->poll(timeout_ms); }
+  uint64_t confirmed() const { return confirmed_; }
+  bool failed() const { return failed_; }
+  void Close(std::chrono::milliseconds timeout) {
+    if (producer_) {
+      if (producer_->flush(static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR) {
+        producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+        producer_->poll(0);
+      }
+      producer_.reset();
+    }
+  }
+
+  void dr_cb(RdKafka::Message& message) override {
+    const uint64_t position = reinterpret_cast<uintptr_t>(message.msg_opaque());
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      Logger("relay")->error("msg=delivery_failed position={} error=\"{}\"", position, message.errstr());
+      failed_ = true;
+      return;
+    }
+    if (position <= confirmed_) return;
+    const size_t index = position - confirmed_ - 1;
+    if (window_.size() <= index) window_.resize(index + 1, false);
+    window_[index] = true;
+    while (!window_.empty() && window_.front()) {
+      window_.pop_front();
+      ++confirmed_;
+    }
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      if (event.fatal()) {
+        Logger("relay")->error("msg=producer_fatal error=\"{}\"", event.str());
+        failed_ = true;
+      } else {
+        Logger("relay")->warn("msg=kafka_error error=\"{}\"", event.str());
+      }
+    }
+  }
+
+ private:
+  std::unique_ptr<RdKafka::Producer> producer_;
+  uint64_t confirmed_ = 0;
+  std::deque<bool> window_;  // delivered flags for positions confirmed_+1, …
+  bool failed_ = false;
+};
+
+OutboxRelay::OutboxRelay(eventstore::EventStore* store, RelayOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store,
+                                                                RelayOptions options) {
+  std::unique_ptr<OutboxRelay> relay(new OutboxRelay(store, std::move(options)));
+  uint64_t start = 1;
+  if (!relay->options_.republish_from_start) {
+    ASSIGN_OR_RETURN(GlobalPosition first, store->FirstUnpublished());
+    start = first.value();
+  }
+  relay->confirmed_ = start - 1;
+  relay->checkpointed_ = start - 1;
+  relay->producer_ = std::make_unique<Producer>();
+  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, start - 1));
+  Logger("relay")->info("msg=relay_started topic={} from_position={} head_position={}", relay->options_.kafka.topic,
+                        start, store->Head().value());
+  relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
+  return relay;
+}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::Run() {
+  uint64_t cursor = confirmed_.load() + 1;
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  std::vector<std::pair<v1::RecordedEvent, std::string>> chunk;
+  while (!stopping_.load()) {
+    if (producer_->failed()) {
+      // Rebuild the producer and resend everything not yet confirmed.
+      const uint64_t confirmed = producer_->confirmed();
+      Logger("relay")->warn("msg=producer_restart resend_from_position={}", confirmed + 1);
+      producer_->Close(std::chrono::milliseconds(0));
+      producer_ = std::make_unique<Producer>();
+      if (auto s = producer_->Init(options_.kafka, confirmed); !s.ok()) {
+        Logger("relay")->error("msg=producer_init_failed status=\"{}\"", s.ToString());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      cursor = confirmed + 1;
+    }
+
+    const uint64_t head = store_->Head().value();
+    const uint64_t in_flight = cursor - 1 - producer_->confirmed();
+    if (cursor <= head && in_flight < options_.max_in_flight) {
+      const uint64_t last = std::min(head, cursor + std::min<uint64_t>(2000, options_.max_in_flight - in_flight) - 1);
+      absl::Status scanned =
+          store_->ScanAll(GlobalPosition(cursor), GlobalPosition(last), [&](const v1::RecordedEvent& e, std::string_view raw) {
+            while (!producer_->Send(options_.kafka.topic, e, raw)) {
+              if (producer_->failed() || stopping_.load()) return false;
+              producer_->Poll(10);
+            }
+            cursor = e.global_position() + 1;
+            return true;
+          });
+      if (!scanned.ok()) {
+        Logger("relay")->error("msg=read_failed status=\"{}\"", scanned.ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      producer_->Poll(0);
+    } else if (cursor > head) {
+      producer_->Poll(0);
+      store_->WaitForHead(GlobalPosition(head), std::chrono::milliseconds(20));
+    } else {
+      producer_->Poll(20);
+    }
+
+    if (producer_->confirmed() != confirmed_.load()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        confirmed_.store(producer_->confirmed());
+      }
+      confirmed_cv_.notify_all();
+    }
+    if (std::chrono::steady_clock::now() - last_checkpoint >= options_.checkpoint_interval) {
+      Checkpoint();
+      last_checkpoint = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+void OutboxRelay::Checkpoint() {
+  const uint64_t confirmed = confirmed_.load();
+  if (confirmed <= checkpointed_) return;
+  if (auto s = store_->MarkPublished(GlobalPosition(confirmed)); !s.ok()) {
+    Logger("relay")->error("msg=checkpoint_failed status=\"{}\"", s.ToString());
+    return;
+  }
+  checkpointed_ = confirmed;
+}
+
+bool OutboxRelay::Flush(std::chrono::milliseconds timeout) {
+  const uint64_t target = store_->Head().value();
+  std::unique_lock<std::mutex> lock(mu_);
+  return confirmed_cv_.wait_for(lock, timeout, [&] { return confirmed_.load() >= target; });
+}
+
+void OutboxRelay::Stop(std::chrono::milliseconds timeout) {
+  if (!thread_.joinable()) return;
+  const bool flushed = Flush(timeout);
+  stopping_ = true;
+  thread_.join();
+  producer_->Close(std::chrono::milliseconds(flushed ? 1000 : 0));
+  confirmed_ = producer_->confirmed();
+  Checkpoint();
+  Logger("relay")->info("msg=relay_stopped confirmed_position={} head_position={} flushed={}", confirmed_.load(),
+                        store_->Head().value(), flushed);
+}
+
+}  // namespace kring::bus
