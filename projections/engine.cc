@@ -1,0 +1,296 @@
+#include "projections/engine.h"
+
+#include <unordered_map>
+
+#include <librdkafka/rdkafkacpp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "eventstore/event_store.h"
+
+namespace kring::projections {
+namespace {
+
+// Key spaces of a read model's database.
+constexpr char kModelPrefix[] = "m:";      // the read model's own keys
+constexpr char kAppliedPrefix[] = "v:";    // case_id -> BE64 applied stream version
+constexpr char kOffsetPrefix[] = "o:";     // cluster \0 topic \0 BE64(partition) -> BE64 next offset
+constexpr char kWatermarkKey[] = "w:";     // BE64 events applied, BE64 max position
+
+absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("projection store: ", what, ": ", s.ToString()));
+}
+
+std::string OffsetKey(const std::string& cluster_id, const std::string& topic, int32_t partition) {
+  std::string key = absl::StrCat(kOffsetPrefix, cluster_id, std::string(1, '\0'), topic, std::string(1, '\0'));
+  PutBigEndian64(&key, static_cast<uint64_t>(partition));
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> ModelTxn::Get(std::string_view key) {
+  std::string value;
+  rocksdb::Status s =
+      batch_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), rocksdb::Slice(absl::StrCat(kModelPrefix, std::string(key))), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  RETURN_IF_ERROR(FromRocks(s, "read"));
+  return value;
+}
+
+void ModelTxn::Put(std::string_view key, std::string_view value) {
+  batch_->Put(absl::StrCat(kModelPrefix, std::string(key)), rocksdb::Slice(value.data(), value.size()));
+}
+
+void ModelTxn::Delete(std::string_view key) { batch_->Delete(absl::StrCat(kModelPrefix, std::string(key))); }
+
+// The Kafka consumer of one engine; used by the consumer thread only (the
+// rebalance callback runs inside consume()).
+class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
+ public:
+  explicit Consumer(ProjectionEngine* engine) : engine_(engine) {}
+
+  absl::Status Init() {
+    const ProjectionOptions& o = engine_->options_;
+    ASSIGN_OR_RETURN(auto conf, bus::MakeConf(o.kafka, {
+                                                           {"group.id", o.group_id},
+                                                           {"enable.auto.commit", "false"},
+                                                           {"enable.auto.offset.store", "false"},
+                                                           {"auto.offset.reset", "earliest"},
+                                                           {"fetch.wait.max.ms", "50"},
+                                                       }));
+    std::string err;
+    conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), err);
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_) return absl::InternalError(absl::StrCat("projection consumer: ", err));
+    cluster_id_ = consumer_->clusterid(10000);
+    if (cluster_id_.empty()) return absl::UnavailableError("projection consumer: cannot reach the Kafka cluster");
+    if (RdKafka::ErrorCode e = consumer_->subscribe({o.kafka.topic}); e != RdKafka::ERR_NO_ERROR) {
+      return absl::InternalError(absl::StrCat("projection consumer: subscribe: ", RdKafka::err2str(e)));
+    }
+    return absl::OkStatus();
+  }
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err != RdKafka::ERR__ASSIGN_PARTITIONS) {
+      consumer->unassign();
+      return;
+    }
+    for (RdKafka::TopicPartition* tp : partitions) {
+      auto stored = engine_->StoredOffset(cluster_id_, tp->partition());
+      tp->set_offset(stored.ok() && *stored >= 0 ? *stored : RdKafka::Topic::OFFSET_BEGINNING);
+    }
+    consumer->assign(partitions);
+    Logger("projections")->info("msg=partitions_assigned projection={} count={}", engine_->projection_->name(),
+                                partitions.size());
+  }
+
+  // Reads up to max messages (waiting at most ~100 ms for the first).
+  void Poll(size_t max, std::vector<v1::RecordedEvent>* events, std::vector<PartitionOffset>* offsets) {
+    std::unordered_map<int32_t, int64_t> next;
+    for (int timeout = 100; events->size() < max; timeout = 0) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeout));
+      if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) break;
+      if (m->err() != RdKafka::ERR_NO_ERROR) {
+        Logger("projections")->warn("msg=consume_error error=\"{}\"", m->errstr());
+        break;
+      }
+      v1::RecordedEvent e;
+      if (!e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+        Logger("projections")->error("msg=unreadable_message partition={} offset={}", m->partition(), m->offset());
+      } else {
+        events->push_back(std::move(e));
+      }
+      next[m->partition()] = m->offset() + 1;
+    }
+    for (const auto& [p, o] : next) offsets->push_back({p, o});
+  }
+
+  const std::string& cluster_id() const { return cluster_id_; }
+  void Close() {
+    if (consumer_) consumer_->close();
+  }
+
+ private:
+  ProjectionEngine* engine_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::string cluster_id_;
+};
+
+ProjectionEngine::ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
+                                   const eventstore::EventStore* store)
+    : options_(std::move(options)), projection_(std::move(projection)), store_(store) {}
+
+absl::StatusOr<std::unique_ptr<ProjectionEngine>> ProjectionEngine::Open(ProjectionOptions options,
+                                                                         std::unique_ptr<Projection> projection,
+                                                                         const eventstore::EventStore* store) {
+  if (options.path.empty()) return absl::InvalidArgumentError("projection: path is required");
+  if (options.group_id.empty()) options.group_id = "kring.projection." + projection->name();
+  std::unique_ptr<ProjectionEngine> engine(new ProjectionEngine(std::move(options), std::move(projection), store));
+  RETURN_IF_ERROR(engine->OpenDb());
+  return engine;
+}
+
+absl::Status ProjectionEngine::OpenDb() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_background_jobs = 2;
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, options_.path, &raw), "open"));
+  db_.reset(raw);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kWatermarkKey, &value);
+  if (s.ok() && value.size() == 16) {
+    events_applied_ = ReadBigEndian64(value);
+    max_position_ = ReadBigEndian64(std::string_view(value).substr(8));
+  } else if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read watermark"));
+  }
+  Logger("projections")->info("msg=opened projection={} events_applied={} max_position={}", projection_->name(),
+                              events_applied_.load(), max_position_.load());
+  return absl::OkStatus();
+}
+
+ProjectionEngine::~ProjectionEngine() {
+  StopConsumer();
+  if (db_) db_->Close();
+}
+
+absl::StatusOr<int64_t> ProjectionEngine::StoredOffset(const std::string& cluster_id, int32_t partition) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), OffsetKey(cluster_id, options_.kafka.topic, partition), &value);
+  if (s.IsNotFound()) return -1;
+  RETURN_IF_ERROR(FromRocks(s, "read offset"));
+  return static_cast<int64_t>(ReadBigEndian64(value));
+}
+
+absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& events, const std::string& cluster_id,
+                                          const std::vector<PartitionOffset>& offsets) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  ModelTxn txn(db_.get(), &batch);
+  std::unordered_map<std::string, uint64_t> applied;  // case -> version, for this batch
+  uint64_t events_applied = events_applied_.load();
+  uint64_t max_position = max_position_.load();
+
+  auto applied_version = [&](const std::string& case_id) -> absl::StatusOr<uint64_t> {
+    if (auto it = applied.find(case_id); it != applied.end()) return it->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
+    if (s.IsNotFound()) return applied[case_id] = 0;
+    RETURN_IF_ERROR(FromRocks(s, "read applied version"));
+    return applied[case_id] = ReadBigEndian64(value);
+  };
+  auto apply_one = [&](const v1::RecordedEvent& e) -> absl::Status {
+    RETURN_IF_ERROR(projection_->Apply(e, txn));
+    applied[e.case_id()] = e.stream_version();
+    ++events_applied;
+    max_position = std::max<uint64_t>(max_position, e.global_position());
+    return absl::OkStatus();
+  };
+
+  for (const v1::RecordedEvent& e : events) {
+    ASSIGN_OR_RETURN(uint64_t version, applied_version(e.case_id()));
+    if (e.stream_version() <= version) continue;  // redelivered
+    if (e.stream_version() > version + 1) {
+      // A gap: the missing events come from the store, in order.
+      ASSIGN_OR_RETURN(auto missing, store_->ReadCase(CaseId(e.case_id()), StreamVersion(version + 1),
+                                                      e.stream_version() - version - 1));
+      for (const auto& m : missing) {
+        if (m.stream_version() != version + 1) break;
+        RETURN_IF_ERROR(apply_one(m));
+        version = m.stream_version();
+      }
+      if (version + 1 != e.stream_version()) {
+        return absl::DataLossError(absl::StrCat("projection ", projection_->name(), ": versions ", version + 1,
+                                                "..", e.stream_version() - 1, " of a case missing from the store"));
+      }
+    }
+    RETURN_IF_ERROR(apply_one(e));
+  }
+
+  for (const auto& [case_id, version] : applied) {
+    batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+  }
+  for (const PartitionOffset& o : offsets) {
+    batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition), BigEndian64(static_cast<uint64_t>(o.next_offset)));
+  }
+  std::string watermark = BigEndian64(events_applied);
+  PutBigEndian64(&watermark, max_position);
+  batch.Put(kWatermarkKey, watermark);
+  RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write"));
+  events_applied_ = events_applied;
+  max_position_ = max_position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::CatchUpFromStore() {
+  std::vector<v1::RecordedEvent> chunk;
+  const GlobalPosition head = store_->Head();
+  absl::Status apply_status;
+  RETURN_IF_ERROR(store_->ScanAll(GlobalPosition(1), head, [&](const v1::RecordedEvent& e, std::string_view) {
+    chunk.push_back(e);
+    if (chunk.size() >= options_.max_batch) {
+      apply_status = ApplyBatch(chunk);
+      chunk.clear();
+    }
+    return apply_status.ok();
+  }));
+  RETURN_IF_ERROR(apply_status);
+  return ApplyBatch(chunk);
+}
+
+absl::Status ProjectionEngine::StartConsumer() {
+  consumer_ = std::make_unique<Consumer>(this);
+  RETURN_IF_ERROR(consumer_->Init());
+  Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
+  consumer_thread_ = std::thread([this] { ConsumeLoop(); });
+  return absl::OkStatus();
+}
+
+void ProjectionEngine::ConsumeLoop() {
+  std::vector<v1::RecordedEvent> events;
+  std::vector<PartitionOffset> offsets;
+  while (!stopping_.load()) {
+    events.clear();
+    offsets.clear();
+    consumer_->Poll(options_.max_batch, &events, &offsets);
+    if (offsets.empty()) continue;
+    // Nothing of a failed batch was written; retry it rather than skip it.
+    for (absl::Status s = ApplyBatch(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
+         s = ApplyBatch(events, consumer_->cluster_id(), offsets)) {
+      Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+}
+
+void ProjectionEngine::StopConsumer() {
+  if (!consumer_thread_.joinable()) return;
+  stopping_ = true;
+  consumer_thread_.join();
+  consumer_->Close();
+  Logger("projections")->info("msg=consumer_stopped projection={} events_applied={}", projection_->name(),
+                              events_applied_.load());
+}
+
+Watermark ProjectionEngine::watermark() const { return {events_applied_.load(), max_position_.load()}; }
+
+absl::Status ProjectionEngine::ScanModel(std::string_view prefix,
+                                         const std::function<void(std::string_view, std::string_view)>& fn) const {
+  const std::string full = absl::StrCat(kModelPrefix, std::string(prefix));
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));  // iterators read one implicit snapshot
+  for (it->Seek(full); it->Valid() && it->key().starts_with(full); it->Next()) {
+    fn(it->key().ToStringView().substr(sizeof(kModelPrefix) - 1), it->value().ToStringView());
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+}  // namespace kring::projections

@@ -1,0 +1,112 @@
+// ProjectionEngine: keeps one read model up to date from the events topic,
+// exactly once in effect.
+//
+// A consumer group per read model reads the topic. For each poll batch the
+// engine writes, in one RocksDB write: the read model's changes, the stream
+// version applied per case, the next offset per partition (under the Kafka
+// cluster id, so offsets of an earlier embedded cluster are never reused) and
+// the watermark. On (re)assignment it seeks to its own stored offsets.
+// An event whose version is not newer than the case's applied version is
+// skipped; one that leaves a gap first gets the missing events from the event
+// store. So redelivery, restarts and republishing leave the model exact.
+//
+// Rebuild() replays the event store directly, without Kafka (the fast path).
+//
+// Threads: the consumer runs on its own thread; Apply/Rebuild/Scan* may be
+// called from any thread (writes are serialized by a mutex).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bus/kafka.h"
+#include "common/types.h"
+#include "projections/projection.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace kring::eventstore {
+class EventStore;
+}
+
+namespace kring::projections {
+
+struct ProjectionOptions {
+  // Folder of this read model's RocksDB database. Required.
+  std::string path;
+  // Kafka cluster and topic to consume. Default: see KafkaOptions.
+  bus::KafkaOptions kafka;
+  // Consumer group. Default: "kring.projection.<projection name>".
+  std::string group_id;
+  // Most messages applied in one write. Default: 5000.
+  size_t max_batch = 5000;
+};
+
+struct Watermark {
+  uint64_t events_applied = 0;       // distinct events applied
+  uint64_t max_global_position = 0;  // highest global position applied
+};
+
+// A message position in Kafka, to be stored with the batch it completes.
+struct PartitionOffset {
+  int32_t partition;
+  int64_t next_offset;
+};
+
+class ProjectionEngine {
+ public:
+  // `store` supplies missing events and rebuilds; it must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<ProjectionEngine>> Open(ProjectionOptions options,
+                                                                std::unique_ptr<Projection> projection,
+                                                                const eventstore::EventStore* store);
+  ~ProjectionEngine();
+
+  // Applies events in one write (see class comment), with the offsets they
+  // complete under `cluster_id`.
+  absl::Status ApplyBatch(const std::vector<v1::RecordedEvent>& events, const std::string& cluster_id = "",
+                          const std::vector<PartitionOffset>& offsets = {});
+  // Replays every event of the store not yet applied, without Kafka.
+  absl::Status CatchUpFromStore();
+
+  // Starts the consumer thread.
+  absl::Status StartConsumer();
+  // Stops the consumer thread (leaves the group); idempotent.
+  void StopConsumer();
+
+  Watermark watermark() const;
+  const Projection& projection() const { return *projection_; }
+  // Calls fn for every model key with this prefix (prefix included in the
+  // key), from one consistent snapshot.
+  absl::Status ScanModel(std::string_view prefix,
+                         const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+
+ private:
+  class Consumer;
+  ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
+                   const eventstore::EventStore* store);
+  absl::Status OpenDb();
+  absl::StatusOr<int64_t> StoredOffset(const std::string& cluster_id, int32_t partition) const;
+  void ConsumeLoop();
+
+  const ProjectionOptions options_;
+  std::unique_ptr<Projection> projection_;
+  const eventstore::EventStore* store_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::mutex write_mu_;
+  std::atomic<uint64_t> events_applied_{0};
+  std::atomic<uint64_t> max_position_{0};
+
+  std::unique_ptr<Consumer> consumer_;
+  std::atomic<bool> stopping_{false};
+  std::thread consumer_thread_;
+};
+
+}  // namespace kring::projections

@@ -1,0 +1,44 @@
+// The contract between the projection engine and one read model.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "kring/v1/events.pb.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatchWithIndex;
+}  // namespace rocksdb
+
+namespace kring::projections {
+
+// The read model's view of its own keys while events are applied: reads see
+// the writes of earlier events of the same batch. All writes of a batch land
+// in one RocksDB write, together with the applied versions and offsets.
+class ModelTxn {
+ public:
+  ModelTxn(rocksdb::DB* db, rocksdb::WriteBatchWithIndex* batch) : db_(db), batch_(batch) {}
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::WriteBatchWithIndex* batch_;
+};
+
+// A read model. Apply() receives every event of every case exactly once, in
+// stream-version order per case (the engine skips duplicates and fills gaps
+// before calling it). It must be deterministic: a rebuild gives the same state.
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  // Short stable name: the consumer group is "kring.projection.<name>".
+  virtual std::string name() const = 0;
+  virtual absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) = 0;
+};
+
+}  // namespace kring::projections
