@@ -63,6 +63,8 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
                                                            {"enable.auto.offset.store", "false"},
                                                            {"auto.offset.reset", "earliest"},
                                                            {"fetch.wait.max.ms", "50"},
+                                                           {"session.timeout.ms", "10000"},
+                                                           {"heartbeat.interval.ms", "1000"},
                                                        }));
     std::string err;
     conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), err);

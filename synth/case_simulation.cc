@@ -56,12 +56,19 @@ std::string Timeline::Add(int64_t at, v1::Event event) {
 }
 
 void Timeline::Finish(int64_t cutoff, std::vector<v1::Event>* out) {
-  std::stable_sort(events_.begin(), events_.end(), [](const Timed& a, const Timed& b) { return a.at < b.at; });
+  // Sort (time, insertion index) pairs rather than the events themselves:
+  // the index breaks ties in insertion order, and each event moves once.
+  std::vector<std::pair<int64_t, size_t>> order;
+  order.reserve(events_.size());
+  for (size_t i = 0; i < events_.size(); ++i) order.emplace_back(events_[i].at, i);
+  std::sort(order.begin(), order.end());
   out->clear();
-  for (Timed& timed : events_) {
-    if (timed.at > cutoff) break;
-    timed.event.mutable_occurred_at()->set_seconds(timed.at);
-    out->push_back(std::move(timed.event));
+  out->reserve(order.size());
+  for (const auto& [at, i] : order) {
+    if (at > cutoff) break;
+    v1::Event& event = events_[i].event;
+    event.mutable_occurred_at()->set_seconds(at);
+    out->push_back(std::move(event));
   }
   events_.clear();
 }
@@ -120,12 +127,13 @@ void CaseSimulation::Refer() {
   for (const std::string& language : languages_) referral->add_preferred_languages(language);
   for (int i = 1; i <= central_count_; ++i) referral->add_central_person_ids(ParticipantId(i));
 
+  const bool measures_threatened = referral->threatened_measures_size() > 0;
   const int64_t referred_at = DaytimeOn(referral_day_);
   timeline_.Add(referred_at, std::move(event));
 
   if (framework != v1::LEGAL_FRAMEWORK_NONE) {
-    const double p = referral->threatened_measures_size() > 0 ? cal::kPlanRightOfferedProtection : cal::kPlanRightOffered;
-    plan_right_offered_ = rng_.Bernoulli(p);
+    plan_right_offered_ =
+        rng_.Bernoulli(measures_threatened ? cal::kPlanRightOfferedProtection : cal::kPlanRightOffered);
   }
   if (plan_right_offered_) {
     v1::Event offer;
@@ -286,9 +294,11 @@ bool CaseSimulation::MakePlan() {
   v1::PlanAdopted* plan = event.mutable_plan_adopted();
   const int64_t actions = Between(cal::kMinActions, cal::kMaxActions);
   std::vector<std::string> owners;
+  std::vector<std::string> action_ids;
   for (int64_t i = 1; i <= actions; ++i) {
     v1::PlanAction* action = plan->add_actions();
-    action->set_action_id(absl::StrCat(case_id_, "-A", i));
+    action_ids.push_back(absl::StrCat(case_id_, "-A", i));
+    action->set_action_id(action_ids.back());
     const bool by_network = professionals.empty() || rng_.Bernoulli(cal::kNetworkOwnedAction);
     const auto& pool = by_network ? network : professionals;
     const Participant* owner = pool[Between(0, static_cast<int64_t>(pool.size()) - 1)];
@@ -306,7 +316,6 @@ bool CaseSimulation::MakePlan() {
   }
 
   const int64_t adopted_at = conference_at_ + Between(1 * kHour, 4 * kHour);
-  v1::Event adopted_copy = event;  // the actions are needed below
   plan_event_id_ = timeline_.Add(adopted_at, std::move(event));
 
   plan_accepted_ = rng_.Bernoulli(cal::kPlanAccepted);
@@ -319,12 +328,12 @@ bool CaseSimulation::MakePlan() {
                      : (rng_.Bernoulli(0.6) ? "safety_not_assured" : "plan_not_feasible"));
   timeline_.Add(DaytimeOn(conference_day_ + Between(1, 21)), std::move(decision));
 
-  for (const v1::PlanAction& action : adopted_copy.plan_adopted().actions()) {
+  for (const std::string& action_id : action_ids) {
     if (!rng_.Bernoulli(0.6)) continue;
     const int64_t started_day = conference_day_ + Between(7, 60);
     v1::Event started;
     started.set_causation_id(plan_event_id_);
-    started.mutable_plan_action_status_changed()->set_action_id(action.action_id());
+    started.mutable_plan_action_status_changed()->set_action_id(action_id);
     started.mutable_plan_action_status_changed()->set_status(v1::ACTION_STATUS_IN_PROGRESS);
     timeline_.Add(DaytimeOn(started_day), std::move(started));
 
@@ -332,7 +341,7 @@ bool CaseSimulation::MakePlan() {
     if (u >= 0.77) continue;  // still in progress
     v1::Event ended;
     ended.set_causation_id(plan_event_id_);
-    ended.mutable_plan_action_status_changed()->set_action_id(action.action_id());
+    ended.mutable_plan_action_status_changed()->set_action_id(action_id);
     ended.mutable_plan_action_status_changed()->set_status(u < 0.65 ? v1::ACTION_STATUS_DONE
                                                                     : v1::ACTION_STATUS_ABANDONED);
     timeline_.Add(DaytimeOn(started_day + Between(30, 300)), std::move(ended));

@@ -23,7 +23,7 @@ inline constexpr int64_t kSecondsPerDay = 86400;
 // Events gathered with their occurred_at, put in stream order at the end.
 class Timeline {
  public:
-  explicit Timeline(Rng* rng) : rng_(rng) {}
+  explicit Timeline(Rng* rng) : rng_(rng) { events_.reserve(64); }
 
   // Adds `event` at `at` (Unix seconds) with a fresh random event id, and
   // returns that id (for causation ids of later events).

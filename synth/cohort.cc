@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "synth/calibration.h"
 #include "synth/case_simulation.h"
 #include "synth/random.h"

@@ -61,8 +61,10 @@ struct CohortOptions {
   // Cut-off: no event lies after min(as_of, the real clock at construction)
   // minus one day. Events of a case that would lie later (a 24-month follow-up
   // of a recent referral, a conference still to come) are not emitted, so the
-  // case simply ends earlier; everything before the cut-off is identical for
-  // any cut-off. Fix it to make a cohort reproducible across days.
+  // case simply ends earlier. For any two cut-offs after the last referral
+  // year, the cases agree up to the earlier one (the referral dates are only
+  // spread up to the cut-off when it falls inside the referral years). Fix it
+  // to make a cohort reproducible across days.
   // Default: absl::InfiniteFuture(), meaning "now".
   absl::Time as_of = absl::InfiniteFuture();
 };

@@ -1,0 +1,255 @@
+#include "projections/engine.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <gtest/gtest.h>
+
+#include "bus/relay.h"
+#include "eventstore/event_store.h"
+#include "projections/network_size.h"
+#include "tests/testing/test_support.h"
+
+namespace kring::projections {
+namespace {
+
+using eventstore::EventStore;
+using google::protobuf::util::MessageDifferencer;
+using kring::testing::Batch;
+using kring::testing::CaseReferredEvent;
+using kring::testing::ConferenceHeldEvent;
+using kring::testing::CoordinatorAssignedEvent;
+using kring::testing::ParticipantInvitedEvent;
+
+class ProjectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    eventstore::EventStoreOptions options;
+    options.path = dir_.Sub("store");
+    store_ = std::move(EventStore::Open(options)).value();
+  }
+
+  std::unique_ptr<ProjectionEngine> OpenEngine(const std::string& name, const std::string& bootstrap = "") {
+    ProjectionOptions options;
+    options.path = dir_.Sub(name);
+    options.kafka.bootstrap = bootstrap;
+    auto engine = ProjectionEngine::Open(options, std::make_unique<NetworkSizeProjection>(), store_.get());
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    return std::move(engine).value();
+  }
+
+  // A case with `network` non-professional attendees (the first one the
+  // central person), plus one professional and the coordinator attending.
+  void AddCase(const std::string& id, int network, v1::Domain domain, const std::string& municipality, int year,
+               int month) {
+    std::vector<v1::Event> events = {CaseReferredEvent(domain, municipality, year, 1, 5),
+                                     CoordinatorAssignedEvent(id + "-coord", year, 1, 6)};
+    std::vector<std::string> attendees = {id + "-coord", id + "-pro"};
+    events.push_back(ParticipantInvitedEvent(id + "-pro", v1::RELATION_PROFESSIONAL));
+    for (int i = 0; i < network; ++i) {
+      const std::string p = id + "-p" + std::to_string(i);
+      events.push_back(ParticipantInvitedEvent(p, i % 3 == 2 ? v1::RELATION_FRIEND : v1::RELATION_FAMILY, i == 0));
+      attendees.push_back(p);
+    }
+    events.push_back(ConferenceHeldEvent(attendees, year, month, 15));
+    ASSERT_TRUE(store_->Append(Batch(id, events)).ok());
+  }
+
+  // Four conferences of sizes 3, 5, 8 and 12.
+  void AddHandMadeCohort() {
+    AddCase("case-1", 3, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2022, 2);
+    AddCase("case-2", 5, v1::DOMAIN_HOUSING, "GM0599", 2022, 8);
+    AddCase("case-3", 8, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2023, 5);
+    AddCase("case-4", 12, v1::DOMAIN_YOUTH_PROTECTION, "GM0599", 2023, 11);
+  }
+
+  static v1::NetworkSizeResponse Query(const ProjectionEngine& engine, v1::NetworkSizeRequest request = {}) {
+    auto r = QueryNetworkSize(engine, request);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(ProjectionTest, HandMadeCohortGivesHandComputedFigures) {
+  AddHandMadeCohort();
+  auto engine = OpenEngine("model");
+  ASSERT_TRUE(engine->CatchUpFromStore().ok());
+  const auto r = Query(*engine);
+  const auto& s = r.overall();
+  EXPECT_EQ(s.conferences(), 4u);
+  EXPECT_DOUBLE_EQ(s.mean(), 7.0);     // (3+5+8+12)/4
+  EXPECT_DOUBLE_EQ(s.median(), 6.5);   // (5+8)/2
+  EXPECT_DOUBLE_EQ(s.p10(), 3.6);      // rank 0.3: 3 + 0.3*(5-3)
+  EXPECT_DOUBLE_EQ(s.p25(), 4.5);      // rank 0.75: 3 + 0.75*2
+  EXPECT_DOUBLE_EQ(s.p75(), 9.0);      // rank 2.25: 8 + 0.25*4
+  EXPECT_DOUBLE_EQ(s.p90(), 10.8);     // rank 2.7: 8 + 0.7*4
+  EXPECT_EQ(s.min(), 3u);
+  EXPECT_EQ(s.max(), 12u);
+  EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);
+  ASSERT_EQ(s.histogram_size(), 4);
+  EXPECT_EQ(s.histogram(0).size(), 3u);
+  EXPECT_EQ(s.histogram(0).conferences(), 1u);
+  // Friends are every third network member: 1 + 1 + 2 + 4 = 8 of 28.
+  ASSERT_EQ(s.composition_size(), 2);
+  EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
+  EXPECT_EQ(s.composition(0).attendees(), 20u);
+  EXPECT_EQ(s.composition(1).relation(), v1::RELATION_FRIEND);
+  EXPECT_EQ(s.composition(1).attendees(), 8u);
+  EXPECT_DOUBLE_EQ(s.composition(1).mean_per_conference(), 2.0);
+  EXPECT_DOUBLE_EQ(s.composition(1).share(), 8.0 / 28.0);
+  EXPECT_EQ(r.watermark().events_applied(), store_->Head().value());
+  EXPECT_EQ(r.watermark().max_global_position(), store_->Head().value());
+}
+
+TEST_F(ProjectionTest, FiltersAndGroups) {
+  AddHandMadeCohort();
+  auto engine = OpenEngine("model");
+  ASSERT_TRUE(engine->CatchUpFromStore().ok());
+
+  v1::NetworkSizeRequest by_domain;
+  by_domain.add_domains(v1::DOMAIN_YOUTH_PROTECTION);
+  EXPECT_EQ(Query(*engine, by_domain).overall().conferences(), 3u);
+  EXPECT_DOUBLE_EQ(Query(*engine, by_domain).overall().mean(), 23.0 / 3);
+
+  v1::NetworkSizeRequest by_place;
+  by_place.add_municipality_codes("GM0599");
+  EXPECT_DOUBLE_EQ(Query(*engine, by_place).overall().mean(), 8.5);
+
+  v1::NetworkSizeRequest by_period;
+  by_period.mutable_conference_period()->set_from("2022-08-15");
+  by_period.mutable_conference_period()->set_to("2023-05-15");
+  EXPECT_DOUBLE_EQ(Query(*engine, by_period).overall().mean(), 6.5);  // inclusive on both ends
+
+  v1::NetworkSizeRequest by_year;
+  by_year.set_group_by(v1::GROUPING_YEAR);
+  auto grouped = Query(*engine, by_year);
+  ASSERT_EQ(grouped.groups_size(), 2);
+  EXPECT_EQ(grouped.groups(0).key(), "2022");
+  EXPECT_DOUBLE_EQ(grouped.groups(0).stats().mean(), 4.0);
+  EXPECT_EQ(grouped.groups(1).key(), "2023");
+  EXPECT_DOUBLE_EQ(grouped.groups(1).stats().mean(), 10.0);
+
+  v1::NetworkSizeRequest by_quarter;
+  by_quarter.set_group_by(v1::GROUPING_QUARTER);
+  EXPECT_EQ(Query(*engine, by_quarter).groups(3).key(), "2023-Q4");
+}
+
+TEST_F(ProjectionTest, RefusesBadFiltersNamingTheField) {
+  auto engine = OpenEngine("model");
+  v1::NetworkSizeRequest bad_date;
+  bad_date.mutable_conference_period()->set_from("2023-13-01");
+  auto r = QueryNetworkSize(*engine, bad_date);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("conference_period.from"), std::string::npos);
+
+  v1::NetworkSizeRequest bad_code;
+  bad_code.add_municipality_codes("Amsterdam");
+  r = QueryNetworkSize(*engine, bad_code);
+  EXPECT_NE(r.status().message().find("municipality_codes[0]"), std::string::npos);
+
+  v1::NetworkSizeRequest bad_domain;
+  bad_domain.add_domains(v1::DOMAIN_UNSPECIFIED);
+  r = QueryNetworkSize(*engine, bad_domain);
+  EXPECT_NE(r.status().message().find("domains[0]"), std::string::npos);
+}
+
+TEST_F(ProjectionTest, CountsAttendeesOnceAndExcludesCoordinatorAndProfessionals) {
+  std::vector<v1::Event> events = {
+      CaseReferredEvent(),
+      CoordinatorAssignedEvent("coord-1"),
+      ParticipantInvitedEvent("mother", v1::RELATION_FAMILY, true),
+      ParticipantInvitedEvent("neighbour", v1::RELATION_NEIGHBOUR),
+      ParticipantInvitedEvent("teacher", v1::RELATION_PROFESSIONAL),
+      ConferenceHeldEvent({"mother", "neighbour", "neighbour", "teacher", "coord-1", "walk-in"}),
+  };
+  ASSERT_TRUE(store_->Append(Batch("case-x", events)).ok());
+  auto engine = OpenEngine("model");
+  ASSERT_TRUE(engine->CatchUpFromStore().ok());
+  const auto s = Query(*engine).overall();
+  EXPECT_EQ(s.max(), 3u);  // mother, neighbour, walk-in
+  ASSERT_EQ(s.composition_size(), 3);
+  EXPECT_EQ(s.composition(0).relation(), v1::RELATION_UNSPECIFIED);
+  EXPECT_EQ(s.composition(0).attendees(), 1u);
+}
+
+TEST_F(ProjectionTest, RedeliveringTheSameEventsChangesNothing) {
+  AddHandMadeCohort();
+  auto engine = OpenEngine("model");
+  auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
+  ASSERT_TRUE(engine->ApplyBatch(all).ok());
+  const auto once = Query(*engine);
+  ASSERT_TRUE(engine->ApplyBatch(all).ok());
+  std::vector<v1::RecordedEvent> reversed(all.rbegin(), all.rend());
+  ASSERT_TRUE(engine->ApplyBatch(reversed).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(once, Query(*engine)));
+  EXPECT_EQ(engine->watermark().events_applied, all.size());
+}
+
+TEST_F(ProjectionTest, FillsAVersionGapFromTheStore) {
+  AddHandMadeCohort();
+  auto engine = OpenEngine("model");
+  // Deliver only each case's last event (its ConferenceHeld).
+  std::vector<v1::RecordedEvent> lasts;
+  const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
+  for (const auto& e : all) {
+    if (e.event().has_conference_held()) lasts.push_back(e);
+  }
+  ASSERT_TRUE(engine->ApplyBatch(lasts).ok());
+  auto rebuilt = OpenEngine("rebuilt");
+  ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(Query(*engine), Query(*rebuilt)));
+  EXPECT_EQ(Query(*engine).overall().conferences(), 4u);
+}
+
+// Through the embedded Kafka cluster: a worker stopped mid-stream and a new
+// one started on its store, while the relay republishes everything from the
+// start (as after a restart of the embedded cluster), ends equal to a clean
+// rebuild from the store.
+TEST_F(ProjectionTest, RestartedWorkerUnderRepublishingEqualsCleanRebuild) {
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, "kring.case-events.v1", 6)).value();
+  bus::RelayOptions relay_options;
+  relay_options.kafka.bootstrap = kafka->bootstrap();
+  auto relay = std::move(bus::OutboxRelay::Start(store_.get(), relay_options)).value();
+
+  for (int i = 0; i < 60; ++i) {
+    AddCase("a-" + std::to_string(i), 2 + i % 17, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2021 + i % 3, 1 + i % 12);
+  }
+  {
+    auto worker = OpenEngine("live", kafka->bootstrap());
+    ASSERT_TRUE(worker->StartConsumer().ok());
+    for (int i = 0; i < 200 && worker->watermark().events_applied == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(worker->watermark().events_applied, 0u);
+  }  // stopped, possibly mid-stream
+  for (int i = 0; i < 60; ++i) {
+    AddCase("b-" + std::to_string(i), 4 + i % 13, v1::DOMAIN_HOUSING, "GM0599", 2022 + i % 2, 1 + i % 12);
+  }
+  ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
+  relay.reset();
+  relay_options.republish_from_start = true;  // every event a second time
+  relay = std::move(bus::OutboxRelay::Start(store_.get(), relay_options)).value();
+  ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
+
+  auto worker = OpenEngine("live", kafka->bootstrap());
+  ASSERT_TRUE(worker->StartConsumer().ok());
+  const uint64_t head = store_->Head().value();
+  for (int i = 0; i < 1200 && worker->watermark().events_applied < head; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(worker->watermark().events_applied, head);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // duplicates still arriving change nothing
+  worker->StopConsumer();
+
+  auto rebuilt = OpenEngine("rebuilt");
+  ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());
+  v1::NetworkSizeRequest by_year;
+  by_year.set_group_by(v1::GROUPING_YEAR);
+  EXPECT_TRUE(MessageDifferencer::Equals(Query(*worker, by_year), Query(*rebuilt, by_year)));
+  EXPECT_EQ(Query(*worker).overall().conferences(), 120u);
+}
+
+}  // namespace
+}  // namespace kring::projections
