@@ -117,15 +117,19 @@ absl::Status EventStore::OpenDb() {
 
 EventStore::~EventStore() { Close(); }
 
-void EventStore::Close() {
+void EventStore::StopAppends() {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    if (closed_) return;
     closing_ = true;
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+}
+
+void EventStore::Close() {
+  StopAppends();
   std::lock_guard<std::mutex> lock(queue_mu_);
+  if (closed_) return;
   closed_ = true;
   if (db_) {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);

@@ -124,7 +124,9 @@ class EventStore {
   absl::Status MarkPublished(GlobalPosition up_to);
 
   // Stops taking appends (new ones fail with UNAVAILABLE), finishes every
-  // queued batch, stops the writer and closes the database. Idempotent.
+  // queued batch and stops the writer; reads keep working. Idempotent.
+  void StopAppends();
+  // StopAppends(), then closes the database. Idempotent.
   void Close();
 
  private:

@@ -248,15 +248,23 @@ absl::Status ProjectionEngine::CatchUpFromStore() {
   return ApplyBatch(chunk);
 }
 
-absl::Status ProjectionEngine::StartConsumer() {
-  consumer_ = std::make_unique<Consumer>(this);
-  RETURN_IF_ERROR(consumer_->Init());
-  Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
+void ProjectionEngine::StartConsumer() {
   consumer_thread_ = std::thread([this] { ConsumeLoop(); });
-  return absl::OkStatus();
 }
 
 void ProjectionEngine::ConsumeLoop() {
+  // Kafka may be down when we start: keep trying, appends do not wait for us.
+  while (!stopping_.load()) {
+    consumer_ = std::make_unique<Consumer>(this);
+    absl::Status s = consumer_->Init();
+    if (s.ok()) break;
+    Logger("projections")->warn("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(),
+                                s.ToString());
+    consumer_.reset();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (!consumer_) return;
+  Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
   std::vector<v1::RecordedEvent> events;
   std::vector<PartitionOffset> offsets;
   while (!stopping_.load()) {
@@ -277,7 +285,7 @@ void ProjectionEngine::StopConsumer() {
   if (!consumer_thread_.joinable()) return;
   stopping_ = true;
   consumer_thread_.join();
-  consumer_->Close();
+  if (consumer_) consumer_->Close();
   Logger("projections")->info("msg=consumer_stopped projection={} events_applied={}", projection_->name(),
                               events_applied_.load());
 }

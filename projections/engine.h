@@ -76,8 +76,9 @@ class ProjectionEngine {
   // Replays every event of the store not yet applied, without Kafka.
   absl::Status CatchUpFromStore();
 
-  // Starts the consumer thread.
-  absl::Status StartConsumer();
+  // Starts the consumer thread; it connects (retrying while Kafka is
+  // unreachable) and then applies what it consumes.
+  void StartConsumer();
   // Stops the consumer thread (leaves the group); idempotent.
   void StopConsumer();
 

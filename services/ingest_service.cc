@@ -1,0 +1,154 @@
+#include "services/ingest_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "services/grpc_status.h"
+
+namespace kring::services {
+namespace {
+
+// Until partner authentication exists (mTLS or tokens), every event is
+// recorded as sent by this identity.
+constexpr char kAnonymousSource[] = "anonymous";
+
+class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck> {
+ public:
+  explicit AppendStreamReactor(eventstore::EventStore* store) : store_(store) { StartRead(&request_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    const uint64_t request_id = request_.request_id();
+    const std::string case_id = request_.case_id();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++in_flight_;
+    }
+    // May call back at once (malformed batch), so no lock is held here.
+    store_->AppendAsync(ToBatch(std::move(request_), kAnonymousSource),
+                        [this, request_id, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
+                          v1::AppendAck ack;
+                          ack.set_request_id(request_id);
+                          if (r.ok()) {
+                            ToResult(case_id, *r, ack.mutable_result());
+                          } else {
+                            ack.set_code(static_cast<int>(r.status().code()));
+                            ack.set_message(std::string(r.status().message()));
+                          }
+                          Acknowledge(std::move(ack));
+                        });
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_ < IngestService::kMaxInFlightPerStream) {
+      StartRead(&request_);
+    } else {
+      read_paused_ = true;
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    acks_.pop_front();
+    if (!ok) {
+      broken_ = true;  // the client is gone; drop what is left
+      acks_.clear();
+    }
+    writing_ = !acks_.empty();
+    if (writing_) StartWrite(&acks_.front());
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Acknowledge(v1::AppendAck ack) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    if (!broken_) {
+      acks_.push_back(std::move(ack));
+      if (!writing_) {
+        writing_ = true;
+        StartWrite(&acks_.front());
+      }
+    }
+    if (read_paused_ && !reads_done_ && in_flight_ < IngestService::kMaxInFlightPerStream) {
+      read_paused_ = false;
+      StartRead(&request_);
+    }
+    MaybeFinishLocked();
+  }
+
+  void MaybeFinishLocked() {
+    // Reads end (ok=false) when the client half-closes or the call is
+    // cancelled; every batch read by then must be acknowledged first.
+    if (finished_ || in_flight_ > 0 || writing_ || !reads_done_) return;
+    finished_ = true;
+    Finish(grpc::Status::OK);
+  }
+
+  eventstore::EventStore* const store_;
+  v1::AppendRequest request_;
+  std::mutex mu_;
+  std::deque<v1::AppendAck> acks_;  // front is being written when writing_
+  int in_flight_ = 0;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool read_paused_ = false;
+  bool broken_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& source) {
+  eventstore::AppendBatch batch;
+  batch.case_id = CaseId(std::move(*request.mutable_case_id()));
+  const v1::ExpectedVersion& expected = request.expected_version();
+  switch (expected.kind_case()) {
+    case v1::ExpectedVersion::kExact:
+      batch.expected = eventstore::ExpectedVersion::Exact(expected.exact());
+      break;
+    case v1::ExpectedVersion::kNoStream:
+      batch.expected = eventstore::ExpectedVersion::NoStream();
+      break;
+    default:
+      batch.expected = eventstore::ExpectedVersion::Any();
+  }
+  batch.events.reserve(request.events_size());
+  for (auto& e : *request.mutable_events()) batch.events.push_back(std::move(e));
+  batch.source = source;
+  return batch;
+}
+
+void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result) {
+  result->set_case_id(case_id);
+  result->set_first_stream_version(outcome.first_version.value());
+  result->set_last_stream_version(outcome.last_version.value());
+  result->set_first_global_position(outcome.first_position.value());
+  result->set_last_global_position(outcome.last_position.value());
+  result->set_already_recorded(outcome.already_recorded);
+}
+
+grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context,
+                                                const v1::AppendRequest* request, v1::AppendResult* result) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::AppendRequest copy = *request;
+  const std::string case_id = copy.case_id();
+  store_->AppendAsync(ToBatch(std::move(copy), kAnonymousSource),
+                      [reactor, result, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
+                        if (r.ok()) ToResult(case_id, *r, result);
+                        reactor->Finish(ToGrpc(r.status()));
+                      });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* IngestService::AppendStream(
+    grpc::CallbackServerContext* context) {
+  return new AppendStreamReactor(store_);
+}
+
+}  // namespace kring::services

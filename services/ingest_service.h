@@ -1,0 +1,34 @@
+// IngestService: partner systems append batches of case events.
+//   Append        one batch, answered once it is durable (or refused);
+//   AppendStream  many batches on one stream, one AppendAck each (carrying the
+//                 request_id), at most kMaxInFlightPerStream batches waiting
+//                 at a time — past that the server stops reading, so gRPC flow
+//                 control pushes back on the client.
+// Both are callback handlers: no thread waits while a batch is written.
+#pragma once
+
+#include "eventstore/event_store.h"
+#include "kring/v1/ingest.grpc.pb.h"
+
+namespace kring::services {
+
+class IngestService final : public v1::IngestService::CallbackService {
+ public:
+  static constexpr int kMaxInFlightPerStream = 64;
+
+  explicit IngestService(eventstore::EventStore* store) : store_(store) {}
+
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
+                                   v1::AppendResult* result) override;
+  grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* AppendStream(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  eventstore::EventStore* const store_;
+};
+
+// The store's batch for a request; `source` is the authenticated sender.
+eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& source);
+void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result);
+
+}  // namespace kring::services

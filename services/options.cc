@@ -1,0 +1,65 @@
+#include "services/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace kring::services {
+
+absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
+  ServerOptions o;
+  CLI::App app{"kringd: the Kring event-store server (ingest, Kafka relay, projections, queries)"};
+  std::vector<std::string> kafka_config;
+  size_t max_batch_events = o.validation.max_batch_events;
+  size_t max_batch_bytes = o.validation.max_batch_bytes;
+  int64_t shutdown_ms = o.shutdown_timeout.count();
+  app.add_option("--data-dir", o.data_dir, "folder for the event store and read models")
+      ->envname("KRING_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--listen", o.listen, "gRPC listen address (port 0: any free port)")
+      ->envname("KRING_LISTEN")
+      ->capture_default_str();
+  app.add_option("--kafka-bootstrap", o.kafka.bootstrap,
+                 "bootstrap servers of a real Kafka cluster; empty: embedded mock cluster")
+      ->envname("KRING_KAFKA_BOOTSTRAP");
+  app.add_option("--kafka-topic", o.kafka.topic, "topic of the case events")
+      ->envname("KRING_KAFKA_TOPIC")
+      ->capture_default_str();
+  app.add_option("--kafka-config", kafka_config, "extra librdkafka property key=value (repeatable)");
+  app.add_option("--embedded-partitions", o.kafka.embedded_partitions, "partitions of the embedded cluster's topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-batch-events", max_batch_events, "most events in one append batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-batch-bytes", max_batch_bytes, "most bytes in one append batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1024, 64 << 20));
+  app.add_option("--ready-file", o.ready_file, "write a JSON file with addresses once ready")
+      ->envname("KRING_READY_FILE");
+  app.add_option("--shutdown-timeout-ms", shutdown_ms, "graceful shutdown budget")->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
+      ->envname("KRING_LOG_LEVEL")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return absl::CancelledError(app.help());
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  for (const std::string& kv : kafka_config) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--kafka-config: expected key=value, got \"", kv, "\""));
+    }
+    o.kafka.client_config[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  o.validation.max_batch_events = max_batch_events;
+  o.validation.max_batch_bytes = max_batch_bytes;
+  o.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
+  return o;
+}
+
+}  // namespace kring::services

@@ -1,0 +1,42 @@
+// ServerOptions: everything kringd can be told, and the one place that turns
+// flags and environment variables into it.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bus/kafka.h"
+#include "eventstore/validation.h"
+
+namespace kring::services {
+
+struct ServerOptions {
+  // Folder for all state: event store, read models. Default: "./data"
+  // (--data-dir, KRING_DATA_DIR).
+  std::string data_dir = "./data";
+  // gRPC listen address; port 0 picks a free port. Default: "127.0.0.1:50051"
+  // (--listen, KRING_LISTEN).
+  std::string listen = "127.0.0.1:50051";
+  // Kafka: empty bootstrap starts the embedded cluster (--kafka-bootstrap,
+  // KRING_KAFKA_BOOTSTRAP; --kafka-topic, KRING_KAFKA_TOPIC; repeated
+  // --kafka-config key=value).
+  bus::KafkaOptions kafka;
+  // Limits on one append batch (--max-batch-events, --max-batch-bytes).
+  eventstore::ValidationOptions validation;
+  // When set, a JSON file written once the server is ready, naming the gRPC
+  // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,
+  // KRING_READY_FILE).
+  std::string ready_file;
+  // How long a SIGTERM shutdown waits for in-flight RPCs and for Kafka to
+  // confirm the outbox. Default: 15 s (--shutdown-timeout-ms).
+  std::chrono::milliseconds shutdown_timeout{15000};
+  // spdlog level. Default: "info" (--log-level, KRING_LOG_LEVEL).
+  std::string log_level = "info";
+};
+
+// Parses argv and the environment (flags win). Returns the message to print
+// and exit code 0 for --help; INVALID_ARGUMENT naming the flag otherwise.
+absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv);
+
+}  // namespace kring::services

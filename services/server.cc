@@ -1,0 +1,117 @@
+#include "services/server.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "projections/network_size.h"
+
+namespace kring::services {
+
+absl::StatusOr<std::unique_ptr<KringServer>> KringServer::Start(ServerOptions options) {
+  std::unique_ptr<KringServer> server(new KringServer(std::move(options)));
+  RETURN_IF_ERROR(server->StartAll());
+  return server;
+}
+
+absl::Status KringServer::StartAll() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir + "/projections", ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--data-dir: cannot create folder: ", ec.message()));
+
+  eventstore::EventStoreOptions store_options;
+  store_options.path = options_.data_dir + "/events";
+  store_options.validation = options_.validation;
+  ASSIGN_OR_RETURN(store_, eventstore::EventStore::Open(store_options));
+
+  bus::KafkaOptions kafka = options_.kafka;
+  const bool embedded = kafka.bootstrap.empty();
+  if (embedded) {
+    ASSIGN_OR_RETURN(embedded_kafka_,
+                     bus::EmbeddedKafka::Start(kafka.embedded_brokers, kafka.topic, kafka.embedded_partitions));
+    kafka.bootstrap = embedded_kafka_->bootstrap();
+  }
+  kafka_bootstrap_ = kafka.bootstrap;
+
+  bus::RelayOptions relay_options;
+  relay_options.kafka = kafka;
+  // The embedded cluster starts empty: publish the whole log again; workers
+  // skip what they have applied.
+  relay_options.republish_from_start = embedded;
+  ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
+
+  projections::ProjectionOptions projection_options;
+  projection_options.path = options_.data_dir + "/projections/" + projections::NetworkSizeProjection::kName;
+  projection_options.kafka = kafka;
+  ASSIGN_OR_RETURN(network_size_, projections::ProjectionEngine::Open(
+                                      projection_options, std::make_unique<projections::NetworkSizeProjection>(),
+                                      store_.get()));
+  network_size_->StartConsumer();
+
+  ingest_ = std::make_unique<IngestService>(store_.get());
+  research_ = std::make_unique<ResearchService>(network_size_.get());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options_.validation.max_batch_bytes) + (1 << 20));
+  builder.RegisterService(ingest_.get());
+  builder.RegisterService(research_.get());
+  grpc_ = builder.BuildAndStart();
+  if (!grpc_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options_.listen));
+  }
+  address_ = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(port);
+  grpc_->GetHealthCheckService()->SetServingStatus(true);
+  Logger("server")->info("msg=serving grpc={} kafka_bootstrap={} topic={} embedded_kafka={} data_dir={}", address_,
+                         kafka_bootstrap_, kafka.topic, embedded, options_.data_dir);
+  return WriteReadyFile();
+}
+
+absl::Status KringServer::WriteReadyFile() const {
+  if (options_.ready_file.empty()) return absl::OkStatus();
+  const std::string tmp = options_.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"grpc\": \"" << address_ << "\", \"kafka_bootstrap\": \"" << kafka_bootstrap_ << "\", \"topic\": \""
+        << options_.kafka.topic << "\"}\n";
+    if (!out) return absl::InternalError(absl::StrCat("--ready-file: cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, options_.ready_file, ec);
+  if (ec) return absl::InternalError(absl::StrCat("--ready-file: ", ec.message()));
+  return absl::OkStatus();
+}
+
+void KringServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  auto log = Logger("server");
+  log->info("msg=shutting_down");
+  if (grpc_) {
+    grpc_->GetHealthCheckService()->SetServingStatus(false);
+    // Stops accepting; in-flight appends finish (the store is still open).
+    grpc_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_timeout);
+    grpc_->Wait();
+  }
+  if (store_) store_->StopAppends();  // finishes queued batches, refuses new ones
+  if (relay_) relay_->Stop(options_.shutdown_timeout);
+  if (network_size_) network_size_->StopConsumer();
+  network_size_.reset();
+  relay_.reset();
+  embedded_kafka_.reset();
+  store_.reset();
+  log->info("msg=stopped");
+}
+
+KringServer::~KringServer() { Shutdown(); }
+
+}  // namespace kring::services

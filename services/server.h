@@ -1,0 +1,55 @@
+// KringServer: one kringd process with every role — event store, Kafka relay
+// (and the embedded cluster when no brokers are configured), the network-size
+// projection worker, and the gRPC services with health checking and
+// reflection.
+//
+// Lifecycle: Start() opens and starts everything in dependency order;
+// Shutdown() (on SIGTERM) stops accepting RPCs and finishes in-flight ones,
+// lets the relay flush the outbox, stops the worker, and closes the stores.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "bus/kafka.h"
+#include "bus/relay.h"
+#include "eventstore/event_store.h"
+#include "projections/engine.h"
+#include "services/ingest_service.h"
+#include "services/options.h"
+#include "services/research_service.h"
+
+namespace kring::services {
+
+class KringServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<KringServer>> Start(ServerOptions options);
+  ~KringServer();
+
+  // The address the gRPC server listens on (with the chosen port).
+  const std::string& address() const { return address_; }
+  const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
+  void Shutdown();
+
+ private:
+  explicit KringServer(ServerOptions options) : options_(std::move(options)) {}
+  absl::Status StartAll();
+  absl::Status WriteReadyFile() const;
+
+  const ServerOptions options_;
+  std::unique_ptr<eventstore::EventStore> store_;
+  std::unique_ptr<bus::EmbeddedKafka> embedded_kafka_;
+  std::unique_ptr<bus::OutboxRelay> relay_;
+  std::unique_ptr<projections::ProjectionEngine> network_size_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<ResearchService> research_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::string address_;
+  std::string kafka_bootstrap_;
+  bool shut_down_ = false;
+};
+
+}  // namespace kring::services
