@@ -6,12 +6,9 @@
 // 3 server unreachable or timed out.
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -20,7 +17,7 @@
 #include "absl/time/time.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
-#include "synth/cohort.h"
+#include "cli/cohort_client.h"
 
 namespace {
 
@@ -48,90 +45,14 @@ int ExitFor(const grpc::Status& s) {
 
 struct CohortArgs {
   std::string server;
-  size_t cases = 1000;
-  uint64_t seed = 1;
-  int streams = 4;
+  client::CohortStreamOptions stream;
   std::string as_of = "2026-06-30";
-  int window = 32;
 };
-
-struct CohortTotals {
-  std::atomic<uint64_t> cases{0}, appended{0}, already{0}, refused{0};
-  std::mutex mu;
-  std::vector<std::string> errors;
-};
-
-// One AppendStream carrying cases [first, first + count): one batch per case,
-// at most `window` batches waiting for their acknowledgement.
-grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortArgs& args, absl::Time as_of, size_t first,
-                         size_t count, CohortTotals& totals) {
-  synth::CohortOptions options;
-  options.seed = args.seed;
-  options.first_case = first;
-  options.cases = count;
-  options.as_of = as_of;
-  synth::CohortGenerator generator(options);
-
-  grpc::ClientContext context;
-  auto stream = stub.AppendStream(&context);
-  std::mutex mu;
-  std::condition_variable cv;
-  int outstanding = 0;
-  std::vector<uint64_t> batch_events;  // by request id
-  std::vector<std::string> batch_cases;
-
-  std::thread reader([&] {
-    v1::AppendAck ack;
-    while (stream->Read(&ack)) {
-      uint64_t events;
-      std::string case_id;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        events = batch_events[ack.request_id()];
-        case_id = batch_cases[ack.request_id()];
-        --outstanding;
-      }
-      cv.notify_one();
-      totals.cases++;
-      if (ack.code() != 0) {
-        totals.refused += events;
-        std::lock_guard<std::mutex> lock(totals.mu);
-        if (totals.errors.size() < 10) totals.errors.push_back(case_id + ": " + ack.message());
-      } else if (ack.result().already_recorded()) {
-        totals.already += events;
-      } else {
-        totals.appended += events;
-      }
-    }
-  });
-
-  synth::SyntheticCase c;
-  v1::AppendRequest request;
-  bool writing = true;
-  while (writing && generator.Next(&c)) {
-    request.Clear();
-    request.set_case_id(c.case_id);
-    request.mutable_expected_version()->set_no_stream(true);
-    for (auto& e : c.events) *request.add_events() = std::move(e);
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return outstanding < args.window; });
-      request.set_request_id(batch_events.size());
-      batch_events.push_back(request.events_size());
-      batch_cases.push_back(c.case_id);
-      ++outstanding;
-    }
-    writing = stream->Write(request);
-  }
-  stream->WritesDone();
-  reader.join();
-  return stream->Finish();
-}
 
 int RunCohort(const CohortArgs& args) {
-  absl::Time as_of;
+  client::CohortStreamOptions options = args.stream;
   std::string err;
-  if (!absl::ParseTime("%Y-%m-%d", args.as_of, &as_of, &err)) {
+  if (!absl::ParseTime("%Y-%m-%d", args.as_of, &options.as_of, &err)) {
     std::cerr << "kringctl cohort: --as-of: must be a date YYYY-MM-DD (" << err << ")\n";
     return kExitUsage;
   }
@@ -140,34 +61,18 @@ int RunCohort(const CohortArgs& args) {
     std::cerr << "kringctl cohort: cannot reach " << args.server << "\n";
     return kExitUnreachable;
   }
-  auto stub = v1::IngestService::NewStub(channel);
-  std::cout << "Streaming a SYNTHETIC cohort (seed " << args.seed << ", " << args.cases << " cases, " << args.streams
-            << " streams) to " << args.server << " ...\n";
-  CohortTotals totals;
-  std::vector<std::thread> threads;
-  std::vector<grpc::Status> results(args.streams);
-  const auto started = std::chrono::steady_clock::now();
-  for (int s = 0; s < args.streams; ++s) {
-    const size_t first = 1 + args.cases * s / args.streams;
-    const size_t last = args.cases * (s + 1) / args.streams;  // inclusive
-    threads.emplace_back([&, s, first, last] {
-      results[s] = StreamCases(*stub, args, as_of, first, last + 1 - first, totals);
-    });
-  }
-  for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  for (const auto& r : results) {
-    if (!r.ok()) {
-      std::cerr << "kringctl cohort: stream failed: " << r.error_message() << "\n";
-      return ExitFor(r);
-    }
+  std::cout << "Streaming a SYNTHETIC cohort (seed " << options.seed << ", " << options.cases << " cases, "
+            << options.streams << " streams) to " << args.server << " ...\n";
+  const auto totals = client::StreamCohort(channel, options);
+  if (!totals.status.ok()) {
+    std::cerr << "kringctl cohort: " << totals.status.message() << "\n";
+    return kExitUnreachable;
   }
   std::printf("cases %llu | events appended %llu | already recorded %llu | refused %llu | %.1f s | %.0f events/s\n",
-              static_cast<unsigned long long>(totals.cases.load()),
-              static_cast<unsigned long long>(totals.appended.load()),
-              static_cast<unsigned long long>(totals.already.load()),
-              static_cast<unsigned long long>(totals.refused.load()), seconds,
-              (totals.appended + totals.already) / seconds);
+              static_cast<unsigned long long>(totals.cases), static_cast<unsigned long long>(totals.appended),
+              static_cast<unsigned long long>(totals.already_recorded),
+              static_cast<unsigned long long>(totals.refused), totals.seconds,
+              (totals.appended + totals.already_recorded) / totals.seconds);
   for (const auto& e : totals.errors) std::cerr << "refused: " << e << "\n";
   return totals.refused ? kExitRefused : 0;
 }
@@ -284,9 +189,9 @@ int main(int argc, char** argv) {
 
   CohortArgs cohort;
   auto* cohort_cmd = app.add_subcommand("cohort", "stream a SYNTHETIC cohort to the server (one batch per case)");
-  cohort_cmd->add_option("--cases", cohort.cases, "number of cases")->capture_default_str();
-  cohort_cmd->add_option("--seed", cohort.seed, "cohort seed")->capture_default_str();
-  cohort_cmd->add_option("--streams", cohort.streams, "concurrent AppendStream streams")
+  cohort_cmd->add_option("--cases", cohort.stream.cases, "number of cases")->capture_default_str();
+  cohort_cmd->add_option("--seed", cohort.stream.seed, "cohort seed")->capture_default_str();
+  cohort_cmd->add_option("--streams", cohort.stream.streams, "concurrent AppendStream streams")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cohort_cmd->add_option("--as-of", cohort.as_of, "cut-off date of the cohort (fixed, so it is reproducible)")

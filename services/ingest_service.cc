@@ -12,9 +12,28 @@ namespace {
 // recorded as sent by this identity.
 constexpr char kAnonymousSource[] = "anonymous";
 
+}  // namespace
+
 class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck> {
  public:
-  explicit AppendStreamReactor(eventstore::EventStore* store) : store_(store) { StartRead(&request_); }
+  explicit AppendStreamReactor(IngestService* service) : service_(service), store_(service->store_) {
+    std::lock_guard<std::mutex> lock(service_->streams_mu_);
+    service_->streams_.insert(this);
+    draining_ = service_->shutting_down_;
+    if (draining_) {
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down; retry on another instance"));
+    } else {
+      StartRead(&request_);
+    }
+  }
+
+  // Stops reading; ends the stream once every read batch is acknowledged.
+  void Drain() {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    MaybeFinishLocked();
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -43,7 +62,9 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
                           Acknowledge(std::move(ack));
                         });
     std::lock_guard<std::mutex> lock(mu_);
-    if (in_flight_ < IngestService::kMaxInFlightPerStream) {
+    if (draining_ || finished_) {
+      MaybeFinishLocked();
+    } else if (in_flight_ < IngestService::kMaxInFlightPerStream) {
       StartRead(&request_);
     } else {
       read_paused_ = true;
@@ -62,7 +83,13 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     MaybeFinishLocked();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    {
+      std::lock_guard<std::mutex> lock(service_->streams_mu_);
+      service_->streams_.erase(this);
+    }
+    delete this;
+  }
 
  private:
   void Acknowledge(v1::AppendAck ack) {
@@ -75,7 +102,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
         StartWrite(&acks_.front());
       }
     }
-    if (read_paused_ && !reads_done_ && in_flight_ < IngestService::kMaxInFlightPerStream) {
+    if (read_paused_ && !reads_done_ && !draining_ && in_flight_ < IngestService::kMaxInFlightPerStream) {
       read_paused_ = false;
       StartRead(&request_);
     }
@@ -85,11 +112,14 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   void MaybeFinishLocked() {
     // Reads end (ok=false) when the client half-closes or the call is
     // cancelled; every batch read by then must be acknowledged first.
-    if (finished_ || in_flight_ > 0 || writing_ || !reads_done_) return;
+    if (finished_ || in_flight_ > 0 || writing_ || !(reads_done_ || draining_)) return;
     finished_ = true;
-    Finish(grpc::Status::OK);
+    Finish(reads_done_ ? grpc::Status::OK
+                       : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "server shutting down; batches not acknowledged were not stored, send them again"));
   }
 
+  IngestService* const service_;
   eventstore::EventStore* const store_;
   v1::AppendRequest request_;
   std::mutex mu_;
@@ -99,10 +129,9 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   bool reads_done_ = false;
   bool read_paused_ = false;
   bool broken_ = false;
+  bool draining_ = false;
   bool finished_ = false;
 };
-
-}  // namespace
 
 eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& source) {
   eventstore::AppendBatch batch;
@@ -148,7 +177,13 @@ grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* con
 
 grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* IngestService::AppendStream(
     grpc::CallbackServerContext* context) {
-  return new AppendStreamReactor(store_);
+  return new AppendStreamReactor(this);
+}
+
+void IngestService::BeginShutdown() {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  shutting_down_ = true;
+  for (AppendStreamReactor* stream : streams_) stream->Drain();
 }
 
 }  // namespace kring::services

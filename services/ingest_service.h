@@ -5,7 +5,13 @@
 //                 at a time — past that the server stops reading, so gRPC flow
 //                 control pushes back on the client.
 // Both are callback handlers: no thread waits while a batch is written.
+//
+// Shutdown: BeginShutdown() makes every open stream stop reading; each one
+// acknowledges the batches it has already read, then ends with UNAVAILABLE.
 #pragma once
+
+#include <mutex>
+#include <set>
 
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
@@ -18,13 +24,20 @@ class IngestService final : public v1::IngestService::CallbackService {
 
   explicit IngestService(eventstore::EventStore* store) : store_(store) {}
 
+  // Drains open AppendStreams (see above). Call before grpc::Server::Shutdown.
+  void BeginShutdown();
+
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
                                    v1::AppendResult* result) override;
   grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* AppendStream(
       grpc::CallbackServerContext* context) override;
 
  private:
+  friend class AppendStreamReactor;
   eventstore::EventStore* const store_;
+  std::mutex streams_mu_;
+  bool shutting_down_ = false;
+  std::set<class AppendStreamReactor*> streams_;
 };
 
 // The store's batch for a request; `source` is the authenticated sender.

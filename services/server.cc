@@ -98,6 +98,7 @@ void KringServer::Shutdown() {
   log->info("msg=shutting_down");
   if (grpc_) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
+    ingest_->BeginShutdown();
     // Stops accepting; in-flight appends finish (the store is still open).
     grpc_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_timeout);
     grpc_->Wait();

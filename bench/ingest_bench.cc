@@ -1,0 +1,1498 @@
+// ingest_bench: durable ingest throughput and latency of kringd, end to end.
+//
+// Starts kringd as a child process on a fresh data folder (by default a fresh
+// kringd and folder per scenario), connects over real gRPC (loopback TCP) and
+// runs two scenarios, each as a warm-up and then N timed rounds:
+//   (a) AppendStream: S concurrent bidi streams (default 4), each sending
+//       batches of B events (default 100, one fresh case per batch, expected
+//       version "no stream") with up to W batches unacknowledged (default 32);
+//   (b) unary Append: C concurrent clients (default 16), each appending one
+//       event at a time to its own cases (expected version exact) and waiting
+//       for the acknowledgement before sending the next.
+// For each round it prints durable events/s (events acknowledged OK / wall
+// time until the last acknowledgement), acknowledgement latency p50/p99 and
+// the CPU used by the server, by this client and by everything else on the
+// machine; then the median over the rounds beside the target, and one JSON
+// line. Every acknowledgement is checked (status, versions, positions): any
+// refused or wrong acknowledgement is a failure, reported, and makes the exit
+// code 1.
+//
+// Payloads come from the synthetic cohort generator (kring::synth), with
+// fresh event ids (and causation ids remapped to them) and fresh case ids per
+// append. Requests are built before the timed part; sending one only rewrites
+// its ids.
+//
+// Exit codes: 0 all appends acknowledged OK; 1 some append refused, lost or
+// wrongly acknowledged; 2 bad flags; 3 kringd could not be started or the
+// bench could not run; 4 a target was missed and --enforce-targets was given;
+// 130 interrupted (SIGINT/SIGTERM).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/time/time.h"
+#include "kring/v1/events.pb.h"
+#include "kring/v1/ingest.grpc.pb.h"
+#include "synth/cohort.h"
+
+#ifndef KRING_KRINGD_PATH
+#define KRING_KRINGD_PATH "kringd"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = kring::v1;
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void OnSignal(int) { g_interrupted.store(true); }
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+struct Options {
+  std::string kringd = KRING_KRINGD_PATH;
+  std::string data_parent;  // the fresh folder is created inside; default: system temp
+  bool keep_data = false;
+  std::vector<std::string> kringd_args;
+  std::string kringd_log_level = "warn";
+  double start_timeout_s = 60;
+  double stop_timeout_s = 60;
+
+  std::string scenarios = "ab";
+  double warmup_s = 3;
+  int rounds = 3;
+  double duration_s = 10;
+  uint64_t events_a = 0;  // per round; 0: no count limit
+  uint64_t events_b = 0;
+
+  int streams = 4;
+  int batch = 100;
+  int window = 32;
+  bool stream_channels = true;  // one channel (TCP connection) per stream
+
+  int clients = 16;
+  int unary_channels = 2;
+  std::string unary_mode = "callback";
+
+  uint64_t seed = 20240917;
+  double target_a = 100000;
+  double target_b = 15000;
+  bool enforce_targets = false;
+  std::string json_file;
+  bool thread_profile = true;
+  bool shared_server = false;
+  double rpc_timeout_s = 60;
+};
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+std::string Grouped(double value) {
+  const bool negative = value < 0;
+  uint64_t v = static_cast<uint64_t>(std::llround(negative ? -value : value));
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return negative ? "-" + out : out;
+}
+
+std::string Fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+std::string Pad(const std::string& s, size_t width, bool left_align = false) {
+  if (s.size() >= width) return s;
+  return left_align ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Nearest-rank percentile of latencies in nanoseconds, returned in ms.
+double PercentileMs(std::vector<int64_t>& ns, double p) {
+  if (ns.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
+  rank = std::clamp<size_t>(rank, 1, ns.size());
+  std::nth_element(ns.begin(), ns.begin() + static_cast<std::ptrdiff_t>(rank - 1), ns.end());
+  return static_cast<double>(ns[rank - 1]) / 1e6;
+}
+
+// Fast v4 UUIDs (xoshiro256**); the server only needs them unique.
+class UuidGen {
+ public:
+  explicit UuidGen(uint64_t seed) {
+    for (auto& s : s_) s = SplitMix(seed);
+  }
+
+  // Overwrites *out with a fresh lowercase v4 UUID (no allocation once *out
+  // has held 36 characters).
+  void Fill(std::string* out) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    uint64_t hi = Next();
+    uint64_t lo = Next();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    out->resize(36);
+    char* p = out->data();
+    for (int nibble = 0; nibble < 32; ++nibble) {
+      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) *p++ = '-';
+      const uint64_t word = nibble < 16 ? hi : lo;
+      *p++ = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
+    }
+  }
+
+ private:
+  static uint64_t SplitMix(uint64_t& x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  uint64_t s_[4];
+};
+
+uint64_t RandomSeed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+         static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+}
+
+// ---------------------------------------------------------------------------
+// CPU accounting: server (from /proc), this process (getrusage), the machine.
+// ---------------------------------------------------------------------------
+
+double ClockTick() {
+  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return tick;
+}
+
+// utime+stime (seconds) from the text of a /proc/.../stat file; name = comm.
+bool ParseProcStat(const std::string& text, std::string* name, double* cpu_s) {
+  const size_t open = text.find('(');
+  const size_t close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  if (name) *name = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  // Fields after comm start at 3 (state); utime is 14, stime 15.
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && (rest >> field); ++i) {
+    if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+    if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+  }
+  *cpu_s = (utime + stime) / ClockTick();
+  return true;
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CpuSnapshot {
+  Clock::time_point at;
+  double server_s = 0;
+  double client_s = 0;
+  double machine_busy_s = 0;
+};
+
+CpuSnapshot TakeCpuSnapshot(pid_t server) {
+  CpuSnapshot s;
+  s.at = Clock::now();
+  ParseProcStat(ReadSmallFile("/proc/" + std::to_string(server) + "/stat"), nullptr, &s.server_s);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  s.client_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  std::istringstream stat(ReadSmallFile("/proc/stat"));
+  std::string cpu;
+  stat >> cpu;
+  double total = 0, idle = 0, v = 0;
+  for (int i = 0; i < 8 && (stat >> v); ++i) {  // user nice system idle iowait irq softirq steal
+    total += v;
+    if (i == 3 || i == 4) idle += v;
+  }
+  s.machine_busy_s = (total - idle) / ClockTick();
+  return s;
+}
+
+struct CpuUse {  // in % of one core over the interval
+  double server = 0, client = 0, other = 0;
+};
+
+CpuUse CpuBetween(const CpuSnapshot& a, const CpuSnapshot& b) {
+  CpuUse u;
+  const double wall = std::max(1e-9, Seconds(b.at - a.at));
+  u.server = 100 * (b.server_s - a.server_s) / wall;
+  u.client = 100 * (b.client_s - a.client_s) / wall;
+  u.other = std::max(0.0, 100 * (b.machine_busy_s - a.machine_busy_s) / wall - u.server - u.client);
+  return u;
+}
+
+// CPU seconds per server thread, keyed by tid, with the thread's name.
+std::map<int, std::pair<std::string, double>> ServerThreads(pid_t server) {
+  std::map<int, std::pair<std::string, double>> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(server) + "/task", ec)) {
+    std::string name;
+    double cpu = 0;
+    if (ParseProcStat(ReadSmallFile(entry.path().string() + "/stat"), &name, &cpu)) {
+      out[std::atoi(entry.path().filename().c_str())] = {name, cpu};
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// kringd child process
+// ---------------------------------------------------------------------------
+
+class KringdProcess {
+ public:
+  KringdProcess() = default;
+  KringdProcess(const KringdProcess&) = delete;
+  KringdProcess& operator=(const KringdProcess&) = delete;
+  ~KringdProcess() { Stop(10); }
+
+  // Forks and execs kringd; its stdout and stderr go to `log_path`.
+  bool Start(const Options& o, const fs::path& data_dir, const fs::path& ready_file, const fs::path& log_path,
+             std::string* error) {
+    std::vector<std::string> args = {o.kringd,        "--data-dir",    data_dir.string(), "--listen",
+                                     "127.0.0.1:0",   "--ready-file",  ready_file.string(), "--log-level",
+                                     o.kringd_log_level};
+    args.insert(args.end(), o.kringd_args.begin(), o.kringd_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+      *error = "cannot create " + log_path.string() + ": " + std::strerror(errno);
+      return false;
+    }
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+      *error = std::string("fork: ") + std::strerror(errno);
+      close(log_fd);
+      return false;
+    }
+    if (pid == 0) {
+      // Child: die with the bench, default signal handling, logs to the file.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(127);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      dup2(log_fd, STDOUT_FILENO);
+      dup2(log_fd, STDERR_FILENO);
+      execv(argv[0], argv.data());
+      std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
+      _exit(127);
+    }
+    close(log_fd);
+    pid_ = pid;
+    return true;
+  }
+
+  // Reaps the child if it has exited; returns true while it runs.
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      status_ = status;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+
+  // SIGTERM, then waits up to `timeout_s` (then SIGKILL). Returns a summary.
+  std::string Stop(double timeout_s) {
+    if (pid_ <= 0) return status_ ? Describe(*status_) : "";
+    const Clock::time_point start = Clock::now();
+    kill(pid_, SIGTERM);
+    bool killed = false;
+    for (;;) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno != EINTR)) {
+        status_ = status;
+        break;
+      }
+      if (!killed && Seconds(Clock::now() - start) > timeout_s) {
+        kill(pid_, SIGKILL);
+        killed = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = -1;
+    stop_seconds_ = Seconds(Clock::now() - start);
+    return (killed ? "did not stop within the timeout, killed; " : "") + Describe(*status_) + " after SIGTERM in " +
+           Fixed(stop_seconds_, 2) + " s";
+  }
+
+  pid_t pid() const { return pid_; }
+  std::optional<int> status() const { return status_; }
+  double stop_seconds() const { return stop_seconds_; }
+
+  static std::string Describe(int status) {
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+    return "status " + std::to_string(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  double stop_seconds_ = 0;
+};
+
+std::string Tail(const fs::path& path, size_t lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += "    " + l + "\n";
+  return out;
+}
+
+uint64_t FolderBytes(const fs::path& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------
+// Workload: realistic event payloads from the synthetic cohort
+// ---------------------------------------------------------------------------
+
+struct Workload {
+  std::vector<v1::Event> pool;  // template events, their ids to be replaced
+  std::vector<int> cause;       // pool index of each event's causation event, or -1
+  struct Case {
+    size_t begin, end;  // [begin, end) in pool
+  };
+  std::vector<Case> cases;  // the synthetic cases, for scenario (b)
+};
+
+Workload BuildWorkload(uint64_t seed, size_t min_events, size_t min_cases) {
+  Workload w;
+  kring::synth::CohortOptions options;
+  options.seed = seed;
+  options.cases = std::numeric_limits<size_t>::max();
+  kring::synth::CohortGenerator generator(options);
+  kring::synth::SyntheticCase c;
+  while ((w.pool.size() < min_events || w.cases.size() < min_cases) && generator.Next(&c)) {
+    const size_t begin = w.pool.size();
+    std::unordered_map<std::string, int> index;
+    for (auto& e : c.events) {
+      index[e.event_id()] = static_cast<int>(w.pool.size());
+      int cause = -1;
+      if (!e.causation_id().empty()) {
+        auto it = index.find(e.causation_id());
+        if (it != index.end()) cause = it->second;
+        else e.clear_causation_id();
+      }
+      w.cause.push_back(cause);
+      w.pool.push_back(std::move(e));
+    }
+    w.cases.push_back({begin, w.pool.size()});
+  }
+  return w;
+}
+
+// Unique case ids: SYNTH-B<run>-<scenario><worker>-<n>.
+class CaseIds {
+ public:
+  CaseIds(const std::string& run, char scenario, int worker) {
+    prefix_ = "SYNTH-B" + run + "-" + scenario + std::to_string(worker) + "-";
+  }
+  void Next(std::string* out) {
+    out->assign(prefix_);
+    out->append(std::to_string(++n_));
+  }
+
+ private:
+  std::string prefix_;
+  uint64_t n_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Rounds
+// ---------------------------------------------------------------------------
+
+// Decides, for every worker, whether one more append may start.
+class RoundControl {
+ public:
+  RoundControl(Clock::time_point deadline, uint64_t event_limit)
+      : deadline_(deadline), left_(event_limit == 0 ? std::numeric_limits<int64_t>::max()
+                                                     : static_cast<int64_t>(event_limit)) {}
+  bool TryIssue(int events) {
+    if (g_interrupted.load(std::memory_order_relaxed) || stop_.load(std::memory_order_relaxed)) return false;
+    if (Clock::now() >= deadline_) return false;
+    if (left_.fetch_sub(events, std::memory_order_relaxed) < events) {
+      stop_.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  const Clock::time_point deadline_;
+  std::atomic<int64_t> left_;
+  std::atomic<bool> stop_{false};
+};
+
+// What one worker (stream or unary client) saw in one round.
+struct WorkerResult {
+  uint64_t requests_ok = 0;
+  uint64_t events_ok = 0;
+  uint64_t failures = 0;
+  std::vector<int64_t> latency_ns;
+  std::vector<std::string> errors;  // the first few, for the report
+  Clock::time_point last_ack{};
+
+  void Fail(std::string message) {
+    ++failures;
+    if (errors.size() < 5) errors.push_back(std::move(message));
+  }
+};
+
+struct RoundResult {
+  std::string label;
+  uint64_t requests = 0;
+  uint64_t events = 0;
+  uint64_t failures = 0;
+  double seconds = 0;
+  double events_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  CpuUse cpu;
+  std::vector<std::string> errors;
+
+  Json ToJson() const {
+    return Json{{"events", events},
+                {"requests", requests},
+                {"seconds", std::round(seconds * 1000) / 1000},
+                {"events_per_s", std::round(events_per_s)},
+                {"p50_ms", std::round(p50_ms * 1000) / 1000},
+                {"p99_ms", std::round(p99_ms * 1000) / 1000},
+                {"failures", failures},
+                {"cpu_pct", {{"server", std::round(cpu.server)},
+                             {"client", std::round(cpu.client)},
+                             {"other", std::round(cpu.other)}}}};
+  }
+};
+
+RoundResult Combine(std::string label, std::vector<WorkerResult>& workers, Clock::time_point start,
+                    const CpuUse& cpu) {
+  RoundResult r;
+  r.label = std::move(label);
+  std::vector<int64_t> all;
+  Clock::time_point end = start;
+  for (auto& w : workers) {
+    r.requests += w.requests_ok;
+    r.events += w.events_ok;
+    r.failures += w.failures;
+    all.insert(all.end(), w.latency_ns.begin(), w.latency_ns.end());
+    end = std::max(end, w.last_ack);
+    for (auto& e : w.errors) {
+      if (r.errors.size() < 10) r.errors.push_back(e);
+    }
+  }
+  r.seconds = Seconds(end - start);
+  r.events_per_s = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
+  r.p50_ms = PercentileMs(all, 0.50);
+  r.p99_ms = PercentileMs(all, 0.99);
+  r.cpu = cpu;
+  return r;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  // Its own TCP connection: channels with equal arguments would otherwise
+  // share one subchannel.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+bool Connect(const std::shared_ptr<grpc::Channel>& channel, double timeout_s) {
+  return channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+}
+
+// --- Scenario (a): pipelined AppendStream -----------------------------------
+
+class StreamWorker final : public grpc::ClientBidiReactor<v1::AppendRequest, v1::AppendAck> {
+ public:
+  // request_id = seq << 8 | slot, so an ack names its slot whatever the order.
+  static constexpr int kMaxWindow = 256;
+
+  StreamWorker(const Workload& w, int index, int batch, int window, const std::string& run)
+      : ids_(run, 'a', index), uuids_(RandomSeed() ^ (static_cast<uint64_t>(index) << 48)) {
+    slots_.resize(static_cast<size_t>(window));
+    // Slot s of stream i always carries template batch (i * window + s):
+    // consecutive events of the cohort, their causation links kept inside
+    // the batch.
+    const size_t templates = std::max<size_t>(1, w.pool.size() / static_cast<size_t>(batch));
+    for (int s = 0; s < window; ++s) {
+      Slot& slot = slots_[static_cast<size_t>(s)];
+      const size_t first = ((static_cast<size_t>(index) * window + s) % templates) * batch;
+      slot.cause.assign(static_cast<size_t>(batch), -1);
+      for (int k = 0; k < batch; ++k) {
+        const size_t p = first + static_cast<size_t>(k);
+        v1::Event* e = slot.request.add_events();
+        *e = w.pool[p];
+        const int cause = w.cause[p];
+        if (cause >= static_cast<int>(first) && cause < static_cast<int>(p)) {
+          slot.cause[static_cast<size_t>(k)] = cause - static_cast<int>(first);
+        } else {
+          e->clear_causation_id();
+        }
+      }
+      slot.request.mutable_expected_version()->set_no_stream(true);
+      free_.push_back(s);
+    }
+    batch_ = batch;
+  }
+
+  // The worker (and its prebuilt requests) serves every round; this readies
+  // it for the next one, after the previous stream has ended.
+  void ResetForRound() {
+    std::lock_guard<std::mutex> lock(mu_);
+    write_queue_.clear();
+    free_.clear();
+    for (size_t s = 0; s < slots_.size(); ++s) {
+      slots_[s].in_flight = false;
+      free_.push_back(static_cast<int>(s));
+    }
+    outstanding_ = 0;
+    writing_ = stopping_ = writes_done_ = broken_ = done_ = false;
+  }
+
+  // Starts a round: opens the stream and fills the window.
+  void Start(v1::IngestService::Stub* stub, RoundControl* control, double rpc_timeout_s, WorkerResult* result) {
+    control_ = control;
+    result_ = result;
+    context_ = std::make_unique<grpc::ClientContext>();
+    // Bounds a stalled round; normal rounds end long before.
+    context_->set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(static_cast<int64_t>(rpc_timeout_s * 1000)));
+    stub->async()->AppendStream(context_.get(), this);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      StartRead(&ack_);
+      IssueLocked();
+    }
+    StartCall();
+  }
+
+  // Waits for the end of the stream (OnDone); false on timeout.
+  bool Wait(double timeout_s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return done_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)),
+                             [&] { return done_; });
+  }
+  void Cancel() { context_->TryCancel(); }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int s = write_queue_.front();
+    write_queue_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      // The call is over (cancelled, deadline or connection lost); OnDone
+      // reports what was never acknowledged.
+      broken_ = true;
+      stopping_ = true;
+      return;
+    }
+    Slot& slot = slots_[static_cast<size_t>(s)];
+    slot.written = true;
+    if (slot.acked) Release(s);
+    IssueLocked();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the server finished the call; OnDone follows
+    const Clock::time_point now = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    HandleAckLocked(now);
+    IssueLocked();
+    StartRead(&ack_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (outstanding_ > 0) {
+      result_->failures += static_cast<uint64_t>(outstanding_) - 1;
+      result_->Fail("AppendStream ended with " + std::to_string(outstanding_) +
+                    " batches unacknowledged: status " + std::to_string(status.error_code()) + " " +
+                    status.error_message());
+    } else if (!status.ok()) {
+      result_->Fail("AppendStream ended with status " + std::to_string(status.error_code()) + " " +
+                    status.error_message());
+    }
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
+ private:
+  struct Slot {
+    v1::AppendRequest request;
+    std::vector<int> cause;  // index in the batch of each event's cause, or -1
+    uint64_t seq = 0;
+    Clock::time_point sent;
+    bool in_flight = false;
+    bool written = false;
+    bool acked = false;
+  };
+
+  void IssueLocked() {
+    while (!free_.empty() && !stopping_) {
+      if (!control_->TryIssue(batch_)) {
+        stopping_ = true;
+        break;
+      }
+      const int s = free_.back();
+      free_.pop_back();
+      Slot& slot = slots_[static_cast<size_t>(s)];
+      slot.seq = ++next_seq_;
+      ids_.Next(slot.request.mutable_case_id());
+      auto* events = slot.request.mutable_events();
+      for (auto& e : *events) uuids_.Fill(e.mutable_event_id());
+      for (size_t k = 0; k < slot.cause.size(); ++k) {
+        if (slot.cause[k] >= 0) events->Mutable(static_cast<int>(k))->set_causation_id(events->Get(slot.cause[k]).event_id());
+      }
+      slot.request.set_request_id(slot.seq << 8 | static_cast<uint64_t>(s));
+      slot.in_flight = true;
+      slot.written = false;
+      slot.acked = false;
+      ++outstanding_;
+      write_queue_.push_back(s);
+      slot.sent = Clock::now();
+    }
+    if (!writing_ && !broken_ && !write_queue_.empty()) {
+      writing_ = true;
+      StartWrite(&slots_[static_cast<size_t>(write_queue_.front())].request);
+    }
+    if (stopping_ && !broken_ && !writing_ && write_queue_.empty() && !writes_done_) {
+      writes_done_ = true;
+      StartWritesDone();
+    }
+  }
+
+  void HandleAckLocked(Clock::time_point now) {
+    const uint64_t id = ack_.request_id();
+    const size_t s = static_cast<size_t>(id & 0xff);
+    if (s >= slots_.size() || !slots_[s].in_flight || slots_[s].acked || slots_[s].seq != (id >> 8)) {
+      result_->Fail("ack for unknown request_id " + std::to_string(id));
+      return;
+    }
+    Slot& slot = slots_[s];
+    slot.acked = true;
+    --outstanding_;
+    result_->last_ack = now;
+    result_->latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.sent).count());
+    const v1::AppendResult& r = ack_.result();
+    const uint64_t n = static_cast<uint64_t>(batch_);
+    if (ack_.code() != 0) {
+      result_->Fail("batch " + slot.request.case_id() + " refused: code " + std::to_string(ack_.code()) + " " +
+                    ack_.message());
+    } else if (r.case_id() != slot.request.case_id() || r.already_recorded() || r.first_stream_version() != 1 ||
+               r.last_stream_version() != n || r.first_global_position() == 0 ||
+               r.last_global_position() != r.first_global_position() + n - 1) {
+      result_->Fail("batch " + slot.request.case_id() + ": unexpected result " + r.ShortDebugString());
+    } else {
+      ++result_->requests_ok;
+      result_->events_ok += n;
+    }
+    if (slot.written) Release(static_cast<int>(s));
+  }
+
+  void Release(int s) {
+    slots_[static_cast<size_t>(s)].in_flight = false;
+    free_.push_back(s);
+  }
+
+  CaseIds ids_;
+  UuidGen uuids_;
+  int batch_ = 0;
+  RoundControl* control_ = nullptr;
+  WorkerResult* result_ = nullptr;
+  std::unique_ptr<grpc::ClientContext> context_;
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::vector<Slot> slots_;
+  std::vector<int> free_;
+  std::deque<int> write_queue_;  // front is being written while writing_
+  v1::AppendAck ack_;
+  uint64_t next_seq_ = 0;
+  int outstanding_ = 0;
+  bool writing_ = false;
+  bool stopping_ = false;
+  bool writes_done_ = false;
+  bool broken_ = false;
+  bool done_ = false;
+};
+
+// --- Scenario (b): one event per unary Append --------------------------------
+
+// One client: appends the events of one synthetic case after another, each
+// under a fresh case id, one event per call, expected version exact.
+class UnaryWorker {
+ public:
+  UnaryWorker(const Workload& w, int index, int clients, const std::string& run)
+      : workload_(w),
+        clients_(clients),
+        ids_(run, 'b', index),
+        uuids_(RandomSeed() ^ (static_cast<uint64_t>(index) << 40)) {
+    next_case_ = static_cast<size_t>(index);
+    request_.add_events();
+  }
+
+  void BeginRound(RoundControl* control, WorkerResult* result) {
+    control_ = control;
+    result_ = result;
+    done_ = false;
+  }
+
+  // Builds the next request; false when the round allows no more.
+  bool Prepare() {
+    if (!control_->TryIssue(1)) return false;
+    if (pos_ >= end_) {  // start the next case
+      const Workload::Case& c = workload_.cases[next_case_ % workload_.cases.size()];
+      next_case_ += static_cast<size_t>(clients_);
+      begin_ = pos_ = c.begin;
+      end_ = c.end;
+      version_ = 0;
+      case_ids_.clear();
+      ids_.Next(request_.mutable_case_id());
+    }
+    v1::Event* e = request_.mutable_events(0);
+    *e = workload_.pool[pos_];
+    case_ids_.emplace_back();
+    uuids_.Fill(&case_ids_.back());
+    e->set_event_id(case_ids_.back());
+    const int cause = workload_.cause[pos_];
+    if (cause >= 0) e->set_causation_id(case_ids_[static_cast<size_t>(cause) - begin_]);
+    if (version_ == 0) {
+      request_.mutable_expected_version()->set_no_stream(true);
+    } else {
+      request_.mutable_expected_version()->set_exact(version_);
+    }
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    sent_ = Clock::now();
+    return true;
+  }
+
+  void Complete(const grpc::Status& status) {
+    const Clock::time_point now = Clock::now();
+    result_->last_ack = now;
+    result_->latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_).count());
+    const uint64_t want = version_ + 1;
+    if (!status.ok()) {
+      result_->Fail("Append " + request_.case_id() + " v" + std::to_string(want) + " refused: code " +
+                    std::to_string(status.error_code()) + " " + status.error_message());
+      pos_ = end_;  // the case's version is unknown now: go on with a new case
+      return;
+    }
+    if (response_.case_id() != request_.case_id() || response_.already_recorded() ||
+        response_.first_stream_version() != want || response_.last_stream_version() != want ||
+        response_.first_global_position() == 0 ||
+        response_.last_global_position() != response_.first_global_position()) {
+      result_->Fail("Append " + request_.case_id() + ": unexpected result " + response_.ShortDebugString());
+      pos_ = end_;
+      return;
+    }
+    ++result_->requests_ok;
+    ++result_->events_ok;
+    version_ = want;
+    ++pos_;
+  }
+
+  // Callback mode: the next call starts from the completion of the last.
+  void StartCallbackChain(v1::IngestService::Stub* stub) {
+    stub_ = stub;
+    CallNext();
+  }
+  void MarkDone() {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
+  bool Wait(double timeout_s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return done_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)),
+                             [&] { return done_; });
+  }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (context_) context_->TryCancel();
+  }
+
+  // Blocking mode: runs on its own thread until the round ends.
+  void RunBlocking(v1::IngestService::Stub* stub) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!Prepare()) break;
+      }
+      const grpc::Status status = stub->Append(context_.get(), request_, &response_);
+      std::lock_guard<std::mutex> lock(mu_);
+      Complete(status);
+    }
+    MarkDone();
+  }
+
+  // Completion-queue mode: starts the next call on `cq` (tagged with this);
+  // false when the round allows no more.
+  bool StartOnQueue(v1::IngestService::Stub* stub, grpc::CompletionQueue* cq) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!Prepare()) return false;
+    reader_ = stub->AsyncAppend(context_.get(), request_, cq);
+    reader_->Finish(&response_, &status_, this);
+    return true;
+  }
+  void CompleteFromQueue() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Complete(status_);
+  }
+
+  v1::AppendRequest request_;
+  v1::AppendResult response_;
+
+ private:
+  void CallNext() {
+    bool more;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      more = Prepare();
+    }
+    if (!more) {
+      MarkDone();
+      return;
+    }
+    stub_->async()->Append(context_.get(), &request_, &response_, [this](grpc::Status status) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        Complete(status);
+      }
+      CallNext();
+    });
+  }
+
+  const Workload& workload_;
+  const int clients_;
+  CaseIds ids_;
+  UuidGen uuids_;
+  RoundControl* control_ = nullptr;
+  WorkerResult* result_ = nullptr;
+  v1::IngestService::Stub* stub_ = nullptr;
+  std::unique_ptr<grpc::ClientContext> context_;
+  Clock::time_point sent_;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AppendResult>> reader_;
+  grpc::Status status_;
+  size_t next_case_ = 0;
+  size_t begin_ = 0, pos_ = 0, end_ = 0;
+  uint64_t version_ = 0;
+  std::vector<std::string> case_ids_;  // fresh event ids of the current case
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Scenario driver
+// ---------------------------------------------------------------------------
+
+struct ScenarioResult {
+  std::string key;   // "scenario_a"
+  std::string title;
+  double target = 0;
+  std::vector<RoundResult> rounds;  // timed rounds only
+  std::optional<RoundResult> warmup;
+  std::vector<std::pair<std::string, double>> thread_cpu;  // name (count), % of one core
+  Json settings;
+
+  uint64_t Failures() const {
+    uint64_t f = warmup ? warmup->failures : 0;
+    for (const auto& r : rounds) f += r.failures;
+    return f;
+  }
+  double MedianRate() const {
+    std::vector<double> v;
+    for (const auto& r : rounds) v.push_back(r.events_per_s);
+    return Median(v);
+  }
+  Json ToJson() const {
+    std::vector<double> p50, p99, rate, server, client, other;
+    Json rounds_json = Json::array();
+    for (const auto& r : rounds) {
+      p50.push_back(r.p50_ms);
+      p99.push_back(r.p99_ms);
+      rate.push_back(r.events_per_s);
+      server.push_back(r.cpu.server);
+      client.push_back(r.cpu.client);
+      other.push_back(r.cpu.other);
+      rounds_json.push_back(r.ToJson());
+    }
+    Json j = settings;
+    j["events_per_s"] = std::round(Median(rate));
+    j["p50_ms"] = std::round(Median(p50) * 1000) / 1000;
+    j["p99_ms"] = std::round(Median(p99) * 1000) / 1000;
+    j["target_events_per_s"] = target;
+    j["meets_target"] = !rounds.empty() && Median(rate) >= target;
+    j["failures"] = Failures();
+    j["cpu_pct_median"] = {{"server", std::round(Median(server))},
+                           {"client", std::round(Median(client))},
+                           {"other", std::round(Median(other))}};
+    j["rounds"] = rounds_json;
+    return j;
+  }
+};
+
+void PrintRoundHeader(std::ostream& out, const std::string& unit) {
+  out << Pad("round", 8, true) << Pad("events", 12) << Pad("seconds", 9) << Pad("events/s", 11)
+      << Pad(unit, 10) << Pad("p50 ms", 9) << Pad("p99 ms", 9) << Pad("cpu srv%", 10) << Pad("cli%", 6)
+      << Pad("other%", 8) << Pad("failed", 8) << "\n";
+}
+
+void PrintRound(std::ostream& out, const RoundResult& r) {
+  out << Pad(r.label, 8, true) << Pad(Grouped(static_cast<double>(r.events)), 12) << Pad(Fixed(r.seconds, 2), 9)
+      << Pad(Grouped(r.events_per_s), 11) << Pad(Grouped(static_cast<double>(r.requests)), 10)
+      << Pad(Fixed(r.p50_ms, 2), 9) << Pad(Fixed(r.p99_ms, 2), 9) << Pad(Fixed(r.cpu.server, 0), 10)
+      << Pad(Fixed(r.cpu.client, 0), 6) << Pad(Fixed(r.cpu.other, 0), 8)
+      << Pad(std::to_string(r.failures), 8) << "\n"
+      << std::flush;
+}
+
+void PrintSummary(std::ostream& out, const ScenarioResult& s) {
+  std::vector<double> p50, p99, server, client, other;
+  for (const auto& r : s.rounds) {
+    p50.push_back(r.p50_ms);
+    p99.push_back(r.p99_ms);
+    server.push_back(r.cpu.server);
+    client.push_back(r.cpu.client);
+    other.push_back(r.cpu.other);
+  }
+  const double rate = s.MedianRate();
+  out << Pad("median", 8, true) << Pad("", 12) << Pad("", 9) << Pad(Grouped(rate), 11) << Pad("", 10)
+      << Pad(Fixed(Median(p50), 2), 9) << Pad(Fixed(Median(p99), 2), 9) << Pad(Fixed(Median(server), 0), 10)
+      << Pad(Fixed(Median(client), 0), 6) << Pad(Fixed(Median(other), 0), 8)
+      << Pad(std::to_string(s.Failures()), 8) << "\n";
+  out << "target  >= " << Grouped(s.target) << " events/s: " << (rate >= s.target ? "MET" : "NOT MET") << " ("
+      << Fixed(100 * rate / s.target, 0) << "% of target)\n";
+  if (!s.thread_cpu.empty()) {
+    out << "server threads over the timed rounds (% of one core):";
+    for (const auto& [name, pct] : s.thread_cpu) out << "  " << name << " " << Fixed(pct, 0);
+    out << "\n";
+  }
+  if (s.warmup) {
+    for (const auto& e : s.warmup->errors) out << "  warm-up: " << e << "\n";
+  }
+  for (const auto& r : s.rounds) {
+    for (const auto& e : r.errors) out << "  round " << r.label << ": " << e << "\n";
+  }
+  out << std::flush;
+}
+
+// The busiest server threads over an interval, in % of one core: threads
+// that share a name and each use little are summed as "name(xN)".
+std::vector<std::pair<std::string, double>> ThreadCpu(const std::map<int, std::pair<std::string, double>>& before,
+                                                      const std::map<int, std::pair<std::string, double>>& after,
+                                                      double wall_s) {
+  std::vector<std::pair<std::string, double>> out;
+  std::map<std::string, std::pair<int, double>> small;
+  for (const auto& [tid, v] : after) {
+    auto it = before.find(tid);
+    const double pct = 100 * (v.second - (it != before.end() ? it->second.second : 0.0)) / std::max(1e-9, wall_s);
+    if (pct >= 5) {
+      out.emplace_back(v.first + "[" + std::to_string(tid) + "]", pct);
+    } else {
+      auto& slot = small[v.first];
+      slot.first += 1;
+      slot.second += pct;
+    }
+  }
+  for (const auto& [name, v] : small) {
+    if (v.second >= 1) out.emplace_back(name + "(x" + std::to_string(v.first) + ")", v.second);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (out.size() > 10) out.resize(10);
+  return out;
+}
+
+// Runs warm-up + rounds; `run_round` runs one round and fills its workers.
+template <typename RunRound>
+ScenarioResult RunScenario(const Options& o, KringdProcess& kringd, std::string key, std::string title,
+                           double target, uint64_t round_events, const std::string& unit, RunRound run_round) {
+  const pid_t server = kringd.pid();
+  ScenarioResult s;
+  s.key = std::move(key);
+  s.title = std::move(title);
+  s.target = target;
+  std::cout << "\n" << s.title << "\n";
+  PrintRoundHeader(std::cout, unit);
+  auto one = [&](const std::string& label, double duration_s, uint64_t events) {
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point deadline =
+        duration_s > 0 ? start + std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000))
+                       : Clock::time_point::max();
+    RoundControl control(deadline, events);
+    const CpuSnapshot cpu_before = TakeCpuSnapshot(server);
+    std::vector<WorkerResult> workers = run_round(&control, start);
+    const CpuSnapshot cpu_after = TakeCpuSnapshot(server);
+    RoundResult r = Combine(label, workers, start, CpuBetween(cpu_before, cpu_after));
+    PrintRound(std::cout, r);
+    return r;
+  };
+  if (o.warmup_s > 0 && !g_interrupted && kringd.Running()) {
+    s.warmup = one("warm-up", o.warmup_s, round_events / 4);
+  }
+  const auto threads_before = ServerThreads(server);
+  const Clock::time_point timed_start = Clock::now();
+  for (int i = 1; i <= o.rounds && !g_interrupted && kringd.Running(); ++i) {
+    s.rounds.push_back(one(std::to_string(i), o.duration_s, round_events));
+  }
+  if (o.thread_profile) {
+    s.thread_cpu = ThreadCpu(threads_before, ServerThreads(server), Seconds(Clock::now() - timed_start));
+  }
+  PrintSummary(std::cout, s);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------
+
+int Run(const Options& o) {
+  // Fresh data folder (removed at the end unless --keep-data).
+  std::error_code ec;
+  fs::path parent = o.data_parent.empty() ? fs::temp_directory_path(ec) : fs::path(o.data_parent);
+  fs::create_directories(parent, ec);
+  std::string pattern = (parent / "kring-bench-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    std::cerr << "ingest_bench: cannot create a folder in " << parent << ": " << std::strerror(errno) << "\n";
+    return 3;
+  }
+  const fs::path work = pattern;
+  struct Cleanup {
+    fs::path dir;
+    bool keep;
+    ~Cleanup() {
+      std::error_code e;
+      if (keep) {
+        std::cout << "data kept in " << dir << "\n";
+      } else {
+        fs::remove_all(dir, e);
+      }
+    }
+  } cleanup{work, o.keep_data};
+
+  char run_buf[16];
+  std::snprintf(run_buf, sizeof run_buf, "%08llx", static_cast<unsigned long long>(RandomSeed() & 0xffffffffULL));
+  const std::string run = run_buf;
+
+  // Payload templates first (single-threaded, before any child or gRPC thread).
+  const Clock::time_point gen_start = Clock::now();
+  const size_t a_events = static_cast<size_t>(o.streams) * static_cast<size_t>(o.window) * static_cast<size_t>(o.batch);
+  const Workload workload = BuildWorkload(o.seed, std::max<size_t>(a_events, 20000), static_cast<size_t>(o.clients));
+  size_t template_bytes = 0;
+  for (const auto& e : workload.pool) template_bytes += e.ByteSizeLong();
+  std::cout << "ingest_bench: run " << run << " in " << work.string() << ", " << workload.pool.size() << " template events from "
+            << workload.cases.size() << " synthetic cases (seed " << o.seed << ", mean "
+            << Fixed(static_cast<double>(template_bytes) / static_cast<double>(workload.pool.size()), 0)
+            << " bytes/event), built in " << Fixed(Seconds(Clock::now() - gen_start), 2) << " s\n";
+
+  KringdProcess kringd;
+  fs::path data_dir, log_file;
+  std::string target;
+  bool died = false;
+  bool clean_stop = true;
+  auto fail_setup = [&](const std::string& message) {
+    std::cerr << "ingest_bench: " << message << "\n";
+    std::cerr << "kringd: " << kringd.Stop(o.stop_timeout_s) << "\nkringd log (tail):\n" << Tail(log_file, 30);
+    return 3;
+  };
+  // Starts kringd on the fresh data folder `name` and waits (bounded) for its
+  // ready file; 0, or the exit code to return.
+  auto start_server = [&](const std::string& name) -> int {
+    data_dir = work / ("data-" + name);
+    log_file = work / ("kringd-" + name + ".log");
+    const fs::path ready_file = work / ("ready-" + name + ".json");
+    std::string error;
+    std::cout << "\nkringd: " << o.kringd << " on " << data_dir.string() << "\n" << std::flush;
+    if (!kringd.Start(o, data_dir, ready_file, log_file, &error)) {
+      std::cerr << "ingest_bench: cannot start kringd: " << error << "\n";
+      return 3;
+    }
+    const Clock::time_point wait_start = Clock::now();
+    for (;;) {
+      if (g_interrupted) {
+        fail_setup("interrupted while waiting for kringd");
+        return 130;
+      }
+      if (!kringd.Running()) return fail_setup("kringd exited before it was ready");
+      if (fs::exists(ready_file)) {
+        try {
+          Json ready = Json::parse(ReadSmallFile(ready_file.string()));
+          target = ready.at("grpc").get<std::string>();
+          std::cout << "ready:  " << ready.dump() << " after " << Fixed(Seconds(Clock::now() - wait_start), 2)
+                    << " s\n";
+          return 0;
+        } catch (const std::exception& e) {
+          return fail_setup(std::string("unreadable ready file: ") + e.what());
+        }
+      }
+      if (Seconds(Clock::now() - wait_start) > o.start_timeout_s) {
+        return fail_setup("kringd not ready within " + Fixed(o.start_timeout_s, 0) + " s");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  auto stop_server = [&] {
+    if (!kringd.Running()) {
+      died = true;
+      std::cerr << "ingest_bench: kringd " << KringdProcess::Describe(kringd.status().value_or(0))
+                << " during the bench\n";
+    }
+    const uint64_t data_bytes = FolderBytes(data_dir);
+    const std::string stopped = died ? "had stopped" : kringd.Stop(o.stop_timeout_s);
+    std::cout << "kringd " << stopped << "; data folder " << Fixed(static_cast<double>(data_bytes) / (1 << 20), 0)
+              << " MiB\n";
+    const bool clean = kringd.status() && WIFEXITED(*kringd.status()) && WEXITSTATUS(*kringd.status()) == 0;
+    if (!clean) std::cout << "kringd log (tail):\n" << Tail(log_file, 30);
+    clean_stop = clean_stop && clean;
+  };
+
+  std::vector<ScenarioResult> results;
+  const double wait_slack_s = 30;
+  const double round_cap_s = (o.duration_s > 0 ? o.duration_s : 600) + wait_slack_s;
+
+  auto run_a = [&]() -> int {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<v1::IngestService::Stub>> stubs;
+    const int nchannels = o.stream_channels ? o.streams : 1;
+    for (int i = 0; i < nchannels; ++i) {
+      channels.push_back(MakeChannel(target));
+      if (!Connect(channels.back(), 10)) return fail_setup("cannot connect to " + target);
+      stubs.push_back(v1::IngestService::NewStub(channels.back()));
+    }
+    std::vector<std::unique_ptr<StreamWorker>> workers;
+    for (int i = 0; i < o.streams; ++i) {
+      workers.push_back(std::make_unique<StreamWorker>(workload, i, o.batch, o.window, run));
+    }
+    auto round = [&](RoundControl* control, Clock::time_point) {
+      std::vector<WorkerResult> out(static_cast<size_t>(o.streams));
+      for (auto& w : out) w.latency_ns.reserve(1 << 16);
+      for (int i = 0; i < o.streams; ++i) {
+        workers[static_cast<size_t>(i)]->ResetForRound();
+        workers[static_cast<size_t>(i)]->Start(stubs[static_cast<size_t>(i % nchannels)].get(), control,
+                                               round_cap_s + 2 * wait_slack_s, &out[static_cast<size_t>(i)]);
+      }
+      for (auto& w : workers) {
+        if (!w->Wait(round_cap_s)) {
+          w->Cancel();
+          if (!w->Wait(wait_slack_s)) {
+            std::cerr << "ingest_bench: a stream did not end after cancel; giving up\n";
+            std::_Exit(3);  // the reactor is still referenced by gRPC
+          }
+        }
+      }
+      return out;
+    };
+    Json settings = {{"streams", o.streams}, {"batch_events", o.batch}, {"window", o.window},
+                     {"channels", nchannels}};
+    ScenarioResult s = RunScenario(
+        o, kringd, "scenario_a",
+        "Scenario (a): AppendStream, " + std::to_string(o.streams) + " streams x batches of " +
+            std::to_string(o.batch) + " events (one new case each), up to " + std::to_string(o.window) +
+            " batches outstanding per stream; latency = batch send -> ack",
+        o.target_a, o.events_a, "batches", round);
+    s.settings = settings;
+    results.push_back(std::move(s));
+    return 0;
+  };
+
+  auto run_b = [&]() -> int {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<v1::IngestService::Stub>> stubs;
+    for (int i = 0; i < o.unary_channels; ++i) {
+      channels.push_back(MakeChannel(target));
+      if (!Connect(channels.back(), 10)) return fail_setup("cannot connect to " + target);
+      stubs.push_back(v1::IngestService::NewStub(channels.back()));
+    }
+    std::vector<std::unique_ptr<UnaryWorker>> workers;
+    for (int i = 0; i < o.clients; ++i) {
+      workers.push_back(std::make_unique<UnaryWorker>(workload, i, o.clients, run));
+    }
+    const bool blocking = o.unary_mode == "blocking";
+    const bool queue = o.unary_mode == "cq";
+    auto round = [&](RoundControl* control, Clock::time_point) {
+      std::vector<WorkerResult> out(static_cast<size_t>(o.clients));
+      for (auto& w : out) w.latency_ns.reserve(1 << 17);
+      std::vector<std::thread> threads;
+      for (int i = 0; i < o.clients; ++i) {
+        workers[static_cast<size_t>(i)]->BeginRound(control, &out[static_cast<size_t>(i)]);
+      }
+      if (queue) {
+        // One completion queue and one thread per channel, driving its clients.
+        for (int c = 0; c < o.unary_channels; ++c) {
+          threads.emplace_back([&, c] {
+            v1::IngestService::Stub* stub = stubs[static_cast<size_t>(c)].get();
+            grpc::CompletionQueue cq;
+            int active = 0;
+            for (int i = c; i < o.clients; i += o.unary_channels) {
+              UnaryWorker* w = workers[static_cast<size_t>(i)].get();
+              if (w->StartOnQueue(stub, &cq)) {
+                ++active;
+              } else {
+                w->MarkDone();
+              }
+            }
+            void* tag = nullptr;
+            bool ok = false;
+            while (active > 0 && cq.Next(&tag, &ok)) {
+              auto* w = static_cast<UnaryWorker*>(tag);
+              w->CompleteFromQueue();
+              if (!w->StartOnQueue(stub, &cq)) {
+                w->MarkDone();
+                --active;
+              }
+            }
+            cq.Shutdown();
+            while (cq.Next(&tag, &ok)) {
+            }
+          });
+        }
+      }
+      for (int i = 0; i < o.clients && !queue; ++i) {
+        UnaryWorker* w = workers[static_cast<size_t>(i)].get();
+        v1::IngestService::Stub* stub = stubs[static_cast<size_t>(i % o.unary_channels)].get();
+        if (blocking) {
+          threads.emplace_back([w, stub] { w->RunBlocking(stub); });
+        } else {
+          w->StartCallbackChain(stub);
+        }
+      }
+      for (auto& w : workers) {
+        if (!w->Wait(round_cap_s)) {
+          w->Cancel();
+          if (!w->Wait(wait_slack_s)) {
+            std::cerr << "ingest_bench: a unary client did not finish after cancel; giving up\n";
+            std::_Exit(3);
+          }
+        }
+      }
+      for (auto& t : threads) t.join();
+      return out;
+    };
+    ScenarioResult s = RunScenario(
+        o, kringd, "scenario_b",
+        "Scenario (b): unary Append, " + std::to_string(o.clients) + " clients x single events, each waiting " +
+            "for its ack (" + o.unary_mode + " API, " + std::to_string(o.unary_channels) +
+            " channels); latency = call -> ack",
+        o.target_b, o.events_b, "requests", round);
+    s.settings = {{"clients", o.clients}, {"channels", o.unary_channels}, {"mode", o.unary_mode}};
+    results.push_back(std::move(s));
+    return 0;
+  };
+
+  // By default each scenario gets its own kringd on its own fresh data folder,
+  // so neither runs while the server still digests the other's events
+  // (outbox relay, projection, compaction); --shared-server runs them on one.
+  if (o.shared_server) {
+    if (const int rc = start_server("shared"); rc != 0) return rc;
+  }
+  for (const char scenario : o.scenarios) {
+    if (g_interrupted || died) break;
+    if (!o.shared_server) {
+      if (const int rc = start_server(std::string(1, scenario)); rc != 0) return rc;
+    }
+    if (const int rc = scenario == 'a' ? run_a() : run_b(); rc != 0) return rc;
+    if (!o.shared_server) stop_server();
+  }
+  if (o.shared_server) stop_server();
+  const bool interrupted = g_interrupted.load();
+
+  uint64_t failures = 0;
+  bool targets_met = true;
+  Json line = Json::object();
+  for (const auto& s : results) {
+    failures += s.Failures();
+    if (s.MedianRate() < s.target) targets_met = false;
+    line[s.key] = s.ToJson();
+  }
+  line["failures"] = failures;
+  line["date"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  line["rounds"] = o.rounds;
+  line["round_seconds"] = o.duration_s;
+  line["kringd_clean_stop"] = clean_stop;
+  line["server_per_scenario"] = !o.shared_server;
+  if (interrupted) std::cout << "\ninterrupted: the figures cover the rounds run so far\n";
+  std::cout << "\n"
+            << (failures == 0 ? "all appends acknowledged OK"
+                              : "FAILED: " + std::to_string(failures) + " appends refused, lost or wrong")
+            << "\n";
+  const std::string json = line.dump();
+  std::cout << json << "\n" << std::flush;
+  if (!o.json_file.empty()) std::ofstream(o.json_file) << json << "\n";
+
+  if (interrupted) return 130;
+  if (died) return 3;
+  if (failures > 0) return 1;
+  if (o.enforce_targets && !targets_met) return 4;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"ingest_bench: starts kringd on a fresh data folder and measures durable ingest over gRPC"};
+  app.add_option("--kringd", o.kringd, "kringd binary to start")->capture_default_str();
+  app.add_option("--data-dir", o.data_parent,
+                 "folder in which a fresh kring-bench-XXXXXX data folder is made (default: system temp)");
+  app.add_flag("--keep-data", o.keep_data, "keep the data folder (and kringd.log) at the end");
+  app.add_option("--kringd-log-level", o.kringd_log_level, "kringd --log-level")->capture_default_str();
+  app.add_option("--kringd-arg", o.kringd_args, "extra kringd argument (repeatable, e.g. --kringd-arg=--foo=1)");
+  app.add_option("--start-timeout", o.start_timeout_s, "seconds to wait for kringd's ready file")
+      ->capture_default_str();
+  app.add_option("--stop-timeout", o.stop_timeout_s, "seconds to wait for kringd after SIGTERM before SIGKILL")
+      ->capture_default_str();
+  app.add_option("--scenarios", o.scenarios, "which scenarios to run: a, b or ab")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"a", "b", "ab", "ba"}));
+  app.add_option("--warmup", o.warmup_s, "warm-up seconds before the timed rounds (0: none)")->capture_default_str();
+  app.add_option("--rounds", o.rounds, "timed rounds per scenario")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--duration", o.duration_s, "seconds per round (0: until the event count)")->capture_default_str();
+  app.add_option("--events-a", o.events_a, "events per round of (a) (0: no limit; the round ends at the first limit)")
+      ->capture_default_str();
+  app.add_option("--events-b", o.events_b, "events per round of (b) (0: no limit)")->capture_default_str();
+  app.add_option("--streams", o.streams, "(a) concurrent AppendStream streams")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--batch", o.batch, "(a) events per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--window", o.window, "(a) most batches outstanding per stream")
+      ->capture_default_str()
+      ->check(CLI::Range(1, StreamWorker::kMaxWindow));
+  app.add_flag("!--shared-channel", o.stream_channels, "(a) all streams on one channel (default: one each)");
+  app.add_option("--clients", o.clients, "(b) concurrent unary clients")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--unary-channels", o.unary_channels, "(b) channels the clients share")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--unary-mode", o.unary_mode,
+                 "(b) cq (completion queues, one thread per channel), callback (callback API) or blocking (one "
+                 "thread per client)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cq", "callback", "blocking"}));
+  app.add_option("--seed", o.seed, "seed of the synthetic cohort the payloads come from")->capture_default_str();
+  app.add_option("--target-a", o.target_a, "(a) target events/s")->capture_default_str();
+  app.add_option("--target-b", o.target_b, "(b) target events/s")->capture_default_str();
+  app.add_flag("--shared-server", o.shared_server,
+               "run all scenarios on one kringd (default: a fresh kringd and data folder per scenario)");
+  app.add_flag("--enforce-targets", o.enforce_targets, "exit 4 when a median misses its target");
+  app.add_option("--json", o.json_file, "also write the JSON result line to this file");
+  app.add_flag("!--no-thread-profile", o.thread_profile, "do not print the server's CPU per thread");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (o.duration_s <= 0 && (o.events_a == 0 || o.events_b == 0)) {
+    std::cerr << "ingest_bench: --duration 0 needs --events-a and --events-b\n";
+    return 2;
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  return Run(o);
+}

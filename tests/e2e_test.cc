@@ -1,0 +1,283 @@
+// End to end: a real kringd process, real gRPC channels, real Kafka clients —
+// on the embedded cluster and against a real Apache Kafka broker.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/wait.h>
+
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include "cli/cohort_client.h"
+#include "eventstore/event_store.h"
+#include "kring/v1/ingest.grpc.pb.h"
+#include "kring/v1/research.grpc.pb.h"
+#include "projections/network_size.h"
+#include "synth/cohort.h"
+#include "tests/testing/kringd_process.h"
+#include "tests/testing/test_support.h"
+
+namespace kring {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using testing::KringdProcess;
+
+constexpr char kTopic[] = "kring.case-events.v1";
+
+client::CohortStreamOptions Cohort(size_t first, size_t cases) {
+  client::CohortStreamOptions o;
+  o.seed = 7;
+  o.first_case = first;
+  o.cases = cases;
+  return o;
+}
+
+// The network-size figures of cohort cases [1, cases], computed here from the
+// generator's events by the definition, independently of the read model.
+std::pair<uint64_t, double> ExpectedNetworkSize(size_t cases) {
+  synth::CohortOptions options;
+  options.seed = 7;
+  options.cases = cases;
+  options.as_of = Cohort(1, cases).as_of;
+  synth::CohortGenerator generator(options);
+  synth::SyntheticCase c;
+  uint64_t conferences = 0, total = 0;
+  while (generator.Next(&c)) {
+    std::set<std::string> excluded;
+    for (const auto& e : c.events) {
+      if (e.has_coordinator_assigned()) excluded.insert(e.coordinator_assigned().coordinator_id());
+      if (e.has_participant_invited() && e.participant_invited().relation() == v1::RELATION_PROFESSIONAL) {
+        excluded.insert(e.participant_invited().participant_id());
+      }
+      if (e.has_conference_held()) {
+        std::set<std::string> counted;
+        for (const auto& a : e.conference_held().attendee_ids()) {
+          if (!excluded.count(a)) counted.insert(a);
+        }
+        ++conferences;
+        total += counted.size();
+      }
+    }
+  }
+  return {conferences, static_cast<double>(total) / conferences};
+}
+
+// Asks until the read model reflects at least `events` events; expects
+// exactly that many unless `at_least`.
+v1::NetworkSizeResponse QueryWhenApplied(const std::string& address, uint64_t events, bool at_least = false) {
+  auto stub = v1::ResearchService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::NetworkSizeRequest request;
+  request.set_group_by(v1::GROUPING_YEAR);
+  v1::NetworkSizeResponse response;
+  for (int i = 0; i < 600; ++i) {
+    grpc::ClientContext context;
+    response.Clear();
+    grpc::Status s = stub->GetNetworkSize(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (response.watermark().events_applied() >= events) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (at_least) {
+    EXPECT_GE(response.watermark().events_applied(), events);
+  } else {
+    EXPECT_EQ(response.watermark().events_applied(), events);
+  }
+  return response;
+}
+
+// Rebuilds the network-size read model straight from a stopped server's event
+// store, in this process, and answers the same query.
+v1::NetworkSizeResponse CleanRebuild(const std::string& data_dir, const std::string& scratch) {
+  eventstore::EventStoreOptions store_options;
+  store_options.path = data_dir + "/events";
+  auto store = std::move(eventstore::EventStore::Open(store_options)).value();
+  projections::ProjectionOptions options;
+  options.path = scratch;
+  auto engine = std::move(projections::ProjectionEngine::Open(
+                              options, std::make_unique<projections::NetworkSizeProjection>(), store.get()))
+                    .value();
+  EXPECT_TRUE(engine->CatchUpFromStore().ok());
+  v1::NetworkSizeRequest request;
+  request.set_group_by(v1::GROUPING_YEAR);
+  auto answer = projections::QueryNetworkSize(*engine, request);
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  return *answer;
+}
+
+// Every position 1..head present; per case, versions 1, 2, 3… in topic order
+// once repeats are skipped. Returns how many messages were repeats.
+size_t ExpectCompleteAndOrdered(const std::vector<testing::ConsumedEvent>& consumed, uint64_t head) {
+  std::set<uint64_t> positions;
+  std::map<std::string, uint64_t> last;
+  size_t repeats = 0;
+  for (const auto& c : consumed) {
+    positions.insert(c.event.global_position());
+    uint64_t& v = last[c.event.case_id()];
+    if (c.event.stream_version() <= v) {
+      ++repeats;
+      continue;
+    }
+    EXPECT_EQ(c.event.stream_version(), v + 1) << c.event.case_id();
+    v = c.event.stream_version();
+  }
+  EXPECT_EQ(positions.size(), head);
+  if (!positions.empty()) EXPECT_EQ(*positions.rbegin(), head);
+  return repeats;
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  std::string DataDir() const { return dir_.Sub("data"); }
+  testing::TempDir dir_;
+};
+
+TEST_F(EndToEndTest, AppendQueryAndConsumeOnTheEmbeddedCluster) {
+  KringdProcess server(DataDir());
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+
+  // Health checking answers SERVING (HealthCheckResponse{status: SERVING} is 08 01).
+  {
+    grpc::GenericStub generic(channel);
+    grpc::ClientContext context;
+    grpc::Slice empty(std::string{});  // HealthCheckRequest{service: ""}
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) { done.set_value(s); });
+    ASSERT_TRUE(done.get_future().get().ok());
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  }
+
+  const auto totals = client::StreamCohort(channel, Cohort(1, 300));
+  ASSERT_TRUE(totals.status.ok()) << totals.status;
+  EXPECT_EQ(totals.refused, 0u);
+  EXPECT_EQ(totals.cases, 300u);
+  const uint64_t head = totals.appended;
+
+  const auto answer = QueryWhenApplied(server.address(), head);
+  const auto [conferences, mean] = ExpectedNetworkSize(300);
+  EXPECT_EQ(answer.overall().conferences(), conferences);
+  EXPECT_NEAR(answer.overall().mean(), mean, 1e-9);
+  EXPECT_EQ(answer.watermark().max_global_position(), head);
+
+  const auto consumed = testing::ConsumeTopic(server.kafka_bootstrap(), kTopic, head);
+  EXPECT_EQ(consumed.size(), head) << "a Kafka consumer must see each event exactly once";
+  EXPECT_EQ(ExpectCompleteAndOrdered(consumed, head), 0u);
+
+  // Errors over the wire name the field and the rule, and change nothing.
+  auto ingest = v1::IngestService::NewStub(channel);
+  v1::AppendRequest bad;
+  bad.set_case_id("case-e2e");
+  *bad.add_events() = testing::CaseReferredEvent();
+  bad.mutable_events(0)->set_event_id("123");
+  v1::AppendResult result;
+  {
+    grpc::ClientContext context;
+    grpc::Status s = ingest->Append(&context, bad, &result);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("events[0].event_id"), std::string::npos) << s.error_message();
+  }
+  v1::AppendRequest stale;
+  stale.set_case_id("SYNTH-7-000001");
+  stale.mutable_expected_version()->set_exact(1);
+  *stale.add_events() = testing::CaseReferredEvent();
+  {
+    grpc::ClientContext context;
+    grpc::Status s = ingest->Append(&context, stale, &result);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+    EXPECT_NE(s.error_message().find("current_version="), std::string::npos) << s.error_message();
+  }
+  // Sending the whole cohort again is a retry: nothing new is stored.
+  const auto again = client::StreamCohort(channel, Cohort(1, 300));
+  EXPECT_EQ(again.appended, 0u);
+  EXPECT_EQ(again.already_recorded, head);
+  EXPECT_EQ(QueryWhenApplied(server.address(), head).watermark().events_applied(), head);
+  EXPECT_EQ(server.Terminate(), 0);
+}
+
+TEST_F(EndToEndTest, KillDashNineAndRestartEndsEqualToACleanRebuild) {
+  uint64_t first_half;
+  {
+    KringdProcess server(DataDir());
+    auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+    const auto totals = client::StreamCohort(channel, Cohort(1, 150));
+    ASSERT_TRUE(totals.status.ok()) << totals.status;
+    first_half = totals.appended;
+    QueryWhenApplied(server.address(), first_half / 2, /*at_least=*/true);  // part-way or done
+    server.Kill();
+  }
+  KringdProcess server(DataDir());
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  const auto totals = client::StreamCohort(channel, Cohort(1, 300));
+  ASSERT_TRUE(totals.status.ok()) << totals.status;
+  EXPECT_EQ(totals.already_recorded, first_half) << "every acknowledged event survived kill -9";
+  const uint64_t head = first_half + totals.appended;
+  const auto live = QueryWhenApplied(server.address(), head);
+  ASSERT_EQ(server.Terminate(), 0);
+  EXPECT_TRUE(MessageDifferencer::Equals(live, CleanRebuild(DataDir(), dir_.Sub("rebuild"))));
+  EXPECT_EQ(live.overall().conferences(), ExpectedNetworkSize(300).first);
+}
+
+TEST_F(EndToEndTest, SigtermAcknowledgesEveryReadBatchAndStoresNothingElse) {
+  KringdProcess server(DataDir());
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  auto streaming = std::async(std::launch::async, [&] { return client::StreamCohort(channel, Cohort(1, 20000)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  const int status = server.Terminate();
+  const auto totals = streaming.get();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "kringd did not stop cleanly: " << status;
+  EXPECT_FALSE(totals.status.ok()) << "the cohort finished before SIGTERM; nothing was tested";
+  EXPECT_GT(totals.appended, 0u);
+
+  eventstore::EventStoreOptions options;
+  options.path = DataDir() + "/events";
+  auto store = std::move(eventstore::EventStore::Open(options)).value();
+  EXPECT_EQ(store->Head().value(), totals.appended) << "stored events must be exactly the acknowledged ones";
+  EXPECT_EQ(store->FirstUnpublished()->value(), store->Head().value() + 1) << "the relay did not flush";
+}
+
+// Against a real Apache Kafka broker (KRaft, one node on loopback), started
+// from the broker's jars fetched through Maven by tests/kafka/kafka-broker.sh.
+TEST_F(EndToEndTest, AgainstARealKafkaBroker) {
+  if (getenv("KRING_SKIP_REAL_KAFKA") != nullptr) GTEST_SKIP() << "KRING_SKIP_REAL_KAFKA is set";
+  testing::KafkaBroker broker(dir_.Sub("kafka"));
+  const std::vector<std::string> args = {"--kafka-bootstrap", broker.bootstrap()};
+  uint64_t first_half;
+  {
+    KringdProcess server(DataDir(), args);
+    EXPECT_EQ(server.kafka_bootstrap(), broker.bootstrap());
+    auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+    const auto totals = client::StreamCohort(channel, Cohort(1, 150));
+    ASSERT_TRUE(totals.status.ok()) << totals.status;
+    first_half = totals.appended;
+    QueryWhenApplied(server.address(), first_half);
+    const auto consumed = testing::ConsumeTopic(broker.bootstrap(), kTopic, first_half);
+    EXPECT_EQ(consumed.size(), first_half);
+    EXPECT_EQ(ExpectCompleteAndOrdered(consumed, first_half), 0u);
+    server.Kill();  // the outbox and the worker's offsets carry over to the restart
+  }
+  KringdProcess server(DataDir(), args);
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  const auto totals = client::StreamCohort(channel, Cohort(1, 300));
+  ASSERT_TRUE(totals.status.ok()) << totals.status;
+  EXPECT_EQ(totals.already_recorded, first_half);
+  const uint64_t head = first_half + totals.appended;
+  const auto live = QueryWhenApplied(server.address(), head);
+  const auto consumed = testing::ConsumeTopic(broker.bootstrap(), kTopic, head);
+  ExpectCompleteAndOrdered(consumed, head);
+  ASSERT_EQ(server.Terminate(), 0);
+  EXPECT_TRUE(MessageDifferencer::Equals(live, CleanRebuild(DataDir(), dir_.Sub("rebuild"))));
+  EXPECT_EQ(live.overall().conferences(), ExpectedNetworkSize(300).first);
+}
+
+}  // namespace
+}  // namespace kring
