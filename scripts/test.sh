@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs the whole suite
+# through ctest (unit, fault-injection and end-to-end tests, including one
+# against a real Apache Kafka broker fetched through Maven).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+./scripts/build.sh
+BUILD_DIR="${KRING_BUILD_DIR:-build}"
+# Tests start servers and brokers of their own; run them one at a time so
+# their timing is not at the mercy of each other on two cores.
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 600 "$@"
