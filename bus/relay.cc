@@ -1,3 +1,5 @@
+#include <pthread.h>
+
 #include "bus/relay.h"
 
 #include <deque>
@@ -24,12 +26,12 @@ std::string EventTypeName(const v1::Event& e) {
 // Used by the relay thread only (delivery reports arrive inside poll()).
 class OutboxRelay::Producer : public RdKafka::DeliveryReportCb, public RdKafka::EventCb {
  public:
-  absl::Status Init(const KafkaOptions& kafka, uint64_t confirmed) {
+  absl::Status Init(const KafkaOptions& kafka, int linger_ms, uint64_t confirmed) {
     ASSIGN_OR_RETURN(auto conf, MakeConf(kafka, {
                                                     {"enable.idempotence", "true"},
                                                     {"acks", "all"},
                                                     {"message.timeout.ms", "0"},  // retry until Kafka is back
-                                                    {"linger.ms", "5"},
+                                                    {"linger.ms", std::to_string(linger_ms)},
                                                     {"batch.num.messages", "10000"},
                                                     {"queue.buffering.max.messages", "500000"},
                                                     {"queue.buffering.max.kbytes", "1048576"},
@@ -128,10 +130,13 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::Even
   relay->confirmed_ = start - 1;
   relay->checkpointed_ = start - 1;
   relay->producer_ = std::make_unique<Producer>();
-  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, start - 1));
+  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, relay->options_.linger_ms, start - 1));
   Logger("relay")->info("msg=relay_started topic={} from_position={} head_position={}", relay->options_.kafka.topic,
                         start, store->Head().value());
-  relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
+  relay->thread_ = std::thread([r = relay.get()] {
+    pthread_setname_np(pthread_self(), "kring-relay");
+    r->Run();
+  });
   return relay;
 }
 
@@ -148,7 +153,7 @@ void OutboxRelay::Run() {
       Logger("relay")->warn("msg=producer_restart resend_from_position={}", confirmed + 1);
       producer_->Close(std::chrono::milliseconds(0));
       producer_ = std::make_unique<Producer>();
-      if (auto s = producer_->Init(options_.kafka, confirmed); !s.ok()) {
+      if (auto s = producer_->Init(options_.kafka, options_.linger_ms, confirmed); !s.ok()) {
         Logger("relay")->error("msg=producer_init_failed status=\"{}\"", s.ToString());
         std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;

@@ -1,9 +1,13 @@
+#include <pthread.h>
+
 #include "eventstore/event_store.h"
 
 #include <future>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -19,7 +23,7 @@ constexpr const char* kEvents = "events";
 constexpr const char* kStreams = "streams";
 constexpr const char* kEventIds = "event_ids";
 constexpr const char* kHeads = "heads";
-constexpr const char* kOutbox = "outbox";
+constexpr const char* kPublishedKey = "published";
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -33,12 +37,39 @@ std::string StreamKey(std::string_view case_id, uint64_t version) {
   return key;
 }
 
+// For keys looked up one by one, mostly absent (event ids of new events):
+// bloom filters in the tables and in the memtable answer "absent" cheaply.
 rocksdb::ColumnFamilyOptions PointLookupOptions() {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.memtable_whole_key_filtering = true;
+  cf.memtable_prefix_bloom_size_ratio = 0.05;
   return cf;
+}
+
+// Event ids are only ever looked up whole, never scanned: a hashed memtable
+// makes the insert of a random UUID O(1) instead of a skiplist search, which
+// was the writer thread's largest cost. Ids are canonical UUIDs, so their
+// first 8 characters spread evenly over the buckets.
+rocksdb::ColumnFamilyOptions EventIdOptions() {
+  rocksdb::ColumnFamilyOptions cf = PointLookupOptions();
+  cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
+  cf.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+  // Flushing a hashed memtable sorts it first; smaller memtables, and room for
+  // more of them while one flushes, keep appends from stalling behind that.
+  cf.write_buffer_size = 32 << 20;
+  cf.max_write_buffer_number = 4;
+  return cf;
+}
+
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
 }
 
 // Where an already-recorded event id lives.
@@ -77,7 +108,14 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
   if (options.path.empty()) return absl::InvalidArgumentError("event store: path is required");
   std::unique_ptr<EventStore> store(new EventStore(std::move(options)));
   RETURN_IF_ERROR(store->OpenDb());
-  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->writer_ = std::thread([s = store.get()] {
+    pthread_setname_np(pthread_self(), "kring-writer");
+    s->WriterLoop();
+  });
+  store->completer_ = std::thread([s = store.get()] {
+    pthread_setname_np(pthread_self(), "kring-acks");
+    s->CompletionLoop();
+  });
   return store;
 }
 
@@ -87,6 +125,9 @@ absl::Status EventStore::OpenDb() {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
+  // One writer thread writes everything, and the hashed memtable of event ids
+  // does not support concurrent inserts.
+  db_options.allow_concurrent_memtable_write = false;
 
   rocksdb::ColumnFamilyOptions sequential;
   sequential.write_buffer_size = 64 << 20;
@@ -94,9 +135,8 @@ absl::Status EventStore::OpenDb() {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kEvents, sequential},
       {kStreams, PointLookupOptions()},
-      {kEventIds, PointLookupOptions()},
+      {kEventIds, EventIdOptions()},
       {kHeads, PointLookupOptions()},
-      {kOutbox, rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw), "open"));
@@ -105,7 +145,14 @@ absl::Status EventStore::OpenDb() {
   streams_cf_ = handles_[2];
   event_ids_cf_ = handles_[3];
   heads_cf_ = handles_[4];
-  outbox_cf_ = handles_[5];
+
+  std::string published;
+  rocksdb::Status ps = db_->Get(rocksdb::ReadOptions(), kPublishedKey, &published);
+  if (ps.ok()) {
+    published_ = ReadBigEndian64(published);
+  } else if (!ps.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(ps, "read published watermark"));
+  }
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
   it->SeekToLast();
@@ -124,6 +171,12 @@ void EventStore::StopAppends() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(completion_mu_);
+    writer_done_ = true;
+  }
+  completion_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
 }
 
 void EventStore::Close() {
@@ -146,10 +199,13 @@ void EventStore::AppendAsync(AppendBatch batch, AppendCallback done) {
     done(s);
     return;
   }
+  // Serialize here, on the caller's thread, so the writer only frames bytes.
+  std::vector<std::string> serialized(batch.events.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) batch.events[i].SerializeToString(&serialized[i]);
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (!closing_) {
-      queue_.push_back(Pending{std::move(batch), std::move(done)});
+      queue_.push_back(Pending{std::move(batch), std::move(serialized), std::move(done)});
       queue_cv_.notify_one();
       return;
     }
@@ -180,12 +236,31 @@ void EventStore::WriterLoop() {
         queue_.pop_front();
       }
     }
-    WriteGroup(group);
+    Completion completion = WriteGroup(group);
     group.clear();
+    {
+      std::lock_guard<std::mutex> lock(completion_mu_);
+      completions_.push_back(std::move(completion));
+    }
+    completion_cv_.notify_one();
   }
 }
 
-void EventStore::WriteGroup(std::vector<Pending>& group) {
+void EventStore::CompletionLoop() {
+  while (true) {
+    Completion c;
+    {
+      std::unique_lock<std::mutex> lock(completion_mu_);
+      completion_cv_.wait(lock, [this] { return writer_done_ || !completions_.empty(); });
+      if (completions_.empty()) return;  // writer stopped and all delivered
+      c = std::move(completions_.front());
+      completions_.pop_front();
+    }
+    for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
+  }
+}
+
+EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   GroupState state;
   state.next_position = head_.load() + 1;
   const absl::Time now = absl::Now();
@@ -193,9 +268,10 @@ void EventStore::WriteGroup(std::vector<Pending>& group) {
   state.recorded_at.set_nanos(static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) /
                                                    absl::Nanoseconds(1)));
 
-  std::vector<absl::StatusOr<AppendOutcome>> results;
+  Completion completion;
+  auto& results = completion.results;
   results.reserve(group.size());
-  for (const Pending& p : group) results.push_back(Stage(p.batch, state));
+  for (const Pending& p : group) results.push_back(Stage(p, state));
 
   const uint64_t last_position = state.next_position - 1;
   if (state.batch.Count() > 0) {
@@ -217,7 +293,8 @@ void EventStore::WriteGroup(std::vector<Pending>& group) {
       head_cv_.notify_all();
     }
   }
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+  for (Pending& p : group) completion.callbacks.push_back(std::move(p.done));
+  return completion;
 }
 
 absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id) const {
@@ -228,7 +305,8 @@ absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id)
   return ReadBigEndian64(value);
 }
 
-absl::StatusOr<AppendOutcome> EventStore::Stage(const AppendBatch& batch, GroupState& state) {
+absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupState& state) {
+  const AppendBatch& batch = pending.batch;
   const std::string& case_id = batch.case_id.value();
 
   // Idempotency: a batch is either entirely new or an exact retry.
@@ -298,27 +376,32 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const AppendBatch& batch, GroupS
   AppendOutcome outcome;
   outcome.first_version = StreamVersion(current + 1);
   outcome.first_position = GlobalPosition(state.next_position);
+  // The stored bytes are a RecordedEvent: the envelope fields the server sets,
+  // then field 6 (event) framed around the bytes serialized by the caller.
   v1::RecordedEvent recorded;
+  recorded.set_case_id(case_id);
+  *recorded.mutable_recorded_at() = state.recorded_at;
+  recorded.set_source(batch.source);
   std::string value;
-  for (const v1::Event& event : batch.events) {
+  constexpr char kEventFieldTag = (6 << 3) | 2;  // field 6, length-delimited
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const std::string& event_id = batch.events[i].event_id();
+    const std::string& event_bytes = pending.serialized[i];
     const uint64_t version = ++current;
     const uint64_t position = state.next_position++;
-    recorded.Clear();
-    recorded.set_case_id(case_id);
     recorded.set_stream_version(version);
     recorded.set_global_position(position);
-    *recorded.mutable_recorded_at() = state.recorded_at;
-    recorded.set_source(batch.source);
-    *recorded.mutable_event() = event;
     value.clear();
     recorded.SerializeToString(&value);
+    value.push_back(kEventFieldTag);
+    AppendVarint(&value, event_bytes.size());
+    value.append(event_bytes);
 
     const std::string pos_key = BigEndian64(position);
     state.batch.Put(events_cf_, pos_key, value);
     state.batch.Put(streams_cf_, StreamKey(case_id, version), pos_key);
-    state.batch.Put(event_ids_cf_, event.event_id(), EncodeRecordedId(position, version, case_id));
-    state.batch.Put(outbox_cf_, pos_key, rocksdb::Slice());
-    state.ids[event.event_id()] = RecordedId{position, version, case_id};
+    state.batch.Put(event_ids_cf_, event_id, EncodeRecordedId(position, version, case_id));
+    state.ids[event_id] = RecordedId{position, version, case_id};
   }
   state.batch.Put(heads_cf_, case_id, BigEndian64(current));
   state.versions[case_id] = current;
@@ -385,16 +468,21 @@ GlobalPosition EventStore::WaitForHead(GlobalPosition after, std::chrono::millis
 }
 
 absl::StatusOr<GlobalPosition> EventStore::FirstUnpublished() const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
-  it->SeekToFirst();
-  RETURN_IF_ERROR(FromRocks(it->status(), "read outbox"));
-  if (it->Valid()) return GlobalPosition(ReadBigEndian64(it->key().ToStringView()));
-  return GlobalPosition(Head().value() + 1);
+  std::lock_guard<std::mutex> lock(published_mu_);
+  return GlobalPosition(published_ + 1);
 }
 
 absl::Status EventStore::MarkPublished(GlobalPosition up_to) {
-  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), outbox_cf_, BigEndian64(0), BigEndian64(up_to.value() + 1)),
-                   "mark published");
+  std::lock_guard<std::mutex> lock(published_mu_);
+  if (up_to.value() <= published_) return absl::OkStatus();
+  if (up_to > Head()) {
+    return absl::InvalidArgumentError(absl::StrCat("event store: cannot mark position ", up_to.value(),
+                                                   " published beyond the head ", Head().value()));
+  }
+  RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedKey, BigEndian64(up_to.value())),
+                            "mark published"));
+  published_ = up_to.value();
+  return absl::OkStatus();
 }
 
 }  // namespace kring::eventstore

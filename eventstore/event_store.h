@@ -7,13 +7,18 @@
 //   streams    case_id \0 BE64(stream_version)  -> BE64(global_position)
 //   event_ids  event_id                         -> BE64(position) BE64(version) case_id
 //   heads      case_id                          -> BE64(stream_version)
-//   outbox     BE64(global_position)            -> "" (not yet confirmed by Kafka)
+//   default    "published"                      -> BE64(last position Kafka confirmed)
+// The outbox is the tail of the `events` log past the published watermark:
+// an event enters it in the same atomic write that records it, and leaves it
+// when the relay confirms its delivery.
 //
 // Threads: every public method may be called from any thread. Appends are
-// queued to one writer thread, which folds all requests waiting at that
-// moment into one WriteBatch written with sync=true (group commit), so a
-// batch is acknowledged only once it is on disk, and positions and versions
-// are assigned by that one writer: gapless and in write order.
+// validated and serialized on the caller's thread, then queued to one writer
+// thread, which folds all requests waiting at that moment into one WriteBatch
+// written with sync=true (group commit), so a batch is acknowledged only once
+// it is on disk, and positions and versions are assigned by that one writer:
+// gapless and in write order. Completion callbacks run on a separate
+// completion thread, so the writer can start the next group at once.
 #pragma once
 
 #include <atomic>
@@ -132,15 +137,21 @@ class EventStore {
  private:
   struct Pending {
     AppendBatch batch;
+    std::vector<std::string> serialized;  // events[i] as bytes
     AppendCallback done;
+  };
+  struct Completion {
+    std::vector<AppendCallback> callbacks;
+    std::vector<absl::StatusOr<AppendOutcome>> results;
   };
   struct GroupState;
 
   explicit EventStore(EventStoreOptions options);
   absl::Status OpenDb();
   void WriterLoop();
-  void WriteGroup(std::vector<Pending>& group);
-  absl::StatusOr<AppendOutcome> Stage(const AppendBatch& batch, GroupState& state);
+  void CompletionLoop();
+  Completion WriteGroup(std::vector<Pending>& group);
+  absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
 
   const EventStoreOptions options_;
@@ -150,7 +161,6 @@ class EventStore {
   rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* heads_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* outbox_cf_ = nullptr;
 
   std::atomic<uint64_t> head_{0};
   mutable std::mutex head_mu_;
@@ -162,6 +172,15 @@ class EventStore {
   bool closing_ = false;
   bool closed_ = false;
   std::thread writer_;
+
+  std::mutex completion_mu_;
+  std::condition_variable completion_cv_;
+  std::deque<Completion> completions_;
+  bool writer_done_ = false;
+  std::thread completer_;
+
+  mutable std::mutex published_mu_;
+  uint64_t published_ = 0;
 
   // Writer thread only: the version of every case touched since open.
   std::unordered_map<std::string, uint64_t> case_versions_;

@@ -1,5 +1,12 @@
+#include <pthread.h>
+
 #include "projections/engine.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <unordered_map>
 
 #include <librdkafka/rdkafkacpp.h>
@@ -62,7 +69,7 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
                                                            {"enable.auto.commit", "false"},
                                                            {"enable.auto.offset.store", "false"},
                                                            {"auto.offset.reset", "earliest"},
-                                                           {"fetch.wait.max.ms", "50"},
+                                                           {"fetch.wait.max.ms", "200"},
                                                            {"session.timeout.ms", "10000"},
                                                            {"heartbeat.interval.ms", "1000"},
                                                        }));
@@ -249,10 +256,19 @@ absl::Status ProjectionEngine::CatchUpFromStore() {
 }
 
 void ProjectionEngine::StartConsumer() {
-  consumer_thread_ = std::thread([this] { ConsumeLoop(); });
+  consumer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "kring-project");
+    ConsumeLoop();
+  });
 }
 
 void ProjectionEngine::ConsumeLoop() {
+  // Below the append path in CPU priority: under overload the read model lags
+  // and catches up later, instead of slowing acknowledgements. librdkafka's
+  // threads, created below from this thread, inherit the niceness.
+  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
+    Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
+  }
   // Kafka may be down when we start: keep trying, appends do not wait for us.
   while (!stopping_.load()) {
     consumer_ = std::make_unique<Consumer>(this);

@@ -48,6 +48,10 @@ struct ProjectionOptions {
   std::string group_id;
   // Most messages applied in one write. Default: 5000.
   size_t max_batch = 5000;
+  // Niceness of the consumer thread (and the librdkafka threads it starts),
+  // so that under overload appends keep the CPU and the read model lags
+  // instead. Default: 10.
+  int nice = 10;
 };
 
 struct Watermark {
