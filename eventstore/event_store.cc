@@ -46,6 +46,8 @@ rocksdb::ColumnFamilyOptions PointLookupOptions() {
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf.memtable_whole_key_filtering = true;
   cf.memtable_prefix_bloom_size_ratio = 0.05;
+  // Random keys and small values compress poorly; spare the CPU.
+  cf.compression = rocksdb::kNoCompression;
   return cf;
 }
 
@@ -131,6 +133,7 @@ absl::Status EventStore::OpenDb() {
 
   rocksdb::ColumnFamilyOptions sequential;
   sequential.write_buffer_size = 64 << 20;
+  sequential.compression = rocksdb::kLZ4Compression;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kEvents, sequential},
@@ -238,12 +241,28 @@ void EventStore::WriterLoop() {
     }
     Completion completion = WriteGroup(group);
     group.clear();
+    bool more_waiting;
     {
-      std::lock_guard<std::mutex> lock(completion_mu_);
-      completions_.push_back(std::move(completion));
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      more_waiting = !queue_.empty();
     }
-    completion_cv_.notify_one();
+    std::unique_lock<std::mutex> lock(completion_mu_);
+    if (more_waiting || !completions_.empty()) {
+      // Others wait to be written: hand the acknowledgements over and start
+      // the next group at once.
+      completions_.push_back(std::move(completion));
+      lock.unlock();
+      completion_cv_.notify_one();
+    } else {
+      // Nobody waits: acknowledging here saves a thread hop of latency.
+      lock.unlock();
+      Deliver(completion);
+    }
   }
+}
+
+void EventStore::Deliver(Completion& c) {
+  for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
 }
 
 void EventStore::CompletionLoop() {
@@ -256,7 +275,7 @@ void EventStore::CompletionLoop() {
       c = std::move(completions_.front());
       completions_.pop_front();
     }
-    for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
+    Deliver(c);
   }
 }
 
@@ -399,10 +418,14 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
 
     const std::string pos_key = BigEndian64(position);
     state.batch.Put(events_cf_, pos_key, value);
-    state.batch.Put(streams_cf_, StreamKey(case_id, version), pos_key);
     state.batch.Put(event_ids_cf_, event_id, EncodeRecordedId(position, version, case_id));
     state.ids[event_id] = RecordedId{position, version, case_id};
   }
+  // A batch has consecutive versions at consecutive positions: one index
+  // entry per batch locates all of them.
+  std::string run = BigEndian64(outcome.first_position.value());
+  PutBigEndian64(&run, batch.events.size());
+  state.batch.Put(streams_cf_, StreamKey(case_id, outcome.first_version.value()), run);
   state.batch.Put(heads_cf_, case_id, BigEndian64(current));
   state.versions[case_id] = current;
   outcome.last_version = StreamVersion(current);
@@ -414,14 +437,24 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId
                                                                     size_t max_count) const {
   std::vector<v1::RecordedEvent> out;
   const std::string prefix = case_id.value() + std::string(1, '\0');
+  const std::string start = StreamKey(case_id.value(), from.value());
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  // The batch holding `from` starts at or before it.
+  it->SeekForPrev(start);
+  if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(start);
   std::string value;
-  for (it->Seek(StreamKey(case_id.value(), from.value())); it->Valid() && out.size() < max_count; it->Next()) {
-    if (!it->key().starts_with(prefix)) break;
-    RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, it->value(), &value), "read event"));
-    if (!out.emplace_back().ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("event store: unreadable event at position ",
-                                              ReadBigEndian64(it->value().ToStringView())));
+  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_count; it->Next()) {
+    const uint64_t first_version = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
+    const uint64_t first_position = ReadBigEndian64(it->value().ToStringView());
+    const uint64_t count = ReadBigEndian64(it->value().ToStringView().substr(8));
+    for (uint64_t v = std::max(first_version, from.value()); v < first_version + count && out.size() < max_count;
+         ++v) {
+      const uint64_t position = first_position + (v - first_version);
+      RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(position), &value),
+                                "read event"));
+      if (!out.emplace_back().ParseFromString(value)) {
+        return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", position));
+      }
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "read case"));

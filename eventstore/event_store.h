@@ -4,7 +4,9 @@
 //
 // Layout (column families):
 //   events     BE64(global_position)            -> RecordedEvent bytes
-//   streams    case_id \0 BE64(stream_version)  -> BE64(global_position)
+//   streams    case_id \0 BE64(first version)   -> BE64(first position) BE64(count)
+//              (one entry per batch: its events have consecutive versions at
+//              consecutive positions)
 //   event_ids  event_id                         -> BE64(position) BE64(version) case_id
 //   heads      case_id                          -> BE64(stream_version)
 //   default    "published"                      -> BE64(last position Kafka confirmed)
@@ -17,8 +19,9 @@
 // thread, which folds all requests waiting at that moment into one WriteBatch
 // written with sync=true (group commit), so a batch is acknowledged only once
 // it is on disk, and positions and versions are assigned by that one writer:
-// gapless and in write order. Completion callbacks run on a separate
-// completion thread, so the writer can start the next group at once.
+// gapless and in write order. When more batches wait, completion callbacks
+// run on a separate completion thread so that the writer can start the next
+// group at once; otherwise the writer runs them itself, saving a thread hop.
 #pragma once
 
 #include <atomic>
@@ -150,6 +153,7 @@ class EventStore {
   absl::Status OpenDb();
   void WriterLoop();
   void CompletionLoop();
+  static void Deliver(Completion& c);
   Completion WriteGroup(std::vector<Pending>& group);
   absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;

@@ -60,7 +60,22 @@ TEST_F(EventStoreTest, AssignsGaplessVersionsAndPositions) {
   }
   EXPECT_EQ((*events)[3].global_position(), 6u);
 
-  auto all = store->ReadAll(GlobalPosition(2), 100);
+  // Reads that start inside a batch, span batches, stop at a count, and do
+  // not run into a case whose id extends this one.
+  ASSERT_TRUE(store->Append(Batch("case-ab", SomeEvents(2))).ok());
+  auto middle = store->ReadCase(CaseId("case-a"), StreamVersion(2));
+  ASSERT_EQ(middle->size(), 3u);
+  EXPECT_EQ((*middle)[0].stream_version(), 2u);
+  EXPECT_EQ((*middle)[2].stream_version(), 4u);
+  auto one = store->ReadCase(CaseId("case-a"), StreamVersion(3), 1);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].stream_version(), 3u);
+  EXPECT_EQ((*one)[0].global_position(), 3u);
+  EXPECT_TRUE(store->ReadCase(CaseId("case-a"), StreamVersion(5))->empty());
+  EXPECT_TRUE(store->ReadCase(CaseId("case-zz"), StreamVersion(1))->empty());
+  EXPECT_EQ(store->ReadCase(CaseId("case-b"), StreamVersion(0))->size(), 2u);
+
+  auto all = store->ReadAll(GlobalPosition(2), 5);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 5u);
   for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].global_position(), i + 2);
