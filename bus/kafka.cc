@@ -24,6 +24,10 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& opti
     if (auto s = set(k, v); !s.ok()) return s;
   }
   for (const auto& [k, v] : options.client_config) {
+    if (settings.count(k)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka property ", k, ": set by Kring itself (its delivery guarantees depend on it); remove it from --kafka-config"));
+    }
     if (auto s = set(k, v); !s.ok()) return s;
   }
   return conf;

@@ -6,14 +6,12 @@
 #include <memory>
 #include <string>
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include "absl/status/statusor.h"
 
 struct rd_kafka_s;
 struct rd_kafka_mock_cluster_s;
-
-namespace RdKafka {
-class Conf;
-}
 
 namespace kring::bus {
 
@@ -39,8 +37,10 @@ struct KafkaOptions {
   std::map<std::string, std::string> client_config;
 };
 
-// Builds a librdkafka configuration with bootstrap servers, the extra
-// properties and `settings`; fails naming the property that was refused.
+// Builds a librdkafka configuration with bootstrap servers, `settings` and the
+// extra properties; fails naming a property librdkafka refused, or an extra
+// property that would override one of `settings` (acks, idempotence, group
+// and offset handling are what exactly-once in effect rests on).
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& options,
                                                         const std::map<std::string, std::string>& settings);
 

@@ -202,7 +202,7 @@ void OutboxRelay::Run() {
 
 void OutboxRelay::Checkpoint() {
   const uint64_t confirmed = confirmed_.load();
-  if (confirmed <= checkpointed_) return;
+  if (confirmed <= checkpointed_ || !options_.record_confirmations) return;
   if (auto s = store_->MarkPublished(GlobalPosition(confirmed)); !s.ok()) {
     Logger("relay")->error("msg=checkpoint_failed status=\"{}\"", s.ToString());
     return;

@@ -35,6 +35,10 @@ struct RelayOptions {
   // Publish from position 1 instead of from the outbox: for the embedded
   // cluster, which starts empty on every run. Default: false.
   bool republish_from_start = false;
+  // Record confirmed positions in the store's outbox. The embedded cluster
+  // keeps nothing, so its confirmations must not mark events as published: a
+  // later switch to a real cluster then sends it the whole log. Default: true.
+  bool record_confirmations = true;
   // Most events sent but not yet confirmed. Default: 200000.
   size_t max_in_flight = 200000;
   // How often confirmed positions are written back to the outbox.

@@ -15,8 +15,17 @@
 #include "common/bytes.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "kring/storage/eventstore.pb.h"
 
 namespace kring::eventstore {
+
+// Where an already-recorded event id lives.
+struct RecordedId {
+  uint64_t position;
+  uint64_t version;
+  std::string case_id;
+};
+
 namespace {
 
 constexpr const char* kEvents = "events";
@@ -74,13 +83,6 @@ void AppendVarint(std::string* out, uint64_t v) {
   out->push_back(static_cast<char>(v));
 }
 
-// Where an already-recorded event id lives.
-struct RecordedId {
-  uint64_t position;
-  uint64_t version;
-  std::string case_id;
-};
-
 std::string EncodeRecordedId(uint64_t position, uint64_t version, std::string_view case_id) {
   std::string v = BigEndian64(position);
   PutBigEndian64(&v, version);
@@ -101,6 +103,7 @@ struct EventStore::GroupState {
   uint64_t next_position;
   std::unordered_map<std::string, uint64_t> versions;  // case -> version after staged events
   std::unordered_map<std::string, RecordedId> ids;     // event id -> where staged
+  std::unordered_map<std::string, const std::string*> staged_bytes;  // event id -> its bytes
   google::protobuf::Timestamp recorded_at;
 };
 
@@ -193,7 +196,8 @@ void EventStore::Close() {
     auto s = db_->Close();
     if (!s.ok()) Logger("eventstore")->error("msg=close_failed status=\"{}\"", s.ToString());
     db_.reset();
-    Logger("eventstore")->info("msg=closed head_position={}", head_.load());
+    Logger("eventstore")->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(),
+                               groups_written_, groups_written_ ? double(requests_written_) / groups_written_ : 0.0);
   }
 }
 
@@ -240,6 +244,8 @@ void EventStore::WriterLoop() {
       }
     }
     Completion completion = WriteGroup(group);
+    groups_written_++;
+    requests_written_ += group.size();
     group.clear();
     bool more_waiting;
     {
@@ -316,6 +322,48 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   return completion;
 }
 
+absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, const std::vector<RecordedId>& found,
+                                                       const GroupState& state) const {
+  const AppendBatch& batch = pending.batch;
+  AppendOutcome outcome;
+  outcome.already_recorded = true;
+  std::string value;
+  storage::StoredEventView stored;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].case_id != batch.case_id.value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "events[", i, "].event_id: already recorded in another case; event ids are unique across all cases"));
+    }
+    // A retry repeats the same event; the same id on different content is a
+    // different event and must not be answered as if it were stored.
+    const std::string* recorded_bytes = nullptr;
+    if (auto it = state.staged_bytes.find(batch.events[i].event_id()); it != state.staged_bytes.end()) {
+      recorded_bytes = it->second;
+    } else {
+      RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(found[i].position), &value),
+                                "read recorded event"));
+      if (!stored.ParseFromString(value)) {
+        return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", found[i].position));
+      }
+      recorded_bytes = &stored.event();
+    }
+    if (*recorded_bytes != pending.serialized[i]) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "events[", i, "].event_id: already recorded at global position ", found[i].position,
+          " with different content; an event id names one event forever, so a new event needs a new id"));
+    }
+    if (i == 0 || found[i].position < outcome.first_position.value()) {
+      outcome.first_position = GlobalPosition(found[i].position);
+      outcome.first_version = StreamVersion(found[i].version);
+    }
+    if (i == 0 || found[i].position > outcome.last_position.value()) {
+      outcome.last_position = GlobalPosition(found[i].position);
+      outcome.last_version = StreamVersion(found[i].version);
+    }
+  }
+  return outcome;
+}
+
 absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, case_id, &value);
@@ -352,23 +400,7 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
                        found[0].position, ", but other events of this batch are new; a batch must be ",
                        "either entirely new or an exact retry of an earlier batch"));
     }
-    AppendOutcome outcome;
-    outcome.already_recorded = true;
-    for (size_t i = 0; i < found.size(); ++i) {
-      if (found[i].case_id != case_id) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "events[", i, "].event_id: already recorded in another case; event ids are unique across all cases"));
-      }
-      if (i == 0 || found[i].position < outcome.first_position.value()) {
-        outcome.first_position = GlobalPosition(found[i].position);
-        outcome.first_version = StreamVersion(found[i].version);
-      }
-      if (i == 0 || found[i].position > outcome.last_position.value()) {
-        outcome.last_position = GlobalPosition(found[i].position);
-        outcome.last_version = StreamVersion(found[i].version);
-      }
-    }
-    return outcome;
+    return RetryOutcome(pending, found, state);
   }
 
   // Optimistic concurrency against the case's current version.
@@ -420,6 +452,7 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     state.batch.Put(events_cf_, pos_key, value);
     state.batch.Put(event_ids_cf_, event_id, EncodeRecordedId(position, version, case_id));
     state.ids[event_id] = RecordedId{position, version, case_id};
+    state.staged_bytes[event_id] = &event_bytes;
   }
   // A batch has consecutive versions at consecutive positions: one index
   // entry per batch locates all of them.

@@ -47,6 +47,8 @@ class ColumnFamilyHandle;
 
 namespace kring::eventstore {
 
+struct RecordedId;
+
 struct EventStoreOptions {
   // Folder of the RocksDB database; created when missing. Required.
   std::string path;
@@ -156,6 +158,10 @@ class EventStore {
   static void Deliver(Completion& c);
   Completion WriteGroup(std::vector<Pending>& group);
   absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
+  // The outcome of a batch whose events are all recorded: the original
+  // positions if it repeats them exactly, FAILED_PRECONDITION otherwise.
+  absl::StatusOr<AppendOutcome> RetryOutcome(const Pending& pending, const std::vector<RecordedId>& found,
+                                             const GroupState& state) const;
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
 
   const EventStoreOptions options_;
@@ -186,6 +192,9 @@ class EventStore {
   mutable std::mutex published_mu_;
   uint64_t published_ = 0;
 
+  // Writer thread only: group-commit statistics, logged on close.
+  uint64_t groups_written_ = 0;
+  uint64_t requests_written_ = 0;
   // Writer thread only: the version of every case touched since open.
   std::unordered_map<std::string, uint64_t> case_versions_;
 };

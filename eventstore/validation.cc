@@ -8,7 +8,7 @@
 namespace kring::eventstore {
 namespace {
 
-bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 bool IsAlnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 absl::Status Invalid(const std::string& field, const std::string& rule) {
@@ -29,7 +29,7 @@ bool IsValidUuid(std::string_view id) {
   if (id.size() != 36) return false;
   for (size_t i = 0; i < id.size(); ++i) {
     const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? id[i] != '-' : !IsHex(id[i])) return false;
+    if (dash ? id[i] != '-' : !IsLowerHex(id[i])) return false;
   }
   return true;
 }
@@ -51,7 +51,7 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     const std::string at = absl::StrCat("events[", i, "]");
     bytes += e.ByteSizeLong();
     if (!IsValidUuid(e.event_id())) {
-      return Invalid(at + ".event_id", "must be a UUID (8-4-4-4-12 hexadecimal digits)");
+      return Invalid(at + ".event_id", "must be a UUID in lowercase hexadecimal (8-4-4-4-12 digits)");
     }
     if (!ids.insert(e.event_id()).second) {
       return Invalid(at + ".event_id", "appears twice in this batch; every event needs its own id");
@@ -70,10 +70,10 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
       return Invalid(at + ".occurred_at", "must not lie in the future (beyond the allowed clock skew)");
     }
     if (!e.correlation_id().empty() && !IsValidUuid(e.correlation_id())) {
-      return Invalid(at + ".correlation_id", "must be empty or a UUID");
+      return Invalid(at + ".correlation_id", "must be empty or a lowercase UUID");
     }
     if (!e.causation_id().empty() && !IsValidUuid(e.causation_id())) {
-      return Invalid(at + ".causation_id", "must be empty or a UUID");
+      return Invalid(at + ".causation_id", "must be empty or a lowercase UUID");
     }
     if (e.payload_case() == v1::Event::PAYLOAD_NOT_SET) {
       return Invalid(at + ".payload", "exactly one event payload (case_referred … case_closed) is required");

@@ -31,7 +31,8 @@ struct ValidationOptions {
 // True for 1–64 characters of [A-Za-z0-9._:-], starting with a letter or digit:
 // the format of case, participant, coordinator and action ids.
 bool IsValidId(std::string_view id);
-// True for a canonical UUID: 8-4-4-4-12 hexadecimal digits.
+// True for a canonical UUID: 8-4-4-4-12 lowercase hexadecimal digits (one
+// spelling per id, so that an id is the same key wherever it is used).
 bool IsValidUuid(std::string_view id);
 
 // INVALID_ARGUMENT or RESOURCE_EXHAUSTED naming the first offending field.

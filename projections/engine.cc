@@ -13,6 +13,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
 #include "common/log.h"
@@ -111,10 +112,15 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
         break;
       }
       v1::RecordedEvent e;
-      if (!e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
-        Logger("projections")->error("msg=unreadable_message partition={} offset={}", m->partition(), m->offset());
-      } else {
+      if (e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
         events->push_back(std::move(e));
+      } else if (auto repaired = FromStore(*m); repaired.ok()) {
+        // The message is damaged, but its header names the position: the
+        // store holds the original.
+        events->push_back(*std::move(repaired));
+      } else {
+        Logger("projections")->error("msg=unreadable_message partition={} offset={} status=\"{}\"", m->partition(),
+                                     m->offset(), repaired.status().ToString());
       }
       next[m->partition()] = m->offset() + 1;
     }
@@ -122,6 +128,22 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
   }
 
   const std::string& cluster_id() const { return cluster_id_; }
+
+  absl::StatusOr<v1::RecordedEvent> FromStore(RdKafka::Message& m) const {
+    const RdKafka::Headers* headers = m.headers();
+    if (headers == nullptr) return absl::DataLossError("no headers");
+    const RdKafka::Headers::Header h = headers->get_last(bus::kHeaderGlobalPosition);
+    if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return absl::DataLossError("no position header");
+    uint64_t position = 0;
+    if (!absl::SimpleAtoi(std::string(static_cast<const char*>(h.value()), h.value_size()), &position)) {
+      return absl::DataLossError("unreadable position header");
+    }
+    ASSIGN_OR_RETURN(auto events, engine_->store_->ReadAll(GlobalPosition(position), 1));
+    if (events.empty() || events[0].global_position() != position) {
+      return absl::DataLossError("position not in the event store");
+    }
+    return std::move(events[0]);
+  }
   void Close() {
     if (consumer_) consumer_->close();
   }

@@ -66,8 +66,9 @@ std::string GroupKey(const storage::ConferenceFact& f, v1::Grouping grouping) {
 const char kNetworkSizeDefinition[] =
     "network size = per held conference (ConferenceHeld), the number of distinct attendees from the person's own "
     "network: central persons included; the case's coordinator(s) and participants invited with relation "
-    "PROFESSIONAL excluded; attendees never invited in the case counted with relation UNSPECIFIED. Percentiles by "
-    "linear interpolation between closest ranks. Retracted events are not yet honoured.";
+    "PROFESSIONAL excluded; attendees never invited in the case counted with relation UNSPECIFIED. Central persons: "
+    "named in CaseReferred.central_person_ids or invited with central_person set. Percentiles by linear "
+    "interpolation between closest ranks. Retracted events are not yet honoured.";
 
 absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelTxn& txn) {
   const v1::Event& e = event.event();
@@ -80,6 +81,7 @@ absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelT
       if (e.has_case_referred()) {
         c.set_domain(e.case_referred().domain());
         c.set_municipality_code(e.case_referred().municipality_code());
+        *c.mutable_central_person_ids() = e.case_referred().central_person_ids();
       } else if (e.has_coordinator_assigned()) {
         c.add_coordinator_ids(e.coordinator_assigned().coordinator_id());
       } else {
@@ -94,6 +96,7 @@ absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelT
     case v1::Event::kConferenceHeld: {
       ASSIGN_OR_RETURN(storage::NetworkCase c, LoadCase(txn, case_id));
       const std::set<std::string> coordinators(c.coordinator_ids().begin(), c.coordinator_ids().end());
+      const std::set<std::string> referred_central(c.central_person_ids().begin(), c.central_person_ids().end());
       std::set<std::string> counted;
       storage::ConferenceFact fact;
       for (const std::string& id : e.conference_held().attendee_ids()) {
@@ -105,7 +108,8 @@ absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelT
           continue;
         }
         (*fact.mutable_by_relation())[relation]++;
-        if (it != c.participants().end() && it->second.central_person()) fact.set_central_persons(fact.central_persons() + 1);
+        const bool central = referred_central.count(id) || (it != c.participants().end() && it->second.central_person());
+        if (central) fact.set_central_persons(fact.central_persons() + 1);
       }
       fact.set_domain(c.domain());
       fact.set_municipality_code(c.municipality_code());

@@ -48,23 +48,28 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
       std::lock_guard<std::mutex> lock(mu_);
       ++in_flight_;
     }
+    auto done = [this, request_id, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
+      v1::AppendAck ack;
+      ack.set_request_id(request_id);
+      if (r.ok()) {
+        ToResult(case_id, *r, ack.mutable_result());
+      } else {
+        ack.set_code(static_cast<int>(r.status().code()));
+        ack.set_message(std::string(r.status().message()));
+      }
+      Acknowledge(std::move(ack));
+    };
     // May call back at once (malformed batch), so no lock is held here.
-    store_->AppendAsync(ToBatch(std::move(request_), kAnonymousSource),
-                        [this, request_id, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
-                          v1::AppendAck ack;
-                          ack.set_request_id(request_id);
-                          if (r.ok()) {
-                            ToResult(case_id, *r, ack.mutable_result());
-                          } else {
-                            ack.set_code(static_cast<int>(r.status().code()));
-                            ack.set_message(std::string(r.status().message()));
-                          }
-                          Acknowledge(std::move(ack));
-                        });
+    auto batch = ToBatch(std::move(request_), kAnonymousSource);
+    if (batch.ok()) {
+      store_->AppendAsync(*std::move(batch), std::move(done));
+    } else {
+      done(batch.status());
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_ || finished_) {
       MaybeFinishLocked();
-    } else if (in_flight_ < IngestService::kMaxInFlightPerStream) {
+    } else if (Unanswered() < IngestService::kMaxInFlightPerStream) {
       StartRead(&request_);
     } else {
       read_paused_ = true;
@@ -80,6 +85,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     }
     writing_ = !acks_.empty();
     if (writing_) StartWrite(&acks_.front());
+    ResumeReadingLocked();
     MaybeFinishLocked();
   }
 
@@ -102,11 +108,20 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
         StartWrite(&acks_.front());
       }
     }
-    if (read_paused_ && !reads_done_ && !draining_ && in_flight_ < IngestService::kMaxInFlightPerStream) {
+    ResumeReadingLocked();
+    MaybeFinishLocked();
+  }
+
+  // Batches read but not yet acknowledged to the client: being stored, or
+  // acknowledgements waiting to be written (a client that does not read its
+  // acknowledgements must not make the server buffer without bound).
+  int Unanswered() const { return in_flight_ + static_cast<int>(acks_.size()); }
+
+  void ResumeReadingLocked() {
+    if (read_paused_ && !reads_done_ && !draining_ && Unanswered() < IngestService::kMaxInFlightPerStream) {
       read_paused_ = false;
       StartRead(&request_);
     }
-    MaybeFinishLocked();
   }
 
   void MaybeFinishLocked() {
@@ -133,7 +148,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   bool finished_ = false;
 };
 
-eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& source) {
+absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, const std::string& source) {
   eventstore::AppendBatch batch;
   batch.case_id = CaseId(std::move(*request.mutable_case_id()));
   const v1::ExpectedVersion& expected = request.expected_version();
@@ -142,7 +157,18 @@ eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& 
       batch.expected = eventstore::ExpectedVersion::Exact(expected.exact());
       break;
     case v1::ExpectedVersion::kNoStream:
+      if (!expected.no_stream()) {
+        return absl::InvalidArgumentError(
+            "expected_version.no_stream: must be true when set (leave expected_version unset for \"any\")");
+      }
       batch.expected = eventstore::ExpectedVersion::NoStream();
+      break;
+    case v1::ExpectedVersion::kAny:
+      if (!expected.any()) {
+        return absl::InvalidArgumentError(
+            "expected_version.any: must be true when set (use exact or no_stream for a check)");
+      }
+      batch.expected = eventstore::ExpectedVersion::Any();
       break;
     default:
       batch.expected = eventstore::ExpectedVersion::Any();
@@ -167,11 +193,15 @@ grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* con
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::AppendRequest copy = *request;
   const std::string case_id = copy.case_id();
-  store_->AppendAsync(ToBatch(std::move(copy), kAnonymousSource),
-                      [reactor, result, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
-                        if (r.ok()) ToResult(case_id, *r, result);
-                        reactor->Finish(ToGrpc(r.status()));
-                      });
+  auto batch = ToBatch(std::move(copy), kAnonymousSource);
+  if (!batch.ok()) {
+    reactor->Finish(ToGrpc(batch.status()));
+    return reactor;
+  }
+  store_->AppendAsync(*std::move(batch), [reactor, result, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
+    if (r.ok()) ToResult(case_id, *r, result);
+    reactor->Finish(ToGrpc(r.status()));
+  });
   return reactor;
 }
 

@@ -41,7 +41,8 @@ class IngestService final : public v1::IngestService::CallbackService {
 };
 
 // The store's batch for a request; `source` is the authenticated sender.
-eventstore::AppendBatch ToBatch(v1::AppendRequest&& request, const std::string& source);
+// INVALID_ARGUMENT for an expected_version whose flag is set to false.
+absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, const std::string& source);
 void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result);
 
 }  // namespace kring::services

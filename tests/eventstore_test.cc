@@ -137,6 +137,39 @@ TEST_F(EventStoreTest, RefusesBatchMixingRecordedAndNewEvents) {
   EXPECT_EQ(store->Head().value(), 2u);
 }
 
+TEST_F(EventStoreTest, RefusesAnEventIdReusedForDifferentContent) {
+  auto store = OpenStore();
+  auto events = SomeEvents(2);
+  ASSERT_TRUE(store->Append(Batch("case-a", events)).ok());
+  auto changed = events;
+  changed[1].mutable_case_referred()->set_municipality_code("GM0599");
+  auto r = store->Append(Batch("case-a", changed));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("events[1].event_id"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("different content"), std::string::npos) << r.status();
+  EXPECT_EQ(store->Head().value(), 2u);
+}
+
+TEST_F(EventStoreTest, ConcurrentIdenticalRetriesGetTheSamePositions) {
+  auto store = OpenStore();
+  const auto events = SomeEvents(3);
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<AppendOutcome>> results(6, absl::UnknownError("not run"));
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] { results[t] = store->Append(Batch("case-a", events)); });
+  }
+  for (auto& th : threads) th.join();
+  int fresh = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->first_position.value(), 1u);
+    EXPECT_EQ(r->last_position.value(), 3u);
+    fresh += !r->already_recorded;
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(store->Head().value(), 3u);
+}
+
 TEST_F(EventStoreTest, BatchWithOneBadEventStoresNothing) {
   auto store = OpenStore();
   auto events = SomeEvents(5);
@@ -155,6 +188,12 @@ TEST_F(EventStoreTest, BatchWithOneBadEventStoresNothing) {
   events[1] = events[0];
   r = store->Append(Batch("case-a", events));
   EXPECT_NE(r.status().message().find("events[1].event_id"), std::string::npos) << r.status();
+
+  events = SomeEvents(3);
+  events[2].set_event_id("123E4567-E89B-42D3-A456-426614174000");
+  r = store->Append(Batch("case-a", events));
+  EXPECT_NE(r.status().message().find("events[2].event_id: must be a UUID in lowercase"), std::string::npos)
+      << r.status();
 
   EXPECT_EQ(store->Head().value(), 0u);
   EXPECT_EQ(store->CaseVersion(CaseId("case-a"))->value(), 0u);

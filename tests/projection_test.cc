@@ -1,6 +1,7 @@
 #include "projections/engine.h"
 
 #include <google/protobuf/util/message_differencer.h>
+#include <librdkafka/rdkafkacpp.h>
 
 #include <gtest/gtest.h>
 
@@ -172,6 +173,20 @@ TEST_F(ProjectionTest, CountsAttendeesOnceAndExcludesCoordinatorAndProfessionals
   ASSERT_EQ(s.composition_size(), 3);
   EXPECT_EQ(s.composition(0).relation(), v1::RELATION_UNSPECIFIED);
   EXPECT_EQ(s.composition(0).attendees(), 1u);
+  EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);  // the mother
+}
+
+TEST_F(ProjectionTest, CentralPersonsNamedInTheReferralCount) {
+  v1::Event referred = CaseReferredEvent();
+  referred.mutable_case_referred()->add_central_person_ids("child");
+  std::vector<v1::Event> events = {referred, ParticipantInvitedEvent("aunt", v1::RELATION_FAMILY),
+                                   ConferenceHeldEvent({"child", "aunt"})};
+  ASSERT_TRUE(store_->Append(Batch("case-y", events)).ok());
+  auto engine = OpenEngine("model");
+  ASSERT_TRUE(engine->CatchUpFromStore().ok());
+  const auto s = Query(*engine).overall();
+  EXPECT_EQ(s.max(), 2u);
+  EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);
 }
 
 TEST_F(ProjectionTest, RedeliveringTheSameEventsChangesNothing) {
@@ -201,6 +216,37 @@ TEST_F(ProjectionTest, FillsAVersionGapFromTheStore) {
   ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());
   EXPECT_TRUE(MessageDifferencer::Equals(Query(*engine), Query(*rebuilt)));
   EXPECT_EQ(Query(*engine).overall().conferences(), 4u);
+}
+
+// A message damaged on the topic is replaced by the original from the store,
+// found through its global-position header.
+TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
+  AddHandMadeCohort();
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, "kring.case-events.v1", 1)).value();
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", kafka->bootstrap(), err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
+  for (const auto& e : all) {
+    // Every case's last event (its ConferenceHeld) arrives as garbage.
+    std::string value = e.event().has_conference_held() ? std::string("\xff\xff garbage") : e.SerializeAsString();
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add(bus::kHeaderGlobalPosition, std::to_string(e.global_position()));
+    ASSERT_EQ(producer->produce("kring.case-events.v1", 0, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
+                                e.case_id().data(), e.case_id().size(), 0, headers, nullptr),
+              RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
+
+  auto worker = OpenEngine("live", kafka->bootstrap());
+  worker->StartConsumer();
+  for (int i = 0; i < 600 && worker->watermark().events_applied < all.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  worker->StopConsumer();
+  EXPECT_EQ(worker->watermark().events_applied, all.size());
+  EXPECT_EQ(Query(*worker).overall().conferences(), 4u);
 }
 
 // Through the embedded Kafka cluster: a worker stopped mid-stream and a new
