@@ -27,6 +27,7 @@
 // bench could not run; 4 a target was missed and --enforce-targets was given;
 // 130 interrupted (SIGINT/SIGTERM).
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -34,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -51,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -58,10 +61,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/time/time.h"
 #include "kring/v1/events.pb.h"
@@ -321,8 +320,8 @@ class KringdProcess {
   // Forks and execs kringd; its stdout and stderr go to `log_path`.
   bool Start(const Options& o, const fs::path& data_dir, const fs::path& ready_file, const fs::path& log_path,
              std::string* error) {
-    std::vector<std::string> args = {o.kringd,        "--data-dir",    data_dir.string(), "--listen",
-                                     "127.0.0.1:0",   "--ready-file",  ready_file.string(), "--log-level",
+    std::vector<std::string> args = {o.kringd,          "--data-dir",   data_dir.string(),   "--listen",
+                                     "127.0.0.1:0",     "--ready-file", ready_file.string(), "--log-level",
                                      o.kringd_log_level};
     args.insert(args.end(), o.kringd_args.begin(), o.kringd_args.end());
     std::vector<char*> argv;
@@ -465,8 +464,10 @@ Workload BuildWorkload(uint64_t seed, size_t min_events, size_t min_cases) {
       int cause = -1;
       if (!e.causation_id().empty()) {
         auto it = index.find(e.causation_id());
-        if (it != index.end()) cause = it->second;
-        else e.clear_causation_id();
+        if (it != index.end())
+          cause = it->second;
+        else
+          e.clear_causation_id();
       }
       w.cause.push_back(cause);
       w.pool.push_back(std::move(e));
@@ -500,8 +501,8 @@ class CaseIds {
 class RoundControl {
  public:
   RoundControl(Clock::time_point deadline, uint64_t event_limit)
-      : deadline_(deadline), left_(event_limit == 0 ? std::numeric_limits<int64_t>::max()
-                                                     : static_cast<int64_t>(event_limit)) {}
+      : deadline_(deadline),
+        left_(event_limit == 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(event_limit)) {}
   bool TryIssue(int events) {
     if (g_interrupted.load(std::memory_order_relaxed) || stop_.load(std::memory_order_relaxed)) return false;
     if (Clock::now() >= deadline_) return false;
@@ -546,21 +547,20 @@ struct RoundResult {
   std::vector<std::string> errors;
 
   Json ToJson() const {
-    return Json{{"events", events},
-                {"requests", requests},
-                {"seconds", std::round(seconds * 1000) / 1000},
-                {"events_per_s", std::round(events_per_s)},
-                {"p50_ms", std::round(p50_ms * 1000) / 1000},
-                {"p99_ms", std::round(p99_ms * 1000) / 1000},
-                {"failures", failures},
-                {"cpu_pct", {{"server", std::round(cpu.server)},
-                             {"client", std::round(cpu.client)},
-                             {"other", std::round(cpu.other)}}}};
+    return Json{
+        {"events", events},
+        {"requests", requests},
+        {"seconds", std::round(seconds * 1000) / 1000},
+        {"events_per_s", std::round(events_per_s)},
+        {"p50_ms", std::round(p50_ms * 1000) / 1000},
+        {"p99_ms", std::round(p99_ms * 1000) / 1000},
+        {"failures", failures},
+        {"cpu_pct",
+         {{"server", std::round(cpu.server)}, {"client", std::round(cpu.client)}, {"other", std::round(cpu.other)}}}};
   }
 };
 
-RoundResult Combine(std::string label, std::vector<WorkerResult>& workers, Clock::time_point start,
-                    const CpuUse& cpu) {
+RoundResult Combine(std::string label, std::vector<WorkerResult>& workers, Clock::time_point start, const CpuUse& cpu) {
   RoundResult r;
   r.label = std::move(label);
   std::vector<int64_t> all;
@@ -703,9 +703,8 @@ class StreamWorker final : public grpc::ClientBidiReactor<v1::AppendRequest, v1:
     std::lock_guard<std::mutex> lock(mu_);
     if (outstanding_ > 0) {
       result_->failures += static_cast<uint64_t>(outstanding_) - 1;
-      result_->Fail("AppendStream ended with " + std::to_string(outstanding_) +
-                    " batches unacknowledged: status " + std::to_string(status.error_code()) + " " +
-                    status.error_message());
+      result_->Fail("AppendStream ended with " + std::to_string(outstanding_) + " batches unacknowledged: status " +
+                    std::to_string(status.error_code()) + " " + status.error_message());
     } else if (!status.ok()) {
       result_->Fail("AppendStream ended with status " + std::to_string(status.error_code()) + " " +
                     status.error_message());
@@ -739,7 +738,8 @@ class StreamWorker final : public grpc::ClientBidiReactor<v1::AppendRequest, v1:
       auto* events = slot.request.mutable_events();
       for (auto& e : *events) uuids_.Fill(e.mutable_event_id());
       for (size_t k = 0; k < slot.cause.size(); ++k) {
-        if (slot.cause[k] >= 0) events->Mutable(static_cast<int>(k))->set_causation_id(events->Get(slot.cause[k]).event_id());
+        if (slot.cause[k] >= 0)
+          events->Mutable(static_cast<int>(k))->set_causation_id(events->Get(slot.cause[k]).event_id());
       }
       slot.request.set_request_id(slot.seq << 8 | static_cast<uint64_t>(s));
       slot.in_flight = true;
@@ -987,7 +987,7 @@ class UnaryWorker {
 // ---------------------------------------------------------------------------
 
 struct ScenarioResult {
-  std::string key;   // "scenario_a"
+  std::string key;  // "scenario_a"
   std::string title;
   double target = 0;
   std::vector<RoundResult> rounds;  // timed rounds only
@@ -1033,17 +1033,16 @@ struct ScenarioResult {
 };
 
 void PrintRoundHeader(std::ostream& out, const std::string& unit) {
-  out << Pad("round", 8, true) << Pad("events", 12) << Pad("seconds", 9) << Pad("events/s", 11)
-      << Pad(unit, 10) << Pad("p50 ms", 9) << Pad("p99 ms", 9) << Pad("cpu srv%", 10) << Pad("cli%", 6)
-      << Pad("other%", 8) << Pad("failed", 8) << "\n";
+  out << Pad("round", 8, true) << Pad("events", 12) << Pad("seconds", 9) << Pad("events/s", 11) << Pad(unit, 10)
+      << Pad("p50 ms", 9) << Pad("p99 ms", 9) << Pad("cpu srv%", 10) << Pad("cli%", 6) << Pad("other%", 8)
+      << Pad("failed", 8) << "\n";
 }
 
 void PrintRound(std::ostream& out, const RoundResult& r) {
   out << Pad(r.label, 8, true) << Pad(Grouped(static_cast<double>(r.events)), 12) << Pad(Fixed(r.seconds, 2), 9)
       << Pad(Grouped(r.events_per_s), 11) << Pad(Grouped(static_cast<double>(r.requests)), 10)
       << Pad(Fixed(r.p50_ms, 2), 9) << Pad(Fixed(r.p99_ms, 2), 9) << Pad(Fixed(r.cpu.server, 0), 10)
-      << Pad(Fixed(r.cpu.client, 0), 6) << Pad(Fixed(r.cpu.other, 0), 8)
-      << Pad(std::to_string(r.failures), 8) << "\n"
+      << Pad(Fixed(r.cpu.client, 0), 6) << Pad(Fixed(r.cpu.other, 0), 8) << Pad(std::to_string(r.failures), 8) << "\n"
       << std::flush;
 }
 
@@ -1059,8 +1058,8 @@ void PrintSummary(std::ostream& out, const ScenarioResult& s) {
   const double rate = s.MedianRate();
   out << Pad("median", 8, true) << Pad("", 12) << Pad("", 9) << Pad(Grouped(rate), 11) << Pad("", 10)
       << Pad(Fixed(Median(p50), 2), 9) << Pad(Fixed(Median(p99), 2), 9) << Pad(Fixed(Median(server), 0), 10)
-      << Pad(Fixed(Median(client), 0), 6) << Pad(Fixed(Median(other), 0), 8)
-      << Pad(std::to_string(s.Failures()), 8) << "\n";
+      << Pad(Fixed(Median(client), 0), 6) << Pad(Fixed(Median(other), 0), 8) << Pad(std::to_string(s.Failures()), 8)
+      << "\n";
   out << "target  >= " << Grouped(s.target) << " events/s: " << (rate >= s.target ? "MET" : "NOT MET") << " ("
       << Fixed(100 * rate / s.target, 0) << "% of target)\n";
   if (!s.thread_cpu.empty()) {
@@ -1105,8 +1104,8 @@ std::vector<std::pair<std::string, double>> ThreadCpu(const std::map<int, std::p
 
 // Runs warm-up + rounds; `run_round` runs one round and fills its workers.
 template <typename RunRound>
-ScenarioResult RunScenario(const Options& o, KringdProcess& kringd, std::string key, std::string title,
-                           double target, uint64_t round_events, const std::string& unit, RunRound run_round) {
+ScenarioResult RunScenario(const Options& o, KringdProcess& kringd, std::string key, std::string title, double target,
+                           uint64_t round_events, const std::string& unit, RunRound run_round) {
   const pid_t server = kringd.pid();
   ScenarioResult s;
   s.key = std::move(key);
@@ -1116,9 +1115,9 @@ ScenarioResult RunScenario(const Options& o, KringdProcess& kringd, std::string 
   PrintRoundHeader(std::cout, unit);
   auto one = [&](const std::string& label, double duration_s, uint64_t events) {
     const Clock::time_point start = Clock::now();
-    const Clock::time_point deadline =
-        duration_s > 0 ? start + std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000))
-                       : Clock::time_point::max();
+    const Clock::time_point deadline = duration_s > 0
+                                           ? start + std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000))
+                                           : Clock::time_point::max();
     RoundControl control(deadline, events);
     const CpuSnapshot cpu_before = TakeCpuSnapshot(server);
     std::vector<WorkerResult> workers = run_round(&control, start);
@@ -1180,8 +1179,8 @@ int Run(const Options& o) {
   const Workload workload = BuildWorkload(o.seed, std::max<size_t>(a_events, 20000), static_cast<size_t>(o.clients));
   size_t template_bytes = 0;
   for (const auto& e : workload.pool) template_bytes += e.ByteSizeLong();
-  std::cout << "ingest_bench: run " << run << " in " << work.string() << ", " << workload.pool.size() << " template events from "
-            << workload.cases.size() << " synthetic cases (seed " << o.seed << ", mean "
+  std::cout << "ingest_bench: run " << run << " in " << work.string() << ", " << workload.pool.size()
+            << " template events from " << workload.cases.size() << " synthetic cases (seed " << o.seed << ", mean "
             << Fixed(static_cast<double>(template_bytes) / static_cast<double>(workload.pool.size()), 0)
             << " bytes/event), built in " << Fixed(Seconds(Clock::now() - gen_start), 2) << " s\n";
 
@@ -1282,14 +1281,13 @@ int Run(const Options& o) {
       }
       return out;
     };
-    Json settings = {{"streams", o.streams}, {"batch_events", o.batch}, {"window", o.window},
-                     {"channels", nchannels}};
-    ScenarioResult s = RunScenario(
-        o, kringd, "scenario_a",
-        "Scenario (a): AppendStream, " + std::to_string(o.streams) + " streams x batches of " +
-            std::to_string(o.batch) + " events (one new case each), up to " + std::to_string(o.window) +
-            " batches outstanding per stream; latency = batch send -> ack",
-        o.target_a, o.events_a, "batches", round);
+    Json settings = {{"streams", o.streams}, {"batch_events", o.batch}, {"window", o.window}, {"channels", nchannels}};
+    ScenarioResult s =
+        RunScenario(o, kringd, "scenario_a",
+                    "Scenario (a): AppendStream, " + std::to_string(o.streams) + " streams x batches of " +
+                        std::to_string(o.batch) + " events (one new case each), up to " + std::to_string(o.window) +
+                        " batches outstanding per stream; latency = batch send -> ack",
+                    o.target_a, o.events_a, "batches", round);
     s.settings = settings;
     results.push_back(std::move(s));
     return 0;
@@ -1368,12 +1366,12 @@ int Run(const Options& o) {
       for (auto& t : threads) t.join();
       return out;
     };
-    ScenarioResult s = RunScenario(
-        o, kringd, "scenario_b",
-        "Scenario (b): unary Append, " + std::to_string(o.clients) + " clients x single events, each waiting " +
-            "for its ack (" + o.unary_mode + " API, " + std::to_string(o.unary_channels) +
-            " channels); latency = call -> ack",
-        o.target_b, o.events_b, "requests", round);
+    ScenarioResult s =
+        RunScenario(o, kringd, "scenario_b",
+                    "Scenario (b): unary Append, " + std::to_string(o.clients) +
+                        " clients x single events, each waiting " + "for its ack (" + o.unary_mode + " API, " +
+                        std::to_string(o.unary_channels) + " channels); latency = call -> ack",
+                    o.target_b, o.events_b, "requests", round);
     s.settings = {{"clients", o.clients}, {"channels", o.unary_channels}, {"mode", o.unary_mode}};
     results.push_back(std::move(s));
     return 0;

@@ -25,8 +25,9 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& opti
   }
   for (const auto& [k, v] : options.client_config) {
     if (settings.count(k)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kafka property ", k, ": set by Kring itself (its delivery guarantees depend on it); remove it from --kafka-config"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property ", k,
+                       ": set by Kring itself (its delivery guarantees depend on it); remove it from --kafka-config"));
     }
     if (auto s = set(k, v); !s.ok()) return s;
   }
@@ -47,7 +48,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedKafka>> EmbeddedKafka::Start(int brokers,
   }
   kafka->mock_ = rd_kafka_mock_cluster_new(kafka->handle_, brokers);
   if (kafka->mock_ == nullptr) return absl::InternalError("embedded kafka: cannot start the mock cluster");
-  if (rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(kafka->mock_, topic.c_str(), partitions, brokers > 2 ? 3 : brokers);
+  if (rd_kafka_resp_err_t e =
+          rd_kafka_mock_topic_create(kafka->mock_, topic.c_str(), partitions, brokers > 2 ? 3 : brokers);
       e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::InternalError(absl::StrCat("embedded kafka: cannot create topic: ", rd_kafka_err2str(e)));
   }

@@ -2,11 +2,11 @@
 // topic's name, client configuration, and the embedded cluster.
 #pragma once
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "absl/status/statusor.h"
 
@@ -16,9 +16,9 @@ struct rd_kafka_mock_cluster_s;
 namespace kring::bus {
 
 // Headers on every published event.
-inline constexpr char kHeaderEventType[] = "kring-event-type";        // e.g. "ConferenceHeld"
+inline constexpr char kHeaderEventType[] = "kring-event-type";            // e.g. "ConferenceHeld"
 inline constexpr char kHeaderGlobalPosition[] = "kring-global-position";  // decimal
-inline constexpr char kHeaderSchema[] = "kring-schema";               // "kring.v1.RecordedEvent"
+inline constexpr char kHeaderSchema[] = "kring-schema";                   // "kring.v1.RecordedEvent"
 
 struct KafkaOptions {
   // Bootstrap servers of a real cluster ("host:port,…"). Empty: start the
@@ -49,8 +49,7 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& opti
 // Thread-safe; the cluster stops on destruction.
 class EmbeddedKafka {
  public:
-  static absl::StatusOr<std::unique_ptr<EmbeddedKafka>> Start(int brokers, const std::string& topic,
-                                                              int partitions);
+  static absl::StatusOr<std::unique_ptr<EmbeddedKafka>> Start(int brokers, const std::string& topic, int partitions);
   ~EmbeddedKafka();
   EmbeddedKafka(const EmbeddedKafka&) = delete;
   EmbeddedKafka& operator=(const EmbeddedKafka&) = delete;

@@ -1,10 +1,9 @@
-#include <pthread.h>
-
 #include "bus/relay.h"
 
-#include <deque>
-
 #include <librdkafka/rdkafkacpp.h>
+#include <pthread.h>
+
+#include <deque>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -119,8 +118,7 @@ class OutboxRelay::Producer : public RdKafka::DeliveryReportCb, public RdKafka::
 OutboxRelay::OutboxRelay(eventstore::EventStore* store, RelayOptions options)
     : store_(store), options_(std::move(options)) {}
 
-absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store,
-                                                                RelayOptions options) {
+absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store, RelayOptions options) {
   std::unique_ptr<OutboxRelay> relay(new OutboxRelay(store, std::move(options)));
   uint64_t start = 1;
   if (!relay->options_.republish_from_start) {
@@ -165,15 +163,15 @@ void OutboxRelay::Run() {
     const uint64_t in_flight = cursor - 1 - producer_->confirmed();
     if (cursor <= head && in_flight < options_.max_in_flight) {
       const uint64_t last = std::min(head, cursor + std::min<uint64_t>(2000, options_.max_in_flight - in_flight) - 1);
-      absl::Status scanned =
-          store_->ScanAll(GlobalPosition(cursor), GlobalPosition(last), [&](const v1::RecordedEvent& e, std::string_view raw) {
-            while (!producer_->Send(options_.kafka.topic, e, raw)) {
-              if (producer_->failed() || stopping_.load()) return false;
-              producer_->Poll(10);
-            }
-            cursor = e.global_position() + 1;
-            return true;
-          });
+      absl::Status scanned = store_->ScanAll(GlobalPosition(cursor), GlobalPosition(last),
+                                             [&](const v1::RecordedEvent& e, std::string_view raw) {
+                                               while (!producer_->Send(options_.kafka.topic, e, raw)) {
+                                                 if (producer_->failed() || stopping_.load()) return false;
+                                                 producer_->Poll(10);
+                                               }
+                                               cursor = e.global_position() + 1;
+                                               return true;
+                                             });
       if (!scanned.ok()) {
         Logger("relay")->error("msg=read_failed status=\"{}\"", scanned.ToString());
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

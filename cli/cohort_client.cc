@@ -18,8 +18,8 @@ struct SharedTotals {
 };
 
 // One AppendStream carrying cases [first, first + count).
-grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortStreamOptions& options, size_t first,
-                         size_t count, SharedTotals& shared) {
+grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortStreamOptions& options, size_t first, size_t count,
+                         SharedTotals& shared) {
   synth::CohortOptions cohort;
   cohort.seed = options.seed;
   cohort.first_case = first;
@@ -32,7 +32,7 @@ grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortStreamOption
   std::mutex mu;
   std::condition_variable cv;
   int outstanding = 0;
-  bool stream_closed = false;  // no more acknowledgements will come
+  bool stream_closed = false;                          // no more acknowledgements will come
   std::vector<std::pair<std::string, uint64_t>> sent;  // by request id: case, events
 
   std::thread reader([&] {

@@ -34,9 +34,9 @@ struct CohortStreamOptions {
 
 struct CohortStreamTotals {
   uint64_t cases = 0;
-  uint64_t appended = 0;          // events newly recorded
-  uint64_t already_recorded = 0;  // events of batches that were retries
-  uint64_t refused = 0;           // events of refused batches
+  uint64_t appended = 0;            // events newly recorded
+  uint64_t already_recorded = 0;    // events of batches that were retries
+  uint64_t refused = 0;             // events of refused batches
   std::vector<std::string> errors;  // the first few refusals, "case: message"
   double seconds = 0;
   // Not OK if a stream broke (server unreachable, shutting down); the counts

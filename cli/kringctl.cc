@@ -4,20 +4,19 @@
 //   kringctl network-size  print the network-size read model (table or JSON)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
 // 3 server unreachable or timed out.
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/time/time.h"
+#include "cli/cohort_client.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
-#include "cli/cohort_client.h"
 
 namespace {
 
@@ -70,9 +69,8 @@ int RunCohort(const CohortArgs& args) {
   }
   std::printf("cases %llu | events appended %llu | already recorded %llu | refused %llu | %.1f s | %.0f events/s\n",
               static_cast<unsigned long long>(totals.cases), static_cast<unsigned long long>(totals.appended),
-              static_cast<unsigned long long>(totals.already_recorded),
-              static_cast<unsigned long long>(totals.refused), totals.seconds,
-              (totals.appended + totals.already_recorded) / totals.seconds);
+              static_cast<unsigned long long>(totals.already_recorded), static_cast<unsigned long long>(totals.refused),
+              totals.seconds, (totals.appended + totals.already_recorded) / totals.seconds);
   for (const auto& e : totals.errors) std::cerr << "refused: " << e << "\n";
   return totals.refused ? kExitRefused : 0;
 }

@@ -5,10 +5,10 @@
 // pseudonymous but still case-level data, so log counts, positions and codes.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 namespace kring {
 

@@ -1,15 +1,14 @@
-#include <pthread.h>
-
 #include "eventstore/event_store.h"
 
-#include <future>
-
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
@@ -101,8 +100,8 @@ RecordedId DecodeRecordedId(std::string_view v) {
 struct EventStore::GroupState {
   rocksdb::WriteBatch batch;
   uint64_t next_position;
-  std::unordered_map<std::string, uint64_t> versions;  // case -> version after staged events
-  std::unordered_map<std::string, RecordedId> ids;     // event id -> where staged
+  std::unordered_map<std::string, uint64_t> versions;                // case -> version after staged events
+  std::unordered_map<std::string, RecordedId> ids;                   // event id -> where staged
   std::unordered_map<std::string, const std::string*> staged_bytes;  // event id -> its bytes
   google::protobuf::Timestamp recorded_at;
 };
@@ -196,8 +195,9 @@ void EventStore::Close() {
     auto s = db_->Close();
     if (!s.ok()) Logger("eventstore")->error("msg=close_failed status=\"{}\"", s.ToString());
     db_.reset();
-    Logger("eventstore")->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(),
-                               groups_written_, groups_written_ ? double(requests_written_) / groups_written_ : 0.0);
+    Logger("eventstore")
+        ->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(), groups_written_,
+               groups_written_ ? double(requests_written_) / groups_written_ : 0.0);
   }
 }
 
@@ -290,8 +290,8 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   state.next_position = head_.load() + 1;
   const absl::Time now = absl::Now();
   state.recorded_at.set_seconds(absl::ToUnixSeconds(now));
-  state.recorded_at.set_nanos(static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) /
-                                                   absl::Nanoseconds(1)));
+  state.recorded_at.set_nanos(
+      static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));
 
   Completion completion;
   auto& results = completion.results;
@@ -304,8 +304,7 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
     wo.sync = options_.sync;
     absl::Status written = FromRocks(db_->Write(wo, &state.batch), "write");
     if (!written.ok()) {
-      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(),
-                                  written.ToString());
+      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(), written.ToString());
       for (auto& r : results) {
         if (r.ok() && !r->already_recorded) r = written;
       }
@@ -348,9 +347,9 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
       recorded_bytes = &stored.event();
     }
     if (*recorded_bytes != pending.serialized[i]) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "events[", i, "].event_id: already recorded at global position ", found[i].position,
-          " with different content; an event id names one event forever, so a new event needs a new id"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("events[", i, "].event_id: already recorded at global position ", found[i].position,
+                       " with different content; an event id names one event forever, so a new event needs a new id"));
     }
     if (i == 0 || found[i].position < outcome.first_position.value()) {
       outcome.first_position = GlobalPosition(found[i].position);
@@ -396,8 +395,8 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   if (!found.empty()) {
     if (found.size() != batch.events.size()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("events[", first_found, "].event_id: already recorded at global position ",
-                       found[0].position, ", but other events of this batch are new; a batch must be ",
+          absl::StrCat("events[", first_found, "].event_id: already recorded at global position ", found[0].position,
+                       ", but other events of this batch are new; a batch must be ",
                        "either entirely new or an exact retry of an earlier batch"));
     }
     return RetryOutcome(pending, found, state);
@@ -420,8 +419,8 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   }
   if (expected.kind == ExpectedVersion::Kind::kExact && expected.version.value() != current) {
     return absl::AbortedError(absl::StrCat("expected_version: expected version ", expected.version.value(),
-                                           ", but the case is at version ", current,
-                                           " (current_version=", current, ")"));
+                                           ", but the case is at version ", current, " (current_version=", current,
+                                           ")"));
   }
 
   AppendOutcome outcome;
@@ -480,11 +479,10 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId
     const uint64_t first_version = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
     const uint64_t first_position = ReadBigEndian64(it->value().ToStringView());
     const uint64_t count = ReadBigEndian64(it->value().ToStringView().substr(8));
-    for (uint64_t v = std::max(first_version, from.value()); v < first_version + count && out.size() < max_count;
-         ++v) {
+    for (uint64_t v = std::max(first_version, from.value()); v < first_version + count && out.size() < max_count; ++v) {
       const uint64_t position = first_position + (v - first_version);
-      RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(position), &value),
-                                "read event"));
+      RETURN_IF_ERROR(
+          FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(position), &value), "read event"));
       if (!out.emplace_back().ParseFromString(value)) {
         return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", position));
       }
@@ -504,8 +502,8 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const S
   v1::RecordedEvent event;
   for (it->Seek(BigEndian64(from.value())); it->Valid(); it->Next()) {
     if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat("event store: unreadable event at position ",
-                                              ReadBigEndian64(it->key().ToStringView())));
+      return absl::DataLossError(
+          absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));
     }
     if (!fn(event, it->value().ToStringView())) break;
   }
@@ -545,8 +543,8 @@ absl::Status EventStore::MarkPublished(GlobalPosition up_to) {
     return absl::InvalidArgumentError(absl::StrCat("event store: cannot mark position ", up_to.value(),
                                                    " published beyond the head ", Head().value()));
   }
-  RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedKey, BigEndian64(up_to.value())),
-                            "mark published"));
+  RETURN_IF_ERROR(
+      FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedKey, BigEndian64(up_to.value())), "mark published"));
   published_ = up_to.value();
   return absl::OkStatus();
 }

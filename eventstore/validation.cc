@@ -63,8 +63,8 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     }
     const absl::Time occurred = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
     if (occurred < options.occurred_at_floor) {
-      return Invalid(at + ".occurred_at", absl::StrCat("must not lie before ",
-                                                       absl::FormatTime(options.occurred_at_floor)));
+      return Invalid(at + ".occurred_at",
+                     absl::StrCat("must not lie before ", absl::FormatTime(options.occurred_at_floor)));
     }
     if (occurred > latest) {
       return Invalid(at + ".occurred_at", "must not lie in the future (beyond the allowed clock skew)");
@@ -88,8 +88,8 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     }
   }
   if (bytes > options.max_batch_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("events: a batch holds at most ", options.max_batch_bytes,
-                                                     " bytes; this one has ", bytes));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("events: a batch holds at most ", options.max_batch_bytes, " bytes; this one has ", bytes));
   }
   return absl::OkStatus();
 }

@@ -1,17 +1,15 @@
-#include <pthread.h>
-
 #include "projections/engine.h"
 
+#include <librdkafka/rdkafkacpp.h>
+#include <pthread.h>
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <unordered_map>
-
-#include <librdkafka/rdkafkacpp.h>
-#include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,10 +22,10 @@ namespace kring::projections {
 namespace {
 
 // Key spaces of a read model's database.
-constexpr char kModelPrefix[] = "m:";      // the read model's own keys
-constexpr char kAppliedPrefix[] = "v:";    // case_id -> BE64 applied stream version
-constexpr char kOffsetPrefix[] = "o:";     // cluster \0 topic \0 BE64(partition) -> BE64 next offset
-constexpr char kWatermarkKey[] = "w:";     // BE64 events applied, BE64 max position
+constexpr char kModelPrefix[] = "m:";    // the read model's own keys
+constexpr char kAppliedPrefix[] = "v:";  // case_id -> BE64 applied stream version
+constexpr char kOffsetPrefix[] = "o:";   // cluster \0 topic \0 BE64(partition) -> BE64 next offset
+constexpr char kWatermarkKey[] = "w:";   // BE64 events applied, BE64 max position
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -44,8 +42,8 @@ std::string OffsetKey(const std::string& cluster_id, const std::string& topic, i
 
 absl::StatusOr<std::optional<std::string>> ModelTxn::Get(std::string_view key) {
   std::string value;
-  rocksdb::Status s =
-      batch_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), rocksdb::Slice(absl::StrCat(kModelPrefix, std::string(key))), &value);
+  rocksdb::Status s = batch_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(),
+                                                rocksdb::Slice(absl::StrCat(kModelPrefix, std::string(key))), &value);
   if (s.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocks(s, "read"));
   return value;
@@ -97,8 +95,8 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
       tp->set_offset(stored.ok() && *stored >= 0 ? *stored : RdKafka::Topic::OFFSET_BEGINNING);
     }
     consumer->assign(partitions);
-    Logger("projections")->info("msg=partitions_assigned projection={} count={}", engine_->projection_->name(),
-                                partitions.size());
+    Logger("projections")
+        ->info("msg=partitions_assigned projection={} count={}", engine_->projection_->name(), partitions.size());
   }
 
   // Reads up to max messages (waiting at most ~100 ms for the first).
@@ -119,8 +117,9 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
         // store holds the original.
         events->push_back(*std::move(repaired));
       } else {
-        Logger("projections")->error("msg=unreadable_message partition={} offset={} status=\"{}\"", m->partition(),
-                                     m->offset(), repaired.status().ToString());
+        Logger("projections")
+            ->error("msg=unreadable_message partition={} offset={} status=\"{}\"", m->partition(), m->offset(),
+                    repaired.status().ToString());
       }
       next[m->partition()] = m->offset() + 1;
     }
@@ -183,8 +182,9 @@ absl::Status ProjectionEngine::OpenDb() {
   } else if (!s.IsNotFound()) {
     RETURN_IF_ERROR(FromRocks(s, "read watermark"));
   }
-  Logger("projections")->info("msg=opened projection={} events_applied={} max_position={}", projection_->name(),
-                              events_applied_.load(), max_position_.load());
+  Logger("projections")
+      ->info("msg=opened projection={} events_applied={} max_position={}", projection_->name(), events_applied_.load(),
+             max_position_.load());
   return absl::OkStatus();
 }
 
@@ -239,8 +239,8 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
         version = m.stream_version();
       }
       if (version + 1 != e.stream_version()) {
-        return absl::DataLossError(absl::StrCat("projection ", projection_->name(), ": versions ", version + 1,
-                                                "..", e.stream_version() - 1, " of a case missing from the store"));
+        return absl::DataLossError(absl::StrCat("projection ", projection_->name(), ": versions ", version + 1, "..",
+                                                e.stream_version() - 1, " of a case missing from the store"));
       }
     }
     RETURN_IF_ERROR(apply_one(e));
@@ -250,7 +250,8 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
     batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
   }
   for (const PartitionOffset& o : offsets) {
-    batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition), BigEndian64(static_cast<uint64_t>(o.next_offset)));
+    batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition),
+              BigEndian64(static_cast<uint64_t>(o.next_offset)));
   }
   std::string watermark = BigEndian64(events_applied);
   PutBigEndian64(&watermark, max_position);
@@ -296,8 +297,8 @@ void ProjectionEngine::ConsumeLoop() {
     consumer_ = std::make_unique<Consumer>(this);
     absl::Status s = consumer_->Init();
     if (s.ok()) break;
-    Logger("projections")->warn("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(),
-                                s.ToString());
+    Logger("projections")
+        ->warn("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
     consumer_.reset();
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -324,8 +325,8 @@ void ProjectionEngine::StopConsumer() {
   stopping_ = true;
   consumer_thread_.join();
   if (consumer_) consumer_->Close();
-  Logger("projections")->info("msg=consumer_stopped projection={} events_applied={}", projection_->name(),
-                              events_applied_.load());
+  Logger("projections")
+      ->info("msg=consumer_stopped projection={} events_applied={}", projection_->name(), events_applied_.load());
 }
 
 Watermark ProjectionEngine::watermark() const { return {events_applied_.load(), max_position_.load()}; }

@@ -108,7 +108,8 @@ absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelT
           continue;
         }
         (*fact.mutable_by_relation())[relation]++;
-        const bool central = referred_central.count(id) || (it != c.participants().end() && it->second.central_person());
+        const bool central =
+            referred_central.count(id) || (it != c.participants().end() && it->second.central_person());
         if (central) fact.set_central_persons(fact.central_persons() + 1);
       }
       fact.set_domain(c.domain());

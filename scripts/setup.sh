@@ -8,7 +8,7 @@ KRING_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev libssl-dev
-  kcat python3
+  kcat python3 clang-format
   # A real Apache Kafka broker for the end-to-end tests runs on Java; its jars
   # come from Maven Central (tests/kafka/kafka-broker.sh).
   openjdk-17-jre-headless maven

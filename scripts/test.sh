@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/format.sh --check
 ./scripts/build.sh
 BUILD_DIR="${KRING_BUILD_DIR:-build}"
 # Tests start servers and brokers of their own; run them one at a time so

@@ -129,9 +129,10 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     // cancelled; every batch read by then must be acknowledged first.
     if (finished_ || in_flight_ > 0 || writing_ || !(reads_done_ || draining_)) return;
     finished_ = true;
-    Finish(reads_done_ ? grpc::Status::OK
-                       : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "server shutting down; batches not acknowledged were not stored, send them again"));
+    Finish(reads_done_
+               ? grpc::Status::OK
+               : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "server shutting down; batches not acknowledged were not stored, send them again"));
   }
 
   IngestService* const service_;
@@ -188,8 +189,8 @@ void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outco
   result->set_already_recorded(outcome.already_recorded);
 }
 
-grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context,
-                                                const v1::AppendRequest* request, v1::AppendResult* result) {
+grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
+                                                v1::AppendResult* result) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::AppendRequest copy = *request;
   const std::string case_id = copy.case_id();

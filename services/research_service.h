@@ -11,8 +11,7 @@ class ResearchService final : public v1::ResearchService::CallbackService {
  public:
   explicit ResearchService(const projections::ProjectionEngine* network_size) : network_size_(network_size) {}
 
-  grpc::ServerUnaryReactor* GetNetworkSize(grpc::CallbackServerContext* context,
-                                           const v1::NetworkSizeRequest* request,
+  grpc::ServerUnaryReactor* GetNetworkSize(grpc::CallbackServerContext* context, const v1::NetworkSizeRequest* request,
                                            v1::NetworkSizeResponse* response) override;
 
  private:

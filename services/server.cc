@@ -1,12 +1,12 @@
 #include "services/server.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -51,9 +51,9 @@ absl::Status KringServer::StartAll() {
   projections::ProjectionOptions projection_options;
   projection_options.path = options_.data_dir + "/projections/" + projections::NetworkSizeProjection::kName;
   projection_options.kafka = kafka;
-  ASSIGN_OR_RETURN(network_size_, projections::ProjectionEngine::Open(
-                                      projection_options, std::make_unique<projections::NetworkSizeProjection>(),
-                                      store_.get()));
+  ASSIGN_OR_RETURN(network_size_,
+                   projections::ProjectionEngine::Open(
+                       projection_options, std::make_unique<projections::NetworkSizeProjection>(), store_.get()));
   network_size_->StartConsumer();
 
   ingest_ = std::make_unique<IngestService>(store_.get());

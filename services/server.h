@@ -8,10 +8,10 @@
 // lets the relay flush the outbox, stops the worker, and closes the stores.
 #pragma once
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "bus/kafka.h"

@@ -4,25 +4,39 @@ namespace kring::synth::calibration {
 
 double StopProbability(v1::Domain domain) {
   switch (domain) {
-    case v1::DOMAIN_YOUTH_PROTECTION: return 0.19;
-    case v1::DOMAIN_YOUTH_CARE: return 0.18;
-    case v1::DOMAIN_DOMESTIC_VIOLENCE: return 0.26;
-    case v1::DOMAIN_MENTAL_HEALTH: return 0.25;
-    case v1::DOMAIN_MULTI_PROBLEM: return 0.22;
-    case v1::DOMAIN_DIVORCE: return 0.24;
-    default: return 0.20;
+    case v1::DOMAIN_YOUTH_PROTECTION:
+      return 0.19;
+    case v1::DOMAIN_YOUTH_CARE:
+      return 0.18;
+    case v1::DOMAIN_DOMESTIC_VIOLENCE:
+      return 0.26;
+    case v1::DOMAIN_MENTAL_HEALTH:
+      return 0.25;
+    case v1::DOMAIN_MULTI_PROBLEM:
+      return 0.22;
+    case v1::DOMAIN_DIVORCE:
+      return 0.24;
+    default:
+      return 0.20;
   }
 }
 
 double MeanNetworkSize(int year) {
   switch (year) {
-    case 2019: return 11.2;
-    case 2020: return 9.0;  // pandemic: smaller gatherings
-    case 2021: return 10.6;
-    case 2022: return 11.1;
-    case 2023: return 11.2;
-    case 2024: return 11.2;
-    default: return kDefaultMeanNetworkSize;
+    case 2019:
+      return 11.2;
+    case 2020:
+      return 9.0;  // pandemic: smaller gatherings
+    case 2021:
+      return 10.6;
+    case 2022:
+      return 11.1;
+    case 2023:
+      return 11.2;
+    case 2024:
+      return 11.2;
+    default:
+      return kDefaultMeanNetworkSize;
   }
 }
 

@@ -28,9 +28,9 @@ struct Choice {
 // spreads over the smaller domains the seed lists (elderly care, debt,
 // return from detention).
 inline constexpr Choice<v1::Domain> kDomains[] = {
-    {v1::DOMAIN_YOUTH_PROTECTION, 550}, {v1::DOMAIN_YOUTH_CARE, 100},       {v1::DOMAIN_DOMESTIC_VIOLENCE, 80},
-    {v1::DOMAIN_HOUSING, 60},           {v1::DOMAIN_MENTAL_HEALTH, 60},     {v1::DOMAIN_MULTI_PROBLEM, 60},
-    {v1::DOMAIN_DIVORCE, 50},           {v1::DOMAIN_ELDERLY_CARE, 10},      {v1::DOMAIN_DEBT, 10},
+    {v1::DOMAIN_YOUTH_PROTECTION, 550}, {v1::DOMAIN_YOUTH_CARE, 100},   {v1::DOMAIN_DOMESTIC_VIOLENCE, 80},
+    {v1::DOMAIN_HOUSING, 60},           {v1::DOMAIN_MENTAL_HEALTH, 60}, {v1::DOMAIN_MULTI_PROBLEM, 60},
+    {v1::DOMAIN_DIVORCE, 50},           {v1::DOMAIN_ELDERLY_CARE, 10},  {v1::DOMAIN_DEBT, 10},
     {v1::DOMAIN_DETENTION_RETURN, 10},  {v1::DOMAIN_OTHER, 10},
 };
 
@@ -101,7 +101,7 @@ inline constexpr double kBackgroundMatched = 0.80;
 double StopProbability(v1::Domain domain);
 
 inline constexpr Choice<v1::PreparationStopReason> kStopReasons[] = {
-    {v1::PREPARATION_STOP_REASON_FAMILY_DECLINED, 35},   {v1::PREPARATION_STOP_REASON_NO_NETWORK_REACHED, 14},
+    {v1::PREPARATION_STOP_REASON_FAMILY_DECLINED, 35},    {v1::PREPARATION_STOP_REASON_NO_NETWORK_REACHED, 14},
     {v1::PREPARATION_STOP_REASON_SITUATION_RESOLVED, 15}, {v1::PREPARATION_STOP_REASON_SITUATION_ESCALATED, 16},
     {v1::PREPARATION_STOP_REASON_REFERRER_WITHDREW, 12},  {v1::PREPARATION_STOP_REASON_OTHER, 8},
 };
@@ -153,8 +153,8 @@ inline constexpr int kMaxActions = 8;
 // (assumption; the seed reports 19% less professional input).
 inline constexpr double kNetworkOwnedAction = 0.80;
 inline constexpr const char* kActionCategories[] = {
-    "housing", "school", "childcare", "finances", "health", "safety",
-    "daily_care", "transport", "leisure", "contact_arrangement", "work", "respite"};
+    "housing",   "school",  "childcare",           "finances", "health", "safety", "daily_care",
+    "transport", "leisure", "contact_arrangement", "work",     "respite"};
 
 // --- After the conference -----------------------------------------------------
 
@@ -177,12 +177,12 @@ inline constexpr double kOtsPreventedOrLifted = 0.29;
 inline constexpr double kOtsLiftedShare = 0.40;  // of those: lifted (assumption)
 inline constexpr double kPlacementPrevented = 0.44;
 inline constexpr double kPlacementEnded = 0.14;
-inline constexpr double kPlacedWithKin = 0.10;       // assumption (seed: 23% kin care in NL)
+inline constexpr double kPlacedWithKin = 0.10;         // assumption (seed: 23% kin care in NL)
 inline constexpr double kPlacedOutsideNetwork = 0.05;  // assumption
 inline constexpr double kEvictionPrevented = 0.95;
-inline constexpr double kRentPaidOnTime = 0.95;  // of prevented evictions
-inline constexpr double kParentingArrangement = 0.60;  // divorce (assumption)
-inline constexpr double kHouseholdTakenOver = 0.40;    // mental health (assumption)
+inline constexpr double kRentPaidOnTime = 0.95;           // of prevented evictions
+inline constexpr double kParentingArrangement = 0.60;     // divorce (assumption)
+inline constexpr double kHouseholdTakenOver = 0.40;       // mental health (assumption)
 inline constexpr double kProfessionalHelpReduced = 0.50;  // multi-problem (assumption)
 inline constexpr double kProfessionalHelpReducedOther = 0.30;
 inline constexpr double kReReferral = 0.07;  // assumption
@@ -197,12 +197,12 @@ inline constexpr int64_t kInterpreterCostMinEur = 150;
 inline constexpr int64_t kInterpreterCostMaxEur = 600;
 
 inline constexpr Choice<v1::EndReason> kEndReasonsAfterPlan[] = {
-    {v1::END_REASON_COMPLETED_AS_PLANNED, 70}, {v1::END_REASON_MUTUAL_AGREEMENT, 15},
-    {v1::END_REASON_CLIENT_MOVED, 5},          {v1::END_REASON_REFERRED_ELSEWHERE, 5},
-    {v1::END_REASON_CLIENT_ENDED, 3},          {v1::END_REASON_OTHER, 2}};
-inline constexpr Choice<v1::EndReason> kEndReasonsWithoutPlan[] = {
-    {v1::END_REASON_MUTUAL_AGREEMENT, 40}, {v1::END_REASON_REFERRED_ELSEWHERE, 35},
-    {v1::END_REASON_CLIENT_ENDED, 15},     {v1::END_REASON_OTHER, 10}};
+    {v1::END_REASON_COMPLETED_AS_PLANNED, 70}, {v1::END_REASON_MUTUAL_AGREEMENT, 15}, {v1::END_REASON_CLIENT_MOVED, 5},
+    {v1::END_REASON_REFERRED_ELSEWHERE, 5},    {v1::END_REASON_CLIENT_ENDED, 3},      {v1::END_REASON_OTHER, 2}};
+inline constexpr Choice<v1::EndReason> kEndReasonsWithoutPlan[] = {{v1::END_REASON_MUTUAL_AGREEMENT, 40},
+                                                                   {v1::END_REASON_REFERRED_ELSEWHERE, 35},
+                                                                   {v1::END_REASON_CLIENT_ENDED, 15},
+                                                                   {v1::END_REASON_OTHER, 10}};
 
 // The legal framework that fits a domain (DESIGN section 1: Jeugdwet for
 // children, Wmo or Wvggz for adults; assumption for the mix).

@@ -34,11 +34,16 @@ bool Speaks(const std::vector<std::string>& languages, const std::string& langua
 
 v1::EndReason EndReasonAfterStop(v1::PreparationStopReason reason) {
   switch (reason) {
-    case v1::PREPARATION_STOP_REASON_FAMILY_DECLINED: return v1::END_REASON_CLIENT_ENDED;
-    case v1::PREPARATION_STOP_REASON_NO_NETWORK_REACHED: return v1::END_REASON_PROVIDER_ENDED;
-    case v1::PREPARATION_STOP_REASON_SITUATION_RESOLVED: return v1::END_REASON_MUTUAL_AGREEMENT;
-    case v1::PREPARATION_STOP_REASON_SITUATION_ESCALATED: return v1::END_REASON_REFERRED_ELSEWHERE;
-    default: return v1::END_REASON_OTHER;
+    case v1::PREPARATION_STOP_REASON_FAMILY_DECLINED:
+      return v1::END_REASON_CLIENT_ENDED;
+    case v1::PREPARATION_STOP_REASON_NO_NETWORK_REACHED:
+      return v1::END_REASON_PROVIDER_ENDED;
+    case v1::PREPARATION_STOP_REASON_SITUATION_RESOLVED:
+      return v1::END_REASON_MUTUAL_AGREEMENT;
+    case v1::PREPARATION_STOP_REASON_SITUATION_ESCALATED:
+      return v1::END_REASON_REFERRED_ELSEWHERE;
+    default:
+      return v1::END_REASON_OTHER;
   }
 }
 
@@ -215,8 +220,8 @@ bool CaseSimulation::Prepare() {
   for (const Participant& p : participants_) {
     const int64_t invited_day =
         p.central ? assigned_day_ + Between(1, 5) : assigned_day_ + Between(2, preparation_days - 7);
-    int64_t responded_day = p.central ? invited_day + Between(1, 3)
-                                      : std::min(invited_day + Between(1, 10), conference_day_ - 2);
+    int64_t responded_day =
+        p.central ? invited_day + Between(1, 3) : std::min(invited_day + Between(1, 10), conference_day_ - 2);
     if (p.response == v1::INVITATION_RESPONSE_NO_RESPONSE) responded_day = conference_day_ - 2;
     const int64_t invited_at = DaytimeOn(invited_day);
     const int64_t responded_at = DaytimeOn(responded_day);
@@ -350,21 +355,25 @@ bool CaseSimulation::MakePlan() {
 }
 
 v1::PlanExecution CaseSimulation::DrawPlanExecution() {
-  static constexpr cal::Choice<v1::PlanExecution> kAccepted[] = {
-      {v1::PLAN_EXECUTION_FULLY, 30}, {v1::PLAN_EXECUTION_MOSTLY, 35},
-      {v1::PLAN_EXECUTION_PARTLY, 25}, {v1::PLAN_EXECUTION_NOT_EXECUTED, 10}};
-  static constexpr cal::Choice<v1::PlanExecution> kRejected[] = {
-      {v1::PLAN_EXECUTION_FULLY, 10}, {v1::PLAN_EXECUTION_MOSTLY, 20},
-      {v1::PLAN_EXECUTION_PARTLY, 40}, {v1::PLAN_EXECUTION_NOT_EXECUTED, 30}};
+  static constexpr cal::Choice<v1::PlanExecution> kAccepted[] = {{v1::PLAN_EXECUTION_FULLY, 30},
+                                                                 {v1::PLAN_EXECUTION_MOSTLY, 35},
+                                                                 {v1::PLAN_EXECUTION_PARTLY, 25},
+                                                                 {v1::PLAN_EXECUTION_NOT_EXECUTED, 10}};
+  static constexpr cal::Choice<v1::PlanExecution> kRejected[] = {{v1::PLAN_EXECUTION_FULLY, 10},
+                                                                 {v1::PLAN_EXECUTION_MOSTLY, 20},
+                                                                 {v1::PLAN_EXECUTION_PARTLY, 40},
+                                                                 {v1::PLAN_EXECUTION_NOT_EXECUTED, 30}};
   return plan_accepted_ ? kAccepted[rng_.Weighted(kAccepted)].value : kRejected[rng_.Weighted(kRejected)].value;
 }
 
 // Follow-ups at about 6, 12 and 24 months: who of the support network still
 // actively supports; sometimes a review conference.
 void CaseSimulation::FollowUp() {
-  static constexpr cal::Choice<v1::Reporter> kReporters[] = {
-      {v1::REPORTER_COORDINATOR, 40}, {v1::REPORTER_CENTRAL_PERSON, 20}, {v1::REPORTER_NETWORK_MEMBER, 15},
-      {v1::REPORTER_REFERRER, 15},    {v1::REPORTER_RESEARCHER, 10}};
+  static constexpr cal::Choice<v1::Reporter> kReporters[] = {{v1::REPORTER_COORDINATOR, 40},
+                                                             {v1::REPORTER_CENTRAL_PERSON, 20},
+                                                             {v1::REPORTER_NETWORK_MEMBER, 15},
+                                                             {v1::REPORTER_REFERRER, 15},
+                                                             {v1::REPORTER_RESEARCHER, 10}};
   std::vector<bool> active(support_network_.size(), true);
   for (size_t round = 0; round < std::size(cal::kFollowUpMonths); ++round) {
     for (size_t i = 0; i < active.size(); ++i) {
@@ -414,8 +423,9 @@ void CaseSimulation::RecordOutcomes() {
   switch (domain_) {
     case v1::DOMAIN_YOUTH_PROTECTION: {
       if (rng_.Bernoulli(cal::kOtsPreventedOrLifted)) {
-        AddOutcome(at, rng_.Bernoulli(cal::kOtsLiftedShare) ? v1::OUTCOME_TYPE_OTS_LIFTED
-                                                             : v1::OUTCOME_TYPE_OTS_PREVENTED, children);
+        AddOutcome(at,
+                   rng_.Bernoulli(cal::kOtsLiftedShare) ? v1::OUTCOME_TYPE_OTS_LIFTED : v1::OUTCOME_TYPE_OTS_PREVENTED,
+                   children);
       }
       double u = rng_.Uniform01();
       if (u < cal::kPlacementPrevented) {

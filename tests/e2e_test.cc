@@ -1,16 +1,15 @@
 // End to end: a real kringd process, real gRPC channels, real Kafka clients —
 // on the embedded cluster and against a real Apache Kafka broker.
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <future>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <google/protobuf/util/message_differencer.h>
-#include <gtest/gtest.h>
 
 #include "cli/cohort_client.h"
 #include "eventstore/event_store.h"
@@ -245,8 +244,9 @@ TEST_F(EndToEndTest, SigtermAcknowledgesEveryReadBatchAndStoresNothingElse) {
   // The relay flushed everything to Kafka before the process ended.
   const std::string head = std::to_string(store->Head().value());
   const auto log = testing::RunCommand("cat " + server.log_path());
-  EXPECT_NE(log.output.find("msg=relay_stopped confirmed_position=" + head + " head_position=" + head + " flushed=true"),
-            std::string::npos)
+  EXPECT_NE(
+      log.output.find("msg=relay_stopped confirmed_position=" + head + " head_position=" + head + " flushed=true"),
+      std::string::npos)
       << log.output;
 }
 

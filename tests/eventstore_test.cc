@@ -1,5 +1,4 @@
-#include "eventstore/event_store.h"
-
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +8,7 @@
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
-
+#include "eventstore/event_store.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::eventstore {

@@ -1,12 +1,10 @@
-#include "projections/engine.h"
-
 #include <google/protobuf/util/message_differencer.h>
-#include <librdkafka/rdkafkacpp.h>
-
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
 
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
+#include "projections/engine.h"
 #include "projections/network_size.h"
 #include "tests/testing/test_support.h"
 
@@ -80,12 +78,12 @@ TEST_F(ProjectionTest, HandMadeCohortGivesHandComputedFigures) {
   const auto r = Query(*engine);
   const auto& s = r.overall();
   EXPECT_EQ(s.conferences(), 4u);
-  EXPECT_DOUBLE_EQ(s.mean(), 7.0);     // (3+5+8+12)/4
-  EXPECT_DOUBLE_EQ(s.median(), 6.5);   // (5+8)/2
-  EXPECT_DOUBLE_EQ(s.p10(), 3.6);      // rank 0.3: 3 + 0.3*(5-3)
-  EXPECT_DOUBLE_EQ(s.p25(), 4.5);      // rank 0.75: 3 + 0.75*2
-  EXPECT_DOUBLE_EQ(s.p75(), 9.0);      // rank 2.25: 8 + 0.25*4
-  EXPECT_DOUBLE_EQ(s.p90(), 10.8);     // rank 2.7: 8 + 0.7*4
+  EXPECT_DOUBLE_EQ(s.mean(), 7.0);    // (3+5+8+12)/4
+  EXPECT_DOUBLE_EQ(s.median(), 6.5);  // (5+8)/2
+  EXPECT_DOUBLE_EQ(s.p10(), 3.6);     // rank 0.3: 3 + 0.3*(5-3)
+  EXPECT_DOUBLE_EQ(s.p25(), 4.5);     // rank 0.75: 3 + 0.75*2
+  EXPECT_DOUBLE_EQ(s.p75(), 9.0);     // rank 2.25: 8 + 0.25*4
+  EXPECT_DOUBLE_EQ(s.p90(), 10.8);    // rank 2.7: 8 + 0.7*4
   EXPECT_EQ(s.min(), 3u);
   EXPECT_EQ(s.max(), 12u);
   EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);

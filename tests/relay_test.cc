@@ -1,13 +1,12 @@
 #include "bus/relay.h"
 
+#include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
 #include <map>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "eventstore/event_store.h"
 #include "tests/testing/test_support.h"

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <librdkafka/rdkafkacpp.h>
 
 #include "bus/kafka.h"

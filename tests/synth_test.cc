@@ -1,6 +1,6 @@
 // Tests of the synthetic cohort generator: reproducibility, valid events,
 // the write side's stream rules, and the calibration targets on 10,000 cases.
-#include "synth/cohort.h"
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,14 +11,13 @@
 #include <unordered_set>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "eventstore/event_store.h"
 #include "eventstore/validation.h"
+#include "synth/cohort.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::synth {
@@ -420,8 +419,8 @@ TEST(CohortGeneratorTest, MatchesTheCalibrationOnTenThousandCases) {
 
   const double stopped = static_cast<double>(f.stopped) / f.cases;
   const double with_plan = static_cast<double>(f.plans) / f.conferences;
-  std::printf("stopped in preparation: %.3f of cases; conferences: %zu; with a plan: %.3f\n", stopped,
-              f.conferences, with_plan);
+  std::printf("stopped in preparation: %.3f of cases; conferences: %zu; with a plan: %.3f\n", stopped, f.conferences,
+              with_plan);
   EXPECT_GE(stopped, 0.16);
   EXPECT_LE(stopped, 0.33);
   EXPECT_GE(with_plan, 0.80);
@@ -437,8 +436,10 @@ TEST(CohortGeneratorTest, MatchesTheCalibrationOnTenThousandCases) {
   const double ots = (count(v1::OUTCOME_TYPE_OTS_PREVENTED) + count(v1::OUTCOME_TYPE_OTS_LIFTED)) * per100;
   const double prevented = count(v1::OUTCOME_TYPE_PLACEMENT_PREVENTED) * per100;
   const double ended = count(v1::OUTCOME_TYPE_PLACEMENT_ENDED) * per100;
-  std::printf("per 100 youth-protection conferences (%zu): OTS prevented/lifted %.1f, placement prevented %.1f, "
-              "placement ended %.1f\n", f.youth_protection_conferences, ots, prevented, ended);
+  std::printf(
+      "per 100 youth-protection conferences (%zu): OTS prevented/lifted %.1f, placement prevented %.1f, "
+      "placement ended %.1f\n",
+      f.youth_protection_conferences, ots, prevented, ended);
   EXPECT_NEAR(ots, 29, 4);
   EXPECT_NEAR(prevented, 44, 4);
   EXPECT_NEAR(ended, 14, 3);

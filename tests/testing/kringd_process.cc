@@ -6,11 +6,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 namespace kring::testing {
 namespace {
@@ -29,8 +28,8 @@ KringdProcess::KringdProcess(const std::string& data_dir, std::vector<std::strin
     : log_path_(data_dir + ".log") {
   const std::string ready = data_dir + ".ready";
   unlink(ready.c_str());
-  std::vector<std::string> args = {KRING_KRINGD_PATH, "--data-dir", data_dir, "--listen", "127.0.0.1:0",
-                                   "--ready-file", ready};
+  std::vector<std::string> args = {KRING_KRINGD_PATH, "--data-dir",   data_dir, "--listen",
+                                   "127.0.0.1:0",     "--ready-file", ready};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");

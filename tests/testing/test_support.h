@@ -32,9 +32,8 @@ std::string NewUuid();
 // An event with a fresh id, occurred on the given day (UTC noon).
 v1::Event EventOn(int year, int month, int day);
 
-v1::Event CaseReferredEvent(v1::Domain domain = v1::DOMAIN_YOUTH_PROTECTION,
-                            const std::string& municipality = "GM0363", int year = 2023, int month = 1,
-                            int day = 10);
+v1::Event CaseReferredEvent(v1::Domain domain = v1::DOMAIN_YOUTH_PROTECTION, const std::string& municipality = "GM0363",
+                            int year = 2023, int month = 1, int day = 10);
 v1::Event CoordinatorAssignedEvent(const std::string& coordinator_id, int year = 2023, int month = 1, int day = 12);
 v1::Event ParticipantInvitedEvent(const std::string& participant_id, v1::Relation relation,
                                   bool central_person = false);
