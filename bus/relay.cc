@@ -179,7 +179,12 @@ void OutboxRelay::Run() {
       producer_->Poll(0);
     } else if (cursor > head) {
       producer_->Poll(0);
-      store_->WaitForHead(GlobalPosition(head), std::chrono::milliseconds(20));
+      // Caught up: wait for new events, then let a few milliseconds of them
+      // gather, so the relay reads the store in runs rather than per group
+      // (the producer batches for linger.ms anyway).
+      if (store_->WaitForHead(GlobalPosition(head), std::chrono::milliseconds(20)) > GlobalPosition(head)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
     } else {
       producer_->Poll(20);
     }
