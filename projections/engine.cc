@@ -32,9 +32,9 @@ absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   return absl::InternalError(absl::StrCat("projection store: ", what, ": ", s.ToString()));
 }
 
-std::string OffsetKey(const std::string& cluster_id, const std::string& topic, int32_t partition) {
+std::string OffsetKey(const std::string& cluster_id, const std::string& topic, KafkaPartition partition) {
   std::string key = absl::StrCat(kOffsetPrefix, cluster_id, std::string(1, '\0'), topic, std::string(1, '\0'));
-  PutBigEndian64(&key, static_cast<uint64_t>(partition));
+  PutBigEndian64(&key, static_cast<uint64_t>(partition.value()));
   return key;
 }
 
@@ -91,8 +91,8 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
       return;
     }
     for (RdKafka::TopicPartition* tp : partitions) {
-      auto stored = engine_->StoredOffset(cluster_id_, tp->partition());
-      tp->set_offset(stored.ok() && *stored >= 0 ? *stored : RdKafka::Topic::OFFSET_BEGINNING);
+      auto stored = engine_->StoredOffset(cluster_id_, KafkaPartition(tp->partition()));
+      tp->set_offset(stored.ok() && *stored ? (*stored)->value() : RdKafka::Topic::OFFSET_BEGINNING);
     }
     consumer->assign(partitions);
     Logger("projections")
@@ -123,7 +123,7 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
       }
       next[m->partition()] = m->offset() + 1;
     }
-    for (const auto& [p, o] : next) offsets->push_back({p, o});
+    for (const auto& [p, o] : next) offsets->push_back({KafkaPartition(p), KafkaOffset(o)});
   }
 
   const std::string& cluster_id() const { return cluster_id_; }
@@ -193,12 +193,13 @@ ProjectionEngine::~ProjectionEngine() {
   if (db_) db_->Close();
 }
 
-absl::StatusOr<int64_t> ProjectionEngine::StoredOffset(const std::string& cluster_id, int32_t partition) const {
+absl::StatusOr<std::optional<KafkaOffset>> ProjectionEngine::StoredOffset(const std::string& cluster_id,
+                                                                          KafkaPartition partition) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), OffsetKey(cluster_id, options_.kafka.topic, partition), &value);
-  if (s.IsNotFound()) return -1;
+  if (s.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocks(s, "read offset"));
-  return static_cast<int64_t>(ReadBigEndian64(value));
+  return KafkaOffset(static_cast<int64_t>(ReadBigEndian64(value)));
 }
 
 absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& events, const std::string& cluster_id,
@@ -251,7 +252,7 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   }
   for (const PartitionOffset& o : offsets) {
     batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition),
-              BigEndian64(static_cast<uint64_t>(o.next_offset)));
+              BigEndian64(static_cast<uint64_t>(o.next_offset.value())));
   }
   std::string watermark = BigEndian64(events_applied);
   PutBigEndian64(&watermark, max_position);

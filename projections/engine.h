@@ -61,8 +61,8 @@ struct Watermark {
 
 // A message position in Kafka, to be stored with the batch it completes.
 struct PartitionOffset {
-  int32_t partition;
-  int64_t next_offset;
+  KafkaPartition partition;
+  KafkaOffset next_offset;
 };
 
 class ProjectionEngine {
@@ -98,7 +98,9 @@ class ProjectionEngine {
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();
-  absl::StatusOr<int64_t> StoredOffset(const std::string& cluster_id, int32_t partition) const;
+  // The next offset stored for a partition of this cluster, if any.
+  absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
+                                                          KafkaPartition partition) const;
   void ConsumeLoop();
 
   const ProjectionOptions options_;
