@@ -99,10 +99,10 @@ CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
-KafkaBroker::KafkaBroker(const std::string& work_dir) : work_dir_(work_dir) {
+KafkaBroker::KafkaBroker(const std::string& work_dir, int nodes) : work_dir_(work_dir) {
   const std::string script = std::string(KRING_SOURCE_DIR) + "/tests/kafka/kafka-broker.sh";
   const std::string errors = work_dir_ + ".stderr";
-  CommandResult r = RunCommand(script + " start " + work_dir_ + " 2>" + errors);
+  CommandResult r = RunCommand(script + " start " + work_dir_ + " --nodes " + std::to_string(nodes) + " 2>" + errors);
   if (r.status != 0) {
     throw std::runtime_error("cannot start a real Kafka broker:\n" + r.output + Tail(errors));
   }
@@ -112,6 +112,16 @@ KafkaBroker::KafkaBroker(const std::string& work_dir) : work_dir_(work_dir) {
     if (!line.empty()) bootstrap_ = line;
   }
 }
+
+void KafkaBroker::Run(const std::string& args) {
+  const std::string script = std::string(KRING_SOURCE_DIR) + "/tests/kafka/kafka-broker.sh";
+  CommandResult r = RunCommand(script + " " + args + " 2>&1");
+  if (r.status != 0) throw std::runtime_error("kafka-broker.sh " + args + " failed:\n" + r.output);
+}
+
+void KafkaBroker::StopNode(int k) { Run("stop " + work_dir_ + " " + std::to_string(k)); }
+
+void KafkaBroker::RestartNode(int k) { Run("restart-node " + work_dir_ + " " + std::to_string(k)); }
 
 KafkaBroker::~KafkaBroker() {
   RunCommand(std::string(KRING_SOURCE_DIR) + "/tests/kafka/kafka-broker.sh stop " + work_dir_ + " 2>&1");

@@ -34,16 +34,20 @@ class KringdProcess {
   std::string log_path_;
 };
 
-// A real Apache Kafka broker (KRaft, one node on loopback) from
-// tests/kafka/kafka-broker.sh; stopped by the destructor.
+// A real Apache Kafka cluster (KRaft, `nodes` combined broker-controllers on
+// loopback) from tests/kafka/kafka-broker.sh; stopped by the destructor.
 class KafkaBroker {
  public:
-  // Throws with the script's output if the broker cannot be started.
-  explicit KafkaBroker(const std::string& work_dir);
+  // Throws with the script's output if the cluster cannot be started.
+  explicit KafkaBroker(const std::string& work_dir, int nodes = 1);
   ~KafkaBroker();
   const std::string& bootstrap() const { return bootstrap_; }
+  // Stops node k (1-based) / starts it again with its data; throw on failure.
+  void StopNode(int k);
+  void RestartNode(int k);
 
  private:
+  void Run(const std::string& args);
   std::string work_dir_;
   std::string bootstrap_;
 };
