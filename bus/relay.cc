@@ -143,7 +143,6 @@ OutboxRelay::~OutboxRelay() { Stop(); }
 void OutboxRelay::Run() {
   uint64_t cursor = confirmed_.load() + 1;
   auto last_checkpoint = std::chrono::steady_clock::now();
-  std::vector<std::pair<v1::RecordedEvent, std::string>> chunk;
   while (!stopping_.load()) {
     if (producer_->failed()) {
       // Rebuild the producer and resend everything not yet confirmed.
