@@ -129,6 +129,36 @@ size_t ExpectCompleteAndOrdered(const std::vector<testing::ConsumedEvent>& consu
   return repeats;
 }
 
+// Asks the reflection service to list the services, with raw bytes:
+// ServerReflectionRequest{list_services: ""} is 3a 00.
+std::string ReflectionListServices(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&](auto&& op) {
+    op();
+    void* tag;
+    bool ok = false;
+    cq.Next(&tag, &ok);
+    return ok;
+  };
+  grpc::Slice request_bytes(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&request_bytes, 1), response;
+  grpc::Status status;
+  std::string bytes;
+  if (step([&] { call->StartCall(nullptr); }) && step([&] { call->Write(request, nullptr); }) &&
+      step([&] { call->WritesDone(nullptr); }) && step([&] { call->Read(&response, nullptr); })) {
+    std::vector<grpc::Slice> slices;
+    (void)response.Dump(&slices);
+    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  }
+  step([&] { call->Finish(&status, nullptr); });
+  cq.Shutdown();
+  return bytes;
+}
+
 class EndToEndTest : public ::testing::Test {
  protected:
   std::string DataDir() const { return dir_.Sub("data"); }
@@ -155,6 +185,9 @@ TEST_F(EndToEndTest, AppendQueryAndConsumeOnTheEmbeddedCluster) {
     for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     EXPECT_EQ(bytes, std::string("\x08\x01", 2));
   }
+
+  // Server reflection lists the services (what grpcurl-like tools ask first).
+  EXPECT_NE(ReflectionListServices(channel).find("kring.v1.IngestService"), std::string::npos);
 
   const auto totals = client::StreamCohort(channel, Cohort(1, 300));
   ASSERT_TRUE(totals.status.ok()) << totals.status;
