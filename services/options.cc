@@ -25,7 +25,11 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   app.add_option("--kafka-topic", o.kafka.topic, "topic of the case events")
       ->envname("KRING_KAFKA_TOPIC")
       ->capture_default_str();
-  app.add_option("--kafka-config", kafka_config, "extra librdkafka property key=value (repeatable)");
+  app.add_option("--kafka-config", kafka_config,
+                 "extra librdkafka property key=value (repeatable; in the environment, separate them with ';' "
+                 "— keeps secrets such as sasl.password out of the process list)")
+      ->envname("KRING_KAFKA_CONFIG")
+      ->delimiter(';');
   app.add_option("--embedded-partitions", o.kafka.embedded_partitions, "partitions of the embedded cluster's topic")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

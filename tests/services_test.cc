@@ -57,6 +57,15 @@ TEST(ServerOptionsTest, FlagsWinOverEnvironmentAndBadFlagsNameThemselves) {
   unsetenv("KRING_DATA_DIR");
   unsetenv("KRING_KAFKA_BOOTSTRAP");
 
+  // Several properties from the environment, so that secrets stay out of argv.
+  setenv("KRING_KAFKA_CONFIG", "security.protocol=sasl_ssl;sasl.password=s3cr=t", 1);
+  const char* plain[] = {"kringd"};
+  auto from_env = ParseServerOptions(1, const_cast<char**>(plain));
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->kafka.client_config.at("security.protocol"), "sasl_ssl");
+  EXPECT_EQ(from_env->kafka.client_config.at("sasl.password"), "s3cr=t");
+  unsetenv("KRING_KAFKA_CONFIG");
+
   const char* bad[] = {"kringd", "--kafka-config", "novalue"};
   auto r = ParseServerOptions(3, const_cast<char**>(bad));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
