@@ -68,6 +68,10 @@ class OutboxRelay::Producer : public RdKafka::DeliveryReportCb, public RdKafka::
   }
 
   void Poll(int timeout_ms) { producer_->poll(timeout_ms); }
+  // The id of the cluster this producer talks to; empty if unreachable.
+  std::string ClusterId(int timeout_ms) { return producer_->clusterid(timeout_ms); }
+  // Before anything is sent: positions up to `confirmed` count as confirmed.
+  void SetConfirmed(uint64_t confirmed) { confirmed_ = confirmed; }
   uint64_t confirmed() const { return confirmed_; }
   bool failed() const { return failed_; }
   void Close(std::chrono::milliseconds timeout) {
@@ -120,17 +124,8 @@ OutboxRelay::OutboxRelay(eventstore::EventStore* store, RelayOptions options)
 
 absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store, RelayOptions options) {
   std::unique_ptr<OutboxRelay> relay(new OutboxRelay(store, std::move(options)));
-  uint64_t start = 1;
-  if (!relay->options_.republish_from_start) {
-    ASSIGN_OR_RETURN(GlobalPosition first, store->FirstUnpublished());
-    start = first.value();
-  }
-  relay->confirmed_ = start - 1;
-  relay->checkpointed_ = start - 1;
   relay->producer_ = std::make_unique<Producer>();
-  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, relay->options_.linger_ms, start - 1));
-  Logger("relay")->info("msg=relay_started topic={} from_position={} head_position={}", relay->options_.kafka.topic,
-                        start, store->Head().value());
+  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, relay->options_.linger_ms, 0));
   relay->thread_ = std::thread([r = relay.get()] {
     pthread_setname_np(pthread_self(), "kring-relay");
     r->Run();
@@ -140,7 +135,38 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::Even
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
+bool OutboxRelay::FindStart() {
+  // The outbox is kept per cluster: learn which one this is. Kafka may be
+  // down; appends do not wait for it, and neither does anything else.
+  for (int attempt = 0; !stopping_.load(); ++attempt) {
+    cluster_id_ = producer_->ClusterId(1000);
+    if (!cluster_id_.empty()) break;
+    if (attempt % 30 == 0) Logger("relay")->warn("msg=waiting_for_kafka bootstrap={}", options_.kafka.bootstrap);
+  }
+  if (stopping_.load()) return false;
+  uint64_t start = 1;
+  if (!options_.republish_from_start) {
+    auto first = store_->FirstUnpublished(cluster_id_);
+    if (first.ok()) {
+      start = first->value();
+    } else {  // sending too much is safe, consumers skip repeats
+      Logger("relay")->error("msg=outbox_read_failed status=\"{}\" resend_from_position=1", first.status().ToString());
+    }
+  }
+  producer_->SetConfirmed(start - 1);
+  checkpointed_ = start - 1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    confirmed_ = start - 1;
+  }
+  confirmed_cv_.notify_all();
+  Logger("relay")->info("msg=relay_started topic={} cluster_id={} from_position={} head_position={}",
+                        options_.kafka.topic, cluster_id_, start, store_->Head().value());
+  return true;
+}
+
 void OutboxRelay::Run() {
+  if (!FindStart()) return;
   uint64_t cursor = confirmed_.load() + 1;
   auto last_checkpoint = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
@@ -204,8 +230,8 @@ void OutboxRelay::Run() {
 
 void OutboxRelay::Checkpoint() {
   const uint64_t confirmed = confirmed_.load();
-  if (confirmed <= checkpointed_ || !options_.record_confirmations) return;
-  if (auto s = store_->MarkPublished(GlobalPosition(confirmed)); !s.ok()) {
+  if (confirmed <= checkpointed_) return;
+  if (auto s = store_->MarkPublished(cluster_id_, GlobalPosition(confirmed)); !s.ok()) {
     Logger("relay")->error("msg=checkpoint_failed status=\"{}\"", s.ToString());
     return;
   }

@@ -3,6 +3,8 @@
 // RecordedEvent exactly as stored, and headers for event type, global
 // position and schema. It confirms positions to the store's outbox only from
 // delivery reports, so an event is marked published only once Kafka has it.
+// The outbox is kept per Kafka cluster id: a cluster the store never
+// published to receives the whole log.
 //
 // Kafka outages never block appends: the relay runs on its own thread,
 // producing with an unlimited message timeout, and the outbox waits on disk.
@@ -35,10 +37,6 @@ struct RelayOptions {
   // Publish from position 1 instead of from the outbox: for the embedded
   // cluster, which starts empty on every run. Default: false.
   bool republish_from_start = false;
-  // Record confirmed positions in the store's outbox. The embedded cluster
-  // keeps nothing, so its confirmations must not mark events as published: a
-  // later switch to a real cluster then sends it the whole log. Default: true.
-  bool record_confirmations = true;
   // Most events sent but not yet confirmed. Default: 200000.
   size_t max_in_flight = 200000;
   // How often confirmed positions are written back to the outbox.
@@ -66,6 +64,8 @@ class OutboxRelay {
  private:
   class Producer;
   OutboxRelay(eventstore::EventStore* store, RelayOptions options);
+  // Learns the cluster id and where its outbox starts; false if stopped first.
+  bool FindStart();
   void Run();
   void Checkpoint();
 
@@ -73,6 +73,7 @@ class OutboxRelay {
   const RelayOptions options_;
   std::unique_ptr<Producer> producer_;
   std::atomic<uint64_t> confirmed_{0};
+  std::string cluster_id_;  // relay thread, then Stop() after joining it
   uint64_t checkpointed_ = 0;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

@@ -31,7 +31,7 @@ constexpr const char* kEvents = "events";
 constexpr const char* kStreams = "streams";
 constexpr const char* kEventIds = "event_ids";
 constexpr const char* kHeads = "heads";
-constexpr const char* kPublishedKey = "published";
+const std::string kPublishedPrefix = "published/";
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -150,14 +150,6 @@ absl::Status EventStore::OpenDb() {
   streams_cf_ = handles_[2];
   event_ids_cf_ = handles_[3];
   heads_cf_ = handles_[4];
-
-  std::string published;
-  rocksdb::Status ps = db_->Get(rocksdb::ReadOptions(), kPublishedKey, &published);
-  if (ps.ok()) {
-    published_ = ReadBigEndian64(published);
-  } else if (!ps.IsNotFound()) {
-    RETURN_IF_ERROR(FromRocks(ps, "read published watermark"));
-  }
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
   it->SeekToLast();
@@ -531,22 +523,23 @@ GlobalPosition EventStore::WaitForHead(GlobalPosition after, std::chrono::millis
   return Head();
 }
 
-absl::StatusOr<GlobalPosition> EventStore::FirstUnpublished() const {
-  std::lock_guard<std::mutex> lock(published_mu_);
-  return GlobalPosition(published_ + 1);
+absl::StatusOr<GlobalPosition> EventStore::FirstUnpublished(const std::string& cluster_id) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kPublishedPrefix + cluster_id, &value);
+  if (s.IsNotFound()) return GlobalPosition(1);
+  RETURN_IF_ERROR(FromRocks(s, "read published watermark"));
+  return GlobalPosition(ReadBigEndian64(value) + 1);
 }
 
-absl::Status EventStore::MarkPublished(GlobalPosition up_to) {
-  std::lock_guard<std::mutex> lock(published_mu_);
-  if (up_to.value() <= published_) return absl::OkStatus();
+absl::Status EventStore::MarkPublished(const std::string& cluster_id, GlobalPosition up_to) {
   if (up_to > Head()) {
     return absl::InvalidArgumentError(absl::StrCat("event store: cannot mark position ", up_to.value(),
                                                    " published beyond the head ", Head().value()));
   }
-  RETURN_IF_ERROR(
-      FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedKey, BigEndian64(up_to.value())), "mark published"));
-  published_ = up_to.value();
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(GlobalPosition first_unpublished, FirstUnpublished(cluster_id));
+  if (up_to < first_unpublished) return absl::OkStatus();  // never move back
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedPrefix + cluster_id, BigEndian64(up_to.value())),
+                   "mark published");
 }
 
 }  // namespace kring::eventstore

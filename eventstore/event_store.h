@@ -9,10 +9,12 @@
 //              consecutive positions)
 //   event_ids  event_id                         -> BE64(position) BE64(version) case_id
 //   heads      case_id                          -> BE64(stream_version)
-//   default    "published"                      -> BE64(last position Kafka confirmed)
-// The outbox is the tail of the `events` log past the published watermark:
-// an event enters it in the same atomic write that records it, and leaves it
-// when the relay confirms its delivery.
+//   default    "published/" cluster id          -> BE64(last position that Kafka
+//                                                  cluster confirmed)
+// The outbox is the tail of the `events` log past the published watermark of
+// the cluster the relay publishes to: an event enters it in the same atomic
+// write that records it, and leaves it when that cluster confirms delivery. A
+// cluster the store has never published to gets the whole log.
 //
 // Threads: every public method may be called from any thread. Appends are
 // validated and serialized on the caller's thread, then queued to one writer
@@ -128,10 +130,11 @@ class EventStore {
   // Waits until Head() > after or the timeout passes; returns Head().
   GlobalPosition WaitForHead(GlobalPosition after, std::chrono::milliseconds timeout) const;
 
-  // Outbox: first position not yet confirmed published (Head()+1 when empty).
-  absl::StatusOr<GlobalPosition> FirstUnpublished() const;
-  // Confirms publication of every position <= up_to.
-  absl::Status MarkPublished(GlobalPosition up_to);
+  // Outbox: the first position the Kafka cluster `cluster_id` has not
+  // confirmed (Head()+1 when it has them all, 1 for a cluster never used).
+  absl::StatusOr<GlobalPosition> FirstUnpublished(const std::string& cluster_id) const;
+  // Records that `cluster_id` confirmed every position <= up_to.
+  absl::Status MarkPublished(const std::string& cluster_id, GlobalPosition up_to);
 
   // Stops taking appends (new ones fail with UNAVAILABLE), finishes every
   // queued batch and stops the writer; reads keep working. Idempotent.
@@ -188,9 +191,6 @@ class EventStore {
   std::deque<Completion> completions_;
   bool writer_done_ = false;
   std::thread completer_;
-
-  mutable std::mutex published_mu_;
-  uint64_t published_ = 0;
 
   // Writer thread only: group-commit statistics, logged on close.
   uint64_t groups_written_ = 0;

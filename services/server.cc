@@ -45,7 +45,6 @@ absl::Status KringServer::StartAll() {
   // The embedded cluster starts empty: publish the whole log again; workers
   // skip what they have applied.
   relay_options.republish_from_start = embedded;
-  relay_options.record_confirmations = !embedded;
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
   projections::ProjectionOptions projection_options;

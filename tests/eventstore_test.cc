@@ -310,11 +310,16 @@ TEST_F(EventStoreTest, SigkillLosesNoAcknowledgedEvent) {
 TEST_F(EventStoreTest, OutboxHoldsEverythingUntilMarkedPublished) {
   auto store = OpenStore();
   ASSERT_TRUE(store->Append(Batch("case-a", SomeEvents(5))).ok());
-  EXPECT_EQ(store->FirstUnpublished()->value(), 1u);
-  ASSERT_TRUE(store->MarkPublished(GlobalPosition(3)).ok());
-  EXPECT_EQ(store->FirstUnpublished()->value(), 4u);
-  ASSERT_TRUE(store->MarkPublished(GlobalPosition(5)).ok());
-  EXPECT_EQ(store->FirstUnpublished()->value(), 6u);
+  EXPECT_EQ(store->FirstUnpublished("cluster-a")->value(), 1u);
+  ASSERT_TRUE(store->MarkPublished("cluster-a", GlobalPosition(3)).ok());
+  EXPECT_EQ(store->FirstUnpublished("cluster-a")->value(), 4u);
+  ASSERT_TRUE(store->MarkPublished("cluster-a", GlobalPosition(2)).ok());  // never moves back
+  EXPECT_EQ(store->FirstUnpublished("cluster-a")->value(), 4u);
+  ASSERT_TRUE(store->MarkPublished("cluster-a", GlobalPosition(5)).ok());
+  EXPECT_EQ(store->FirstUnpublished("cluster-a")->value(), 6u);
+  EXPECT_FALSE(store->MarkPublished("cluster-a", GlobalPosition(6)).ok()) << "beyond the head";
+  // Another cluster has received nothing yet.
+  EXPECT_EQ(store->FirstUnpublished("cluster-b")->value(), 1u);
 }
 
 TEST_F(EventStoreTest, CloseFinishesQueuedBatchesThenRefuses) {

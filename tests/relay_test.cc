@@ -96,7 +96,8 @@ TEST_F(RelayTest, EveryEventArrivesExactlyOnceAndInOrderPerCase) {
   ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
   EXPECT_EQ(relay->Confirmed(), store_->Head());
   relay->Stop();
-  EXPECT_EQ(store_->FirstUnpublished()->value(), store_->Head().value() + 1) << "outbox not drained";
+  const std::string cluster_id = testing::ClusterId(kafka_->bootstrap());
+  EXPECT_EQ(store_->FirstUnpublished(cluster_id)->value(), store_->Head().value() + 1) << "outbox not drained";
   ExpectExactlyOnceInOrder(ConsumeTopic(kafka_->bootstrap(), kTopic, 1000), /*allow_duplicates=*/false);
 }
 
@@ -111,6 +112,22 @@ TEST_F(RelayTest, RestartedRelayContinuesFromTheOutbox) {
   auto relay = StartRelay();
   ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
   ExpectExactlyOnceInOrder(ConsumeTopic(kafka_->bootstrap(), kTopic, 200), /*allow_duplicates=*/false);
+}
+
+TEST_F(RelayTest, AClusterNeverPublishedToReceivesTheWholeLog) {
+  StartKafka(1);
+  AppendCases("case-", 10, 10);
+  {
+    auto relay = StartRelay();
+    ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
+  }
+  // The same data folder, pointed at another cluster: it gets everything,
+  // although the first cluster confirmed it all.
+  auto first = std::move(kafka_);
+  StartKafka(1);
+  auto relay = StartRelay();
+  ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
+  ExpectExactlyOnceInOrder(ConsumeTopic(kafka_->bootstrap(), kTopic, 100), /*allow_duplicates=*/false);
 }
 
 TEST_F(RelayTest, AppendsContinueWhileTheBrokerIsDownAndEverythingArrivesAfter) {

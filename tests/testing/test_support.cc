@@ -100,6 +100,14 @@ std::vector<v1::Event> SomeEvents(size_t n) {
 
 namespace kring::testing {
 
+std::string ClusterId(const std::string& bootstrap) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  return producer ? producer->clusterid(10000) : "";
+}
+
 std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std::string& topic, size_t expected,
                                         std::chrono::milliseconds timeout, std::chrono::milliseconds settle) {
   std::string err;

@@ -60,6 +60,9 @@ struct ConsumedEvent {
   v1::RecordedEvent event;
 };
 
+// The cluster id a Kafka cluster reports (empty if unreachable).
+std::string ClusterId(const std::string& bootstrap);
+
 // Reads the topic from the beginning of every partition until `expected`
 // messages arrived, no more arrive for `settle`, or `timeout` passes.
 std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std::string& topic, size_t expected,
