@@ -76,7 +76,7 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
     conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), err);
     consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!consumer_) return absl::InternalError(absl::StrCat("projection consumer: ", err));
-    cluster_id_ = consumer_->clusterid(10000);
+    cluster_id_ = consumer_->clusterid(1000);  // short: the caller retries, and checks for stop
     if (cluster_id_.empty()) return absl::UnavailableError("projection consumer: cannot reach the Kafka cluster");
     if (RdKafka::ErrorCode e = consumer_->subscribe({o.kafka.topic}); e != RdKafka::ERR_NO_ERROR) {
       return absl::InternalError(absl::StrCat("projection consumer: subscribe: ", RdKafka::err2str(e)));
@@ -294,14 +294,16 @@ void ProjectionEngine::ConsumeLoop() {
     Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
   }
   // Kafka may be down when we start: keep trying, appends do not wait for us.
-  while (!stopping_.load()) {
+  for (int attempt = 0; !stopping_.load(); ++attempt) {
     consumer_ = std::make_unique<Consumer>(this);
     absl::Status s = consumer_->Init();
     if (s.ok()) break;
-    Logger("projections")
-        ->warn("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
+    if (attempt % 30 == 0) {
+      Logger("projections")
+          ->warn("msg=consumer_init_failed projection={} attempt={} status=\"{}\"", projection_->name(), attempt + 1,
+                 s.ToString());
+    }
     consumer_.reset();
-    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   if (!consumer_) return;
   Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);

@@ -283,6 +283,26 @@ TEST_F(EndToEndTest, SigtermAcknowledgesEveryReadBatchAndStoresNothingElse) {
       << log.output;
 }
 
+// Kafka unreachable from the start: kringd still starts, takes and stores
+// appends, and stops cleanly within its shutdown budget.
+TEST_F(EndToEndTest, AppendsNeverWaitForKafkaEvenWhenItIsDownAtStart) {
+  KringdProcess server(DataDir(), {"--kafka-bootstrap", "127.0.0.1:1", "--shutdown-timeout-ms", "2000"});
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  const auto started = std::chrono::steady_clock::now();
+  const auto totals = client::StreamCohort(channel, Cohort(1, 50));
+  ASSERT_TRUE(totals.status.ok()) << totals.status;
+  EXPECT_EQ(totals.refused, 0u);
+  EXPECT_GT(totals.appended, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  const int status = server.Terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  eventstore::EventStoreOptions options;
+  options.path = DataDir() + "/events";
+  auto store = std::move(eventstore::EventStore::Open(options)).value();
+  EXPECT_EQ(store->Head().value(), totals.appended);
+}
+
 // Against a real Apache Kafka broker (KRaft, one node on loopback), started
 // from the broker's jars fetched through Maven by tests/kafka/kafka-broker.sh.
 TEST_F(EndToEndTest, AgainstARealKafkaBroker) {
