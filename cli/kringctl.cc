@@ -15,7 +15,6 @@
 
 #include "absl/time/time.h"
 #include "cli/cohort_client.h"
-#include "kring/v1/ingest.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
 
 namespace {
