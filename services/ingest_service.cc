@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "common/log.h"
 #include "services/grpc_status.h"
 
 namespace kring::services {
@@ -46,6 +47,9 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     const std::string case_id = request_.case_id();
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // A read that completes after the stream was finished (a drain with a
+      // read outstanding) could no longer be acknowledged: do not store it.
+      if (finished_) return;
       ++in_flight_;
     }
     auto done = [this, request_id, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
@@ -80,7 +84,12 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     std::lock_guard<std::mutex> lock(mu_);
     acks_.pop_front();
     if (!ok) {
-      broken_ = true;  // the client is gone; drop what is left
+      // The call is gone (client away, or cancelled): nothing more can be
+      // sent. Batches already stored stay stored; a retry finds them.
+      if (!broken_)
+        Logger("ingest")->warn("msg=stream_broken unsent_acknowledgements={} in_flight={}", acks_.size() + 1,
+                               in_flight_);
+      broken_ = true;
       acks_.clear();
     }
     writing_ = !acks_.empty();
@@ -131,8 +140,9 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     finished_ = true;
     Finish(reads_done_
                ? grpc::Status::OK
-               : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "server shutting down; batches not acknowledged were not stored, send them again"));
+               : grpc::Status(
+                     grpc::StatusCode::UNAVAILABLE,
+                     "server shutting down; send the batches that were not acknowledged again (retries are safe)"));
   }
 
   IngestService* const service_;
