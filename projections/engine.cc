@@ -61,7 +61,10 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
  public:
   explicit Consumer(ProjectionEngine* engine) : engine_(engine) {}
 
-  absl::Status Init() {
+  // Creates the consumer, waits (checking `stopping` every second) until the
+  // cluster answers with its id, and subscribes. The same client keeps
+  // trying, so a slow first connection is not started over.
+  absl::Status Init(const std::atomic<bool>& stopping) {
     const ProjectionOptions& o = engine_->options_;
     ASSIGN_OR_RETURN(auto conf, bus::MakeConf(o.kafka, {
                                                            {"group.id", o.group_id},
@@ -76,8 +79,13 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
     conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), err);
     consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!consumer_) return absl::InternalError(absl::StrCat("projection consumer: ", err));
-    cluster_id_ = consumer_->clusterid(1000);  // short: the caller retries, and checks for stop
-    if (cluster_id_.empty()) return absl::UnavailableError("projection consumer: cannot reach the Kafka cluster");
+    for (int attempt = 0; cluster_id_.empty(); ++attempt) {
+      if (stopping.load()) return absl::CancelledError("projection consumer: stopped while waiting for Kafka");
+      if (attempt > 0 && attempt % 30 == 0) {
+        Logger("projections")->warn("msg=waiting_for_kafka projection={} seconds={}", o.group_id, attempt);
+      }
+      cluster_id_ = consumer_->clusterid(1000);
+    }
     if (RdKafka::ErrorCode e = consumer_->subscribe({o.kafka.topic}); e != RdKafka::ERR_NO_ERROR) {
       return absl::InternalError(absl::StrCat("projection consumer: subscribe: ", RdKafka::err2str(e)));
     }
@@ -294,18 +302,15 @@ void ProjectionEngine::ConsumeLoop() {
     Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
   }
   // Kafka may be down when we start: keep trying, appends do not wait for us.
-  for (int attempt = 0; !stopping_.load(); ++attempt) {
-    consumer_ = std::make_unique<Consumer>(this);
-    absl::Status s = consumer_->Init();
-    if (s.ok()) break;
-    if (attempt % 30 == 0) {
+  consumer_ = std::make_unique<Consumer>(this);
+  if (absl::Status s = consumer_->Init(stopping_); !s.ok()) {
+    if (!stopping_.load()) {
       Logger("projections")
-          ->warn("msg=consumer_init_failed projection={} attempt={} status=\"{}\"", projection_->name(), attempt + 1,
-                 s.ToString());
+          ->error("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
     }
     consumer_.reset();
+    return;
   }
-  if (!consumer_) return;
   Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
   std::vector<v1::RecordedEvent> events;
   std::vector<PartitionOffset> offsets;

@@ -239,7 +239,7 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
 
   auto worker = OpenEngine("live", kafka->bootstrap());
   worker->StartConsumer();
-  for (int i = 0; i < 600 && worker->watermark().events_applied < all.size(); ++i) {
+  for (int i = 0; i < 1200 && worker->watermark().events_applied < all.size(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   worker->StopConsumer();
@@ -263,7 +263,7 @@ TEST_F(ProjectionTest, RestartedWorkerUnderRepublishingEqualsCleanRebuild) {
   {
     auto worker = OpenEngine("live", kafka->bootstrap());
     worker->StartConsumer();
-    for (int i = 0; i < 200 && worker->watermark().events_applied == 0; ++i) {
+    for (int i = 0; i < 1200 && worker->watermark().events_applied == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_GT(worker->watermark().events_applied, 0u);
