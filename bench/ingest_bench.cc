@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/uuid.h"
 #include "kring/v1/events.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "synth/cohort.h"
@@ -176,18 +177,9 @@ class UuidGen {
   // Overwrites *out with a fresh lowercase v4 UUID (no allocation once *out
   // has held 36 characters).
   void Fill(std::string* out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    uint64_t hi = Next();
-    uint64_t lo = Next();
-    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    out->resize(36);
-    char* p = out->data();
-    for (int nibble = 0; nibble < 32; ++nibble) {
-      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) *p++ = '-';
-      const uint64_t word = nibble < 16 ? hi : lo;
-      *p++ = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
-    }
+    const uint64_t hi = Next();
+    const uint64_t lo = Next();
+    kring::FormatUuidV4(hi, lo, out);
   }
 
  private:

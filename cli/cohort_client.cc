@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "kring/v1/ingest.grpc.pb.h"
-#include "synth/cohort.h"
 
 namespace kring::client {
 namespace {
@@ -20,11 +19,9 @@ struct SharedTotals {
 // One AppendStream carrying cases [first, first + count).
 grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortStreamOptions& options, size_t first, size_t count,
                          SharedTotals& shared) {
-  synth::CohortOptions cohort;
-  cohort.seed = options.seed;
+  synth::CohortOptions cohort = options.cohort;
   cohort.first_case = first;
   cohort.cases = count;
-  cohort.as_of = options.as_of;
   synth::CohortGenerator generator(cohort);
 
   grpc::ClientContext context;
@@ -94,10 +91,10 @@ CohortStreamTotals StreamCohort(const std::shared_ptr<grpc::Channel>& channel, c
   std::vector<grpc::Status> results(options.streams);
   const auto started = std::chrono::steady_clock::now();
   for (int s = 0; s < options.streams; ++s) {
-    const size_t begin = options.cases * s / options.streams;
-    const size_t end = options.cases * (s + 1) / options.streams;
+    const size_t begin = options.cohort.cases * s / options.streams;
+    const size_t end = options.cohort.cases * (s + 1) / options.streams;
     threads.emplace_back([&, s, begin, end] {
-      results[s] = StreamCases(*stub, options, options.first_case + begin, end - begin, shared);
+      results[s] = StreamCases(*stub, options, options.cohort.first_case + begin, end - begin, shared);
     });
   }
   for (auto& t : threads) t.join();

@@ -13,19 +13,23 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "synth/cohort.h"
 
 namespace kring::client {
 
+// The cut-off used unless told otherwise: fixed, so that a cohort streamed
+// on any later day is the same.
+inline absl::Time DefaultCohortCutoff() { return absl::FromCivil(absl::CivilDay(2026, 6, 30), absl::UTCTimeZone()); }
+
 struct CohortStreamOptions {
-  // Cohort seed. Default: 1.
-  uint64_t seed = 1;
-  // Cases to send. Default: 1000.
-  size_t cases = 1000;
-  // First case number (cases first .. first+cases-1 of the cohort). Default: 1.
-  size_t first_case = 1;
-  // Cut-off of the cohort, fixed so that it is the same on every day.
-  // Default: 2026-06-30.
-  absl::Time as_of = absl::FromCivil(absl::CivilDay(2026, 6, 30), absl::UTCTimeZone());
+  // Which cases to send: cases first_case .. first_case+cases-1 of the
+  // cohort (see synth::CohortOptions). Default: synth's defaults with the cut-off
+  // DefaultCohortCutoff().
+  synth::CohortOptions cohort = [] {
+    synth::CohortOptions o;
+    o.as_of = DefaultCohortCutoff();
+    return o;
+  }();
   // Concurrent streams. Default: 4.
   int streams = 4;
   // Unacknowledged batches per stream. Default: 32.

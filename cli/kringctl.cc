@@ -44,13 +44,13 @@ int ExitFor(const grpc::Status& s) {
 struct CohortArgs {
   std::string server;
   client::CohortStreamOptions stream;
-  std::string as_of = "2026-06-30";
+  std::string as_of = absl::FormatTime("%Y-%m-%d", client::DefaultCohortCutoff(), absl::UTCTimeZone());
 };
 
 int RunCohort(const CohortArgs& args) {
   client::CohortStreamOptions options = args.stream;
   std::string err;
-  if (!absl::ParseTime("%Y-%m-%d", args.as_of, &options.as_of, &err)) {
+  if (!absl::ParseTime("%Y-%m-%d", args.as_of, &options.cohort.as_of, &err)) {
     std::cerr << "kringctl cohort: --as-of: must be a date YYYY-MM-DD (" << err << ")\n";
     return kExitUsage;
   }
@@ -59,8 +59,8 @@ int RunCohort(const CohortArgs& args) {
     std::cerr << "kringctl cohort: cannot reach " << args.server << "\n";
     return kExitUnreachable;
   }
-  std::cout << "Streaming a SYNTHETIC cohort (seed " << options.seed << ", " << options.cases << " cases, "
-            << options.streams << " streams) to " << args.server << " ...\n";
+  std::cout << "Streaming a SYNTHETIC cohort (seed " << options.cohort.seed << ", " << options.cohort.cases
+            << " cases, " << options.streams << " streams) to " << args.server << " ...\n";
   const auto totals = client::StreamCohort(channel, options);
   if (!totals.status.ok()) {
     std::cerr << "kringctl cohort: " << totals.status.message() << "\n";
@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
 
   CohortArgs cohort;
   auto* cohort_cmd = app.add_subcommand("cohort", "stream a SYNTHETIC cohort to the server (one batch per case)");
-  cohort_cmd->add_option("--cases", cohort.stream.cases, "number of cases")->capture_default_str();
-  cohort_cmd->add_option("--seed", cohort.stream.seed, "cohort seed")->capture_default_str();
+  cohort_cmd->add_option("--cases", cohort.stream.cohort.cases, "number of cases")->capture_default_str();
+  cohort_cmd->add_option("--seed", cohort.stream.cohort.seed, "cohort seed")->capture_default_str();
   cohort_cmd->add_option("--streams", cohort.stream.streams, "concurrent AppendStream streams")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

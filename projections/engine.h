@@ -87,7 +87,6 @@ class ProjectionEngine {
   void StopConsumer();
 
   Watermark watermark() const;
-  const Projection& projection() const { return *projection_; }
   // Calls fn for every model key with this prefix (prefix included in the
   // key), from one consistent snapshot.
   absl::Status ScanModel(std::string_view prefix,

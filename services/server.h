@@ -29,9 +29,6 @@ class KringServer {
   static absl::StatusOr<std::unique_ptr<KringServer>> Start(ServerOptions options);
   ~KringServer();
 
-  // The address the gRPC server listens on (with the chosen port).
-  const std::string& address() const { return address_; }
-  const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
   void Shutdown();
 
  private:

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "common/uuid.h"
+
 namespace kring::synth {
 
 uint64_t Mix64(uint64_t x) {
@@ -66,19 +68,10 @@ int Rng::NegativeBinomial(int r, double mean) {
 }
 
 std::string Rng::Uuid() {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t hi = Bits();
-  uint64_t lo = Bits();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10xx
+  const uint64_t hi = Bits();
+  const uint64_t lo = Bits();
   std::string out;
-  out.reserve(36);
-  for (int nibble = 0; nibble < 32; ++nibble) {
-    if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) out.push_back('-');
-    const uint64_t word = nibble < 16 ? hi : lo;
-    const int shift = 60 - 4 * (nibble % 16);
-    out.push_back(kHex[(word >> shift) & 0xf]);
-  }
+  FormatUuidV4(hi, lo, &out);
   return out;
 }
 

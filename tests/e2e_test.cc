@@ -30,19 +30,16 @@ constexpr char kTopic[] = "kring.case-events.v1";
 
 client::CohortStreamOptions Cohort(size_t first, size_t cases) {
   client::CohortStreamOptions o;
-  o.seed = 7;
-  o.first_case = first;
-  o.cases = cases;
+  o.cohort.seed = 7;
+  o.cohort.first_case = first;
+  o.cohort.cases = cases;
   return o;
 }
 
 // The network-size figures of cohort cases [1, cases], computed here from the
 // generator's events by the definition, independently of the read model.
 std::pair<uint64_t, double> ExpectedNetworkSize(size_t cases) {
-  synth::CohortOptions options;
-  options.seed = 7;
-  options.cases = cases;
-  options.as_of = Cohort(1, cases).as_of;
+  const synth::CohortOptions options = Cohort(1, cases).cohort;
   synth::CohortGenerator generator(options);
   synth::SyntheticCase c;
   uint64_t conferences = 0, total = 0;

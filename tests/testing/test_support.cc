@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "absl/time/time.h"
+#include "common/uuid.h"
 
 namespace kring::testing {
 
@@ -25,12 +26,9 @@ TempDir::~TempDir() {
 std::string NewUuid() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   const uint64_t hi = rng(), lo = rng();
-  char buf[37];
-  snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-           static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
-           static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
-           static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
+  std::string out;
+  FormatUuidV4(hi, lo, &out);
+  return out;
 }
 
 v1::Event EventOn(int year, int month, int day) {
