@@ -100,7 +100,7 @@ RecordedId DecodeRecordedId(std::string_view v) {
 struct EventStore::GroupState {
   rocksdb::WriteBatch batch;
   uint64_t next_position;
-  std::unordered_map<std::string, uint64_t> versions;                // case -> version after staged events
+  std::unordered_map<std::string, CaseState> cases;                  // case -> rule state after staged events
   std::unordered_map<std::string, RecordedId> ids;                   // event id -> where staged
   std::unordered_map<std::string, const std::string*> staged_bytes;  // event id -> its bytes
   google::protobuf::Timestamp recorded_at;
@@ -301,7 +301,8 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
         if (r.ok() && !r->already_recorded) r = written;
       }
     } else {
-      for (auto& [case_id, version] : state.versions) case_versions_[case_id] = version;
+      if (case_states_.size() + state.cases.size() > options_.max_cached_cases) case_states_.clear();
+      for (auto& [case_id, case_state] : state.cases) case_states_[case_id] = std::move(case_state);
       {
         std::lock_guard<std::mutex> lock(head_mu_);
         head_.store(last_position, std::memory_order_release);
@@ -363,6 +364,52 @@ absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id)
   return ReadBigEndian64(value);
 }
 
+absl::StatusOr<CaseState> EventStore::LoadCaseState(const std::string& case_id) const {
+  CaseState state;
+  ASSIGN_OR_RETURN(uint64_t version, LoadCaseVersion(case_id));
+  if (version == 0) return state;
+  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, ReadCase(CaseId(case_id), StreamVersion(1)));
+  std::unordered_map<std::string_view, size_t> index;  // event id -> position in `events`
+  for (size_t i = 0; i < events.size(); ++i) {
+    const v1::Event& e = events[i].event();
+    const v1::Event* retracted = nullptr;
+    if (e.has_event_retracted()) {
+      if (auto it = index.find(e.event_retracted().retracted_event_id()); it != index.end()) {
+        retracted = &events[it->second].event();
+      }
+    }
+    ApplyToCaseState(state, e, retracted);
+    index.emplace(e.event_id(), i);
+  }
+  return state;
+}
+
+absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std::string& event_id,
+                                                                      const GroupState& state) const {
+  RetractionTarget target;
+  if (auto it = state.ids.find(event_id); it != state.ids.end()) {
+    target.case_id = it->second.case_id;
+    if (!target.event.ParseFromString(*state.staged_bytes.at(event_id))) {
+      return absl::InternalError("event store: unreadable staged event");
+    }
+    return target;
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_cf_, event_id, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  RETURN_IF_ERROR(FromRocks(s, "read event id"));
+  const RecordedId where = DecodeRecordedId(value);
+  RETURN_IF_ERROR(
+      FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(where.position), &value), "read event"));
+  v1::RecordedEvent recorded;
+  if (!recorded.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", where.position));
+  }
+  target.case_id = recorded.case_id();
+  target.event = std::move(*recorded.mutable_event());
+  return target;
+}
+
 absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupState& state) {
   const AppendBatch& batch = pending.batch;
   const std::string& case_id = batch.case_id.value();
@@ -394,16 +441,19 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     return RetryOutcome(pending, found, state);
   }
 
-  // Optimistic concurrency against the case's current version.
-  uint64_t current;
-  if (auto it = state.versions.find(case_id); it != state.versions.end()) {
-    current = it->second;
-  } else if (auto cached = case_versions_.find(case_id); cached != case_versions_.end()) {
-    current = cached->second;
-  } else {
-    ASSIGN_OR_RETURN(current, LoadCaseVersion(case_id));
-    case_versions_[case_id] = current;
+  // The case's rule state after what is recorded and staged so far.
+  auto staged = state.cases.find(case_id);
+  if (staged == state.cases.end()) {
+    if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
+      staged = state.cases.emplace(case_id, cached->second).first;
+    } else {
+      ASSIGN_OR_RETURN(CaseState loaded, LoadCaseState(case_id));
+      staged = state.cases.emplace(case_id, std::move(loaded)).first;
+    }
   }
+  uint64_t current = staged->second.version;
+
+  // Optimistic concurrency against the case's current version.
   const ExpectedVersion& expected = batch.expected;
   if (expected.kind == ExpectedVersion::Kind::kNoStream && current != 0) {
     return absl::AbortedError(absl::StrCat("expected_version: the case must not exist yet, but it is at version ",
@@ -413,6 +463,26 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     return absl::AbortedError(absl::StrCat("expected_version: expected version ", expected.version.value(),
                                            ", but the case is at version ", current, " (current_version=", current,
                                            ")"));
+  }
+
+  // The case rules, event by event, on a copy: a refused batch leaves the
+  // state as it was.
+  CaseState next = staged->second;
+  std::unordered_map<std::string_view, size_t> in_batch;  // event id -> index, for retractions
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const v1::Event& e = batch.events[i];
+    std::optional<RetractionTarget> target;
+    if (e.has_event_retracted()) {
+      const std::string& id = e.event_retracted().retracted_event_id();
+      if (auto it = in_batch.find(id); it != in_batch.end()) {
+        target = RetractionTarget{case_id, batch.events[it->second]};
+      } else {
+        ASSIGN_OR_RETURN(target, FindEvent(id, state));
+      }
+    }
+    RETURN_IF_ERROR(CheckCaseRules(next, case_id, e, i, target ? &*target : nullptr));
+    ApplyToCaseState(next, e, target ? &target->event : nullptr);
+    in_batch.emplace(e.event_id(), i);
   }
 
   AppendOutcome outcome;
@@ -451,7 +521,7 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   PutBigEndian64(&run, batch.events.size());
   state.batch.Put(streams_cf_, StreamKey(case_id, outcome.first_version.value()), run);
   state.batch.Put(heads_cf_, case_id, BigEndian64(current));
-  state.versions[case_id] = current;
+  staged->second = std::move(next);
   outcome.last_version = StreamVersion(current);
   outcome.last_position = GlobalPosition(state.next_position - 1);
   return outcome;

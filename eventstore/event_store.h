@@ -21,7 +21,8 @@
 // thread, which folds all requests waiting at that moment into one WriteBatch
 // written with sync=true (group commit), so a batch is acknowledged only once
 // it is on disk, and positions and versions are assigned by that one writer:
-// gapless and in write order. When more batches wait, completion callbacks
+// gapless and in write order; the case rules (case_rules.h) are checked
+// there too, against the state the earlier batches of the group left. When more batches wait, completion callbacks
 // run on a separate completion thread so that the writer can start the next
 // group at once; otherwise the writer runs them itself, saving a thread hop.
 #pragma once
@@ -32,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -39,6 +41,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/types.h"
+#include "eventstore/case_rules.h"
 #include "eventstore/validation.h"
 #include "kring/v1/events.pb.h"
 
@@ -65,6 +68,10 @@ struct EventStoreOptions {
   size_t max_group_events = 20000;
   // Limits and formats checked before a batch is queued.
   ValidationOptions validation;
+  // Most cases whose rule state (case_rules.h) the writer keeps in memory;
+  // a case not kept is folded again from its events when next appended to.
+  // When the cache is full it is emptied. Default: 100000.
+  size_t max_cached_cases = 100000;
 };
 
 // The version a case must be at for an append to be accepted.
@@ -166,6 +173,10 @@ class EventStore {
   absl::StatusOr<AppendOutcome> RetryOutcome(const Pending& pending, const std::vector<RecordedId>& found,
                                              const GroupState& state) const;
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
+  // The rule state of a case as recorded, folded from its events.
+  absl::StatusOr<CaseState> LoadCaseState(const std::string& case_id) const;
+  // The event a retraction names, if recorded or staged in this group.
+  absl::StatusOr<std::optional<RetractionTarget>> FindEvent(const std::string& event_id, const GroupState& state) const;
 
   const EventStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -195,8 +206,8 @@ class EventStore {
   // Writer thread only: group-commit statistics, logged on close.
   uint64_t groups_written_ = 0;
   uint64_t requests_written_ = 0;
-  // Writer thread only: the version of every case touched since open.
-  std::unordered_map<std::string, uint64_t> case_versions_;
+  // Writer thread only: the rule state of recently appended cases.
+  std::unordered_map<std::string, CaseState> case_states_;
 };
 
 }  // namespace kring::eventstore

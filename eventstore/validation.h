@@ -1,8 +1,12 @@
 // Checks on the shape of an append batch that need no case state: formats of
-// ids, required envelope fields, time bounds and batch limits. They run on the
-// caller's thread before a batch is queued, so a malformed batch never reaches
-// the writer. Errors name the field path and the rule, e.g.
-//   events[3].event_id: must be a UUID (8-4-4-4-12 hexadecimal digits)
+// ids and codes, required envelope and payload fields, known enum values, time
+// bounds and batch limits. They run on the caller's thread before a batch is
+// queued, so a malformed batch never reaches the writer. A refusal is
+// INVALID_ARGUMENT (RESOURCE_EXHAUSTED for limits) carrying a
+// google.rpc.BadRequest that lists every violation found (up to 50) by field
+// path and rule, e.g.
+//   events[3].conference_held.attendee_ids[2]: must be 1-64 characters of ...
+// The rules that depend on the case's state are in case_rules.h.
 #pragma once
 
 #include <chrono>
@@ -28,14 +32,19 @@ struct ValidationOptions {
   absl::Duration clock_skew = absl::Minutes(5);
 };
 
-// True for 1–64 characters of [A-Za-z0-9._:-], starting with a letter or digit:
-// the format of case, participant, coordinator and action ids.
+// True for 1-64 characters of [A-Za-z0-9._:-], starting with a letter or digit:
+// the format of case, participant, coordinator and action ids, and of codes.
 bool IsValidId(std::string_view id);
 // True for a canonical UUID: 8-4-4-4-12 lowercase hexadecimal digits (one
 // spelling per id, so that an id is the same key wherever it is used).
 bool IsValidUuid(std::string_view id);
+// True for a CBS municipality code: "GM" and four digits, e.g. GM0363.
+bool IsMunicipalityCode(std::string_view code);
+// True for a BCP 47 language tag of the common shape: a 2-3 letter lowercase
+// primary language, then subtags of 1-8 letters or digits, e.g. "nl", "pt-BR".
+bool IsLanguageTag(std::string_view tag);
 
-// INVALID_ARGUMENT or RESOURCE_EXHAUSTED naming the first offending field.
+// OK, or INVALID_ARGUMENT / RESOURCE_EXHAUSTED with a google.rpc.BadRequest.
 absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& options, absl::Time now);
 
 }  // namespace kring::eventstore

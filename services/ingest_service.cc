@@ -58,8 +58,10 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
       if (r.ok()) {
         ToResult(case_id, *r, ack.mutable_result());
       } else {
-        ack.set_code(static_cast<int>(r.status().code()));
-        ack.set_message(std::string(r.status().message()));
+        google::rpc::Status status = ToRpcStatus(r.status());
+        ack.set_code(status.code());
+        ack.set_message(std::move(*status.mutable_message()));
+        *ack.mutable_details() = std::move(*status.mutable_details());
       }
       Acknowledge(std::move(ack));
     };
@@ -169,15 +171,14 @@ absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, con
       break;
     case v1::ExpectedVersion::kNoStream:
       if (!expected.no_stream()) {
-        return absl::InvalidArgumentError(
-            "expected_version.no_stream: must be true when set (leave expected_version unset for \"any\")");
+        return BadRequestError("expected_version.no_stream",
+                               "must be true when set (leave expected_version unset for \"any\")");
       }
       batch.expected = eventstore::ExpectedVersion::NoStream();
       break;
     case v1::ExpectedVersion::kAny:
       if (!expected.any()) {
-        return absl::InvalidArgumentError(
-            "expected_version.any: must be true when set (use exact or no_stream for a check)");
+        return BadRequestError("expected_version.any", "must be true when set (use exact or no_stream for a check)");
       }
       batch.expected = eventstore::ExpectedVersion::Any();
       break;

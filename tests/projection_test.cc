@@ -161,23 +161,24 @@ TEST_F(ProjectionTest, CountsAttendeesOnceAndExcludesCoordinatorAndProfessionals
       ParticipantInvitedEvent("mother", v1::RELATION_FAMILY, true),
       ParticipantInvitedEvent("neighbour", v1::RELATION_NEIGHBOUR),
       ParticipantInvitedEvent("teacher", v1::RELATION_PROFESSIONAL),
-      ConferenceHeldEvent({"mother", "neighbour", "neighbour", "teacher", "coord-1", "walk-in"}),
+      ConferenceHeldEvent({"mother", "neighbour", "teacher", "coord-1"}),
   };
   ASSERT_TRUE(store_->Append(Batch("case-x", events)).ok());
   auto engine = OpenEngine("model");
   ASSERT_TRUE(engine->CatchUpFromStore().ok());
   const auto s = Query(*engine).overall();
-  EXPECT_EQ(s.max(), 3u);  // mother, neighbour, walk-in
-  ASSERT_EQ(s.composition_size(), 3);
-  EXPECT_EQ(s.composition(0).relation(), v1::RELATION_UNSPECIFIED);
-  EXPECT_EQ(s.composition(0).attendees(), 1u);
+  EXPECT_EQ(s.max(), 2u);  // mother, neighbour
+  ASSERT_EQ(s.composition_size(), 2);
+  EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
+  EXPECT_EQ(s.composition(1).relation(), v1::RELATION_NEIGHBOUR);
   EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);  // the mother
 }
 
 TEST_F(ProjectionTest, CentralPersonsNamedInTheReferralCount) {
   v1::Event referred = CaseReferredEvent();
   referred.mutable_case_referred()->add_central_person_ids("child");
-  std::vector<v1::Event> events = {referred, ParticipantInvitedEvent("aunt", v1::RELATION_FAMILY),
+  std::vector<v1::Event> events = {referred, CoordinatorAssignedEvent("coord-1"),
+                                   ParticipantInvitedEvent("aunt", v1::RELATION_FAMILY),
                                    ConferenceHeldEvent({"child", "aunt"})};
   ASSERT_TRUE(store_->Append(Batch("case-y", events)).ok());
   auto engine = OpenEngine("model");

@@ -47,7 +47,8 @@ class RelayTest : public ::testing::Test {
       threads.emplace_back([&, t] {
         for (int round = 0; round < per_case; ++round) {
           for (int c = t; c < cases; c += 4) {
-            ASSERT_TRUE(store_->Append(Batch(prefix + std::to_string(c), SomeEvents(1))).ok());
+            auto events = round == 0 ? SomeEvents(1) : testing::MoreEvents(1);
+            ASSERT_TRUE(store_->Append(Batch(prefix + std::to_string(c), events)).ok());
           }
         }
       });
@@ -67,7 +68,7 @@ class RelayTest : public ::testing::Test {
       seen[e.global_position()]++;
       EXPECT_EQ(c.key, e.case_id());
       EXPECT_EQ(c.headers.at(kHeaderGlobalPosition), std::to_string(e.global_position()));
-      EXPECT_EQ(c.headers.at(kHeaderEventType), "CaseReferred");
+      EXPECT_EQ(c.headers.at(kHeaderEventType), e.event().has_case_referred() ? "CaseReferred" : "CostRecorded");
       EXPECT_EQ(c.headers.at(kHeaderSchema), "kring.v1.RecordedEvent");
       auto [it, fresh] = partition_of.emplace(e.case_id(), c.partition);
       EXPECT_EQ(it->second, c.partition) << "a case spread over partitions";

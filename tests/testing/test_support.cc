@@ -86,9 +86,25 @@ eventstore::AppendBatch Batch(const std::string& case_id, std::vector<v1::Event>
   return b;
 }
 
+v1::Event CostRecordedEvent(int64_t amount_cents) {
+  v1::Event e = EventOn(2023, 6, 1);
+  auto* p = e.mutable_cost_recorded();
+  p->set_kind(v1::COST_KIND_CONFERENCE);
+  p->set_amount_cents(amount_cents);
+  p->set_currency("EUR");
+  return e;
+}
+
 std::vector<v1::Event> SomeEvents(size_t n) {
   std::vector<v1::Event> out;
-  for (size_t i = 0; i < n; ++i) out.push_back(CaseReferredEvent());
+  if (n > 0) out.push_back(CaseReferredEvent());
+  while (out.size() < n) out.push_back(CostRecordedEvent());
+  return out;
+}
+
+std::vector<v1::Event> MoreEvents(size_t n) {
+  std::vector<v1::Event> out;
+  while (out.size() < n) out.push_back(CostRecordedEvent());
   return out;
 }
 

@@ -44,8 +44,14 @@ v1::Event ConferenceHeldEvent(const std::vector<std::string>& attendee_ids, int 
 eventstore::AppendBatch Batch(const std::string& case_id, std::vector<v1::Event> events,
                               eventstore::ExpectedVersion expected = eventstore::ExpectedVersion::Any());
 
-// n CaseReferred-shaped events, handy where only counts and order matter.
+// A CostRecorded event (EUR), valid at any time after the referral.
+v1::Event CostRecordedEvent(int64_t amount_cents = 400000);
+
+// Handy where only counts and order matter: the first batch of a new case
+// (CaseReferred, then n-1 CostRecorded) and more events for a case that
+// exists (n CostRecorded).
 std::vector<v1::Event> SomeEvents(size_t n);
+std::vector<v1::Event> MoreEvents(size_t n);
 
 }  // namespace kring::testing
 

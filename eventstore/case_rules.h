@@ -1,0 +1,58 @@
+// The case rules of the write side (DESIGN section 2): what an event may do
+// given what its case already holds. The writer thread checks every event of a
+// batch against the case's state, in order, inside the group write, so two
+// concurrent batches can never both pass a rule that only one may pass; a
+// batch with any violation is refused whole (FAILED_PRECONDITION with a
+// google.rpc.PreconditionFailure naming the rule, the field path and why).
+//
+// A retracted event counts as never recorded: the state holds, for every fact
+// the rules ask about, how many live (not retracted) events established it,
+// so a retraction undoes exactly its target's contribution.
+//
+// Pure functions over values: no I/O, usable from the writer, from tests and
+// from the fuzzer alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/status/status.h"
+#include "kring/v1/events.pb.h"
+
+namespace kring::eventstore {
+
+// What the rules need to know about a case: the fold of its events.
+struct CaseState {
+  uint64_t version = 0;  // events recorded, retractions and retracted ones included
+  uint32_t referrals = 0;
+  uint32_t conferences = 0;
+  uint32_t plans = 0;
+  uint32_t closures = 0;
+  // id -> number of live events naming it.
+  std::unordered_map<std::string, uint32_t> coordinators;
+  std::unordered_map<std::string, uint32_t> central;  // central persons named in case_referred
+  std::unordered_map<std::string, uint32_t> invited;  // participants invited
+  std::unordered_map<std::string, uint32_t> actions;  // actions of adopted plans
+  std::unordered_set<std::string> retracted;          // event ids withdrawn by EventRetracted
+};
+
+// The event an EventRetracted names, as found in the store (or earlier in the
+// same group or batch).
+struct RetractionTarget {
+  std::string case_id;
+  v1::Event event;
+};
+
+// OK if `event` (index `index` of its batch, for field paths) may be appended
+// to a case in `state`. For an EventRetracted, `target` is the event it names
+// (nullptr when no event has that id).
+absl::Status CheckCaseRules(const CaseState& state, const std::string& case_id, const v1::Event& event, size_t index,
+                            const RetractionTarget* target);
+
+// Folds an accepted or recorded event into `state`. For an EventRetracted,
+// `retracted` is the payload of the event it withdraws.
+void ApplyToCaseState(CaseState& state, const v1::Event& event, const v1::Event* retracted);
+
+}  // namespace kring::eventstore
