@@ -2,18 +2,23 @@
 // researchers.
 //   kringctl cohort        stream a SYNTHETIC cohort to kringd over gRPC
 //   kringctl network-size  print the network-size read model (table or JSON)
+//   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
 // 3 server unreachable or timed out.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/time/time.h"
+#include "cli/append_file.h"
 #include "cli/cohort_client.h"
 #include "kring/v1/research.grpc.pb.h"
 
@@ -176,6 +181,118 @@ int RunNetworkSize(const NetworkSizeArgs& args) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------
+// append
+// ---------------------------------------------------------------------------
+
+struct AppendArgs {
+  std::string server;
+  std::string file;
+  client::AppendFileOptions options;
+  bool json = false;
+  int connect_timeout_s = 10;
+  bool progress = false;     // --progress: draw the bar even if stderr is not a terminal or the file is small
+  bool no_progress = false;  // --no-progress: never draw it
+};
+
+// The progress bar on stderr: one line redrawn in place, cleared before an
+// error line is printed. Called under the appender's callback lock.
+class ProgressBar {
+ public:
+  void Draw(const client::AppendFileProgress& p) {
+    const double fraction = p.total_bytes ? std::min(1.0, double(p.bytes_read) / p.total_bytes) : 1.0;
+    const int filled = static_cast<int>(fraction * 30);
+    const double rate = p.seconds > 0 ? p.events_acknowledged / p.seconds : 0;
+    const double bytes_rate = p.seconds > 0 ? p.bytes_read / p.seconds : 0;
+    std::string eta = "--:--";
+    if (bytes_rate > 0 && fraction < 1.0) {
+      const long s = static_cast<long>((p.total_bytes - p.bytes_read) / bytes_rate);
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
+      eta = buf;
+    }
+    std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %.1f/%.1f MiB | %llu lines | %.0f events/s | ETA %s",
+                 std::string(filled, '#').c_str(), std::string(30 - filled, '.').c_str(), 100 * fraction,
+                 p.bytes_read / 1048576.0, p.total_bytes / 1048576.0, static_cast<unsigned long long>(p.lines_read),
+                 rate, eta.c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void Clear() {
+    if (!drawn_) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+
+ private:
+  bool drawn_ = false;
+};
+
+void PrintAppendSummary(const client::AppendFileResult& r, bool json) {
+  if (json) {
+    nlohmann::json j = {{"lines_read", r.lines_read},
+                        {"events_appended", r.appended},
+                        {"already_present", r.already_present},
+                        {"refused", r.refused},
+                        {"held_back", r.held_back},
+                        {"skipped", r.skipped},
+                        {"unacknowledged", r.unacknowledged},
+                        {"batches", r.batches},
+                        {"seconds", r.seconds}};
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  auto row = [](const char* name, uint64_t n) {
+    std::printf("%-18s %12llu\n", name, static_cast<unsigned long long>(n));
+  };
+  row("lines read", r.lines_read);
+  row("events appended", r.appended);
+  row("already present", r.already_present);
+  row("refused", r.refused);
+  if (r.held_back) row("  of which held back", r.held_back);
+  row("skipped", r.skipped);
+  if (r.unacknowledged) row("unacknowledged", r.unacknowledged);
+  std::printf("%-18s %12.1f\n", "seconds", r.seconds);
+}
+
+int RunAppend(const AppendArgs& args) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(args.file, ec)) {
+    std::cerr << "kringctl append: --file: " << args.file << " is not a readable file\n";
+    return kExitUsage;
+  }
+  client::AppendFileOptions options = args.options;
+  options.connect_timeout = absl::Seconds(args.connect_timeout_s);
+  const uint64_t size = std::filesystem::file_size(args.file, ec);
+  const bool progress =
+      !args.no_progress && (args.progress || (isatty(STDERR_FILENO) && !ec && size > (uint64_t{1} << 20)));
+  ProgressBar bar;
+  if (progress) options.on_progress = [&bar](const client::AppendFileProgress& p) { bar.Draw(p); };
+  options.on_error = [&bar, &args](const client::LineError& e) {
+    bar.Clear();
+    std::fprintf(stderr, "%s\n", client::FormatLineError(args.file, e).c_str());
+  };
+  const auto result = client::AppendFile(Connect(args.server), args.file, options);
+  bar.Clear();
+  if (result.status.code() == absl::StatusCode::kNotFound) {
+    std::cerr << "kringctl append: " << result.status.message() << "\n";
+    return kExitUsage;
+  }
+  if (!result.status.ok() && result.lines_read == 0) {
+    std::cerr << "kringctl append: cannot reach " << args.server << ": " << result.status.message() << "\n";
+    return kExitUnreachable;
+  }
+  PrintAppendSummary(result, args.json);
+  if (!result.status.ok()) {
+    std::cerr << "kringctl append: " << result.status.message() << "; " << result.unacknowledged
+              << " events were sent without an answer (run the file again: stored batches come back already "
+                 "present)\n";
+    return kExitUnreachable;
+  }
+  return result.refused ? kExitRefused : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,6 +322,20 @@ int main(int argc, char** argv) {
   ns_cmd->add_option("--wait-events", ns.wait_events, "wait until the read model reflects this many events");
   ns_cmd->add_option("--timeout", ns.timeout_s, "seconds to wait with --wait-events")->capture_default_str();
 
+  AppendArgs append;
+  auto* append_cmd = app.add_subcommand("append", "append the events of an NDJSON file (one CaseEvent per line)");
+  append_cmd->add_option("--file", append.file, "the NDJSON file: {\"case_id\": …, \"event\": {…}} per line")
+      ->required();
+  append_cmd->add_option("--window", append.options.window, "unacknowledged batches on the stream")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  append_cmd->add_option("--connect-timeout", append.connect_timeout_s, "seconds to wait for the server")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  append_cmd->add_flag("--json", append.json, "print the summary as one JSON object");
+  auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
+  append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +344,10 @@ int main(int argc, char** argv) {
   if (cohort_cmd->parsed()) {
     cohort.server = server;
     return RunCohort(cohort);
+  }
+  if (append_cmd->parsed()) {
+    append.server = server;
+    return RunAppend(append);
   }
   ns.server = server;
   return RunNetworkSize(ns);
