@@ -12,8 +12,8 @@ absl::Status BadRequestError(const std::vector<FieldViolation>& violations, absl
     fv->set_field(v.field);
     fv->set_description(v.description);
   }
-  std::string message = violations.empty() ? "invalid request" : absl::StrCat(violations[0].field, ": ",
-                                                                               violations[0].description);
+  std::string message =
+      violations.empty() ? "invalid request" : absl::StrCat(violations[0].field, ": ", violations[0].description);
   if (violations.size() > 1) {
     absl::StrAppend(&message, " (and ", violations.size() - 1, " more in the error details)");
   }

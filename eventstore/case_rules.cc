@@ -88,8 +88,7 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
   const v1::Event::PayloadCase payload = e.payload_case();
   if (payload != v1::Event::kCaseReferred && s.referrals == 0) {
     if (s.version == 0) {
-      return PreconditionError("REFERRAL_FIRST", at,
-                               "a case starts with case_referred; this case has no events yet");
+      return PreconditionError("REFERRAL_FIRST", at, "a case starts with case_referred; this case has no events yet");
     }
     if (payload != v1::Event::kEventRetracted) {
       return PreconditionError("REFERRAL_RETRACTED", at,

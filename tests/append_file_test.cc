@@ -212,7 +212,7 @@ TEST_F(AppendFileTest, AppendsAMultiCaseFileInOrderAndARerunFindsEverythingPrese
     add("case-a", testing::ParticipantInvitedEvent("p-" + std::to_string(i), v1::RELATION_FAMILY), i % 2);
   lines.push_back("");
   add("case-b", testing::CaseReferredEvent(v1::DOMAIN_HOUSING), false);
-  add("case-b", testing::ConferenceHeldEvent({"p-1"}), false);
+  add("case-b", testing::CostRecordedEvent(), false);
   add("case-c", testing::CaseReferredEvent());
   add("case-a", testing::ConferenceHeldEvent({"p-1", "p-2"}));
   const std::string path = WriteFile(dir_.Sub("cases.ndjson"), lines);
@@ -243,9 +243,9 @@ TEST_F(AppendFileTest, AppendsAMultiCaseFileInOrderAndARerunFindsEverythingPrese
 }
 
 TEST_F(AppendFileTest, ReportsBadLinesByLineNumberAndAppendsTheOtherCases) {
-  v1::Event bad_id = testing::CaseReferredEvent();
+  v1::Event bad_id = testing::CoordinatorAssignedEvent("coord-2");
   bad_id.set_event_id("not-a-uuid");
-  const v1::Event b1 = testing::CaseReferredEvent(), b3 = testing::ConferenceHeldEvent({"p-1"});
+  const v1::Event b1 = testing::CaseReferredEvent(), b3 = testing::ConferenceHeldEvent({"coord-2"});
   const v1::Event c1 = testing::CaseReferredEvent(), c2 = testing::CoordinatorAssignedEvent("coord-1");
   const std::vector<std::string> good_b2 = {Line("case-b", testing::CoordinatorAssignedEvent("coord-9"))};
   std::vector<std::string> lines = {
@@ -258,7 +258,7 @@ TEST_F(AppendFileTest, ReportsBadLinesByLineNumberAndAppendsTheOtherCases) {
       R"({"case_id": "case-c", "event": {"event_id": )",  // 7: not JSON
       Line("case-d", testing::CaseReferredEvent(), false),
       Line("case-b", b3),  // 9: held back, case-b was refused
-      Line("case-a", testing::ConferenceHeldEvent({"p-1"})),
+      Line("case-a", testing::ConferenceHeldEvent({"coord-1"})),
       Line("case-c", c2),  // 11: held back, case-c was refused
   };
   const std::string path = WriteFile(dir_.Sub("cases.ndjson"), lines);
@@ -329,7 +329,7 @@ int ExitCode(const testing::CommandResult& r) { return WIFEXITED(r.status) ? WEX
 TEST_F(AppendFileTest, KringctlPrintsTheSummaryAndReturnsTheDocumentedExitCodes) {
   const std::string kringctl = std::string(KRING_KRINGCTL_PATH) + " --server " + server_->address();
   const std::string good = WriteFile(dir_.Sub("good.ndjson"), {Line("case-a", testing::CaseReferredEvent()),
-                                                               Line("case-a", testing::CaseReferredEvent())});
+                                                               Line("case-a", testing::CostRecordedEvent())});
   auto r = testing::RunCommand(kringctl + " append --file " + good + " 2>&1");
   EXPECT_EQ(ExitCode(r), 0) << r.output;
   EXPECT_TRUE(std::regex_search(r.output, std::regex("events appended +2\n"))) << r.output;
