@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -54,6 +55,16 @@ void ModelTxn::Put(std::string_view key, std::string_view value) {
 }
 
 void ModelTxn::Delete(std::string_view key) { batch_->Delete(absl::StrCat(kModelPrefix, std::string(key))); }
+
+absl::Status ModelTxn::DeletePrefix(std::string_view prefix) {
+  const std::string full = absl::StrCat(kModelPrefix, std::string(prefix));
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(batch_->NewIteratorWithBase(db_->NewIterator(rocksdb::ReadOptions())));
+  for (it->Seek(full); it->Valid() && it->key().starts_with(full); it->Next()) keys.push_back(it->key().ToString());
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan for delete"));
+  for (const std::string& key : keys) batch_->Delete(key);
+  return absl::OkStatus();
+}
 
 // The Kafka consumer of one engine; used by the consumer thread only (the
 // rebalance callback runs inside consume()).
@@ -228,7 +239,11 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
     return applied[case_id] = ReadBigEndian64(value);
   };
   auto apply_one = [&](const v1::RecordedEvent& e) -> absl::Status {
-    RETURN_IF_ERROR(projection_->Apply(e, txn));
+    if (e.event().has_event_retracted()) {
+      RETURN_IF_ERROR(ReplayWithoutRetracted(e, txn));
+    } else {
+      RETURN_IF_ERROR(projection_->Apply(e, txn));
+    }
     applied[e.case_id()] = e.stream_version();
     ++events_applied;
     max_position = std::max<uint64_t>(max_position, e.global_position());
@@ -268,6 +283,26 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write"));
   events_applied_ = events_applied;
   max_position_ = max_position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::ReplayWithoutRetracted(const v1::RecordedEvent& retraction, ModelTxn& txn) {
+  ASSIGN_OR_RETURN(auto history,
+                   store_->ReadCase(CaseId(retraction.case_id()), StreamVersion(1), retraction.stream_version()));
+  if (history.size() != retraction.stream_version()) {
+    return absl::DataLossError(absl::StrCat("projection ", projection_->name(), ": the store holds ", history.size(),
+                                            " events of a case whose retraction is at version ",
+                                            retraction.stream_version()));
+  }
+  std::unordered_set<std::string> withdrawn;
+  for (const auto& e : history) {
+    if (e.event().has_event_retracted()) withdrawn.insert(e.event().event_retracted().retracted_event_id());
+  }
+  RETURN_IF_ERROR(projection_->ForgetCase(retraction.case_id(), txn));
+  for (const auto& e : history) {
+    if (e.event().has_event_retracted() || withdrawn.count(e.event().event_id())) continue;
+    RETURN_IF_ERROR(projection_->Apply(e, txn));
+  }
   return absl::OkStatus();
 }
 

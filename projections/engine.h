@@ -9,6 +9,8 @@
 // An event whose version is not newer than the case's applied version is
 // skipped; one that leaves a gap first gets the missing events from the event
 // store. So redelivery, restarts and republishing leave the model exact.
+// An EventRetracted makes the read model forget the case and replay its
+// history without the withdrawn events (see Projection).
 //
 // Rebuild() replays the event store directly, without Kafka (the fast path).
 //
@@ -101,6 +103,9 @@ class ProjectionEngine {
   absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
                                                           KafkaPartition partition) const;
   void ConsumeLoop();
+  // For an EventRetracted: forgets the case and applies its history up to the
+  // retraction again, without retractions and the events they withdrew.
+  absl::Status ReplayWithoutRetracted(const v1::RecordedEvent& retraction, ModelTxn& txn);
 
   const ProjectionOptions options_;
   std::unique_ptr<Projection> projection_;

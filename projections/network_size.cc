@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/bytes.h"
 #include "common/status.h"
+#include "eventstore/validation.h"
 
 namespace kring::projections {
 namespace {
@@ -40,11 +41,6 @@ absl::StatusOr<absl::CivilDay> ParseDay(const std::string& text, const std::stri
   return day;
 }
 
-bool IsMunicipalityCode(const std::string& code) {
-  if (code.size() != 6 || code[0] != 'G' || code[1] != 'M') return false;
-  return std::all_of(code.begin() + 2, code.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::string GroupKey(const storage::ConferenceFact& f, v1::Grouping grouping) {
   const absl::CivilSecond t = absl::ToCivilSecond(absl::FromUnixSeconds(f.occurred_at_seconds()), absl::UTCTimeZone());
   switch (grouping) {
@@ -68,7 +64,14 @@ const char kNetworkSizeDefinition[] =
     "network: central persons included; the case's coordinator(s) and participants invited with relation "
     "PROFESSIONAL excluded; attendees never invited in the case counted with relation UNSPECIFIED. Central persons: "
     "named in CaseReferred.central_person_ids or invited with central_person set. Percentiles by linear "
-    "interpolation between closest ranks. Retracted events are not yet honoured.";
+    "interpolation between closest ranks. Retracted events count as never recorded.";
+
+absl::Status NetworkSizeProjection::ForgetCase(const std::string& case_id, ModelTxn& txn) {
+  txn.Delete(kCasePrefix + case_id);
+  std::string facts = kFactPrefix + case_id;
+  facts.push_back('\0');
+  return txn.DeletePrefix(facts);
+}
 
 absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelTxn& txn) {
   const v1::Event& e = event.event();
@@ -181,7 +184,7 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
   }
   std::set<std::string> municipalities;
   for (int i = 0; i < request.municipality_codes_size(); ++i) {
-    if (!IsMunicipalityCode(request.municipality_codes(i))) {
+    if (!eventstore::IsMunicipalityCode(request.municipality_codes(i))) {
       return absl::InvalidArgumentError(
           absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
     }

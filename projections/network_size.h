@@ -21,6 +21,7 @@ class NetworkSizeProjection : public Projection {
   static constexpr char kName[] = "network-size";
   std::string name() const override { return kName; }
   absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) override;
+  absl::Status ForgetCase(const std::string& case_id, ModelTxn& txn) override;
 };
 
 // Figures over a set of conferences: count, mean, median and percentiles

@@ -24,6 +24,8 @@ class ModelTxn {
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
+  // Deletes every key that starts with `prefix`, as seen by this batch.
+  absl::Status DeletePrefix(std::string_view prefix);
 
  private:
   rocksdb::DB* db_;
@@ -33,12 +35,21 @@ class ModelTxn {
 // A read model. Apply() receives every event of every case exactly once, in
 // stream-version order per case (the engine skips duplicates and fills gaps
 // before calling it). It must be deterministic: a rebuild gives the same state.
+//
+// Retractions: Apply() never sees an EventRetracted. When one arrives, the
+// engine calls ForgetCase() and then Apply() again for every event of the
+// case up to the retraction, leaving out retractions and the events they
+// withdrew. So a read model treats a retracted event as never recorded, live
+// and in rebuilds alike, as long as everything it keeps about a case is
+// removed by ForgetCase().
 class Projection {
  public:
   virtual ~Projection() = default;
   // Short stable name: the consumer group is "kring.projection.<name>".
   virtual std::string name() const = 0;
   virtual absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) = 0;
+  // Removes everything this read model keeps about the case.
+  virtual absl::Status ForgetCase(const std::string& case_id, ModelTxn& txn) = 0;
 };
 
 }  // namespace kring::projections
