@@ -405,6 +405,7 @@ absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std:
   if (!recorded.ParseFromString(value)) {
     return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", where.position));
   }
+  RETURN_IF_ERROR(options_.upcasters->Apply(*recorded.mutable_event()));
   target.case_id = recorded.case_id();
   target.event = std::move(*recorded.mutable_event());
   return target;
@@ -548,6 +549,7 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId
       if (!out.emplace_back().ParseFromString(value)) {
         return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", position));
       }
+      RETURN_IF_ERROR(options_.upcasters->Apply(*out.back().mutable_event()));
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "read case"));
@@ -567,6 +569,7 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const S
       return absl::DataLossError(
           absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));
     }
+    RETURN_IF_ERROR(options_.upcasters->Apply(*event.mutable_event()));
     if (!fn(event, it->value().ToStringView())) break;
   }
   return FromRocks(it->status(), "scan");

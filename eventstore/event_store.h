@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "common/types.h"
 #include "eventstore/case_rules.h"
+#include "eventstore/upcast.h"
 #include "eventstore/validation.h"
 #include "kring/v1/events.pb.h"
 
@@ -72,6 +73,10 @@ struct EventStoreOptions {
   // a case not kept is folded again from its events when next appended to.
   // When the cache is full it is emptied. Default: 100000.
   size_t max_cached_cases = 100000;
+  // Applied to every event read (ReadCase, ReadAll, ScanAll's parsed event;
+  // never to the stored bytes). Default: Upcasters::Current(). Must outlive
+  // the store.
+  const Upcasters* upcasters = &Upcasters::Current();
 };
 
 // The version a case must be at for an append to be accepted.
@@ -126,7 +131,8 @@ class EventStore {
   // Events with global position >= from, at most max_count, in order.
   absl::StatusOr<std::vector<v1::RecordedEvent>> ReadAll(GlobalPosition from, size_t max_count) const;
   // Calls fn for each event with position in [from, to], in order, until fn
-  // returns false. `stored` is the event's bytes exactly as stored.
+  // returns false. `stored` is the event's bytes exactly as stored (not
+  // upcast).
   using ScanFn = std::function<bool(const v1::RecordedEvent& event, std::string_view stored)>;
   absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
 

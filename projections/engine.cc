@@ -129,7 +129,8 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
         break;
       }
       v1::RecordedEvent e;
-      if (e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+      if (e.ParseFromArray(m->payload(), static_cast<int>(m->len())) &&
+          engine_->options_.upcasters->Apply(*e.mutable_event()).ok()) {
         events->push_back(std::move(e));
       } else if (auto repaired = FromStore(*m); repaired.ok()) {
         // The message is damaged, but its header names the position: the

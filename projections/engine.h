@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "bus/kafka.h"
 #include "common/types.h"
+#include "eventstore/upcast.h"
 #include "projections/projection.h"
 
 namespace rocksdb {
@@ -37,7 +38,7 @@ class DB;
 
 namespace kring::eventstore {
 class EventStore;
-}
+}  // namespace kring::eventstore
 
 namespace kring::projections {
 
@@ -54,6 +55,10 @@ struct ProjectionOptions {
   // so that under overload appends keep the CPU and the read model lags
   // instead. Default: 10.
   int nice = 10;
+  // Applied to every event consumed from Kafka (events read from the store
+  // are upcast by the store). Default: Upcasters::Current(). Must outlive the
+  // engine.
+  const eventstore::Upcasters* upcasters = &eventstore::Upcasters::Current();
 };
 
 struct Watermark {

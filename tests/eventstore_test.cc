@@ -310,6 +310,45 @@ TEST_F(EventStoreTest, SigkillLosesNoAcknowledgedEvent) {
   for (const auto& id : acknowledged) ASSERT_TRUE(stored.count(id)) << "acknowledged event lost: " << id;
 }
 
+// Schema evolution: an older payload version is upcast when read; the stored
+// bytes stay as they were sent.
+TEST_F(EventStoreTest, UpcastsAnOlderPayloadVersionOnRead) {
+  // A hypothetical first version of CostRecorded counted whole euros.
+  Upcasters upcasters;
+  upcasters.Register(v1::Event::kCostRecorded, 1, [](v1::Event& e) {
+    e.mutable_cost_recorded()->set_amount_cents(e.cost_recorded().amount_cents() * 100);
+    return absl::OkStatus();
+  });
+  EventStoreOptions options;
+  options.path = dir_.Sub("store");
+  options.upcasters = &upcasters;
+  auto store = std::move(EventStore::Open(options)).value();
+  v1::Event old = kring::testing::CostRecordedEvent(4000);
+  old.set_payload_version(1);
+  v1::Event current = kring::testing::CostRecordedEvent(400000);
+  current.set_payload_version(2);
+  ASSERT_TRUE(store->Append(Batch("case-a", {kring::testing::CaseReferredEvent(), old, current})).ok());
+
+  auto read = store->ReadCase(CaseId("case-a"), StreamVersion(2));
+  ASSERT_TRUE(read.ok()) << read.status();
+  for (const auto& e : *read) {
+    EXPECT_EQ(e.event().payload_version(), 2u);
+    EXPECT_EQ(e.event().cost_recorded().amount_cents(), 400000);
+  }
+  ASSERT_TRUE(store
+                  ->ScanAll(GlobalPosition(2), GlobalPosition(2),
+                            [&](const v1::RecordedEvent& e, std::string_view stored) {
+                              EXPECT_EQ(e.event().cost_recorded().amount_cents(), 400000);
+                              v1::RecordedEvent raw;
+                              EXPECT_TRUE(raw.ParseFromArray(stored.data(), static_cast<int>(stored.size())));
+                              EXPECT_EQ(raw.event().payload_version(), 1u);
+                              EXPECT_EQ(raw.event().cost_recorded().amount_cents(), 4000);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_TRUE(Upcasters::Current().empty()) << "document the new payload version in docs/schema-evolution.md";
+}
+
 TEST_F(EventStoreTest, OutboxHoldsEverythingUntilMarkedPublished) {
   auto store = OpenStore();
   ASSERT_TRUE(store->Append(Batch("case-a", SomeEvents(5))).ok());
