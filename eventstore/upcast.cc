@@ -22,8 +22,8 @@ absl::Status Upcasters::Apply(v1::Event& event) const {
     auto it = chain_.find({static_cast<int>(event.payload_case()), version});
     if (it == chain_.end()) return absl::OkStatus();
     if (absl::Status s = it->second(event); !s.ok()) {
-      return absl::DataLossError(absl::StrCat("upcasting event ", event.event_id(), " from payload version ", version,
-                                              ": ", s.message()));
+      return absl::DataLossError(
+          absl::StrCat("upcasting event ", event.event_id(), " from payload version ", version, ": ", s.message()));
     }
     event.set_payload_version(version + 1);
   }

@@ -9,6 +9,10 @@ KRING_APT_PACKAGES=(
   librocksdb-dev librdkafka-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev libssl-dev
   kcat python3 clang-format
+  # The fuzz target (scripts/fuzz.sh): clang, and libFuzzer's and the
+  # sanitizers' runtimes (libclang_rt.fuzzer, .asan, .ubsan), which clang-14
+  # only recommends.
+  clang libclang-rt-14-dev
   # A real Apache Kafka broker for the end-to-end tests runs on Java; its jars
   # come from Maven Central (tests/kafka/kafka-broker.sh).
   openjdk-17-jre-headless maven

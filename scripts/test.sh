@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, and runs the whole suite
 # through ctest (unit, fault-injection and end-to-end tests, including one
-# against a real Apache Kafka broker fetched through Maven).
+# against a real Apache Kafka broker fetched through Maven, and `fuzz_append`,
+# which builds the libFuzzer target with clang into build-fuzz/ and runs it for
+# a minute: scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

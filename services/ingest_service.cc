@@ -161,45 +161,6 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   bool finished_ = false;
 };
 
-absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, const std::string& source) {
-  eventstore::AppendBatch batch;
-  batch.case_id = CaseId(std::move(*request.mutable_case_id()));
-  const v1::ExpectedVersion& expected = request.expected_version();
-  switch (expected.kind_case()) {
-    case v1::ExpectedVersion::kExact:
-      batch.expected = eventstore::ExpectedVersion::Exact(expected.exact());
-      break;
-    case v1::ExpectedVersion::kNoStream:
-      if (!expected.no_stream()) {
-        return BadRequestError("expected_version.no_stream",
-                               "must be true when set (leave expected_version unset for \"any\")");
-      }
-      batch.expected = eventstore::ExpectedVersion::NoStream();
-      break;
-    case v1::ExpectedVersion::kAny:
-      if (!expected.any()) {
-        return BadRequestError("expected_version.any", "must be true when set (use exact or no_stream for a check)");
-      }
-      batch.expected = eventstore::ExpectedVersion::Any();
-      break;
-    default:
-      batch.expected = eventstore::ExpectedVersion::Any();
-  }
-  batch.events.reserve(request.events_size());
-  for (auto& e : *request.mutable_events()) batch.events.push_back(std::move(e));
-  batch.source = source;
-  return batch;
-}
-
-void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result) {
-  result->set_case_id(case_id);
-  result->set_first_stream_version(outcome.first_version.value());
-  result->set_last_stream_version(outcome.last_version.value());
-  result->set_first_global_position(outcome.first_position.value());
-  result->set_last_global_position(outcome.last_position.value());
-  result->set_already_recorded(outcome.already_recorded);
-}
-
 grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
                                                 v1::AppendResult* result) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

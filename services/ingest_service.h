@@ -15,6 +15,7 @@
 
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
+#include "services/append_request.h"
 
 namespace kring::services {
 
@@ -39,10 +40,5 @@ class IngestService final : public v1::IngestService::CallbackService {
   bool shutting_down_ = false;
   std::set<class AppendStreamReactor*> streams_;
 };
-
-// The store's batch for a request; `source` is the authenticated sender.
-// INVALID_ARGUMENT for an expected_version whose flag is set to false.
-absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, const std::string& source);
-void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result);
 
 }  // namespace kring::services
