@@ -29,6 +29,12 @@ class KringServer {
   static absl::StatusOr<std::unique_ptr<KringServer>> Start(ServerOptions options);
   ~KringServer();
 
+  // For tests that run a server in-process: the gRPC address (with the chosen
+  // port), the Kafka bootstrap servers, and the event store (read-only use).
+  const std::string& address() const { return address_; }
+  const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
+  const eventstore::EventStore& store() const { return *store_; }
+
   void Shutdown();
 
  private:
