@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "kring/storage/eventstore.pb.h"
@@ -323,8 +324,8 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
   storage::StoredEventView stored;
   for (size_t i = 0; i < found.size(); ++i) {
     if (found[i].case_id != batch.case_id.value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "events[", i, "].event_id: already recorded in another case; event ids are unique across all cases"));
+      return PreconditionError("EVENT_ID_IN_OTHER_CASE", absl::StrCat("events[", i, "].event_id"),
+                               "already recorded in another case; event ids are unique across all cases");
     }
     // A retry repeats the same event; the same id on different content is a
     // different event and must not be answered as if it were stored.
@@ -340,8 +341,9 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
       recorded_bytes = &stored.event();
     }
     if (*recorded_bytes != pending.serialized[i]) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("events[", i, "].event_id: already recorded at global position ", found[i].position,
+      return PreconditionError(
+          "EVENT_ID_REUSED", absl::StrCat("events[", i, "].event_id"),
+          absl::StrCat("already recorded at global position ", found[i].position,
                        " with different content; an event id names one event forever, so a new event needs a new id"));
     }
     if (i == 0 || found[i].position < outcome.first_position.value()) {
@@ -434,10 +436,10 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   }
   if (!found.empty()) {
     if (found.size() != batch.events.size()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("events[", first_found, "].event_id: already recorded at global position ", found[0].position,
-                       ", but other events of this batch are new; a batch must be ",
-                       "either entirely new or an exact retry of an earlier batch"));
+      return PreconditionError("BATCH_PARTLY_RECORDED", absl::StrCat("events[", first_found, "].event_id"),
+                               absl::StrCat("already recorded at global position ", found[0].position,
+                                            ", but other events of this batch are new; a batch must be ",
+                                            "either entirely new or an exact retry of an earlier batch"));
     }
     return RetryOutcome(pending, found, state);
   }
