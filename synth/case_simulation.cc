@@ -60,6 +60,16 @@ std::string Timeline::Add(int64_t at, v1::Event event) {
   return id;
 }
 
+v1::Event* Timeline::Find(const std::string& event_id, int64_t* at) {
+  for (Timed& t : events_) {
+    if (t.event.event_id() == event_id) {
+      *at = t.at;
+      return &t.event;
+    }
+  }
+  return nullptr;
+}
+
 void Timeline::Finish(int64_t cutoff, std::vector<v1::Event>* out) {
   // Sort (time, insertion index) pairs rather than the events themselves:
   // the index breaks ties in insertion order, and each event moves once.
@@ -81,8 +91,12 @@ void Timeline::Finish(int64_t cutoff, std::vector<v1::Event>* out) {
 // ---------------------------------------------------------------------------
 // CaseSimulation
 
-CaseSimulation::CaseSimulation(std::string case_id, Rng rng, int year, int64_t referral_day)
-    : rng_(std::move(rng)), case_id_(std::move(case_id)), year_(year), referral_day_(referral_day) {}
+CaseSimulation::CaseSimulation(std::string case_id, Rng rng, int year, int64_t referral_day, double correction_share)
+    : rng_(std::move(rng)),
+      case_id_(std::move(case_id)),
+      year_(year),
+      referral_day_(referral_day),
+      correction_share_(correction_share) {}
 
 void CaseSimulation::Run() {
   Refer();
@@ -97,6 +111,9 @@ void CaseSimulation::Run() {
   }
   RecordCosts(held);
   Close(held, planned);
+  // Last, so that its draws change nothing drawn before: with or without
+  // corrections, every other event of the case is the same, byte for byte.
+  if (correction_share_ > 0 && rng_.Bernoulli(correction_share_)) CorrectCost();
 }
 
 int64_t CaseSimulation::DaytimeOn(int64_t day) { return day * kSecondsPerDay + 8 * kHour + Between(0, 10 * kHour - 1); }
@@ -486,7 +503,8 @@ void CaseSimulation::RecordCosts(bool held) {
     event.mutable_cost_recorded()->set_kind(kind);
     event.mutable_cost_recorded()->set_amount_cents(euros * 100);
     event.mutable_cost_recorded()->set_currency("EUR");
-    timeline_.Add(at, std::move(event));
+    std::string id = timeline_.Add(at, std::move(event));
+    if (first_cost_id_.empty()) first_cost_id_ = std::move(id);
   };
   if (!held) {
     const int64_t stopped_day = DayOf(stopped_at_);
@@ -521,6 +539,30 @@ void CaseSimulation::Close(bool held, bool planned) {
   v1::Event event;
   event.mutable_case_closed()->set_end_reason(reason);
   timeline_.Add(DaytimeOn(day), std::move(event));
+}
+
+// A cost entered with a wrong amount (a digit too many or too few) and put
+// right 1-14 days later: an EventRetracted naming it, then a CostRecorded with
+// the right amount. The live costs of the case stay what they were without
+// the correction. The fix may fall after CaseClosed, which the write side
+// allows for retractions and costs.
+void CaseSimulation::CorrectCost() {
+  int64_t at = 0;
+  v1::Event* wrong = first_cost_id_.empty() ? nullptr : timeline_.Find(first_cost_id_, &at);
+  if (wrong == nullptr) return;
+  v1::Event corrected = *wrong;
+  const int64_t right = wrong->cost_recorded().amount_cents();
+  const bool digit_too_many = rng_.Bernoulli(0.5);
+  wrong->mutable_cost_recorded()->set_amount_cents(digit_too_many ? right * 10 : right / 10);
+
+  const int64_t fixed_at = at + Between(1, 14) * kSecondsPerDay;
+  v1::Event retraction;
+  retraction.set_causation_id(first_cost_id_);
+  retraction.mutable_event_retracted()->set_retracted_event_id(first_cost_id_);
+  retraction.mutable_event_retracted()->set_reason("amount entered wrongly; re-recorded with the right amount");
+  const std::string retraction_id = timeline_.Add(fixed_at, std::move(retraction));
+  corrected.set_causation_id(retraction_id);
+  timeline_.Add(fixed_at, std::move(corrected));  // same time, added later: stays after the retraction
 }
 
 }  // namespace kring::synth

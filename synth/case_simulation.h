@@ -32,6 +32,9 @@ class Timeline {
   // The latest time added so far (0 when empty).
   int64_t last() const { return last_; }
 
+  // The event added with `event_id` and its time, or nullptr.
+  v1::Event* Find(const std::string& event_id, int64_t* at);
+
   // Orders the events by time (stable: equal times keep the order in which
   // they were added), sets occurred_at, and moves every event at or before
   // `cutoff` into `out`. Prerequisites always lie earlier in time than what
@@ -51,8 +54,8 @@ class Timeline {
 class CaseSimulation {
  public:
   // `year` is the calendar year of `referral_day` (it sets the mean network
-  // size of the case).
-  CaseSimulation(std::string case_id, Rng rng, int year, int64_t referral_day);
+  // size of the case). `correction_share` is CohortOptions::correction_share.
+  CaseSimulation(std::string case_id, Rng rng, int year, int64_t referral_day, double correction_share = 0.0);
 
   // Draws the whole lifecycle of the case.
   void Run();
@@ -80,6 +83,7 @@ class CaseSimulation {
   void RecordOutcomes();
   void RecordCosts(bool held);
   void Close(bool held, bool planned);
+  void CorrectCost();  // after everything else: draws nothing earlier phases use
 
   // Helpers.
   void DrawParticipants();
@@ -95,6 +99,7 @@ class CaseSimulation {
   std::string case_id_;
   int year_;
   int64_t referral_day_;
+  double correction_share_;
 
   // What the referral said.
   v1::Domain domain_ = v1::DOMAIN_UNSPECIFIED;
@@ -116,6 +121,7 @@ class CaseSimulation {
   std::string plan_event_id_;
   bool plan_accepted_ = false;
   std::vector<std::string> support_network_;  // DESIGN section 4 definition
+  std::string first_cost_id_;                 // the event CorrectCost() may get wrong
 };
 
 }  // namespace kring::synth

@@ -16,6 +16,9 @@ namespace {
 // in 1989, the floor of valid occurred_at times.
 constexpr int kFloorYear = 1989;
 
+// Mixed into a case's seed for its invalid batches' own random stream.
+constexpr uint64_t kInvalidStreamSalt = 0x1a7a11d5eed0bad1ULL;
+
 int64_t DayNumber(int year, int month, int day) {
   const absl::Time t = absl::FromCivil(absl::CivilDay(year, month, day), absl::UTCTimeZone());
   return absl::ToUnixSeconds(t) / kSecondsPerDay;
@@ -59,9 +62,21 @@ bool CohortGenerator::Next(SyntheticCase* out) {
   const int64_t referral_day = rng.UniformInt(year.first_day, year.last_day);
 
   out->case_id = absl::StrCat("SYNTH-", options_.seed, "-", absl::Dec(number, absl::kZeroPad6));
-  CaseSimulation simulation(out->case_id, std::move(rng), year.year, referral_day);
+  CaseSimulation simulation(out->case_id, std::move(rng), year.year, referral_day, options_.correction_share);
   simulation.Run();
   simulation.Finish(absl::ToUnixSeconds(cutoff_), &out->events);
+
+  // The invalid batches draw from a stream of their own, so the valid events
+  // are the same with and without them.
+  out->invalid.clear();
+  if (options_.invalid_share > 0) {
+    Rng invalid_rng(Mix64(Mix64(Mix64(options_.seed) + number) ^ kInvalidStreamSalt));
+    if (invalid_rng.Bernoulli(options_.invalid_share)) {
+      const int64_t batches = invalid_rng.UniformInt(1, 3);
+      AddInvalidBatches(out->case_id, out->events, static_cast<int>(batches), options_.server_max_batch_bytes,
+                        invalid_rng, &out->invalid);
+    }
+  }
   return true;
 }
 

@@ -31,6 +31,7 @@
 
 #include "absl/time/time.h"
 #include "kring/v1/events.pb.h"
+#include "synth/invalid.h"
 
 namespace kring::synth {
 
@@ -67,6 +68,26 @@ struct CohortOptions {
   // to make a cohort reproducible across days.
   // Default: absl::InfiniteFuture(), meaning "now".
   absl::Time as_of = absl::InfiniteFuture();
+
+  // Share of cases (0..1) in which a cost was entered with a wrong amount and
+  // corrected: the wrong CostRecorded, then an EventRetracted naming it and a
+  // CostRecorded with the right amount (synth/README.md). The correction is
+  // drawn after the rest of the case, so every other event stays the same and
+  // the live costs do not change. Default: 0 (no corrections), which keeps
+  // the cohorts, figures and counts documented in README.md and synth/README.md.
+  double correction_share = 0.0;
+
+  // Invalid mode: share of cases (0..1) that also get one to three invalid
+  // batches in SyntheticCase::invalid, each a single event the write side
+  // must refuse, labelled with the expected refusal (synth/invalid.h). They
+  // come from their own random stream: `events` stays the same whatever this
+  // share is. Default: 0 (none).
+  double invalid_share = 0.0;
+
+  // The server's largest batch in bytes (eventstore::ValidationOptions::
+  // max_batch_bytes), which the invalid "BATCH_TOO_LARGE" event exceeds.
+  // Default: 4 MiB, the server's default.
+  size_t server_max_batch_bytes = 4 << 20;
 };
 
 // One generated case: its id and its events in stream order (non-decreasing
@@ -76,6 +97,10 @@ struct SyntheticCase {
   std::string case_id;
   // The case's events in stream order; event ids are random UUIDs (v4 form).
   std::vector<v1::Event> events;
+  // Invalid mode only (CohortOptions::invalid_share): batches to send between
+  // the valid ones, ordered by InvalidBatch::after; each must be refused as
+  // its label says, and the case continues validly afterwards.
+  std::vector<InvalidBatch> invalid;
 };
 
 class CohortGenerator {

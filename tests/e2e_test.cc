@@ -122,7 +122,9 @@ size_t ExpectCompleteAndOrdered(const std::vector<testing::ConsumedEvent>& consu
     v = c.event.stream_version();
   }
   EXPECT_EQ(positions.size(), head);
-  if (!positions.empty()) EXPECT_EQ(*positions.rbegin(), head);
+  if (!positions.empty()) {
+    EXPECT_EQ(*positions.rbegin(), head);
+  }
   return repeats;
 }
 
