@@ -600,17 +600,28 @@ class StreamWorker final : public grpc::ClientBidiReactor<v1::AppendRequest, v1:
   StreamWorker(const Workload& w, int index, int batch, int window, const std::string& run)
       : ids_(run, 'a', index), uuids_(RandomSeed() ^ (static_cast<uint64_t>(index) << 48)) {
     slots_.resize(static_cast<size_t>(window));
-    // Slot s of stream i always carries template batch (i * window + s):
-    // consecutive events of the cohort, their causation links kept inside
-    // the batch.
-    const size_t templates = std::max<size_t>(1, w.pool.size() / static_cast<size_t>(batch));
+    // Slot s of stream i always carries template batch (i * window + s): the
+    // events of one synthetic case from its referral on, so that the batch
+    // passes the case rules, their causation links kept inside the batch; a
+    // case shorter than the batch is padded with CostRecorded events, which
+    // the rules allow at any time after the referral.
+    v1::Event padding;
+    padding.mutable_cost_recorded()->set_kind(v1::COST_KIND_OTHER);
+    padding.mutable_cost_recorded()->set_amount_cents(15000);
+    padding.mutable_cost_recorded()->set_currency("EUR");
     for (int s = 0; s < window; ++s) {
       Slot& slot = slots_[static_cast<size_t>(s)];
-      const size_t first = ((static_cast<size_t>(index) * window + s) % templates) * batch;
+      const Workload::Case& c = w.cases[(static_cast<size_t>(index) * window + s) % w.cases.size()];
+      const size_t first = c.begin;
       slot.cause.assign(static_cast<size_t>(batch), -1);
       for (int k = 0; k < batch; ++k) {
         const size_t p = first + static_cast<size_t>(k);
         v1::Event* e = slot.request.add_events();
+        if (p >= c.end) {
+          *e = padding;
+          *e->mutable_occurred_at() = w.pool[c.end - 1].occurred_at();
+          continue;
+        }
         *e = w.pool[p];
         const int cause = w.cause[p];
         if (cause >= static_cast<int>(first) && cause < static_cast<int>(p)) {
