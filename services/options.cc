@@ -13,6 +13,8 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   size_t max_batch_events = o.validation.max_batch_events;
   size_t max_batch_bytes = o.validation.max_batch_bytes;
   int64_t shutdown_ms = o.shutdown_timeout.count();
+  std::string occurred_at_floor = absl::FormatTime("%Y-%m-%d", o.validation.occurred_at_floor, absl::UTCTimeZone());
+  int64_t clock_skew_s = absl::ToInt64Seconds(o.validation.clock_skew);
   app.add_option("--data-dir", o.data_dir, "folder for the event store and read models")
       ->envname("KRING_DATA_DIR")
       ->capture_default_str();
@@ -39,6 +41,12 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   app.add_option("--max-batch-bytes", max_batch_bytes, "most bytes in one append batch")
       ->capture_default_str()
       ->check(CLI::Range(1024, 64 << 20));
+  app.add_option("--occurred-at-floor", occurred_at_floor, "earliest accepted occurred_at, a UTC date YYYY-MM-DD")
+      ->envname("KRING_OCCURRED_AT_FLOOR")
+      ->capture_default_str();
+  app.add_option("--clock-skew-seconds", clock_skew_s, "how far past the server's clock occurred_at may lie")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
   app.add_option("--ready-file", o.ready_file, "write a JSON file with addresses once ready")
       ->envname("KRING_READY_FILE");
   app.add_option("--shutdown-timeout-ms", shutdown_ms, "graceful shutdown budget")->capture_default_str();
@@ -62,6 +70,13 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   }
   o.validation.max_batch_events = max_batch_events;
   o.validation.max_batch_bytes = max_batch_bytes;
+  absl::CivilDay floor;
+  if (!absl::ParseCivilTime(occurred_at_floor, &floor)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--occurred-at-floor: must be a date YYYY-MM-DD, got \"", occurred_at_floor, "\""));
+  }
+  o.validation.occurred_at_floor = absl::FromCivil(floor, absl::UTCTimeZone());
+  o.validation.clock_skew = absl::Seconds(clock_skew_s);
   o.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
   return o;
 }

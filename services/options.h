@@ -22,7 +22,8 @@ struct ServerOptions {
   // KRING_KAFKA_BOOTSTRAP; --kafka-topic, KRING_KAFKA_TOPIC; repeated
   // --kafka-config key=value).
   bus::KafkaOptions kafka;
-  // Limits on one append batch (--max-batch-events, --max-batch-bytes).
+  // Limits on one append batch (--max-batch-events, --max-batch-bytes) and
+  // the occurred_at window (--occurred-at-floor, --clock-skew-seconds).
   eventstore::ValidationOptions validation;
   // When set, a JSON file written once the server is ready, naming the gRPC
   // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,

@@ -70,6 +70,14 @@ TEST(ServerOptionsTest, FlagsWinOverEnvironmentAndBadFlagsNameThemselves) {
   auto r = ParseServerOptions(3, const_cast<char**>(bad));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("--kafka-config"), std::string::npos);
+  const char* floor[] = {"kringd", "--occurred-at-floor", "2001-02-03", "--clock-skew-seconds", "60"};
+  auto with_floor = ParseServerOptions(5, const_cast<char**>(floor));
+  ASSERT_TRUE(with_floor.ok()) << with_floor.status();
+  EXPECT_EQ(with_floor->validation.occurred_at_floor, absl::FromCivil(absl::CivilDay(2001, 2, 3), absl::UTCTimeZone()));
+  EXPECT_EQ(with_floor->validation.clock_skew, absl::Seconds(60));
+  const char* bad_floor[] = {"kringd", "--occurred-at-floor", "yesterday"};
+  EXPECT_NE(ParseServerOptions(3, const_cast<char**>(bad_floor)).status().message().find("--occurred-at-floor"),
+            std::string::npos);
   const char* range[] = {"kringd", "--max-batch-events", "0"};
   EXPECT_NE(ParseServerOptions(3, const_cast<char**>(range)).status().message().find("--max-batch-events"),
             std::string::npos);
