@@ -98,6 +98,16 @@ struct AppendBatch {
   std::string source;
 };
 
+// The result of checking the hash chain (see the class comment).
+struct ChainVerification {
+  bool ok = true;
+  uint64_t events_verified = 0;     // events that verified before the first failure
+  GlobalPosition last_position{0};  // the last position verified
+  std::string head_hash;            // its hash (32 bytes; empty when nothing verified)
+  GlobalPosition first_bad_position{0};
+  std::string reason;  // why first_bad_position does not verify
+};
+
 struct AppendOutcome {
   StreamVersion first_version;
   StreamVersion last_version;
@@ -135,6 +145,19 @@ class EventStore {
   // upcast).
   using ScanFn = std::function<bool(const v1::RecordedEvent& event, std::string_view stored)>;
   absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
+
+  // Checks the hash chain of every event with position in [from, to] (to is
+  // capped at Head()): each event's stored bytes hash to its `hash`, its
+  // `prev_hash` is the hash of the event before it in the log, its
+  // `case_prev_hash` the hash of the case's previous event, and positions and
+  // versions are where they should be. Stops at the first failure.
+  absl::StatusOr<ChainVerification> VerifyChain(GlobalPosition from, GlobalPosition to) const;
+  // The same over the events of one case, in version order.
+  absl::StatusOr<ChainVerification> VerifyCase(const CaseId& case_id) const;
+  // Writes a consistent copy of the store (a RocksDB checkpoint: hard links
+  // where possible) to `destination`, which must not exist; appends may go
+  // on meanwhile. Returns the head position the copy holds.
+  absl::StatusOr<GlobalPosition> Checkpoint(const std::string& destination) const;
 
   // Last durable global position (0 when empty).
   GlobalPosition Head() const { return GlobalPosition(head_.load(std::memory_order_acquire)); }
