@@ -3,8 +3,9 @@
 //   kringctl cohort        stream a SYNTHETIC cohort to kringd over gRPC
 //   kringctl network-size  print the network-size read model (table or JSON)
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
+//   kringctl case show, tail, verify, export   for auditors (cli/audit_commands.h)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
-// 3 server unreachable or timed out.
+// 3 server unreachable or timed out; 4 (verify) the hash chain does not verify.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "cli/append_file.h"
+#include "cli/audit_commands.h"
 #include "cli/cohort_client.h"
 #include "kring/v1/research.grpc.pb.h"
 
@@ -336,6 +338,8 @@ int main(int argc, char** argv) {
   auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
+  client::AuditCommands audit(app, server);  // case show, tail, verify, export
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -349,6 +353,7 @@ int main(int argc, char** argv) {
     append.server = server;
     return RunAppend(append);
   }
+  if (audit.parsed()) return audit.Run();
   ns.server = server;
   return RunNetworkSize(ns);
 }

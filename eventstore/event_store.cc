@@ -195,7 +195,7 @@ void EventStore::Close() {
 }
 
 void EventStore::AppendAsync(AppendBatch batch, AppendCallback done) {
-  if (absl::Status s = ValidateBatch(batch, options_.validation, absl::Now()); !s.ok()) {
+  if (absl::Status s = ValidateBatch(batch, options_.validation, Now()); !s.ok()) {
     done(s);
     return;
   }
@@ -281,7 +281,7 @@ void EventStore::CompletionLoop() {
 EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   GroupState state;
   state.next_position = head_.load() + 1;
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   state.recorded_at.set_seconds(absl::ToUnixSeconds(now));
   state.recorded_at.set_nanos(
       static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));

@@ -40,6 +40,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/types.h"
 #include "eventstore/case_rules.h"
 #include "eventstore/upcast.h"
@@ -77,6 +79,10 @@ struct EventStoreOptions {
   // never to the stored bytes). Default: Upcasters::Current(). Must outlive
   // the store.
   const Upcasters* upcasters = &Upcasters::Current();
+  // The clock that stamps recorded_at (transaction time) and bounds
+  // occurred_at in validation. Default (unset): absl::Now. Tests only, to
+  // record events on chosen days; must be safe to call from any thread.
+  std::function<absl::Time()> clock;
 };
 
 // The version a case must be at for an append to be accepted.
@@ -191,6 +197,7 @@ class EventStore {
   struct GroupState;
 
   explicit EventStore(EventStoreOptions options);
+  absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
   absl::Status OpenDb();
   void WriterLoop();
   void CompletionLoop();

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "bus/kafka.h"
 #include "eventstore/validation.h"
 
@@ -34,6 +36,9 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_timeout{15000};
   // spdlog level. Default: "info" (--log-level, KRING_LOG_LEVEL).
   std::string log_level = "info";
+  // Tests only (no flag): the event store's clock (EventStoreOptions::clock).
+  // Default: unset, the system clock.
+  std::function<absl::Time()> clock;
 };
 
 // Parses argv and the environment (flags win). Returns the message to print

@@ -29,6 +29,7 @@ absl::Status KringServer::StartAll() {
   eventstore::EventStoreOptions store_options;
   store_options.path = options_.data_dir + "/events";
   store_options.validation = options_.validation;
+  store_options.clock = options_.clock;
   ASSIGN_OR_RETURN(store_, eventstore::EventStore::Open(store_options));
 
   bus::KafkaOptions kafka = options_.kafka;
@@ -57,6 +58,7 @@ absl::Status KringServer::StartAll() {
 
   ingest_ = std::make_unique<IngestService>(store_.get());
   research_ = std::make_unique<ResearchService>(network_size_.get());
+  audit_ = std::make_unique<AuditService>(store_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -65,6 +67,7 @@ absl::Status KringServer::StartAll() {
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.validation.max_batch_bytes) + (1 << 20));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(research_.get());
+  builder.RegisterService(audit_.get());
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port == 0) {
     return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options_.listen));
@@ -99,11 +102,13 @@ void KringServer::Shutdown() {
   if (grpc_) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
     ingest_->BeginShutdown();
+    audit_->BeginShutdown();  // ends ReadAll streams, follow streams included
     // Stops accepting; in-flight appends finish (the store is still open).
     grpc_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_timeout);
     grpc_->Wait();
   }
-  if (store_) store_->StopAppends();  // finishes queued batches, refuses new ones
+  if (audit_) audit_->BeginShutdown();  // idempotent: its waiter stops before the store closes
+  if (store_) store_->StopAppends();    // finishes queued batches, refuses new ones
   if (relay_) relay_->Stop(options_.shutdown_timeout);
   if (network_size_) network_size_->StopConsumer();
   network_size_.reset();

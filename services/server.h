@@ -18,6 +18,7 @@
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
+#include "services/audit_service.h"
 #include "services/ingest_service.h"
 #include "services/options.h"
 #include "services/research_service.h"
@@ -49,6 +50,7 @@ class KringServer {
   std::unique_ptr<projections::ProjectionEngine> network_size_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<ResearchService> research_;
+  std::unique_ptr<AuditService> audit_;
   std::unique_ptr<grpc::Server> grpc_;
   std::string address_;
   std::string kafka_bootstrap_;

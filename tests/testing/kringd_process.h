@@ -21,6 +21,8 @@ class KringdProcess {
   const std::string& address() const { return address_; }
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
   const std::string& log_path() const { return log_path_; }
+  // The process id (-1 once stopped), e.g. to read /proc/<pid>/status.
+  pid_t pid() const { return pid_; }
 
   // SIGTERM and wait; returns the exit status (as from waitpid).
   int Terminate();
