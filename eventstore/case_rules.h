@@ -36,6 +36,9 @@ struct CaseState {
   std::unordered_map<std::string, uint32_t> invited;  // participants invited
   std::unordered_map<std::string, uint32_t> actions;  // actions of adopted plans
   std::unordered_set<std::string> retracted;          // event ids withdrawn by EventRetracted
+  // Not a rule: the hash of the case's last event, which the next one links
+  // to (chain.h).
+  std::string last_hash;
 };
 
 // The event an EventRetracted names, as found in the store (or earlier in the

@@ -6,6 +6,7 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <future>
@@ -15,6 +16,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "eventstore/chain.h"
 #include "kring/storage/eventstore.pb.h"
 
 namespace kring::eventstore {
@@ -105,6 +107,7 @@ struct EventStore::GroupState {
   std::unordered_map<std::string, RecordedId> ids;                   // event id -> where staged
   std::unordered_map<std::string, const std::string*> staged_bytes;  // event id -> its bytes
   google::protobuf::Timestamp recorded_at;
+  std::string last_hash;  // of the last event staged (or recorded)
 };
 
 EventStore::EventStore(EventStoreOptions options) : options_(std::move(options)) {}
@@ -156,6 +159,9 @@ absl::Status EventStore::OpenDb() {
   it->SeekToLast();
   RETURN_IF_ERROR(FromRocks(it->status(), "find head"));
   head_.store(it->Valid() ? ReadBigEndian64(it->key().ToStringView()) : 0);
+  if (it->Valid()) {
+    ASSIGN_OR_RETURN(last_hash_, CheckRecordHash(it->value().ToStringView()));
+  }
   Logger("eventstore")->info("msg=opened head_position={}", head_.load());
   return absl::OkStatus();
 }
@@ -281,6 +287,7 @@ void EventStore::CompletionLoop() {
 EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   GroupState state;
   state.next_position = head_.load() + 1;
+  state.last_hash = last_hash_;
   const absl::Time now = Now();
   state.recorded_at.set_seconds(absl::ToUnixSeconds(now));
   state.recorded_at.set_nanos(
@@ -304,6 +311,7 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
     } else {
       if (case_states_.size() + state.cases.size() > options_.max_cached_cases) case_states_.clear();
       for (auto& [case_id, case_state] : state.cases) case_states_[case_id] = std::move(case_state);
+      last_hash_ = state.last_hash;
       {
         std::lock_guard<std::mutex> lock(head_mu_);
         head_.store(last_position, std::memory_order_release);
@@ -383,6 +391,7 @@ absl::StatusOr<CaseState> EventStore::LoadCaseState(const std::string& case_id) 
     ApplyToCaseState(state, e, retracted);
     index.emplace(e.event_id(), i);
   }
+  state.last_hash = events.back().hash();
   return state;
 }
 
@@ -511,6 +520,8 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     value.push_back(kEventFieldTag);
     AppendVarint(&value, event_bytes.size());
     value.append(event_bytes);
+    state.last_hash = SealRecord(&value, state.last_hash, next.last_hash);
+    next.last_hash = state.last_hash;
 
     const std::string pos_key = BigEndian64(position);
     state.batch.Put(events_cf_, pos_key, value);
@@ -615,6 +626,209 @@ absl::Status EventStore::MarkPublished(const std::string& cluster_id, GlobalPosi
   if (up_to < first_unpublished) return absl::OkStatus();  // never move back
   return FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedPrefix + cluster_id, BigEndian64(up_to.value())),
                    "mark published");
+}
+
+}  // namespace kring::eventstore
+
+namespace kring::eventstore {
+namespace {
+
+// Walks records in order and checks each against the chain; the first
+// failure ends the walk.
+class ChainChecker {
+ public:
+  static constexpr uint64_t kNone = UINT64_MAX;
+  ChainVerification& result() { return result_; }
+
+  // `expected_position` is where the record should be; `global_prev` the
+  // hash it must link to in the log, `case_prev` in its case.
+  bool Check(uint64_t stored_at, std::string_view stored, uint64_t expected_position, const std::string& global_prev,
+             const std::string& case_prev, uint64_t expected_version, const std::string* expected_case) {
+    if (stored_at != expected_position) {  // kNone: nothing stored after it
+      std::string reason = absl::StrCat("position ", expected_position, " is missing from the log");
+      if (stored_at != kNone) absl::StrAppend(&reason, " (the next stored record is at ", stored_at, ")");
+      return Fail(expected_position, std::move(reason));
+    }
+    auto hash = CheckRecordHash(stored);
+    if (!hash.ok()) return Fail(stored_at, std::string(hash.status().message()));
+    storage::ChainView view;
+    if (!view.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+      return Fail(stored_at, "the record does not parse");
+    }
+    if (view.global_position() != stored_at) {
+      return Fail(stored_at, absl::StrCat("the record says global position ", view.global_position(),
+                                          " but is stored at ", stored_at, " (records moved or swapped)"));
+    }
+    if (view.prev_hash() != global_prev) {
+      return Fail(stored_at, absl::StrCat("prev_hash does not match the hash of position ", stored_at - 1));
+    }
+    if (expected_case != nullptr && view.case_id() != *expected_case) {
+      return Fail(stored_at, "the record belongs to another case than its index says");
+    }
+    if (view.stream_version() != expected_version) {
+      return Fail(stored_at, absl::StrCat("stream version ", view.stream_version(), " where version ", expected_version,
+                                          " of its case was expected"));
+    }
+    if (view.case_prev_hash() != case_prev) {
+      return Fail(stored_at,
+                  absl::StrCat("case_prev_hash does not match the hash of the case's version ", expected_version - 1));
+    }
+    result_.events_verified++;
+    result_.last_position = GlobalPosition(stored_at);
+    result_.head_hash = *std::move(hash);
+    return true;
+  }
+
+  bool Fail(uint64_t position, std::string reason) {
+    result_.ok = false;
+    result_.first_bad_position = GlobalPosition(position);
+    result_.reason = std::move(reason);
+    return false;
+  }
+
+ private:
+  ChainVerification result_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> EventStore::ReadRecord(uint64_t position) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(position), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event at position ", position));
+  RETURN_IF_ERROR(FromRocks(s, "read event"));
+  return value;
+}
+
+absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, GlobalPosition to) const {
+  const uint64_t first = std::max<uint64_t>(from.value(), 1);
+  const uint64_t last = std::min(to.value(), Head().value());
+  if (first > last) {
+    ChainVerification empty;
+    return empty;
+  }
+  // What the first record must link to: its predecessors, trusted as stored.
+  std::string global_prev;
+  if (first > 1) {
+    ASSIGN_OR_RETURN(std::string prev, ReadRecord(first - 1));
+    storage::ChainView view;
+    view.ParseFromString(prev);
+    global_prev = view.hash();
+  }
+  // Per case: the version and hash of its last record seen.
+  struct CaseTip {
+    uint64_t version;
+    std::string hash;
+  };
+  std::unordered_map<std::string, CaseTip> tips;
+  ChainChecker checker;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  const std::string upper = BigEndian64(last + 1);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  uint64_t expected = first;
+  storage::ChainView view;
+  for (it->Seek(BigEndian64(first)); it->Valid(); it->Next(), ++expected) {
+    const uint64_t at = ReadBigEndian64(it->key().ToStringView());
+    const std::string_view stored = it->value().ToStringView();
+    if (at != expected) {
+      checker.Check(at, stored, expected, global_prev, "", 0, nullptr);  // a record is missing
+      return checker.result();
+    }
+    if (!view.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) view.Clear();
+    auto tip = tips.find(view.case_id());
+    if (tip == tips.end()) {
+      // The case's previous record lies before the range.
+      CaseTip before{view.stream_version() > 0 ? view.stream_version() - 1 : 0, ""};
+      if (before.version > 0) {
+        auto events = ReadCase(CaseId(view.case_id()), StreamVersion(before.version), 1);
+        if (!events.ok() || events->empty()) {
+          checker.Fail(at, absl::StrCat("the case's previous event (version ", before.version, ") cannot be read"));
+          return checker.result();
+        }
+        before.hash = (*events)[0].hash();
+      }
+      tip = tips.emplace(view.case_id(), std::move(before)).first;
+    }
+    if (!checker.Check(at, stored, expected, global_prev, tip->second.hash, tip->second.version + 1, nullptr)) {
+      return checker.result();
+    }
+    global_prev = checker.result().head_hash;
+    tip->second = CaseTip{tip->second.version + 1, global_prev};
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "verify"));
+  if (expected <= last) {
+    checker.Check(ChainChecker::kNone, "", expected, "", "", 0, nullptr);  // records missing at the end of the range
+  }
+  return checker.result();
+}
+
+absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) const {
+  ChainChecker checker;
+  const std::string prefix = case_id.value() + std::string(1, '\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::string case_prev;
+  uint64_t version = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const uint64_t first_position = ReadBigEndian64(it->value().ToStringView());
+    const uint64_t count = ReadBigEndian64(it->value().ToStringView().substr(8));
+    for (uint64_t k = 0; k < count; ++k) {
+      const uint64_t position = first_position + k;
+      std::string global_prev;
+      if (position > 1) {
+        auto prev = ReadRecord(position - 1);
+        if (prev.ok()) {
+          storage::ChainView view;
+          view.ParseFromString(*prev);
+          global_prev = view.hash();
+        }
+      }
+      auto stored = ReadRecord(position);
+      if (!stored.ok()) {
+        if (absl::IsNotFound(stored.status())) {
+          checker.Check(ChainChecker::kNone, "", position, "", "", 0, nullptr);
+          return checker.result();
+        }
+        return stored.status();
+      }
+      if (!checker.Check(position, *stored, position, global_prev, case_prev, ++version, &case_id.value())) {
+        return checker.result();
+      }
+      case_prev = checker.result().head_hash;
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "verify case"));
+  return checker.result();
+}
+
+absl::StatusOr<GlobalPosition> EventStore::Checkpoint(const std::string& destination) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(destination), "checkpoint"));
+  // The head the copy holds: open it read-only and look.
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kEvents, rocksdb::ColumnFamilyOptions()},
+      {kStreams, PointLookupOptions()},
+      {kEventIds, EventIdOptions()},
+      {kHeads, PointLookupOptions()},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* copy_raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), destination, cfs, &handles, &copy_raw),
+                            "open checkpoint"));
+  std::unique_ptr<rocksdb::DB> copy(copy_raw);
+  uint64_t head = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(copy->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    it->SeekToLast();
+    if (it->Valid()) head = ReadBigEndian64(it->key().ToStringView());
+  }
+  for (auto* h : handles) copy->DestroyColumnFamilyHandle(h);
+  return GlobalPosition(head);
 }
 
 }  // namespace kring::eventstore

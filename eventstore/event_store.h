@@ -3,7 +3,8 @@
 // outbox that the Kafka relay drains.
 //
 // Layout (column families):
-//   events     BE64(global_position)            -> RecordedEvent bytes
+//   events     BE64(global_position)            -> RecordedEvent bytes, ending
+//                                                  with the hash chain (chain.h)
 //   streams    case_id \0 BE64(first version)   -> BE64(first position) BE64(count)
 //              (one entry per batch: its events have consecutive versions at
 //              consecutive positions)
@@ -209,6 +210,8 @@ class EventStore {
   absl::StatusOr<AppendOutcome> RetryOutcome(const Pending& pending, const std::vector<RecordedId>& found,
                                              const GroupState& state) const;
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
+  // The stored record at a position (NOT_FOUND when there is none).
+  absl::StatusOr<std::string> ReadRecord(uint64_t position) const;
   // The rule state of a case as recorded, folded from its events.
   absl::StatusOr<CaseState> LoadCaseState(const std::string& case_id) const;
   // The event a retraction names, if recorded or staged in this group.
@@ -242,6 +245,8 @@ class EventStore {
   // Writer thread only: group-commit statistics, logged on close.
   uint64_t groups_written_ = 0;
   uint64_t requests_written_ = 0;
+  // Writer thread only: the hash of the last event of the log (chain.h).
+  std::string last_hash_;
   // Writer thread only: the rule state of recently appended cases.
   std::unordered_map<std::string, CaseState> case_states_;
 };
