@@ -108,7 +108,8 @@ std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value) {
 // numbers, codes (fields named *_code, currency), and of lists and ids only
 // how many there are. `version_of` turns a retracted event id into its
 // version where the case is at hand.
-std::string Summary(const v1::Event& event, const std::function<std::optional<uint64_t>(const std::string&)>& version_of) {
+std::string Summary(const v1::Event& event,
+                    const std::function<std::optional<uint64_t>(const std::string&)>& version_of) {
   if (event.has_event_retracted()) {
     const std::string& id = event.event_retracted().retracted_event_id();
     if (auto v = version_of ? version_of(id) : std::nullopt; v) return absl::StrCat("retracts v", *v);
@@ -143,7 +144,8 @@ std::string Summary(const v1::Event& event, const std::function<std::optional<ui
           const int64_t cents = reflection->GetInt64(*payload, f);
           char buf[32];
           std::snprintf(buf, sizeof(buf), "%s%lld.%02lld", cents < 0 ? "-" : "",
-                        static_cast<long long>(std::llabs(cents) / 100), static_cast<long long>(std::llabs(cents) % 100));
+                        static_cast<long long>(std::llabs(cents) / 100),
+                        static_cast<long long>(std::llabs(cents) % 100));
           parts.push_back(absl::StrCat("amount=", buf));
         } else if (int64_t v = reflection->GetInt64(*payload, f); v != 0) {
           parts.push_back(absl::StrCat(name, "=", v));
@@ -280,7 +282,8 @@ AuditCommands::AuditCommands(CLI::App& app, const std::string& server)
   a.export_cmd = app.add_subcommand("export", "write a case or a range of the log as NDJSON, hashes in hex");
   auto* efrom = a.export_cmd->add_option("--from", a.from, "first position (default: 1)");
   auto* eto = a.export_cmd->add_option("--to", a.to, "last position (default: the head)");
-  auto* ecase = a.export_cmd->add_option("--case", a.export_case, "export one case instead")->excludes(efrom)->excludes(eto);
+  auto* ecase =
+      a.export_cmd->add_option("--case", a.export_case, "export one case instead")->excludes(efrom)->excludes(eto);
   a.export_cmd->add_option("--as-known-at", a.export_as_known_at, "with --case: only what was recorded by then")
       ->needs(ecase);
   a.export_cmd->add_option("-o,--output", a.output, "the file to write (default: standard output)");
@@ -301,8 +304,8 @@ namespace {
 // case show
 // ---------------------------------------------------------------------------
 
-int ReadCase(const std::string& server, const char* command, const std::string& case_id,
-             const std::string& as_known_at, v1::ReadCaseResponse* response) {
+int ReadCase(const std::string& server, const char* command, const std::string& case_id, const std::string& as_known_at,
+             v1::ReadCaseResponse* response) {
   v1::ReadCaseRequest request;
   request.set_case_id(case_id);
   if (!as_known_at.empty()) {
@@ -361,8 +364,8 @@ int RunCaseShow(const std::string& server, const std::string& case_id, const std
     std::printf("The case was not known then: no events had been recorded.\n");
     return 0;
   }
-  std::printf("\n%4s %9s  %-19s  %-16s  %-24s %-10s %-12s  %s\n", "VER", "POSITION", "RECORDED_AT (UTC)",
-              "OCCURRED_AT", "TYPE", "RETRACTED", "HASH", "SUMMARY");
+  std::printf("\n%4s %9s  %-19s  %-16s  %-24s %-10s %-12s  %s\n", "VER", "POSITION", "RECORDED_AT (UTC)", "OCCURRED_AT",
+              "TYPE", "RETRACTED", "HASH", "SUMMARY");
   for (const auto& a : response.events()) {
     const auto& e = a.event();
     std::string retracted = "";
@@ -370,12 +373,11 @@ int RunCaseShow(const std::string& server, const std::string& case_id, const std
       auto v = version_of(a.retracted_by_event_id());
       retracted = v ? absl::StrCat("by v", *v) : "yes";
     }
-    std::printf("%4llu %9llu  %-19s  %-16s  %-24s %-10s %-12s  %s\n",
-                static_cast<unsigned long long>(e.stream_version()),
-                static_cast<unsigned long long>(e.global_position()),
-                Format(e.recorded_at(), "%Y-%m-%d %H:%M:%S").c_str(),
-                Format(e.event().occurred_at(), "%Y-%m-%d %H:%M").c_str(), EventType(e.event()).c_str(),
-                retracted.c_str(), ShortHash(e.hash()).c_str(), Summary(e.event(), version_of).c_str());
+    std::printf(
+        "%4llu %9llu  %-19s  %-16s  %-24s %-10s %-12s  %s\n", static_cast<unsigned long long>(e.stream_version()),
+        static_cast<unsigned long long>(e.global_position()), Format(e.recorded_at(), "%Y-%m-%d %H:%M:%S").c_str(),
+        Format(e.event().occurred_at(), "%Y-%m-%d %H:%M").c_str(), EventType(e.event()).c_str(), retracted.c_str(),
+        ShortHash(e.hash()).c_str(), Summary(e.event(), version_of).c_str());
   }
   return 0;
 }
@@ -410,13 +412,13 @@ std::string TailLine(const v1::RecordedEvent& e) {
   return absl::StrCat(prefix, Summary(e.event(), nullptr));
 }
 
-int RunTail(const std::string& server, uint64_t from_option, uint64_t lines,
-            bool follow, bool json) {
+int RunTail(const std::string& server, uint64_t from_option, uint64_t lines, bool follow, bool json) {
   uint64_t from = from_option;
   if (from == 0) {
     // The head, from the first message of a one-event read.
     uint64_t head = 0;
-    grpc::Status s = ReadAll(server, 1, 1, false, 1, [&head](const v1::ReadAllResponse& r) { head = r.head_position(); });
+    grpc::Status s =
+        ReadAll(server, 1, 1, false, 1, [&head](const v1::ReadAllResponse& r) { head = r.head_position(); });
     if (!s.ok()) return Fail("tail", s);
     from = head >= lines ? head - lines + 1 : 1;
   }

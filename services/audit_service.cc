@@ -28,7 +28,7 @@ absl::Status CaseNotFound() {
 }
 
 absl::Status ReadCaseFromStore(const eventstore::EventStore& store, const v1::ReadCaseRequest& request,
-                      v1::ReadCaseResponse* response) {
+                               v1::ReadCaseResponse* response) {
   std::vector<FieldViolation> violations;
   if (!eventstore::IsValidId(request.case_id())) violations.push_back({"case_id", kIdRule});
   if (request.has_as_known_at()) {
@@ -42,8 +42,7 @@ absl::Status ReadCaseFromStore(const eventstore::EventStore& store, const v1::Re
   }
   if (!violations.empty()) return BadRequestError(violations);
 
-  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events,
-                   store.ReadCase(CaseId(request.case_id()), StreamVersion(1)));
+  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, store.ReadCase(CaseId(request.case_id()), StreamVersion(1)));
   if (events.empty()) return CaseNotFound();
   // As known at: the events recorded by then. The writer stamps recorded_at
   // in version order, so they are a prefix of the case; should the clock ever
@@ -82,7 +81,7 @@ void ToResponse(const eventstore::ChainVerification& v, v1::VerifyChainResponse*
 }
 
 absl::Status VerifyFromStore(const eventstore::EventStore& store, const v1::VerifyChainRequest& request,
-                         v1::VerifyChainResponse* response) {
+                             v1::VerifyChainResponse* response) {
   if (request.scope_case() == v1::VerifyChainRequest::kCaseId) {
     const CaseId case_id(request.case_id());
     if (!eventstore::IsValidId(case_id.value())) return BadRequestError("case_id", kIdRule);

@@ -60,14 +60,13 @@ class AuditService final : public v1::AuditService::CallbackService {
   void WaiterLoop();
 
   const eventstore::EventStore* const store_;
-  // Guards the sets below, shutting_down_, and every stream's parked and
+  // Guards parked_, shutting_down_, stop_waiter_, and every stream's parked and
   // cancelled state.
   std::mutex mu_;
   std::condition_variable parked_cv_;
   bool shutting_down_ = false;
   bool stop_waiter_ = false;
-  std::set<ReadAllReactor*> streams_;  // every open ReadAll stream
-  std::set<ReadAllReactor*> parked_;   // follow streams waiting for the head to move
+  std::set<ReadAllReactor*> parked_;  // follow streams waiting for the head to move
   std::thread waiter_;
 };
 

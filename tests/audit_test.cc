@@ -266,9 +266,11 @@ TEST_F(AuditCaseTest, KringctlCaseShowPrintsATableOrJson) {
                                                      R"(CostRecorded +by v7 +\S+ +kind=CONFERENCE amount=4000\.00 )"
                                                      R"(currency=EUR\n)")))
       << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\n +7 +7  2024-03-12 10:00:00 .* EventRetracted .* retracts v4\n)")))
+  EXPECT_TRUE(
+      std::regex_search(r.output, std::regex(R"(\n +7 +7  2024-03-12 10:00:00 .* EventRetracted .* retracts v4\n)")))
       << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(CaseReferred .*domain=YOUTH_PROTECTION .*central_person_ids:1)")))
+  EXPECT_TRUE(
+      std::regex_search(r.output, std::regex(R"(CaseReferred .*domain=YOUTH_PROTECTION .*central_person_ids:1)")))
       << r.output;
   EXPECT_EQ(r.output.find("cp-1"), std::string::npos) << "no ids of people in the summary";
   EXPECT_EQ(r.output.find("entered twice"), std::string::npos) << "no free text in the summary";
@@ -346,9 +348,10 @@ TEST_F(AuditCaseTest, KringctlExportWritesNdjsonWithHexHashesAndTailPrintsTheLog
 
   r = testing::RunCommand(Kringctl("tail -n 3 2>&1"));
   ASSERT_EQ(ExitCode(r), 0) << r.output;
-  EXPECT_TRUE(std::regex_match(r.output, std::regex(R"( +5  2024-03-05 14:00:00  audit-case-1 +v5 +ParticipantInvited .*\n)"
-                                                    R"( +6  .* v6 +CostRecorded .*\n)"
-                                                    R"( +7  2024-03-12 10:00:00  .* v7 +EventRetracted +retracts event [0-9a-f]{8}\n)")))
+  EXPECT_TRUE(std::regex_match(
+      r.output, std::regex(R"( +5  2024-03-05 14:00:00  audit-case-1 +v5 +ParticipantInvited .*\n)"
+                           R"( +6  .* v6 +CostRecorded .*\n)"
+                           R"( +7  2024-03-12 10:00:00  .* v7 +EventRetracted +retracts event [0-9a-f]{8}\n)")))
       << r.output;
   r = testing::RunCommand(Kringctl("tail --from 7 --json"));
   ASSERT_EQ(ExitCode(r), 0) << r.output;
