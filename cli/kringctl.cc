@@ -3,8 +3,9 @@
 //   kringctl cohort        stream a SYNTHETIC cohort to kringd over gRPC
 //   kringctl network-size  print the network-size read model (table or JSON)
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
+//   kringctl rebuild, backup, restore: for operators (cli/ops_commands.h)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
-// 3 server unreachable or timed out.
+// 3 server unreachable or timed out; 4 (restore) the hash chain does not verify.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "absl/time/time.h"
 #include "cli/append_file.h"
 #include "cli/cohort_client.h"
+#include "cli/ops_commands.h"
 #include "kring/v1/research.grpc.pb.h"
 
 namespace {
@@ -336,11 +338,14 @@ int main(int argc, char** argv) {
   auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
+  const client::OpsCommands ops(app, &server);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  if (std::optional<int> exit_code = ops.Run()) return *exit_code;
   if (cohort_cmd->parsed()) {
     cohort.server = server;
     return RunCohort(cohort);
