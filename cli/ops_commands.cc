@@ -258,7 +258,8 @@ int OpsCommands::Args::RunRestore() const {
     std::cerr << "kringctl restore: --from: " << restore_from << " is not a backup of an event store (no CURRENT)\n";
     return kExitRefused;
   }
-  if (fs::exists(restore_data_dir, ec) && !(fs::is_directory(restore_data_dir, ec) && fs::is_empty(restore_data_dir, ec))) {
+  if (fs::exists(restore_data_dir, ec) &&
+      !(fs::is_directory(restore_data_dir, ec) && fs::is_empty(restore_data_dir, ec))) {
     std::cerr << "kringctl restore: --data-dir: " << restore_data_dir
               << " already exists and is not empty; restore into a new folder\n";
     return kExitRefused;
@@ -310,8 +311,10 @@ int OpsCommands::Args::RunRestore() const {
     return kExitRefused;
   }
   if (restore_json) {
-    nlohmann::json j = {{"path", final_path.string()},         {"verified", ok},
-                        {"head_position", head.value()},       {"head_hash", head_hash},
+    nlohmann::json j = {{"path", final_path.string()},
+                        {"verified", ok},
+                        {"head_position", head.value()},
+                        {"head_hash", head_hash},
                         {"events_verified", chain.events_verified}};
     if (!ok) {
       j["first_bad_position"] = chain.first_bad_position.value();

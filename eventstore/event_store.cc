@@ -1,5 +1,6 @@
 #include "eventstore/event_store.h"
 
+#include <google/protobuf/arena.h>
 #include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -10,8 +11,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <future>
-
-#include <google/protobuf/arena.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"

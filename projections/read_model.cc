@@ -139,7 +139,7 @@ void LiveReadModel::StopConsumer() {
 absl::StatusOr<std::unique_ptr<ReplayedModel>> LiveReadModel::ReplayAsOf(GlobalPosition position,
                                                                          const CatchUpProgressFn& progress) const {
   return ReplayedModel::Build(absl::StrCat(options_.dir, "/", kTmpFolder), options_.factory, store_, position,
-                             progress);
+                              progress);
 }
 
 absl::Status LiveReadModel::Rebuild(const std::function<bool(const RebuildStatus&)>& progress) {

@@ -34,9 +34,9 @@ class ReplayedModel {
   // head; CANCELLED when `progress` returns false. The folder is removed on
   // failure too.
   static absl::StatusOr<std::unique_ptr<ReplayedModel>> Build(const std::string& parent_dir,
-                                                             const ProjectionFactory& factory,
-                                                             const eventstore::EventStore* store, GlobalPosition up_to,
-                                                             const CatchUpProgressFn& progress = nullptr);
+                                                              const ProjectionFactory& factory,
+                                                              const eventstore::EventStore* store, GlobalPosition up_to,
+                                                              const CatchUpProgressFn& progress = nullptr);
   // Closes the engine and removes its folder.
   ~ReplayedModel();
   ReplayedModel(const ReplayedModel&) = delete;

@@ -129,9 +129,8 @@ grpc::ServerWriteReactor<v1::RebuildProgress>* OperationsService::Rebuild(grpc::
   if (it == read_models_.end()) {
     std::vector<std::string> known;
     for (const auto& [name, model] : read_models_) known.push_back(name);
-    reactor->End(ToGrpc(absl::InvalidArgumentError(absl::StrCat("read_model: unknown read model \"",
-                                                                request->read_model(), "\" (known: ",
-                                                                absl::StrJoin(known, ", "), ")"))));
+    reactor->End(ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "read_model: unknown read model \"", request->read_model(), "\" (known: ", absl::StrJoin(known, ", "), ")"))));
     return reactor;
   }
   projections::LiveReadModel* model = it->second;

@@ -266,11 +266,10 @@ TEST(OperationsTest, OnlineRebuildWhileAppendsContinueEqualsCleanRebuild) {
   std::getline(current, folder);
   EXPECT_EQ(folder, "network-size.rebuild-1");
   EXPECT_FALSE(fs::exists(dir.Sub("data/projections/network-size")));
-  std::cout << "[ figures ] rebuild of " << progress.back().events_done() << " events (" << progress.front().events_total()
-            << " at the start) in " << rebuild_seconds << " s, " << progress.size() << " progress messages, "
-            << appended.appended << " events appended and " << queries.load()
-            << " queries answered meanwhile; head " << head << ", " << live.overall().conferences()
-            << " conferences\n";
+  std::cout << "[ figures ] rebuild of " << progress.back().events_done() << " events ("
+            << progress.front().events_total() << " at the start) in " << rebuild_seconds << " s, " << progress.size()
+            << " progress messages, " << appended.appended << " events appended and " << queries.load()
+            << " queries answered meanwhile; head " << head << ", " << live.overall().conferences() << " conferences\n";
 
   // A restart opens the rebuilt folder, and a second rebuild works too.
   server.reset();
@@ -474,8 +473,7 @@ TEST(OperationsTest, KringctlRebuildBackupAndRestoreOutputAndExitCodes) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = RunKringctl(at + "backup --to " + dir.Sub("backup"), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("head position  " + std::to_string(server->store().Head().value())), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("head position  " + std::to_string(server->store().Head().value())), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("head hash"), std::string::npos) << r.out;
   r = RunKringctl(at + "backup --to " + dir.Sub("backup"), dir.path());
   EXPECT_EQ(r.exit_code, 1);
@@ -493,9 +491,9 @@ TEST(OperationsTest, KringctlRebuildBackupAndRestoreOutputAndExitCodes) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("verifies"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir.Sub("r1/events/CURRENT")));
-  r = RunKringctl(absl::StrCat("restore --from ", dir.Sub("backup2"), " --data-dir ", dir.Sub("r2"),
-                               " --expect-head-hash 00"),
-                  dir.path());
+  r = RunKringctl(
+      absl::StrCat("restore --from ", dir.Sub("backup2"), " --data-dir ", dir.Sub("r2"), " --expect-head-hash 00"),
+      dir.path());
   EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
   EXPECT_NE(r.out.find("DOES NOT VERIFY"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.Sub("r2/events")));
