@@ -53,9 +53,8 @@ int Fill(eventstore::EventStore& store, uint64_t events) {
     appended += batch.events.size();
     auto promise = std::make_shared<std::promise<absl::StatusOr<eventstore::AppendOutcome>>>();
     pending.push_back(promise->get_future());
-    store.AppendAsync(std::move(batch), [promise](absl::StatusOr<eventstore::AppendOutcome> r) {
-      promise->set_value(std::move(r));
-    });
+    store.AppendAsync(std::move(batch),
+                      [promise](absl::StatusOr<eventstore::AppendOutcome> r) { promise->set_value(std::move(r)); });
     if (pending.size() >= 256) {
       for (auto& f : pending) {
         auto r = f.get();
@@ -75,8 +74,8 @@ int Fill(eventstore::EventStore& store, uint64_t events) {
       return 1;
     }
   }
-  std::fprintf(stderr, "\rfilled %llu events in %.1f s%30s\n", (unsigned long long)store.Head().value(),
-               Seconds(start), "");
+  std::fprintf(stderr, "\rfilled %llu events in %.1f s%30s\n", (unsigned long long)store.Head().value(), Seconds(start),
+               "");
   return 0;
 }
 
@@ -113,12 +112,12 @@ int main(int argc, char** argv) {
   for (int r = 1; r <= rounds; ++r) {
     uint64_t n = 0, bytes = 0;
     auto start = Clock::now();
-    absl::Status s = store->ScanAll(GlobalPosition(1), GlobalPosition(head),
-                                    [&](const v1::RecordedEvent&, std::string_view stored) {
-                                      ++n;
-                                      bytes += stored.size();
-                                      return true;
-                                    });
+    absl::Status s =
+        store->ScanAll(GlobalPosition(1), GlobalPosition(head), [&](const v1::RecordedEvent&, std::string_view stored) {
+          ++n;
+          bytes += stored.size();
+          return true;
+        });
     const double read_s = Seconds(start);
     if (!s.ok() || n != head) {
       std::cerr << "log_bench: read-all: " << s << " after " << n << " events\n";

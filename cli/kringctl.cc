@@ -3,9 +3,10 @@
 //   kringctl cohort        stream a SYNTHETIC cohort to kringd over gRPC
 //   kringctl network-size  print the network-size read model (table or JSON)
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
-//   kringctl case show, tail, verify, export   for auditors (cli/audit_commands.h)
+//   kringctl rebuild, backup, restore: for operators (cli/ops_commands.h)
+//   kringctl case show, tail, verify, export: for auditors (cli/audit_commands.h)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
-// 3 server unreachable or timed out; 4 (verify) the hash chain does not verify.
+// 3 server unreachable or timed out; 4 (verify, restore) the hash chain does not verify.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "cli/append_file.h"
 #include "cli/audit_commands.h"
 #include "cli/cohort_client.h"
+#include "cli/ops_commands.h"
 #include "kring/v1/research.grpc.pb.h"
 
 namespace {
@@ -338,6 +340,7 @@ int main(int argc, char** argv) {
   auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
+  const client::OpsCommands ops(app, &server);
   client::AuditCommands audit(app, server);  // case show, tail, verify, export
 
   try {
@@ -345,6 +348,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  if (std::optional<int> exit_code = ops.Run()) return *exit_code;
   if (cohort_cmd->parsed()) {
     cohort.server = server;
     return RunCohort(cohort);

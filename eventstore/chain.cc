@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+
 namespace kring::eventstore {
 namespace {
 
@@ -31,17 +33,20 @@ std::string SealRecord(std::string* record, const std::string& prev_hash, const 
   return hash;
 }
 
-absl::StatusOr<std::string> CheckRecordHash(std::string_view stored) {
+absl::StatusOr<std::string_view> CheckRecordHash(std::string_view stored) {
   if (stored.size() < kHashFieldBytes || stored[stored.size() - kHashFieldBytes] != kHashTag ||
       static_cast<size_t>(stored[stored.size() - kHashFieldBytes + 1]) != kHashBytes) {
     return absl::DataLossError("the record does not end with its hash");
   }
   const std::string_view body = stored.substr(0, stored.size() - kHashFieldBytes);
   const std::string_view carried = stored.substr(stored.size() - kHashBytes);
-  if (Sha256(body) != carried) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr);
+  if (len != kHashBytes || std::memcmp(md, carried.data(), kHashBytes) != 0) {
     return absl::DataLossError("the stored bytes do not match their hash: the record was changed after it was written");
   }
-  return std::string(carried);
+  return carried;
 }
 
 std::string ToHex(std::string_view bytes) {

@@ -28,10 +28,10 @@ std::string Sha256(std::string_view data);
 // them) and returns the record's hash. Empty links are left out.
 std::string SealRecord(std::string* record, const std::string& prev_hash, const std::string& case_prev_hash);
 
-// The hash a stored record carries, after checking that it ends with a hash
-// field and that the field matches the SHA-256 of the bytes before it.
-// DATA_LOSS saying what is wrong otherwise.
-absl::StatusOr<std::string> CheckRecordHash(std::string_view stored);
+// The hash a stored record carries (a view into `stored`), after checking
+// that it ends with a hash field and that the field matches the SHA-256 of
+// the bytes before it. DATA_LOSS saying what is wrong otherwise.
+absl::StatusOr<std::string_view> CheckRecordHash(std::string_view stored);
 
 // Lowercase hexadecimal, for messages and tools.
 std::string ToHex(std::string_view bytes);

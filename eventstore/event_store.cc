@@ -1,5 +1,6 @@
 #include "eventstore/event_store.h"
 
+#include <google/protobuf/arena.h>
 #include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -575,15 +576,25 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const S
   const std::string upper = BigEndian64(to.value() + 1);
   rocksdb::Slice upper_slice(upper);
   if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  ro.fill_cache = false;  // a bulk scan would only evict what point reads need
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-  v1::RecordedEvent event;
+  // Parsing into an arena, reset every so many events, spares the allocator
+  // most of the work of a long scan.
+  constexpr size_t kEventsPerArena = 1024;
+  google::protobuf::Arena arena;
+  v1::RecordedEvent* event = nullptr;
+  size_t parsed = 0;
   for (it->Seek(BigEndian64(from.value())); it->Valid(); it->Next()) {
-    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (parsed++ % kEventsPerArena == 0) {
+      arena.Reset();
+      event = google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena);
+    }
+    if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(
           absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));
     }
-    RETURN_IF_ERROR(options_.upcasters->Apply(*event.mutable_event()));
-    if (!fn(event, it->value().ToStringView())) break;
+    RETURN_IF_ERROR(options_.upcasters->Apply(*event->mutable_event()));
+    if (!fn(*event, it->value().ToStringView())) break;
   }
   return FromRocks(it->status(), "scan");
 }
@@ -633,49 +644,48 @@ absl::Status EventStore::MarkPublished(const std::string& cluster_id, GlobalPosi
 namespace kring::eventstore {
 namespace {
 
-// Walks records in order and checks each against the chain; the first
-// failure ends the walk.
+// Checks records one after another against the chain; the first failure
+// ends the walk. Buffers are reused: verification runs over whole logs.
 class ChainChecker {
  public:
-  static constexpr uint64_t kNone = UINT64_MAX;
-  ChainVerification& result() { return result_; }
+  static constexpr uint64_t kNone = UINT64_MAX;  // "nothing stored there"
 
-  // `expected_position` is where the record should be; `global_prev` the
-  // hash it must link to in the log, `case_prev` in its case.
-  bool Check(uint64_t stored_at, std::string_view stored, uint64_t expected_position, const std::string& global_prev,
-             const std::string& case_prev, uint64_t expected_version, const std::string* expected_case) {
-    if (stored_at != expected_position) {  // kNone: nothing stored after it
-      std::string reason = absl::StrCat("position ", expected_position, " is missing from the log");
+  // The record `stored` found at `stored_at`, expected at `expected`, must
+  // link to `global_prev` in the log and `case_prev` in its case, and be
+  // version `expected_version` of its case (`expected_case` when not null).
+  bool Check(uint64_t stored_at, std::string_view stored, uint64_t expected, std::string_view global_prev,
+             std::string_view case_prev, uint64_t expected_version, const std::string* expected_case) {
+    if (stored_at != expected) {
+      std::string reason = absl::StrCat("position ", expected, " is missing from the log");
       if (stored_at != kNone) absl::StrAppend(&reason, " (the next stored record is at ", stored_at, ")");
-      return Fail(expected_position, std::move(reason));
+      return Fail(expected, std::move(reason));
     }
     auto hash = CheckRecordHash(stored);
     if (!hash.ok()) return Fail(stored_at, std::string(hash.status().message()));
-    storage::ChainView view;
-    if (!view.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    if (!view_.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
       return Fail(stored_at, "the record does not parse");
     }
-    if (view.global_position() != stored_at) {
-      return Fail(stored_at, absl::StrCat("the record says global position ", view.global_position(),
+    if (view_.global_position() != stored_at) {
+      return Fail(stored_at, absl::StrCat("the record says global position ", view_.global_position(),
                                           " but is stored at ", stored_at, " (records moved or swapped)"));
     }
-    if (view.prev_hash() != global_prev) {
+    if (view_.prev_hash() != global_prev) {
       return Fail(stored_at, absl::StrCat("prev_hash does not match the hash of position ", stored_at - 1));
     }
-    if (expected_case != nullptr && view.case_id() != *expected_case) {
+    if (expected_case != nullptr && view_.case_id() != *expected_case) {
       return Fail(stored_at, "the record belongs to another case than its index says");
     }
-    if (view.stream_version() != expected_version) {
-      return Fail(stored_at, absl::StrCat("stream version ", view.stream_version(), " where version ", expected_version,
-                                          " of its case was expected"));
+    if (view_.stream_version() != expected_version) {
+      return Fail(stored_at, absl::StrCat("stream version ", view_.stream_version(), " where version ",
+                                          expected_version, " of its case was expected"));
     }
-    if (view.case_prev_hash() != case_prev) {
+    if (view_.case_prev_hash() != case_prev) {
       return Fail(stored_at,
                   absl::StrCat("case_prev_hash does not match the hash of the case's version ", expected_version - 1));
     }
     result_.events_verified++;
     result_.last_position = GlobalPosition(stored_at);
-    result_.head_hash = *std::move(hash);
+    result_.head_hash.assign(*hash);
     return true;
   }
 
@@ -686,9 +696,21 @@ class ChainChecker {
     return false;
   }
 
+  const ChainVerification& result() const { return result_; }
+  // The hash of the last record that verified.
+  const std::string& last_hash() const { return result_.head_hash; }
+
  private:
   ChainVerification result_;
+  storage::ChainView view_;
 };
+
+// The chain fields of a record, without checking them.
+storage::ChainView ChainFields(std::string_view stored) {
+  storage::ChainView view;
+  view.ParseFromArray(stored.data(), static_cast<int>(stored.size()));
+  return view;
+}
 
 }  // namespace
 
@@ -703,33 +725,30 @@ absl::StatusOr<std::string> EventStore::ReadRecord(uint64_t position) const {
 absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, GlobalPosition to) const {
   const uint64_t first = std::max<uint64_t>(from.value(), 1);
   const uint64_t last = std::min(to.value(), Head().value());
-  if (first > last) {
-    ChainVerification empty;
-    return empty;
-  }
-  // What the first record must link to: its predecessors, trusted as stored.
+  ChainChecker checker;
+  if (first > last) return checker.result();
+  // What the first record must link to: its predecessor, trusted as stored.
   std::string global_prev;
   if (first > 1) {
     ASSIGN_OR_RETURN(std::string prev, ReadRecord(first - 1));
-    storage::ChainView view;
-    view.ParseFromString(prev);
-    global_prev = view.hash();
+    global_prev = ChainFields(prev).hash();
   }
   // Per case: the version and hash of its last record seen.
   struct CaseTip {
-    uint64_t version;
+    uint64_t version = 0;
     std::string hash;
   };
   std::unordered_map<std::string, CaseTip> tips;
-  ChainChecker checker;
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
+  ro.fill_cache = false;
   const std::string upper = BigEndian64(last + 1);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   uint64_t expected = first;
-  storage::ChainView view;
+  // Only the case id is needed before the checks: read just that field.
+  storage::ChainView key_fields;
   for (it->Seek(BigEndian64(first)); it->Valid(); it->Next(), ++expected) {
     const uint64_t at = ReadBigEndian64(it->key().ToStringView());
     const std::string_view stored = it->value().ToStringView();
@@ -737,31 +756,27 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
       checker.Check(at, stored, expected, global_prev, "", 0, nullptr);  // a record is missing
       return checker.result();
     }
-    if (!view.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) view.Clear();
-    auto tip = tips.find(view.case_id());
-    if (tip == tips.end()) {
+    if (!key_fields.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) key_fields.Clear();
+    auto [tip, fresh] = tips.try_emplace(key_fields.case_id());
+    if (fresh && key_fields.stream_version() > 1) {
       // The case's previous record lies before the range.
-      CaseTip before{view.stream_version() > 0 ? view.stream_version() - 1 : 0, ""};
-      if (before.version > 0) {
-        auto events = ReadCase(CaseId(view.case_id()), StreamVersion(before.version), 1);
-        if (!events.ok() || events->empty()) {
-          checker.Fail(at, absl::StrCat("the case's previous event (version ", before.version, ") cannot be read"));
-          return checker.result();
-        }
-        before.hash = (*events)[0].hash();
+      tip->second.version = key_fields.stream_version() - 1;
+      auto events = ReadCase(CaseId(key_fields.case_id()), StreamVersion(tip->second.version), 1);
+      if (!events.ok() || events->empty()) {
+        checker.Fail(at, absl::StrCat("the case's previous event (version ", tip->second.version, ") cannot be read"));
+        return checker.result();
       }
-      tip = tips.emplace(view.case_id(), std::move(before)).first;
+      tip->second.hash = (*events)[0].hash();
     }
     if (!checker.Check(at, stored, expected, global_prev, tip->second.hash, tip->second.version + 1, nullptr)) {
       return checker.result();
     }
-    global_prev = checker.result().head_hash;
-    tip->second = CaseTip{tip->second.version + 1, global_prev};
+    global_prev.assign(checker.last_hash());
+    tip->second.version++;
+    tip->second.hash.assign(checker.last_hash());
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "verify"));
-  if (expected <= last) {
-    checker.Check(ChainChecker::kNone, "", expected, "", "", 0, nullptr);  // records missing at the end of the range
-  }
+  if (expected <= last) checker.Check(ChainChecker::kNone, "", expected, "", "", 0, nullptr);  // missing at the end
   return checker.result();
 }
 
@@ -774,29 +789,21 @@ absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) 
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const uint64_t first_position = ReadBigEndian64(it->value().ToStringView());
     const uint64_t count = ReadBigEndian64(it->value().ToStringView().substr(8));
-    for (uint64_t k = 0; k < count; ++k) {
-      const uint64_t position = first_position + k;
+    for (uint64_t position = first_position; position < first_position + count; ++position) {
       std::string global_prev;
       if (position > 1) {
-        auto prev = ReadRecord(position - 1);
-        if (prev.ok()) {
-          storage::ChainView view;
-          view.ParseFromString(*prev);
-          global_prev = view.hash();
-        }
+        if (auto prev = ReadRecord(position - 1); prev.ok()) global_prev = ChainFields(*prev).hash();
       }
       auto stored = ReadRecord(position);
-      if (!stored.ok()) {
-        if (absl::IsNotFound(stored.status())) {
-          checker.Check(ChainChecker::kNone, "", position, "", "", 0, nullptr);
-          return checker.result();
-        }
-        return stored.status();
+      if (absl::IsNotFound(stored.status())) {
+        checker.Check(ChainChecker::kNone, "", position, "", "", 0, nullptr);
+        return checker.result();
       }
+      RETURN_IF_ERROR(stored.status());
       if (!checker.Check(position, *stored, position, global_prev, case_prev, ++version, &case_id.value())) {
         return checker.result();
       }
-      case_prev = checker.result().head_hash;
+      case_prev = checker.last_hash();
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "verify case"));

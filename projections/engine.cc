@@ -281,7 +281,7 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   std::string watermark = BigEndian64(events_applied);
   PutBigEndian64(&watermark, max_position);
   batch.Put(kWatermarkKey, watermark);
-  RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write"));
+  RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), batch.GetWriteBatch()), "write"));
   events_applied_ = events_applied;
   max_position_ = max_position;
   return absl::OkStatus();
@@ -307,23 +307,74 @@ absl::Status ProjectionEngine::ReplayWithoutRetracted(const v1::RecordedEvent& r
   return absl::OkStatus();
 }
 
-absl::Status ProjectionEngine::CatchUpFromStore() {
+absl::Status ProjectionEngine::CatchUpFromStore() { return CatchUpFromStore(store_->Head()); }
+
+absl::Status ProjectionEngine::CatchUpFromStore(GlobalPosition up_to, const CatchUpProgressFn& progress) {
+  const uint64_t to = std::min(up_to.value(), store_->Head().value());
+  const Watermark w = watermark();
+  // Every position up to the watermark is applied when there are as many
+  // distinct events as the highest position: start after it.
+  const uint64_t from = w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
+  CatchUpProgress done;
+  done.events_total = to >= from ? to - from + 1 : 0;
+  if (done.events_total == 0) {
+    if (progress) progress(done);
+    return absl::OkStatus();
+  }
   std::vector<v1::RecordedEvent> chunk;
-  const GlobalPosition head = store_->Head();
+  chunk.reserve(options_.max_batch);
   absl::Status apply_status;
-  RETURN_IF_ERROR(store_->ScanAll(GlobalPosition(1), head, [&](const v1::RecordedEvent& e, std::string_view) {
-    chunk.push_back(e);
-    if (chunk.size() >= options_.max_batch) {
-      apply_status = ApplyBatch(chunk);
-      chunk.clear();
+  auto flush = [&]() -> absl::Status {
+    RETURN_IF_ERROR(ApplyBatch(chunk));
+    done.events_done += chunk.size();
+    chunk.clear();
+    if (progress && !progress(done)) {
+      return absl::CancelledError(absl::StrCat("projection ", projection_->name(), ": catch-up stopped after ",
+                                               done.events_done, " of ", done.events_total, " events"));
     }
-    return apply_status.ok();
-  }));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(
+      store_->ScanAll(GlobalPosition(from), GlobalPosition(to), [&](const v1::RecordedEvent& e, std::string_view) {
+        chunk.push_back(e);
+        if (chunk.size() >= options_.max_batch) apply_status = flush();
+        return apply_status.ok();
+      }));
   RETURN_IF_ERROR(apply_status);
-  return ApplyBatch(chunk);
+  if (!chunk.empty()) RETURN_IF_ERROR(flush());
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::CopyOffsetsFrom(const ProjectionEngine& other) {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(other.db_->NewIterator(rocksdb::ReadOptions()));
+  size_t copied = 0;
+  for (it->Seek(kOffsetPrefix); it->Valid() && it->key().starts_with(kOffsetPrefix); it->Next()) {
+    batch.Put(it->key(), it->value());
+    ++copied;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan offsets"));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), &batch), "write offsets"));
+  Logger("projections")->info("msg=offsets_copied projection={} offsets={}", projection_->name(), copied);
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::SyncWal() {
+  if (!options_.write_ahead_log) return FromRocks(db_->Flush(rocksdb::FlushOptions()), "flush");
+  return FromRocks(db_->SyncWAL(), "sync wal");
+}
+
+rocksdb::WriteOptions ProjectionEngine::WriteOpts() const {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !options_.write_ahead_log;
+  return wo;
 }
 
 void ProjectionEngine::StartConsumer() {
+  if (consumer_thread_.joinable()) return;
+  stopping_ = false;
+  consumer_.reset();  // of an earlier run, stopped and closed
   consumer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "kring-project");
     ConsumeLoop();

@@ -12,10 +12,14 @@
 // An EventRetracted makes the read model forget the case and replay its
 // history without the withdrawn events (see Projection).
 //
-// Rebuild() replays the event store directly, without Kafka (the fast path).
+// CatchUpFromStore() replays the event store directly, without Kafka (the
+// fast path), optionally only up to a position: a fresh engine filled that way
+// holds the read model "as of" that position (see replay.h), and an online
+// rebuild (read_model.h) fills a fresh engine next to the live one.
 //
-// Threads: the consumer runs on its own thread; Apply/Rebuild/Scan* may be
-// called from any thread (writes are serialized by a mutex).
+// Threads: the consumer runs on its own thread; ApplyBatch, CatchUpFromStore,
+// CopyOffsetsFrom, SyncWal and Scan* may be called from any thread (writes are
+// serialized by a mutex).
 #pragma once
 
 #include <atomic>
@@ -34,7 +38,8 @@
 
 namespace rocksdb {
 class DB;
-}
+struct WriteOptions;
+}  // namespace rocksdb
 
 namespace kring::eventstore {
 class EventStore;
@@ -59,12 +64,26 @@ struct ProjectionOptions {
   // are upcast by the store). Default: Upcasters::Current(). Must outlive the
   // engine.
   const eventstore::Upcasters* upcasters = &eventstore::Upcasters::Current();
+  // Write RocksDB's write-ahead log. Throwaway engines (a read model replayed
+  // "as of" a position into a temporary folder) turn it off: they are never
+  // reopened. Default: true.
+  bool write_ahead_log = true;
 };
 
 struct Watermark {
   uint64_t events_applied = 0;       // distinct events applied
   uint64_t max_global_position = 0;  // highest global position applied
 };
+
+// How far CatchUpFromStore has got: positions scanned since it started, of
+// those it was asked to scan.
+struct CatchUpProgress {
+  uint64_t events_done = 0;
+  uint64_t events_total = 0;
+};
+// Called after every applied batch; returning false stops the catch-up with
+// CANCELLED (what was applied so far stays applied).
+using CatchUpProgressFn = std::function<bool(const CatchUpProgress&)>;
 
 // A message position in Kafka, to be stored with the batch it completes.
 struct PartitionOffset {
@@ -86,14 +105,32 @@ class ProjectionEngine {
                           const std::vector<PartitionOffset>& offsets = {});
   // Replays every event of the store not yet applied, without Kafka.
   absl::Status CatchUpFromStore();
+  // The same, only for positions <= up_to (capped at the store's head), with
+  // `progress` called after each batch. When the engine holds every position
+  // up to its watermark (events_applied == max_global_position, as an engine
+  // filled only from the store does), the scan starts after it; otherwise it
+  // starts at position 1 and skips what is applied.
+  absl::Status CatchUpFromStore(GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr);
+
+  // Copies every Kafka offset stored by `other` (all clusters) into this
+  // engine, in one write. Used when a rebuilt engine takes over from the live
+  // one: `other`'s consumer must be stopped, and this engine must already
+  // hold every event stored when it stopped (see docs/operations.md), so
+  // that the copied offsets are never ahead of what this engine applied.
+  absl::Status CopyOffsetsFrom(const ProjectionEngine& other);
+  // Syncs the write-ahead log: everything applied so far survives power loss.
+  absl::Status SyncWal();
 
   // Starts the consumer thread; it connects (retrying while Kafka is
-  // unreachable) and then applies what it consumes.
+  // unreachable) and then applies what it consumes. No-op while it runs; may
+  // be called again after StopConsumer. Not concurrently with StopConsumer.
   void StartConsumer();
   // Stops the consumer thread (leaves the group); idempotent.
   void StopConsumer();
 
   Watermark watermark() const;
+  const std::string& path() const { return options_.path; }
+  std::string name() const { return projection_->name(); }
   // Calls fn for every model key with this prefix (prefix included in the
   // key), from one consistent snapshot.
   absl::Status ScanModel(std::string_view prefix,
@@ -111,6 +148,7 @@ class ProjectionEngine {
   // For an EventRetracted: forgets the case and applies its history up to the
   // retraction again, without retractions and the events they withdrew.
   absl::Status ReplayWithoutRetracted(const v1::RecordedEvent& retraction, ModelTxn& txn);
+  rocksdb::WriteOptions WriteOpts() const;
 
   const ProjectionOptions options_;
   std::unique_ptr<Projection> projection_;

@@ -57,6 +57,44 @@ std::string GroupKey(const storage::ConferenceFact& f, v1::Grouping grouping) {
   }
 }
 
+struct Filter {
+  std::set<int> domains;
+  std::set<std::string> municipalities;
+  int64_t from = INT64_MIN, to = INT64_MAX;
+};
+
+// The request's filters, checked (naming the field and rule).
+absl::StatusOr<Filter> ParseFilter(const v1::NetworkSizeRequest& request) {
+  Filter filter;
+  for (int i = 0; i < request.domains_size(); ++i) {
+    const int d = request.domains(i);
+    if (!v1::Domain_IsValid(d) || d == v1::DOMAIN_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: must be a known domain, not ", d));
+    }
+    filter.domains.insert(d);
+  }
+  for (int i = 0; i < request.municipality_codes_size(); ++i) {
+    if (!eventstore::IsMunicipalityCode(request.municipality_codes(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
+    }
+    filter.municipalities.insert(request.municipality_codes(i));
+  }
+  if (!v1::Grouping_IsValid(request.group_by())) {
+    return absl::InvalidArgumentError("group_by: unknown grouping");
+  }
+  if (!request.conference_period().from().empty()) {
+    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().from(), "conference_period.from"));
+    filter.from = absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone()));
+  }
+  if (!request.conference_period().to().empty()) {
+    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().to(), "conference_period.to"));
+    filter.to = absl::ToUnixSeconds(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1;
+  }
+  if (filter.from > filter.to) return absl::InvalidArgumentError("conference_period: from must not lie after to");
+  return filter;
+}
+
 }  // namespace
 
 const char kNetworkSizeDefinition[] =
@@ -172,37 +210,14 @@ v1::NetworkSizeStats Summarize(const std::vector<storage::ConferenceFact>& facts
   return stats;
 }
 
+absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request) { return ParseFilter(request).status(); }
+
 absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine& engine,
                                                          const v1::NetworkSizeRequest& request) {
-  std::set<int> domains;
-  for (int i = 0; i < request.domains_size(); ++i) {
-    const int d = request.domains(i);
-    if (!v1::Domain_IsValid(d) || d == v1::DOMAIN_UNSPECIFIED) {
-      return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: must be a known domain, not ", d));
-    }
-    domains.insert(d);
-  }
-  std::set<std::string> municipalities;
-  for (int i = 0; i < request.municipality_codes_size(); ++i) {
-    if (!eventstore::IsMunicipalityCode(request.municipality_codes(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
-    }
-    municipalities.insert(request.municipality_codes(i));
-  }
-  if (!v1::Grouping_IsValid(request.group_by())) {
-    return absl::InvalidArgumentError("group_by: unknown grouping");
-  }
-  int64_t from = INT64_MIN, to = INT64_MAX;
-  if (!request.conference_period().from().empty()) {
-    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().from(), "conference_period.from"));
-    from = absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone()));
-  }
-  if (!request.conference_period().to().empty()) {
-    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().to(), "conference_period.to"));
-    to = absl::ToUnixSeconds(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1;
-  }
-  if (from > to) return absl::InvalidArgumentError("conference_period: from must not lie after to");
+  ASSIGN_OR_RETURN(const Filter filter, ParseFilter(request));
+  const std::set<int>& domains = filter.domains;
+  const std::set<std::string>& municipalities = filter.municipalities;
+  const int64_t from = filter.from, to = filter.to;
 
   // Watermark first: the facts read afterwards reflect at least this much.
   const Watermark watermark = engine.watermark();

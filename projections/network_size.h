@@ -30,8 +30,14 @@ class NetworkSizeProjection : public Projection {
 // composition by relation.
 v1::NetworkSizeStats Summarize(const std::vector<storage::ConferenceFact>& facts);
 
+// Checks a query's filters, naming the field and rule (INVALID_ARGUMENT).
+// as_of_position is not checked here: it depends on the log's head.
+absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request);
+
 // Answers a query from the read model: validates the filters (naming the field
-// and rule), filters, groups and summarizes, and reports the watermark.
+// and rule), filters, groups and summarizes, and reports the watermark. It
+// ignores as_of_position: the caller passes the engine to answer from (a
+// ReplayedModel's for a position).
 absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine& engine,
                                                          const v1::NetworkSizeRequest& request);
 

@@ -48,16 +48,17 @@ absl::Status KringServer::StartAll() {
   relay_options.republish_from_start = embedded;
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
-  projections::ProjectionOptions projection_options;
-  projection_options.path = options_.data_dir + "/projections/" + projections::NetworkSizeProjection::kName;
-  projection_options.kafka = kafka;
-  ASSIGN_OR_RETURN(network_size_,
-                   projections::ProjectionEngine::Open(
-                       projection_options, std::make_unique<projections::NetworkSizeProjection>(), store_.get()));
+  projections::LiveReadModelOptions network_size_options;
+  network_size_options.dir = options_.data_dir + "/projections";
+  network_size_options.factory = [] { return std::make_unique<projections::NetworkSizeProjection>(); };
+  network_size_options.engine.kafka = kafka;
+  ASSIGN_OR_RETURN(network_size_, projections::LiveReadModel::Open(network_size_options, store_.get()));
   network_size_->StartConsumer();
 
   ingest_ = std::make_unique<IngestService>(store_.get());
   research_ = std::make_unique<ResearchService>(network_size_.get());
+  operations_ = std::make_unique<OperationsService>(
+      store_.get(), std::map<std::string, projections::LiveReadModel*>{{network_size_->name(), network_size_.get()}});
   audit_ = std::make_unique<AuditService>(store_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -67,6 +68,7 @@ absl::Status KringServer::StartAll() {
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.validation.max_batch_bytes) + (1 << 20));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(research_.get());
+  builder.RegisterService(operations_.get());
   builder.RegisterService(audit_.get());
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port == 0) {
@@ -103,10 +105,15 @@ void KringServer::Shutdown() {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
     ingest_->BeginShutdown();
     audit_->BeginShutdown();  // ends ReadAll streams, follow streams included
+    // Rebuilds and replays "as of" stop; their calls end with UNAVAILABLE.
+    operations_->BeginShutdown();
+    research_->BeginShutdown();
     // Stops accepting; in-flight appends finish (the store is still open).
     grpc_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_timeout);
     grpc_->Wait();
   }
+  if (operations_) operations_->Shutdown();
+  if (research_) research_->Shutdown();
   if (audit_) audit_->BeginShutdown();  // idempotent: its waiter stops before the store closes
   if (store_) store_->StopAppends();    // finishes queued batches, refuses new ones
   if (relay_) relay_->Stop(options_.shutdown_timeout);

@@ -1,7 +1,10 @@
 // KringServer: one kringd process with every role — event store, Kafka relay
 // (and the embedded cluster when no brokers are configured), the network-size
-// projection worker, and the gRPC services with health checking and
-// reflection.
+// projection worker, and the gRPC services (ingest, research, operations, audit)
+// with health checking and reflection.
+//
+// Data folder: <data>/events (the event store), <data>/projections/ (the read
+// models, see projections/read_model.h).
 //
 // Lifecycle: Start() opens and starts everything in dependency order;
 // Shutdown() (on SIGTERM) stops accepting RPCs and finishes in-flight ones,
@@ -17,9 +20,10 @@
 #include "bus/kafka.h"
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
-#include "projections/engine.h"
+#include "projections/read_model.h"
 #include "services/audit_service.h"
 #include "services/ingest_service.h"
+#include "services/operations_service.h"
 #include "services/options.h"
 #include "services/research_service.h"
 
@@ -47,9 +51,10 @@ class KringServer {
   std::unique_ptr<eventstore::EventStore> store_;
   std::unique_ptr<bus::EmbeddedKafka> embedded_kafka_;
   std::unique_ptr<bus::OutboxRelay> relay_;
-  std::unique_ptr<projections::ProjectionEngine> network_size_;
+  std::unique_ptr<projections::LiveReadModel> network_size_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<ResearchService> research_;
+  std::unique_ptr<OperationsService> operations_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<grpc::Server> grpc_;
   std::string address_;

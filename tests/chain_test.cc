@@ -1,11 +1,12 @@
 // The hash chain: every stored event links to its predecessor in the log and
 // in its case; verification finds exactly where stored bytes were changed,
 // deleted or swapped behind the store's back.
+#include "eventstore/chain.h"
+
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
 #include "common/bytes.h"
-#include "eventstore/chain.h"
 #include "eventstore/event_store.h"
 #include "tests/testing/test_support.h"
 

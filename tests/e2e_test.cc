@@ -70,7 +70,9 @@ v1::NetworkSizeResponse QueryWhenApplied(const std::string& address, uint64_t ev
   v1::NetworkSizeRequest request;
   request.set_group_by(v1::GROUPING_YEAR);
   v1::NetworkSizeResponse response;
-  for (int i = 0; i < 600; ++i) {
+  // Up to 3 minutes: the worker runs at a lower CPU priority than appends and
+  // lags on a busy machine.
+  for (int i = 0; i < 1800; ++i) {
     grpc::ClientContext context;
     response.Clear();
     grpc::Status s = stub->GetNetworkSize(&context, request, &response);

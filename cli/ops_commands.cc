@@ -1,0 +1,341 @@
+#include "cli/ops_commands.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "eventstore/event_store.h"
+#include "kring/v1/audit.grpc.pb.h"
+
+namespace kring::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
+  return grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+}
+
+int ExitFor(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+             ? kExitUnreachable
+             : kExitRefused;
+}
+
+std::string Hex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+std::string Duration(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+
+std::string Bytes(uint64_t bytes) {
+  char buf[48];
+  if (bytes >= (uint64_t{1} << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / 1073741824.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / 1048576.0);
+  }
+  return buf;
+}
+
+nlohmann::json ProgressJson(const v1::RebuildProgress& p) {
+  return {{"events_done", p.events_done()},
+          {"events_total", p.events_total()},
+          {"events_per_second", p.events_per_second()},
+          {"eta_seconds", p.eta_seconds()},
+          {"done", p.done()}};
+}
+
+// One line on stderr redrawn in place.
+void DrawRebuildBar(const v1::RebuildProgress& p) {
+  const double fraction =
+      p.events_total() ? std::min(1.0, static_cast<double>(p.events_done()) / p.events_total()) : 1.0;
+  const int filled = static_cast<int>(fraction * 30);
+  const std::string eta = p.done() || p.eta_seconds() <= 0 ? "--:--" : Duration(p.eta_seconds());
+  std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %llu/%llu events | %.0f events/s | ETA %s",
+               std::string(filled, '#').c_str(), std::string(30 - filled, '.').c_str(), 100 * fraction,
+               static_cast<unsigned long long>(p.events_done()), static_cast<unsigned long long>(p.events_total()),
+               p.events_per_second(), eta.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+struct OpsCommands::Args {
+  const std::string* server = nullptr;
+
+  CLI::App* rebuild_cmd = nullptr;
+  std::string read_model;
+  bool rebuild_json = false;
+  bool progress = false;
+  bool no_progress = false;
+
+  CLI::App* backup_cmd = nullptr;
+  std::string backup_to;
+  bool backup_json = false;
+
+  CLI::App* restore_cmd = nullptr;
+  std::string restore_from;
+  std::string restore_data_dir;
+  std::string expect_head_hash;
+  bool restore_json = false;
+
+  int connect_timeout_s = 10;
+
+  int RunRebuild() const;
+  int RunBackup() const;
+  int RunRestore() const;
+};
+
+OpsCommands::OpsCommands(CLI::App& app, const std::string* server) : args_(std::make_unique<Args>()) {
+  Args& a = *args_;
+  a.server = server;
+
+  a.rebuild_cmd = app.add_subcommand(
+      "rebuild", "rebuild a read model online from the event store; queries keep answering meanwhile");
+  a.rebuild_cmd->add_option("READ_MODEL", a.read_model, "the read model, e.g. network-size")->required();
+  a.rebuild_cmd->add_flag("--json", a.rebuild_json, "print every progress message as one JSON line on stdout");
+  auto* progress = a.rebuild_cmd->add_flag("--progress", a.progress, "always draw the progress bar on stderr");
+  a.rebuild_cmd->add_flag("--no-progress", a.no_progress, "never draw the progress bar")->excludes(progress);
+
+  a.backup_cmd = app.add_subcommand("backup", "checkpoint the event store while the server runs");
+  a.backup_cmd
+      ->add_option("--to", a.backup_to, "absolute path of a folder on the server's machine that does not exist yet")
+      ->required();
+  a.backup_cmd->add_flag("--json", a.backup_json, "print the result as one JSON object");
+
+  a.restore_cmd = app.add_subcommand(
+      "restore", "restore a backup into a new data folder (locally, no server involved) and verify its hash chain");
+  a.restore_cmd->add_option("--from", a.restore_from, "the backup folder (made by kringctl backup)")->required();
+  a.restore_cmd
+      ->add_option("--data-dir", a.restore_data_dir,
+                   "the new data folder for kringd --data-dir; must not exist or be empty")
+      ->required();
+  a.restore_cmd->add_option("--expect-head-hash", a.expect_head_hash,
+                            "the head hash (hex) the backup reported; exit 4 if the restored one differs");
+  a.restore_cmd->add_flag("--json", a.restore_json, "print the result as one JSON object");
+
+  for (CLI::App* cmd : {a.rebuild_cmd, a.backup_cmd}) {
+    cmd->add_option("--connect-timeout", a.connect_timeout_s, "seconds to wait for the server")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+  }
+}
+
+OpsCommands::~OpsCommands() = default;
+
+std::optional<int> OpsCommands::Run() const {
+  if (args_->rebuild_cmd->parsed()) return args_->RunRebuild();
+  if (args_->backup_cmd->parsed()) return args_->RunBackup();
+  if (args_->restore_cmd->parsed()) return args_->RunRestore();
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// rebuild
+// ---------------------------------------------------------------------------
+
+int OpsCommands::Args::RunRebuild() const {
+  auto channel = Connect(*server);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
+    std::cerr << "kringctl rebuild: cannot reach " << *server << "\n";
+    return kExitUnreachable;
+  }
+  const bool bar = !no_progress && (progress || (!rebuild_json && isatty(STDERR_FILENO)));
+  auto stub = v1::OperationsService::NewStub(channel);
+  grpc::ClientContext context;
+  v1::RebuildRequest request;
+  request.set_read_model(read_model);
+  auto reader = stub->Rebuild(&context, request);
+  v1::RebuildProgress p, last;
+  bool done = false;
+  while (reader->Read(&p)) {
+    if (rebuild_json) std::cout << ProgressJson(p).dump() << std::endl;
+    if (bar) DrawRebuildBar(p);
+    done = done || p.done();
+    last = p;
+  }
+  const grpc::Status status = reader->Finish();
+  if (bar) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+  }
+  if (!status.ok()) {
+    std::cerr << "kringctl rebuild: " << status.error_message() << "\n";
+    return ExitFor(status);
+  }
+  if (!done) {
+    std::cerr << "kringctl rebuild: the server ended the rebuild without confirming the take-over\n";
+    return kExitRefused;
+  }
+  if (!rebuild_json) {
+    const double seconds = last.events_per_second() > 0 ? last.events_done() / last.events_per_second() : 0;
+    std::printf("Rebuilt read model '%s': %llu events in %.1f s (%.0f events/s); the rebuilt model has taken over.\n",
+                read_model.c_str(), static_cast<unsigned long long>(last.events_done()), seconds,
+                last.events_per_second());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// backup
+// ---------------------------------------------------------------------------
+
+int OpsCommands::Args::RunBackup() const {
+  if (!fs::path(backup_to).is_absolute()) {
+    std::cerr << "kringctl backup: --to: must be an absolute path on the server's machine, got \"" << backup_to
+              << "\"\n";
+    return kExitUsage;
+  }
+  auto channel = Connect(*server);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
+    std::cerr << "kringctl backup: cannot reach " << *server << "\n";
+    return kExitUnreachable;
+  }
+  auto stub = v1::OperationsService::NewStub(channel);
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_destination(backup_to);
+  v1::BackupResponse response;
+  const grpc::Status status = stub->Backup(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "kringctl backup: " << status.error_message() << "\n";
+    return ExitFor(status);
+  }
+  if (backup_json) {
+    nlohmann::json j = {{"path", response.path()},
+                        {"head_position", response.head_position()},
+                        {"head_hash", Hex(response.head_hash())},
+                        {"bytes", response.bytes()}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%-14s %s\n", "path", response.path().c_str());
+    std::printf("%-14s %llu\n", "head position", static_cast<unsigned long long>(response.head_position()));
+    std::printf("%-14s %s\n", "head hash", Hex(response.head_hash()).c_str());
+    std::printf("%-14s %s (%llu bytes)\n", "size", Bytes(response.bytes()).c_str(),
+                static_cast<unsigned long long>(response.bytes()));
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// restore
+// ---------------------------------------------------------------------------
+
+int OpsCommands::Args::RunRestore() const {
+  std::error_code ec;
+  if (!fs::is_directory(restore_from, ec)) {
+    std::cerr << "kringctl restore: --from: " << restore_from << " is not a folder\n";
+    return kExitUsage;
+  }
+  if (!fs::exists(fs::path(restore_from) / "CURRENT", ec)) {
+    std::cerr << "kringctl restore: --from: " << restore_from << " is not a backup of an event store (no CURRENT)\n";
+    return kExitRefused;
+  }
+  if (fs::exists(restore_data_dir, ec) &&
+      !(fs::is_directory(restore_data_dir, ec) && fs::is_empty(restore_data_dir, ec))) {
+    std::cerr << "kringctl restore: --data-dir: " << restore_data_dir
+              << " already exists and is not empty; restore into a new folder\n";
+    return kExitRefused;
+  }
+  // kringd keeps its event store in <data>/events (services/server.cc). The
+  // copy is verified under another name first, so that a kringd started on
+  // the folder never sees a half-copied or unverified store.
+  const fs::path events = fs::path(restore_data_dir) / "events";
+  const fs::path staging = fs::path(restore_data_dir) / "events.restoring";
+  fs::create_directories(restore_data_dir, ec);
+  if (!ec) fs::copy(restore_from, staging, fs::copy_options::recursive, ec);
+  if (ec) {
+    std::cerr << "kringctl restore: cannot copy " << restore_from << " to " << staging.string() << ": " << ec.message()
+              << "\n";
+    return kExitRefused;
+  }
+  if (!restore_json) std::cerr << "Copied the backup; verifying the hash chain ...\n";
+
+  eventstore::ChainVerification chain;
+  GlobalPosition head;
+  {
+    eventstore::EventStoreOptions options;
+    options.path = staging.string();
+    auto store = eventstore::EventStore::Open(options);
+    if (!store.ok()) {
+      std::cerr << "kringctl restore: cannot open the restored store: " << store.status().message() << "\n";
+      return kExitRefused;
+    }
+    head = (*store)->Head();
+    auto verified = (*store)->VerifyChain(GlobalPosition(1), head);
+    if (!verified.ok()) {
+      std::cerr << "kringctl restore: cannot verify the restored store: " << verified.status().message() << "\n";
+      return kExitRefused;
+    }
+    chain = *std::move(verified);
+    (*store)->Close();
+  }
+  const std::string head_hash = Hex(chain.head_hash);
+  bool ok = chain.ok && chain.last_position == head;
+  std::string reason = chain.reason;
+  if (ok && !expect_head_hash.empty() && expect_head_hash != head_hash) {
+    ok = false;
+    reason = absl::StrCat("head hash ", head_hash, " differs from the expected ", expect_head_hash);
+  }
+  const fs::path final_path = ok ? events : fs::path(restore_data_dir) / "events.unverified";
+  fs::rename(staging, final_path, ec);
+  if (ec) {
+    std::cerr << "kringctl restore: cannot rename " << staging.string() << ": " << ec.message() << "\n";
+    return kExitRefused;
+  }
+  if (restore_json) {
+    nlohmann::json j = {{"path", final_path.string()},
+                        {"verified", ok},
+                        {"head_position", head.value()},
+                        {"head_hash", head_hash},
+                        {"events_verified", chain.events_verified}};
+    if (!ok) {
+      j["first_bad_position"] = chain.first_bad_position.value();
+      j["reason"] = reason;
+    }
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%-16s %s\n", "restored to", final_path.string().c_str());
+    std::printf("%-16s %llu\n", "head position", static_cast<unsigned long long>(head.value()));
+    std::printf("%-16s %s\n", "head hash", head_hash.c_str());
+    std::printf("%-16s %llu\n", "events verified", static_cast<unsigned long long>(chain.events_verified));
+    std::printf("%-16s %s\n", "chain", ok ? "verifies" : "DOES NOT VERIFY");
+    if (!ok) {
+      if (chain.first_bad_position.value()) {
+        std::printf("%-16s %llu\n", "first bad", static_cast<unsigned long long>(chain.first_bad_position.value()));
+      }
+      std::printf("%-16s %s\n", "reason", reason.c_str());
+    }
+    if (ok) std::printf("\nStart kringd with --data-dir %s\n", restore_data_dir.c_str());
+  }
+  return ok ? 0 : kExitChainBroken;
+}
+
+}  // namespace kring::client

@@ -1,0 +1,223 @@
+#include "services/operations_service.h"
+
+#include <deque>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "services/grpc_status.h"
+
+namespace kring::services {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The stream of one Rebuild call. The rebuild's thread queues messages with
+// Send() and ends with End(); gRPC's threads drive the writes. A progress
+// message still waiting is replaced by a newer one; the last (done) message
+// is always written. After End() the rebuild's thread touches nothing.
+class RebuildReactor : public grpc::ServerWriteReactor<v1::RebuildProgress> {
+ public:
+  void Send(const v1::RebuildProgress& progress) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broken_) return;
+      if (!queue_.empty() && !queue_.back().done()) {
+        queue_.back() = progress;
+      } else {
+        queue_.push_back(progress);
+      }
+    }
+    Pump();
+  }
+  void End(const grpc::Status& status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      end_ = true;
+      status_ = status;
+    }
+    Pump();
+  }
+  bool cancelled() const { return cancelled_.load(); }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        broken_ = true;
+        queue_.clear();
+      }
+    }
+    Pump();
+  }
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override { delete this; }
+
+ private:
+  // Starts the next write, or finishes once everything is written; the
+  // decision is taken under the lock, the call made outside it (gRPC may run
+  // OnWriteDone inline).
+  void Pump() {
+    enum { kNothing, kWrite, kFinish } action = kNothing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty()) {
+        current_ = queue_.front();
+        queue_.pop_front();
+        writing_ = true;
+        action = kWrite;
+      } else if (end_) {
+        finished_ = true;
+        action = kFinish;
+      }
+    }
+    if (action == kWrite) StartWrite(&current_);
+    if (action == kFinish) Finish(status_);
+  }
+
+  std::mutex mu_;
+  std::deque<v1::RebuildProgress> queue_;
+  v1::RebuildProgress current_;  // the message being written
+  bool writing_ = false;
+  bool broken_ = false;
+  bool end_ = false;
+  bool finished_ = false;
+  grpc::Status status_;
+  std::atomic<bool> cancelled_{false};
+};
+
+class UnaryReactor : public grpc::ServerUnaryReactor {
+ public:
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+v1::RebuildProgress ToRebuildProgress(const projections::RebuildStatus& status) {
+  v1::RebuildProgress p;
+  p.set_events_done(status.events_done);
+  p.set_events_total(status.events_total);
+  const double rate = status.seconds > 0 ? status.events_done / status.seconds : 0;
+  p.set_events_per_second(rate);
+  if (!status.done && rate > 0 && status.events_total > status.events_done) {
+    p.set_eta_seconds((status.events_total - status.events_done) / rate);
+  }
+  p.set_done(status.done);
+  return p;
+}
+
+uint64_t FolderBytes(const std::string& path) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const uintmax_t size = it->file_size(size_ec);
+      if (!size_ec) bytes += size;
+    }
+  }
+  return bytes;
+}
+
+grpc::ServerWriteReactor<v1::RebuildProgress>* OperationsService::Rebuild(grpc::CallbackServerContext* context,
+                                                                          const v1::RebuildRequest* request) {
+  auto* reactor = new RebuildReactor();
+  auto it = read_models_.find(request->read_model());
+  if (it == read_models_.end()) {
+    std::vector<std::string> known;
+    for (const auto& [name, model] : read_models_) known.push_back(name);
+    reactor->End(ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "read_model: unknown read model \"", request->read_model(), "\" (known: ", absl::StrJoin(known, ", "), ")"))));
+    return reactor;
+  }
+  projections::LiveReadModel* model = it->second;
+  if (model->rebuilding()) {
+    reactor->End(ToGrpc(absl::FailedPreconditionError(
+        absl::StrCat("read_model: a rebuild of ", model->name(), " is already running; wait for it to finish"))));
+    return reactor;
+  }
+  const bool started = background_.Run("kring-rebuild", 10, [model, reactor](const std::atomic<bool>& stopping) {
+    bool sent = false;
+    std::chrono::steady_clock::time_point last_sent;
+    absl::Status status = model->Rebuild([&](const projections::RebuildStatus& st) {
+      if (stopping.load() || reactor->cancelled()) return false;
+      const auto now = std::chrono::steady_clock::now();
+      if (st.done || !sent || now - last_sent >= std::chrono::seconds(1)) {
+        reactor->Send(ToRebuildProgress(st));
+        sent = true;
+        last_sent = now;
+      }
+      return true;
+    });
+    if (status.code() == absl::StatusCode::kCancelled && stopping.load()) {
+      status = absl::UnavailableError("rebuild abandoned: the server is shutting down; the read model was not changed");
+    } else if (status.code() == absl::StatusCode::kCancelled) {
+      status = absl::CancelledError("rebuild abandoned: the call was cancelled; the read model was not changed");
+    }
+    reactor->End(ToGrpc(status));
+  });
+  if (!started) reactor->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext* context,
+                                                    const v1::BackupRequest* request, v1::BackupResponse* response) {
+  auto* reactor = new UnaryReactor();
+  const std::string& destination = request->destination();
+  absl::Status invalid;
+  std::error_code ec;
+  if (destination.empty()) {
+    invalid = absl::InvalidArgumentError("destination: required: a folder on the server's machine that does not exist");
+  } else if (!fs::path(destination).is_absolute()) {
+    invalid = absl::InvalidArgumentError(
+        absl::StrCat("destination: must be an absolute path on the server's machine, got \"", destination, "\""));
+  } else if (fs::exists(destination, ec) || fs::is_symlink(destination, ec)) {
+    invalid = absl::AlreadyExistsError(absl::StrCat("destination: ", destination, " already exists"));
+  } else if (const fs::path parent = fs::path(destination).parent_path(); !fs::is_directory(parent, ec)) {
+    invalid = absl::FailedPreconditionError(
+        absl::StrCat("destination: the folder ", parent.string(), " does not exist on the server's machine"));
+  }
+  if (!invalid.ok()) {
+    reactor->Finish(ToGrpc(invalid));
+    return reactor;
+  }
+  const bool started =
+      background_.Run("kring-backup", 0, [this, reactor, destination, response](const std::atomic<bool>&) {
+        auto log = Logger("operations");
+        const auto started_at = std::chrono::steady_clock::now();
+        absl::StatusOr<GlobalPosition> head = store_->Checkpoint(destination);
+        absl::Status status = head.status();
+        if (status.ok()) {
+          response->set_path(destination);
+          response->set_head_position(head->value());
+          if (head->value() > 0) {
+            // Events are never rewritten: the live store's event at the
+            // checkpoint's head is the checkpoint's, byte for byte.
+            auto last = store_->ReadAll(*head, 1);
+            if (!last.ok()) {
+              status = last.status();
+            } else if (last->empty() || last->front().global_position() != head->value()) {
+              status = absl::InternalError("backup: the checkpoint's head is not in the store");
+            } else {
+              response->set_head_hash(last->front().hash());
+            }
+          }
+          response->set_bytes(FolderBytes(destination));
+        }
+        if (status.ok()) {
+          log->info("msg=backup_written path={} head_position={} bytes={} seconds={:.2f}", destination,
+                    response->head_position(), response->bytes(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count());
+        } else {
+          log->error("msg=backup_failed path={} status=\"{}\"", destination, status.ToString());
+        }
+        reactor->Finish(ToGrpc(status));
+      });
+  if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  return reactor;
+}
+
+}  // namespace kring::services

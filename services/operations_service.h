@@ -1,0 +1,58 @@
+// OperationsService: operators' work on a running server (proto/kring/v1/
+// audit.proto).
+//   Rebuild  rebuilds a read model online (projections/read_model.h) on a
+//            thread of its own, streaming RebuildProgress about once a second
+//            and a last message with done=true once the rebuilt model has
+//            taken over. Unknown read model: INVALID_ARGUMENT naming
+//            `read_model`; one already rebuilding: FAILED_PRECONDITION.
+//            Cancelling the call abandons the rebuild (the live model stays).
+//   Backup   a RocksDB checkpoint of the event store, taken while appends go
+//            on, into `destination`: an absolute path on the server's machine
+//            that does not exist yet (INVALID_ARGUMENT / ALREADY_EXISTS naming
+//            `destination` otherwise).
+//
+// Lifecycle: BeginShutdown() makes rebuilds stop (their calls end with
+// UNAVAILABLE); Shutdown() also waits for every rebuild and backup. Call both
+// before the event store and read models close.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "eventstore/event_store.h"
+#include "kring/v1/audit.grpc.pb.h"
+#include "projections/read_model.h"
+#include "services/background.h"
+
+namespace kring::services {
+
+class OperationsService final : public v1::OperationsService::CallbackService {
+ public:
+  // `read_models` by name; they and `store` must outlive the service.
+  OperationsService(const eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models)
+      : store_(store), read_models_(std::move(read_models)) {}
+  ~OperationsService() override { Shutdown(); }
+
+  grpc::ServerWriteReactor<v1::RebuildProgress>* Rebuild(grpc::CallbackServerContext* context,
+                                                         const v1::RebuildRequest* request) override;
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context, const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
+
+  void BeginShutdown() { background_.BeginShutdown(); }
+  void Shutdown() { background_.Shutdown(); }
+
+ private:
+  const eventstore::EventStore* const store_;
+  const std::map<std::string, projections::LiveReadModel*> read_models_;
+  BackgroundWork background_;
+};
+
+// RebuildProgress from a rebuild's status: the rate over the whole rebuild so
+// far, and the time left at that rate (0 when done).
+v1::RebuildProgress ToRebuildProgress(const projections::RebuildStatus& status);
+
+// The size in bytes of every regular file under `path` (hard links counted in
+// full).
+uint64_t FolderBytes(const std::string& path);
+
+}  // namespace kring::services
