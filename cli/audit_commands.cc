@@ -27,6 +27,7 @@ namespace {
 constexpr int kExitRefused = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
+constexpr int kExitChainBroken = 4;  // the same code as `restore` (cli/ops_commands.h)
 
 using Json = nlohmann::ordered_json;
 

@@ -16,8 +16,6 @@
 
 namespace kring::client {
 
-inline constexpr int kExitChainBroken = 4;
-
 class AuditCommands {
  public:
   // Registers the commands on `app`. `server` (the --server option's target)
