@@ -49,6 +49,58 @@ absl::StatusOr<std::string_view> CheckRecordHash(std::string_view stored) {
   return carried;
 }
 
+namespace {
+
+bool ReadVarint(std::string_view& in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ReadChainFields(std::string_view in, ChainFields* out) {
+  *out = ChainFields();
+  while (!in.empty()) {
+    uint64_t tag, value;
+    if (!ReadVarint(in, &tag)) return false;
+    const uint64_t field = tag >> 3;
+    switch (tag & 7) {
+      case 0:  // varint
+        if (!ReadVarint(in, &value)) return false;
+        if (field == 2) out->stream_version = value;
+        if (field == 3) out->global_position = value;
+        break;
+      case 1:  // fixed64
+        if (in.size() < 8) return false;
+        in.remove_prefix(8);
+        break;
+      case 5:  // fixed32
+        if (in.size() < 4) return false;
+        in.remove_prefix(4);
+        break;
+      case 2: {  // length-delimited
+        if (!ReadVarint(in, &value) || value > in.size()) return false;
+        const std::string_view bytes = in.substr(0, value);
+        in.remove_prefix(value);
+        if (field == 1) out->case_id = bytes;
+        if (field == 8) out->prev_hash = bytes;
+        if (field == 9) out->case_prev_hash = bytes;
+        if (field == 10) out->hash = bytes;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 std::string ToHex(std::string_view bytes) {
   static const char kDigits[] = "0123456789abcdef";
   std::string out;

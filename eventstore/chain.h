@@ -12,6 +12,7 @@
 // a deleted record or two swapped records break the chain where they are.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,19 @@ std::string SealRecord(std::string* record, const std::string& prev_hash, const 
 // that it ends with a hash field and that the field matches the SHA-256 of
 // the bytes before it. DATA_LOSS saying what is wrong otherwise.
 absl::StatusOr<std::string_view> CheckRecordHash(std::string_view stored);
+
+// The fields of a stored record that the chain links check, read in place
+// (views into the record) without parsing the event.
+struct ChainFields {
+  std::string_view case_id;
+  uint64_t stream_version = 0;
+  uint64_t global_position = 0;
+  std::string_view prev_hash;
+  std::string_view case_prev_hash;
+  std::string_view hash;
+};
+// False when the record is not well-formed protobuf.
+bool ReadChainFields(std::string_view stored, ChainFields* out);
 
 // Lowercase hexadecimal, for messages and tools.
 std::string ToHex(std::string_view bytes);

@@ -662,24 +662,22 @@ class ChainChecker {
     }
     auto hash = CheckRecordHash(stored);
     if (!hash.ok()) return Fail(stored_at, std::string(hash.status().message()));
-    if (!view_.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
-      return Fail(stored_at, "the record does not parse");
-    }
-    if (view_.global_position() != stored_at) {
-      return Fail(stored_at, absl::StrCat("the record says global position ", view_.global_position(),
+    if (!ReadChainFields(stored, &view_)) return Fail(stored_at, "the record does not parse");
+    if (view_.global_position != stored_at) {
+      return Fail(stored_at, absl::StrCat("the record says global position ", view_.global_position,
                                           " but is stored at ", stored_at, " (records moved or swapped)"));
     }
-    if (view_.prev_hash() != global_prev) {
+    if (view_.prev_hash != global_prev) {
       return Fail(stored_at, absl::StrCat("prev_hash does not match the hash of position ", stored_at - 1));
     }
-    if (expected_case != nullptr && view_.case_id() != *expected_case) {
+    if (expected_case != nullptr && view_.case_id != *expected_case) {
       return Fail(stored_at, "the record belongs to another case than its index says");
     }
-    if (view_.stream_version() != expected_version) {
-      return Fail(stored_at, absl::StrCat("stream version ", view_.stream_version(), " where version ",
-                                          expected_version, " of its case was expected"));
+    if (view_.stream_version != expected_version) {
+      return Fail(stored_at, absl::StrCat("stream version ", view_.stream_version, " where version ", expected_version,
+                                          " of its case was expected"));
     }
-    if (view_.case_prev_hash() != case_prev) {
+    if (view_.case_prev_hash != case_prev) {
       return Fail(stored_at,
                   absl::StrCat("case_prev_hash does not match the hash of the case's version ", expected_version - 1));
     }
@@ -702,14 +700,13 @@ class ChainChecker {
 
  private:
   ChainVerification result_;
-  storage::ChainView view_;
+  ChainFields view_;
 };
 
-// The chain fields of a record, without checking them.
-storage::ChainView ChainFields(std::string_view stored) {
-  storage::ChainView view;
-  view.ParseFromArray(stored.data(), static_cast<int>(stored.size()));
-  return view;
+// The hash a record carries, without checking it.
+std::string CarriedHash(std::string_view stored) {
+  ChainFields fields;
+  return ReadChainFields(stored, &fields) ? std::string(fields.hash) : std::string();
 }
 
 }  // namespace
@@ -731,7 +728,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
   std::string global_prev;
   if (first > 1) {
     ASSIGN_OR_RETURN(std::string prev, ReadRecord(first - 1));
-    global_prev = ChainFields(prev).hash();
+    global_prev = CarriedHash(prev);
   }
   // Per case: the version and hash of its last record seen.
   struct CaseTip {
@@ -747,8 +744,8 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   uint64_t expected = first;
-  // Only the case id is needed before the checks: read just that field.
-  storage::ChainView key_fields;
+  ChainFields key_fields;
+  std::string case_key;
   for (it->Seek(BigEndian64(first)); it->Valid(); it->Next(), ++expected) {
     const uint64_t at = ReadBigEndian64(it->key().ToStringView());
     const std::string_view stored = it->value().ToStringView();
@@ -756,12 +753,13 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
       checker.Check(at, stored, expected, global_prev, "", 0, nullptr);  // a record is missing
       return checker.result();
     }
-    if (!key_fields.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) key_fields.Clear();
-    auto [tip, fresh] = tips.try_emplace(key_fields.case_id());
-    if (fresh && key_fields.stream_version() > 1) {
+    ReadChainFields(stored, &key_fields);  // checked below
+    case_key.assign(key_fields.case_id);
+    auto [tip, fresh] = tips.try_emplace(case_key);
+    if (fresh && key_fields.stream_version > 1) {
       // The case's previous record lies before the range.
-      tip->second.version = key_fields.stream_version() - 1;
-      auto events = ReadCase(CaseId(key_fields.case_id()), StreamVersion(tip->second.version), 1);
+      tip->second.version = key_fields.stream_version - 1;
+      auto events = ReadCase(CaseId(std::string(key_fields.case_id)), StreamVersion(tip->second.version), 1);
       if (!events.ok() || events->empty()) {
         checker.Fail(at, absl::StrCat("the case's previous event (version ", tip->second.version, ") cannot be read"));
         return checker.result();
@@ -792,7 +790,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) 
     for (uint64_t position = first_position; position < first_position + count; ++position) {
       std::string global_prev;
       if (position > 1) {
-        if (auto prev = ReadRecord(position - 1); prev.ok()) global_prev = ChainFields(*prev).hash();
+        if (auto prev = ReadRecord(position - 1); prev.ok()) global_prev = CarriedHash(*prev);
       }
       auto stored = ReadRecord(position);
       if (absl::IsNotFound(stored.status())) {
