@@ -401,16 +401,42 @@ void ProjectionEngine::ConsumeLoop() {
   Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
   std::vector<v1::RecordedEvent> events;
   std::vector<PartitionOffset> offsets;
+  uint64_t last_applied = events_applied_.load();
+  auto last_progress = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
     events.clear();
     offsets.clear();
     consumer_->Poll(options_.max_batch, &events, &offsets);
-    if (offsets.empty()) continue;
-    // Nothing of a failed batch was written; retry it rather than skip it.
-    for (absl::Status s = ApplyBatch(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
-         s = ApplyBatch(events, consumer_->cluster_id(), offsets)) {
-      Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (!offsets.empty()) {
+      // Nothing of a failed batch was written; retry it rather than skip it.
+      for (absl::Status s = ApplyBatch(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
+           s = ApplyBatch(events, consumer_->cluster_id(), offsets)) {
+        Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+    // Kafka may never deliver some events: a topic's retention (the embedded
+    // cluster keeps about 5 MiB per partition) can drop messages before this
+    // worker read them, and a broker can lose them. The watermark shows it:
+    // fewer distinct events applied than the highest position (a hole), or a
+    // highest position below the store's head (lag). When that stays so for
+    // fill_from_store_after, the store supplies what is missing; everything
+    // applied already is skipped by version, so this is exact.
+    const Watermark w = watermark();
+    const auto now = std::chrono::steady_clock::now();
+    if (w.events_applied != last_applied) {
+      last_applied = w.events_applied;
+      last_progress = now;
+    } else if (now - last_progress >= options_.fill_from_store_after &&
+               (w.events_applied < w.max_global_position || w.max_global_position < store_->Head().value())) {
+      Logger("projections")
+          ->info("msg=filling_from_store projection={} events_applied={} max_position={} head_position={}",
+                 projection_->name(), w.events_applied, w.max_global_position, store_->Head().value());
+      if (absl::Status s = CatchUpFromStore(); !s.ok()) {
+        Logger("projections")->error("msg=fill_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
+      }
+      last_applied = events_applied_.load();
+      last_progress = std::chrono::steady_clock::now();
     }
   }
 }

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,10 @@ struct ProjectionOptions {
   // so that under overload appends keep the CPU and the read model lags
   // instead. Default: 10.
   int nice = 10;
+  // When the consumer has applied nothing for this long while the watermark
+  // shows a hole or lags the store's head, the missing events come from the
+  // store (messages lost to Kafka retention or a broker). Default: 2 s.
+  std::chrono::milliseconds fill_from_store_after{2000};
   // Applied to every event consumed from Kafka (events read from the store
   // are upcast by the store). Default: Upcasters::Current(). Must outlive the
   // engine.
