@@ -19,45 +19,25 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/console.h"
+#include "eventstore/chain.h"
 #include "kring/v1/audit.grpc.pb.h"
 
 namespace kring::client {
 namespace {
 
-constexpr int kExitRefused = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-constexpr int kExitChainBroken = 4;  // the same code as `restore` (cli/ops_commands.h)
-
 using Json = nlohmann::ordered_json;
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
 
 int Fail(const char* command, const grpc::Status& s) {
   std::cerr << "kringctl " << command << ": " << s.error_message() << "\n";
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-             ? kExitUnreachable
-             : kExitRefused;
+  return ExitFor(s);
 }
 
 // ---------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------
 
-std::string Hex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes.size());
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+std::string Hex(const std::string& bytes) { return eventstore::ToHex(bytes); }
 
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
@@ -189,43 +169,6 @@ Json EventJson(const v1::RecordedEvent& e) {
   j["hash"] = Hex(e.hash());
   return j;
 }
-
-// A progress bar on stderr, redrawn in place at most every 200 ms.
-class ProgressBar {
- public:
-  void Update(uint64_t done, uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(200) && done < total) return;
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double fraction = total ? std::min(1.0, double(done) / total) : 1.0;
-    const int filled = static_cast<int>(fraction * 30);
-    const double rate = seconds > 0 ? done / seconds : 0;
-    std::string eta = "--:--";
-    if (rate > 0 && done < total) {
-      const long s = static_cast<long>((total - done) / rate);
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
-      eta = buf;
-    }
-    std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %llu/%llu events | %.0f events/s | ETA %s",
-                 std::string(filled, '#').c_str(), std::string(30 - filled, '.').c_str(), 100 * fraction,
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), rate, eta.c_str());
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void Clear() {
-    if (!drawn_) return;
-    std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-    drawn_ = false;
-  }
-
- private:
-  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_;
-  bool drawn_ = false;
-};
 
 }  // namespace
 
@@ -533,7 +476,8 @@ int RunExport(const std::string& server, const AuditCommands::Args& a) {
     for (const auto& ae : response.events()) write(ae.event());
   } else {
     const bool may_draw = !a.output.empty() && !a.no_progress && (a.progress || isatty(STDERR_FILENO));
-    std::optional<ProgressBar> bar;
+    std::optional<ProgressLine> bar;
+    const auto started = std::chrono::steady_clock::now();
     uint64_t total = 0;
     const uint64_t from = std::max<uint64_t>(1, a.from);
     grpc::Status s = ReadAll(server, from, a.to, false, 0, [&](const v1::ReadAllResponse& r) {
@@ -544,7 +488,12 @@ int RunExport(const std::string& server, const AuditCommands::Args& a) {
         if (may_draw && (a.progress || total >= 20000)) bar.emplace();
       }
       for (const auto& e : r.events()) write(e);
-      if (bar) bar->Update(exported, total);
+      if (bar) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double rate = seconds > 0 ? exported / seconds : 0;
+        bar->Draw(total ? double(exported) / total : 1.0, absl::StrCat(exported, "/", total, " events"), rate,
+                  rate > 0 ? (total - exported) / rate : -1);
+      }
     });
     if (bar) bar->Clear();
     if (!s.ok()) return abandon(Fail("export", s));

@@ -23,6 +23,7 @@
 #include "cli/append_file.h"
 #include "cli/audit_commands.h"
 #include "cli/cohort_client.h"
+#include "cli/console.h"
 #include "cli/ops_commands.h"
 #include "kring/v1/research.grpc.pb.h"
 
@@ -30,21 +31,11 @@ namespace {
 
 using namespace kring;  // NOLINT
 
-constexpr int kExitRefused = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
-
-int ExitFor(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-             ? kExitUnreachable
-             : kExitRefused;
-}
+using client::Connect;
+using client::ExitFor;
+using client::kExitRefused;
+using client::kExitUnreachable;
+using client::kExitUsage;
 
 // ---------------------------------------------------------------------------
 // cohort
@@ -199,39 +190,16 @@ struct AppendArgs {
   bool no_progress = false;  // --no-progress: never draw it
 };
 
-// The progress bar on stderr: one line redrawn in place, cleared before an
-// error line is printed. Called under the appender's callback lock.
-class ProgressBar {
- public:
-  void Draw(const client::AppendFileProgress& p) {
-    const double fraction = p.total_bytes ? std::min(1.0, double(p.bytes_read) / p.total_bytes) : 1.0;
-    const int filled = static_cast<int>(fraction * 30);
-    const double rate = p.seconds > 0 ? p.events_acknowledged / p.seconds : 0;
-    const double bytes_rate = p.seconds > 0 ? p.bytes_read / p.seconds : 0;
-    std::string eta = "--:--";
-    if (bytes_rate > 0 && fraction < 1.0) {
-      const long s = static_cast<long>((p.total_bytes - p.bytes_read) / bytes_rate);
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
-      eta = buf;
-    }
-    std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %.1f/%.1f MiB | %llu lines | %.0f events/s | ETA %s",
-                 std::string(filled, '#').c_str(), std::string(30 - filled, '.').c_str(), 100 * fraction,
-                 p.bytes_read / 1048576.0, p.total_bytes / 1048576.0, static_cast<unsigned long long>(p.lines_read),
-                 rate, eta.c_str());
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void Clear() {
-    if (!drawn_) return;
-    std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-    drawn_ = false;
-  }
-
- private:
-  bool drawn_ = false;
-};
+// The append's progress: bytes of the file read, lines, events acknowledged.
+void DrawAppendProgress(client::ProgressLine& line, const client::AppendFileProgress& p) {
+  const double fraction = p.total_bytes ? double(p.bytes_read) / p.total_bytes : 1.0;
+  const double bytes_rate = p.seconds > 0 ? p.bytes_read / p.seconds : 0;
+  char counts[96];
+  std::snprintf(counts, sizeof(counts), "%.1f/%.1f MiB | %llu lines", p.bytes_read / 1048576.0,
+                p.total_bytes / 1048576.0, static_cast<unsigned long long>(p.lines_read));
+  line.Draw(fraction, counts, p.seconds > 0 ? p.events_acknowledged / p.seconds : 0,
+            bytes_rate > 0 ? (p.total_bytes - p.bytes_read) / bytes_rate : -1);
+}
 
 void PrintAppendSummary(const client::AppendFileResult& r, bool json) {
   if (json) {
@@ -271,8 +239,8 @@ int RunAppend(const AppendArgs& args) {
   const uint64_t size = std::filesystem::file_size(args.file, ec);
   const bool progress =
       !args.no_progress && (args.progress || (isatty(STDERR_FILENO) && !ec && size > (uint64_t{1} << 20)));
-  ProgressBar bar;
-  if (progress) options.on_progress = [&bar](const client::AppendFileProgress& p) { bar.Draw(p); };
+  client::ProgressLine bar;
+  if (progress) options.on_progress = [&bar](const client::AppendFileProgress& p) { DrawAppendProgress(bar, p); };
   options.on_error = [&bar, &args](const client::LineError& e) {
     bar.Clear();
     std::fprintf(stderr, "%s\n", client::FormatLineError(args.file, e).c_str());

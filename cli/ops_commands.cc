@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "cli/console.h"
+#include "eventstore/chain.h"
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
 
@@ -18,41 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitRefused = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  return grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-}
-
-int ExitFor(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-             ? kExitUnreachable
-             : kExitRefused;
-}
-
-std::string Hex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
-  }
-  return out;
-}
-
-std::string Duration(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
-  }
-  return buf;
-}
+std::string Hex(const std::string& bytes) { return eventstore::ToHex(bytes); }
 
 std::string Bytes(uint64_t bytes) {
   char buf[48];
@@ -72,17 +40,13 @@ nlohmann::json ProgressJson(const v1::RebuildProgress& p) {
           {"done", p.done()}};
 }
 
-// One line on stderr redrawn in place.
-void DrawRebuildBar(const v1::RebuildProgress& p) {
-  const double fraction =
-      p.events_total() ? std::min(1.0, static_cast<double>(p.events_done()) / p.events_total()) : 1.0;
-  const int filled = static_cast<int>(fraction * 30);
-  const std::string eta = p.done() || p.eta_seconds() <= 0 ? "--:--" : Duration(p.eta_seconds());
-  std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %llu/%llu events | %.0f events/s | ETA %s",
-               std::string(filled, '#').c_str(), std::string(30 - filled, '.').c_str(), 100 * fraction,
-               static_cast<unsigned long long>(p.events_done()), static_cast<unsigned long long>(p.events_total()),
-               p.events_per_second(), eta.c_str());
-  std::fflush(stderr);
+// The rebuild's progress line.
+void DrawRebuildBar(ProgressLine& line, const v1::RebuildProgress& p) {
+  line.Draw(p.done()           ? 1.0
+            : p.events_total() ? double(p.events_done()) / p.events_total()
+                               : 0.0,
+            absl::StrCat(p.events_done(), "/", p.events_total(), " events"), p.events_per_second(),
+            p.eta_seconds() > 0 ? p.eta_seconds() : -1);
 }
 
 }  // namespace
@@ -174,18 +138,16 @@ int OpsCommands::Args::RunRebuild() const {
   request.set_read_model(read_model);
   auto reader = stub->Rebuild(&context, request);
   v1::RebuildProgress p, last;
+  ProgressLine line;
   bool done = false;
   while (reader->Read(&p)) {
     if (rebuild_json) std::cout << ProgressJson(p).dump() << std::endl;
-    if (bar) DrawRebuildBar(p);
+    if (bar) DrawRebuildBar(line, p);
     done = done || p.done();
     last = p;
   }
   const grpc::Status status = reader->Finish();
-  if (bar) {
-    std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-  }
+  line.Clear();
   if (!status.ok()) {
     std::cerr << "kringctl rebuild: " << status.error_message() << "\n";
     return ExitFor(status);

@@ -14,9 +14,9 @@
 #include <optional>
 #include <string>
 
-namespace kring::client {
+#include "cli/console.h"
 
-inline constexpr int kExitChainBroken = 4;
+namespace kring::client {
 
 class OpsCommands {
  public:

@@ -239,9 +239,13 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
     RETURN_IF_ERROR(FromRocks(s, "read applied version"));
     return applied[case_id] = ReadBigEndian64(value);
   };
+  // Cases with a retraction in this batch: their history is applied again,
+  // once, at the end of the batch (so a case with many retractions costs one
+  // replay per batch, not one per retraction).
+  std::unordered_set<std::string> replay;
   auto apply_one = [&](const v1::RecordedEvent& e) -> absl::Status {
-    if (e.event().has_event_retracted()) {
-      RETURN_IF_ERROR(ReplayWithoutRetracted(e, txn));
+    if (e.event().has_event_retracted() || replay.count(e.case_id())) {
+      replay.insert(e.case_id());
     } else {
       RETURN_IF_ERROR(projection_->Apply(e, txn));
     }
@@ -271,6 +275,7 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
     RETURN_IF_ERROR(apply_one(e));
   }
 
+  for (const std::string& case_id : replay) RETURN_IF_ERROR(ReplayWithoutRetracted(case_id, applied[case_id], txn));
   for (const auto& [case_id, version] : applied) {
     batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
   }
@@ -287,19 +292,18 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   return absl::OkStatus();
 }
 
-absl::Status ProjectionEngine::ReplayWithoutRetracted(const v1::RecordedEvent& retraction, ModelTxn& txn) {
-  ASSIGN_OR_RETURN(auto history,
-                   store_->ReadCase(CaseId(retraction.case_id()), StreamVersion(1), retraction.stream_version()));
-  if (history.size() != retraction.stream_version()) {
+absl::Status ProjectionEngine::ReplayWithoutRetracted(const std::string& case_id, uint64_t up_to_version,
+                                                      ModelTxn& txn) {
+  ASSIGN_OR_RETURN(auto history, store_->ReadCase(CaseId(case_id), StreamVersion(1), up_to_version));
+  if (history.size() != up_to_version) {
     return absl::DataLossError(absl::StrCat("projection ", projection_->name(), ": the store holds ", history.size(),
-                                            " events of a case whose retraction is at version ",
-                                            retraction.stream_version()));
+                                            " events of a case to be replayed up to version ", up_to_version));
   }
   std::unordered_set<std::string> withdrawn;
   for (const auto& e : history) {
     if (e.event().has_event_retracted()) withdrawn.insert(e.event().event_retracted().retracted_event_id());
   }
-  RETURN_IF_ERROR(projection_->ForgetCase(retraction.case_id(), txn));
+  RETURN_IF_ERROR(projection_->ForgetCase(case_id, txn));
   for (const auto& e : history) {
     if (e.event().has_event_retracted() || withdrawn.count(e.event().event_id())) continue;
     RETURN_IF_ERROR(projection_->Apply(e, txn));
@@ -432,7 +436,9 @@ void ProjectionEngine::ConsumeLoop() {
       Logger("projections")
           ->info("msg=filling_from_store projection={} events_applied={} max_position={} head_position={}",
                  projection_->name(), w.events_applied, w.max_global_position, store_->Head().value());
-      if (absl::Status s = CatchUpFromStore(); !s.ok()) {
+      if (absl::Status s =
+              CatchUpFromStore(store_->Head(), [this](const CatchUpProgress&) { return !stopping_.load(); });
+          !s.ok() && !stopping_.load()) {
         Logger("projections")->error("msg=fill_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
       }
       last_applied = events_applied_.load();

@@ -150,9 +150,9 @@ class ProjectionEngine {
   absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
                                                           KafkaPartition partition) const;
   void ConsumeLoop();
-  // For an EventRetracted: forgets the case and applies its history up to the
-  // retraction again, without retractions and the events they withdrew.
-  absl::Status ReplayWithoutRetracted(const v1::RecordedEvent& retraction, ModelTxn& txn);
+  // After an EventRetracted: forgets the case and applies its history up to
+  // `up_to_version` again, without retractions and the events they withdrew.
+  absl::Status ReplayWithoutRetracted(const std::string& case_id, uint64_t up_to_version, ModelTxn& txn);
   rocksdb::WriteOptions WriteOpts() const;
 
   const ProjectionOptions options_;
