@@ -1,11 +1,24 @@
 #include "eventstore/chain.h"
 
-#include <openssl/evp.h>
+// SHA-256 from libcrypto's low-level interface: pure functions over a stack
+// context, without the provider machinery of EVP (which
+// allocates per-thread state that outlives short-lived threads). OpenSSL 3
+// marks it deprecated in favour of EVP; it is still supported and uses the
+// same accelerated code.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <cstring>
 
 namespace kring::eventstore {
 namespace {
+
+void Digest(std::string_view data, unsigned char (&md)[SHA256_DIGEST_LENGTH]) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(md, &ctx);
+}
 
 constexpr char kHashTag = (10 << 3) | 2;  // field 10, length-delimited
 constexpr size_t kHashFieldBytes = 2 + kHashBytes;
@@ -19,10 +32,9 @@ void AppendBytesField(std::string* out, int field, const std::string& bytes) {
 }  // namespace
 
 std::string Sha256(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  Digest(data, md);
+  return std::string(reinterpret_cast<const char*>(md), sizeof(md));
 }
 
 std::string SealRecord(std::string* record, const std::string& prev_hash, const std::string& case_prev_hash) {
@@ -40,10 +52,9 @@ absl::StatusOr<std::string_view> CheckRecordHash(std::string_view stored) {
   }
   const std::string_view body = stored.substr(0, stored.size() - kHashFieldBytes);
   const std::string_view carried = stored.substr(stored.size() - kHashBytes);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr);
-  if (len != kHashBytes || std::memcmp(md, carried.data(), kHashBytes) != 0) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  Digest(body, md);
+  if (std::memcmp(md, carried.data(), kHashBytes) != 0) {
     return absl::DataLossError("the stored bytes do not match their hash: the record was changed after it was written");
   }
   return carried;
