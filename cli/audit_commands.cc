@@ -37,8 +37,6 @@ int Fail(const char* command, const grpc::Status& s) {
 // Formatting
 // ---------------------------------------------------------------------------
 
-std::string Hex(const std::string& bytes) { return eventstore::ToHex(bytes); }
-
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -148,7 +146,7 @@ std::string Summary(const v1::Event& event,
   return absl::StrJoin(parts, " ");
 }
 
-std::string ShortHash(const std::string& hash) { return hash.empty() ? "-" : Hex(hash).substr(0, 12); }
+std::string ShortHash(const std::string& hash) { return hash.empty() ? "-" : eventstore::ToHex(hash).substr(0, 12); }
 
 // One event as a line of an export: the fields in a fixed order, the event in
 // the protobuf JSON mapping (field names as in the .proto), hashes in hex.
@@ -164,9 +162,9 @@ Json EventJson(const v1::RecordedEvent& e) {
   j["recorded_at"] = Rfc3339(e.recorded_at());
   j["source"] = e.source();
   j["event"] = Json::parse(event);
-  j["prev_hash"] = Hex(e.prev_hash());
-  j["case_prev_hash"] = Hex(e.case_prev_hash());
-  j["hash"] = Hex(e.hash());
+  j["prev_hash"] = eventstore::ToHex(e.prev_hash());
+  j["case_prev_hash"] = eventstore::ToHex(e.case_prev_hash());
+  j["hash"] = eventstore::ToHex(e.hash());
   return j;
 }
 
@@ -404,7 +402,7 @@ int RunVerify(const std::string& server, uint64_t from, uint64_t to, const std::
     j["ok"] = r.ok();
     j["events_verified"] = r.events_verified();
     j["last_position"] = r.last_position();
-    j["head_hash"] = Hex(r.head_hash());
+    j["head_hash"] = eventstore::ToHex(r.head_hash());
     if (!r.ok()) {
       j["first_bad_position"] = r.first_bad_position();
       j["reason"] = r.reason();
@@ -420,7 +418,7 @@ int RunVerify(const std::string& server, uint64_t from, uint64_t to, const std::
     }
     std::printf("%-16s %llu\n", "events verified", static_cast<unsigned long long>(r.events_verified()));
     std::printf("%-16s %llu\n", "last position", static_cast<unsigned long long>(r.last_position()));
-    std::printf("%-16s %s\n", "head hash", r.head_hash().empty() ? "-" : Hex(r.head_hash()).c_str());
+    std::printf("%-16s %s\n", "head hash", r.head_hash().empty() ? "-" : eventstore::ToHex(r.head_hash()).c_str());
   }
   return r.ok() ? 0 : kExitChainBroken;
 }

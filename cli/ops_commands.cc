@@ -20,8 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Hex(const std::string& bytes) { return eventstore::ToHex(bytes); }
-
 std::string Bytes(uint64_t bytes) {
   char buf[48];
   if (bytes >= (uint64_t{1} << 30)) {
@@ -193,13 +191,13 @@ int OpsCommands::Args::RunBackup() const {
   if (backup_json) {
     nlohmann::json j = {{"path", response.path()},
                         {"head_position", response.head_position()},
-                        {"head_hash", Hex(response.head_hash())},
+                        {"head_hash", eventstore::ToHex(response.head_hash())},
                         {"bytes", response.bytes()}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%-14s %s\n", "path", response.path().c_str());
     std::printf("%-14s %llu\n", "head position", static_cast<unsigned long long>(response.head_position()));
-    std::printf("%-14s %s\n", "head hash", Hex(response.head_hash()).c_str());
+    std::printf("%-14s %s\n", "head hash", eventstore::ToHex(response.head_hash()).c_str());
     std::printf("%-14s %s (%llu bytes)\n", "size", Bytes(response.bytes()).c_str(),
                 static_cast<unsigned long long>(response.bytes()));
   }
@@ -259,7 +257,7 @@ int OpsCommands::Args::RunRestore() const {
     chain = *std::move(verified);
     (*store)->Close();
   }
-  const std::string head_hash = Hex(chain.head_hash);
+  const std::string head_hash = eventstore::ToHex(chain.head_hash);
   bool ok = chain.ok && chain.last_position == head;
   std::string reason = chain.reason;
   if (ok && !expect_head_hash.empty() && expect_head_hash != head_hash) {

@@ -54,23 +54,15 @@ bool IsParticipant(const CaseState& s, const std::string& id) { return Live(s.in
 constexpr char kParticipantRule[] =
     "must be a participant of this case: invited (participant_invited) or a central person named in case_referred";
 
+// Each id must be a participant; attendees of a (review) conference may also
+// be the case's coordinator, whom the read models leave out of the network.
 absl::Status CheckParticipants(const CaseState& s, const google::protobuf::RepeatedPtrField<std::string>& ids,
-                               const std::string& type, const std::string& field) {
+                               const std::string& type, const std::string& field, bool coordinator_may_attend = false) {
   for (int k = 0; k < ids.size(); ++k) {
-    if (!IsParticipant(s, ids[k])) return PreconditionError(type, absl::StrCat(field, "[", k, "]"), kParticipantRule);
-  }
-  return absl::OkStatus();
-}
-
-// Attendees of a (review) conference: participants, or the case's
-// coordinator, whom the read models leave out of the network.
-absl::Status CheckAttendees(const CaseState& s, const google::protobuf::RepeatedPtrField<std::string>& ids,
-                            const std::string& field) {
-  for (int k = 0; k < ids.size(); ++k) {
-    if (!IsParticipant(s, ids[k]) && !Live(s.coordinators, ids[k])) {
-      return PreconditionError("ATTENDEE_NOT_INVITED", absl::StrCat(field, "[", k, "]"),
-                               absl::StrCat(kParticipantRule, ", or its coordinator"));
-    }
+    if (IsParticipant(s, ids[k]) || (coordinator_may_attend && Live(s.coordinators, ids[k]))) continue;
+    return PreconditionError(type, absl::StrCat(field, "[", k, "]"),
+                             coordinator_may_attend ? absl::StrCat(kParticipantRule, ", or its coordinator")
+                                                    : std::string(kParticipantRule));
   }
   return absl::OkStatus();
 }
@@ -125,7 +117,8 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
         return PreconditionError("CONFERENCE_NEEDS_COORDINATOR", at + ".conference_held",
                                  "a conference needs a coordinator; record coordinator_assigned first");
       }
-      return CheckAttendees(s, e.conference_held().attendee_ids(), at + ".conference_held.attendee_ids");
+      return CheckParticipants(s, e.conference_held().attendee_ids(), "ATTENDEE_NOT_INVITED",
+                               at + ".conference_held.attendee_ids", /*coordinator_may_attend=*/true);
     case v1::Event::kPlanAdopted: {
       if (s.conferences == 0) {
         return PreconditionError("PLAN_NEEDS_CONFERENCE", at + ".plan_adopted",
@@ -165,7 +158,8 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
         return PreconditionError("REVIEW_NEEDS_PLAN", at + ".review_conference_held",
                                  "a review conference reviews a plan; record plan_adopted first");
       }
-      return CheckAttendees(s, e.review_conference_held().attendee_ids(), at + ".review_conference_held.attendee_ids");
+      return CheckParticipants(s, e.review_conference_held().attendee_ids(), "ATTENDEE_NOT_INVITED",
+                               at + ".review_conference_held.attendee_ids", /*coordinator_may_attend=*/true);
     case v1::Event::kEventRetracted: {
       const std::string field = at + ".event_retracted.retracted_event_id";
       // The same answer for an unknown id and an id of another case, so that a

@@ -300,6 +300,9 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   for (const Pending& p : group) results.push_back(Stage(p, state));
 
   const uint64_t last_position = state.next_position - 1;
+  // The group's case states go back to the cache unless a write of them
+  // failed (then those cases are folded again from the store when needed).
+  bool keep_case_states = true;
   if (state.batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
@@ -309,9 +312,8 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
       for (auto& r : results) {
         if (r.ok() && !r->already_recorded) r = written;
       }
+      keep_case_states = false;
     } else {
-      if (case_states_.size() + state.cases.size() > options_.max_cached_cases) case_states_.clear();
-      for (auto& [case_id, case_state] : state.cases) case_states_[case_id] = std::move(case_state);
       last_hash_ = state.last_hash;
       {
         std::lock_guard<std::mutex> lock(head_mu_);
@@ -319,6 +321,10 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
       }
       head_cv_.notify_all();
     }
+  }
+  if (keep_case_states) {
+    if (case_states_.size() + state.cases.size() > options_.max_cached_cases) case_states_.clear();
+    for (auto& [case_id, case_state] : state.cases) case_states_[case_id] = std::move(case_state);
   }
   for (Pending& p : group) completion.callbacks.push_back(std::move(p.done));
   return completion;
@@ -342,8 +348,7 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
     if (auto it = state.staged_bytes.find(batch.events[i].event_id()); it != state.staged_bytes.end()) {
       recorded_bytes = it->second;
     } else {
-      RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(found[i].position), &value),
-                                "read recorded event"));
+      ASSIGN_OR_RETURN(value, ReadRecord(found[i].position));
       if (!stored.ParseFromString(value)) {
         return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", found[i].position));
       }
@@ -411,8 +416,7 @@ absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std:
   if (s.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocks(s, "read event id"));
   const RecordedId where = DecodeRecordedId(value);
-  RETURN_IF_ERROR(
-      FromRocks(db_->Get(rocksdb::ReadOptions(), events_cf_, BigEndian64(where.position), &value), "read event"));
+  ASSIGN_OR_RETURN(value, ReadRecord(where.position));
   v1::RecordedEvent recorded;
   if (!recorded.ParseFromString(value)) {
     return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", where.position));
@@ -458,7 +462,9 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   auto staged = state.cases.find(case_id);
   if (staged == state.cases.end()) {
     if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
-      staged = state.cases.emplace(case_id, cached->second).first;
+      // Taken out of the cache for the group; WriteGroup puts it back.
+      staged = state.cases.emplace(case_id, std::move(cached->second)).first;
+      case_states_.erase(cached);
     } else {
       ASSIGN_OR_RETURN(CaseState loaded, LoadCaseState(case_id));
       staged = state.cases.emplace(case_id, std::move(loaded)).first;
@@ -648,18 +654,11 @@ namespace {
 // ends the walk. Buffers are reused: verification runs over whole logs.
 class ChainChecker {
  public:
-  static constexpr uint64_t kNone = UINT64_MAX;  // "nothing stored there"
-
-  // The record `stored` found at `stored_at`, expected at `expected`, must
-  // link to `global_prev` in the log and `case_prev` in its case, and be
-  // version `expected_version` of its case (`expected_case` when not null).
-  bool Check(uint64_t stored_at, std::string_view stored, uint64_t expected, std::string_view global_prev,
-             std::string_view case_prev, uint64_t expected_version, const std::string* expected_case) {
-    if (stored_at != expected) {
-      std::string reason = absl::StrCat("position ", expected, " is missing from the log");
-      if (stored_at != kNone) absl::StrAppend(&reason, " (the next stored record is at ", stored_at, ")");
-      return Fail(expected, std::move(reason));
-    }
+  // The record `stored` at position `stored_at` must link to `global_prev`
+  // in the log and `case_prev` in its case, and be version
+  // `expected_version` of its case (`expected_case` when not null).
+  bool Check(uint64_t stored_at, std::string_view stored, std::string_view global_prev, std::string_view case_prev,
+             uint64_t expected_version, const std::string* expected_case) {
     auto hash = CheckRecordHash(stored);
     if (!hash.ok()) return Fail(stored_at, std::string(hash.status().message()));
     if (!ReadChainFields(stored, &view_)) return Fail(stored_at, "the record does not parse");
@@ -685,6 +684,14 @@ class ChainChecker {
     result_.last_position = GlobalPosition(stored_at);
     result_.head_hash.assign(*hash);
     return true;
+  }
+
+  // No record at `position`; `next_stored` is the next position that has
+  // one (0: none).
+  bool Missing(uint64_t position, uint64_t next_stored) {
+    std::string reason = absl::StrCat("position ", position, " is missing from the log");
+    if (next_stored != 0) absl::StrAppend(&reason, " (the next stored record is at ", next_stored, ")");
+    return Fail(position, std::move(reason));
   }
 
   bool Fail(uint64_t position, std::string reason) {
@@ -750,7 +757,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
     const uint64_t at = ReadBigEndian64(it->key().ToStringView());
     const std::string_view stored = it->value().ToStringView();
     if (at != expected) {
-      checker.Check(at, stored, expected, global_prev, "", 0, nullptr);  // a record is missing
+      checker.Missing(expected, at);
       return checker.result();
     }
     ReadChainFields(stored, &key_fields);  // checked below
@@ -766,7 +773,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
       }
       tip->second.hash = (*events)[0].hash();
     }
-    if (!checker.Check(at, stored, expected, global_prev, tip->second.hash, tip->second.version + 1, nullptr)) {
+    if (!checker.Check(at, stored, global_prev, tip->second.hash, tip->second.version + 1, nullptr)) {
       return checker.result();
     }
     global_prev.assign(checker.last_hash());
@@ -774,7 +781,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
     tip->second.hash.assign(checker.last_hash());
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "verify"));
-  if (expected <= last) checker.Check(ChainChecker::kNone, "", expected, "", "", 0, nullptr);  // missing at the end
+  if (expected <= last) checker.Missing(expected, 0);
   return checker.result();
 }
 
@@ -787,21 +794,23 @@ absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) 
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const uint64_t first_position = ReadBigEndian64(it->value().ToStringView());
     const uint64_t count = ReadBigEndian64(it->value().ToStringView().substr(8));
+    // A batch's events lie at consecutive positions: only the first one's
+    // predecessor in the log belongs to another case and must be read.
+    std::string global_prev;
+    if (first_position > 1) {
+      if (auto prev = ReadRecord(first_position - 1); prev.ok()) global_prev = CarriedHash(*prev);
+    }
     for (uint64_t position = first_position; position < first_position + count; ++position) {
-      std::string global_prev;
-      if (position > 1) {
-        if (auto prev = ReadRecord(position - 1); prev.ok()) global_prev = CarriedHash(*prev);
-      }
       auto stored = ReadRecord(position);
       if (absl::IsNotFound(stored.status())) {
-        checker.Check(ChainChecker::kNone, "", position, "", "", 0, nullptr);
+        checker.Missing(position, 0);
         return checker.result();
       }
       RETURN_IF_ERROR(stored.status());
-      if (!checker.Check(position, *stored, position, global_prev, case_prev, ++version, &case_id.value())) {
+      if (!checker.Check(position, *stored, global_prev, case_prev, ++version, &case_id.value())) {
         return checker.result();
       }
-      case_prev = checker.last_hash();
+      case_prev = global_prev = checker.last_hash();
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "verify case"));

@@ -534,13 +534,7 @@ std::string Difference(const std::multiset<std::string>& a, const std::multiset<
                       "; only in the second: ", absl::StrJoin(only_b, ", "));
 }
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  // A connection of its own, not one shared with other channels.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxSendMessageSize(-1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
+using testing::NewChannel;
 
 class BadInputTest : public ::testing::Test {
  protected:

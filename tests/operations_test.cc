@@ -49,12 +49,7 @@ client::CohortStreamOptions Cohort(size_t first, size_t cases) {
   return o;
 }
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
+using testing::NewChannel;
 
 std::unique_ptr<services::KringServer> StartServer(const std::string& data_dir) {
   services::ServerOptions options;

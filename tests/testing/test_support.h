@@ -2,6 +2,8 @@
 // test executable through the kring_testing library.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -65,6 +67,10 @@ struct ConsumedEvent {
   std::map<std::string, std::string> headers;
   v1::RecordedEvent event;
 };
+
+// A gRPC channel with a connection of its own (not shared with other
+// channels), no send limit and a 64 MiB receive limit.
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
 
 // The cluster id a Kafka cluster reports (empty if unreachable).
 std::string ClusterId(const std::string& bootstrap);
