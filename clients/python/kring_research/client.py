@@ -1,0 +1,441 @@
+"""The Client: one method per ResearchService RPC, answers as pandas frames."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple, Union
+
+import grpc
+import pandas as pd
+
+from kring_research import _convert as cv
+from kring_research._proto.kring.v1 import research_pb2 as pb
+from kring_research._proto.kring.v1 import research_pb2_grpc as pb_grpc
+
+DateLike = Union[str, datetime.date, None]
+Period = Optional[Tuple[DateLike, DateLike]]
+
+# Answers with many groups and curves can pass gRPC's default 4 MiB.
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20)]
+
+
+class ResearchError(Exception):
+    """A ResearchService call failed.
+
+    Attributes:
+        code: the ``grpc.StatusCode`` (e.g. ``INVALID_ARGUMENT``,
+            ``UNIMPLEMENTED``, ``UNAVAILABLE`` when no server answers).
+        details: the server's message; for a refused argument it starts with
+            the field path, e.g. ``"disclosure.min_cell_size: ..."``.
+        method: the RPC, e.g. ``"GetNetworkSize"``.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str, method: str = ""):
+        self.code = code
+        self.details = details or ""
+        self.method = method
+        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        super().__init__(f"{method + ': ' if method else ''}{name}: {self.details}")
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """What every answer carries.
+
+    Attributes:
+        table: one row per group, the overall row (group "all") first.
+        watermark: {"events_applied", "max_global_position"} of the read model
+            the answer reflects.
+        definition: the definition the figures follow, in words.
+        disclosure: {"min_cell_size", "primary_cells", "secondary_cells"}.
+        as_of_position: as asked (0: the live read model).
+        response: the protobuf response message itself.
+    """
+
+    table: pd.DataFrame
+    watermark: dict
+    definition: str
+    disclosure: dict
+    as_of_position: int
+    response: Any = field(repr=False)
+
+    @classmethod
+    def _common(cls, response) -> dict:
+        return dict(
+            watermark=cv.message_to_dict(response.watermark),
+            definition=response.definition,
+            disclosure=cv.message_to_dict(response.disclosure),
+            as_of_position=int(response.as_of_position),
+            response=response,
+        )
+
+
+@dataclass
+class NetworkSizeResult(Result):
+    """``table``: group, conferences, mean, median, p10, p25, p75, p90,
+    central_persons_mean, suppression. ``histogram``: group, size,
+    conferences, suppression (sizes of 30 and more share the bin 30).
+    ``composition``: group, relation, attendees, mean_per_conference, share,
+    conferences, suppression."""
+
+    histogram: pd.DataFrame = None
+    composition: pd.DataFrame = None
+
+    @classmethod
+    def from_response(cls, r: pb.NetworkSizeResponse) -> "NetworkSizeResult":
+        return cls(
+            table=cv.frame(pb.NetworkSizeStats.DESCRIPTOR, [((("group", k),), s) for k, s in cv.groups_of(r)]),
+            histogram=cv.nested_frame(r, "histogram", pb.HistogramBin.DESCRIPTOR),
+            composition=cv.nested_frame(r, "composition", pb.RelationShare.DESCRIPTOR),
+            **cls._common(r),
+        )
+
+
+@dataclass
+class OutcomesResult(Result):
+    """``table``: one row per group and outcome type: group, outcome,
+    referred_cases, referred_suppression, conference_cases,
+    conference_suppression, per_100_referrals, per_100_conferences.
+    ``groups``: one row per group: group, referred, referred_suppression,
+    conferences, conferences_suppression."""
+
+    groups: pd.DataFrame = None
+
+    @classmethod
+    def from_response(cls, r: pb.OutcomesResponse) -> "OutcomesResult":
+        return cls(
+            table=cv.nested_frame(r, "outcomes", pb.OutcomeFigure.DESCRIPTOR),
+            groups=_group_frame(r, pb.OutcomeGroup.DESCRIPTOR),
+            **cls._common(r),
+        )
+
+
+@dataclass
+class CostBenefitResult(Result):
+    """``table``: one row per group: group, conferences,
+    conferences_suppression, conference_costs_cents,
+    conferences_with_recorded_cost, gross_savings_cents, net_savings_cents,
+    net_savings_per_conference_cents (EUR cents). ``lines``: one row per group
+    and outcome: group, outcome, cases, suppression, units, savings_cents.
+    ``cost_model``: the model applied, as a dict (the same shape
+    ``Client.cost_benefit(cost_model=...)`` accepts)."""
+
+    lines: pd.DataFrame = None
+    cost_model: dict = None
+
+    @classmethod
+    def from_response(cls, r: pb.CostBenefitResponse) -> "CostBenefitResult":
+        return cls(
+            table=_group_frame(r, pb.CostBenefitGroup.DESCRIPTOR),
+            lines=cv.nested_frame(r, "lines", pb.SavingLine.DESCRIPTOR),
+            cost_model=cv.message_to_dict(r.cost_model),
+            **cls._common(r),
+        )
+
+
+@dataclass
+class SupportResult(Result):
+    """``table``: one row per group: group, cases, suppression, survival_12m,
+    survival_24m, curve_truncated. ``retention``: group, months, cases,
+    suppression, mean_retention (6, 12 and 24 months). ``curve``: the
+    Kaplan-Meier table of "support held": group, day, at_risk, events,
+    censored, survival, lower_95, upper_95."""
+
+    retention: pd.DataFrame = None
+    curve: pd.DataFrame = None
+
+    @classmethod
+    def from_response(cls, r: pb.SupportResponse) -> "SupportResult":
+        return cls(
+            table=_group_frame(r, pb.SupportGroup.DESCRIPTOR),
+            retention=cv.nested_frame(r, "retention", pb.RetentionFigure.DESCRIPTOR),
+            curve=cv.nested_frame(r, "curve", pb.SurvivalRow.DESCRIPTOR),
+            **cls._common(r),
+        )
+
+
+@dataclass
+class FunnelResult(Result):
+    """``table``: one row per group: group, plan_rejected,
+    plan_rejected_suppression, then the ``plan_right`` columns. ``steps``:
+    group, step, cases, suppression, share_of_referred,
+    median_days_from_previous. ``stop_reasons``: group, reason, cases,
+    suppression. ``plan_right``: one row per group: group, protection_cases,
+    protection_suppression, plan_offered, offered_suppression, plan_made,
+    made_suppression, share_offered, share_made."""
+
+    steps: pd.DataFrame = None
+    stop_reasons: pd.DataFrame = None
+    plan_right: pd.DataFrame = None
+
+    @classmethod
+    def from_response(cls, r: pb.FunnelResponse) -> "FunnelResult":
+        plan_right = cv.frame(
+            pb.PlanRightFigures.DESCRIPTOR, [((("group", k),), g.plan_right) for k, g in cv.groups_of(r)]
+        )
+        own = _group_frame(r, pb.FunnelGroup.DESCRIPTOR)
+        return cls(
+            table=pd.concat([own, plan_right.drop(columns="group")], axis=1),  # same rows, same order
+            steps=cv.nested_frame(r, "steps", pb.FunnelStepFigure.DESCRIPTOR),
+            stop_reasons=cv.nested_frame(r, "stop_reasons", pb.StopReasonFigure.DESCRIPTOR),
+            plan_right=plan_right,
+            **cls._common(r),
+        )
+
+
+def _group_frame(response, descriptor) -> pd.DataFrame:
+    """One row per group from the group message's own scalar fields (its
+    ``key`` left out: the ``group`` column holds it, "all" for overall)."""
+    fields = [f for f in cv.scalar_fields(descriptor) if f.name != "key"]
+    return cv.frame(descriptor, [((("group", k),), g) for k, g in cv.groups_of(response)], fields=fields)
+
+
+# ---------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------
+
+
+class Client:
+    """A client of Kring's ResearchService.
+
+    >>> c = Client("127.0.0.1:50051")
+    >>> res = c.network_size(group_by="year", domains=["youth_protection"])
+    >>> res.table
+
+    Args:
+        target: the server's "host:port".
+        credentials: a ``grpc.ChannelCredentials`` for a TLS channel; without
+            it the channel is insecure, meant for loopback or a tunnel.
+        timeout: default deadline of each call, in seconds (None: none).
+            Answers as of a position replay the log and take longer on a
+            large one.
+        channel: an existing ``grpc.Channel`` to use instead (then target and
+            credentials are ignored, and ``close`` leaves it open).
+
+    Every method takes the selection that all read models share (all
+    keyword-only, all optional):
+
+        group_by            None (one overall row), "year", "quarter", "domain",
+                            "municipality" or "legal_framework"
+        domains             e.g. ["youth_protection", "housing"] (empty: all)
+        municipality_codes  CBS codes, e.g. ["GM0363"] (empty: all)
+        legal_frameworks    e.g. ["jeugdwet", "wmo"] (empty: all)
+        referral_period     (from, to) on the referral date; None bounds are open
+        conference_period   (from, to) on the (first) conference date; when set,
+                            cases without a conference are left out
+        min_cell_size       disclosure control's k; None: the server's default
+                            (10); 1-4 are refused by the server
+        as_of_position      None: the live read model; P: replayed up to and
+                            including global position P (the same answer every
+                            time)
+        timeout             this call's deadline in seconds
+
+    Enum arguments take short lowercase names, full enum names
+    ("DOMAIN_YOUTH_PROTECTION") or numbers; an unknown one raises ValueError
+    naming the argument. A refused call raises ResearchError.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        *,
+        timeout: Optional[float] = 120.0,
+        channel: Optional[grpc.Channel] = None,
+    ):
+        if channel is not None:
+            self._channel, self._owns_channel = channel, False
+        elif credentials is not None:
+            if not isinstance(credentials, grpc.ChannelCredentials):
+                raise ValueError("credentials: expected a grpc.ChannelCredentials")
+            self._channel, self._owns_channel = grpc.secure_channel(target, credentials, _CHANNEL_OPTIONS), True
+        else:
+            self._channel, self._owns_channel = grpc.insecure_channel(target, _CHANNEL_OPTIONS), True
+        self.target = target
+        self.timeout = timeout
+        self._stub = pb_grpc.ResearchServiceStub(self._channel)
+
+    def close(self) -> None:
+        """Closes the channel (unless it was passed in)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r})"
+
+    # -- plumbing ----------------------------------------------------------
+
+    _NOT_SET = object()
+
+    def _call(self, method: str, request, timeout):
+        deadline = self.timeout if timeout is Client._NOT_SET else timeout
+        try:
+            return getattr(self._stub, method)(request, timeout=deadline)
+        except grpc.RpcError as e:
+            code = e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
+            details = e.details() if hasattr(e, "details") else str(e)
+            raise ResearchError(code, details, method) from None
+
+    # -- the read models ---------------------------------------------------
+
+    def network_size(
+        self,
+        *,
+        group_by: Any = None,
+        domains: Any = None,
+        municipality_codes: Any = None,
+        legal_frameworks: Any = None,
+        referral_period: Period = None,
+        conference_period: Period = None,
+        min_cell_size: Optional[int] = None,
+        as_of_position: Optional[int] = None,
+        timeout: Any = _NOT_SET,
+    ) -> NetworkSizeResult:
+        """Network size per conference: distinct non-professional attendees.
+
+        Here ``conference_period`` and year/quarter grouping are on the date of
+        each conference. Returns a NetworkSizeResult: ``table`` (stats per
+        group), ``histogram``, ``composition``.
+        """
+        request = cv.fill_selection(
+            pb.NetworkSizeRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
+            legal_frameworks=legal_frameworks, referral_period=referral_period,
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+        return NetworkSizeResult.from_response(self._call("GetNetworkSize", request, timeout))
+
+    def outcomes(
+        self,
+        *,
+        group_by: Any = None,
+        domains: Any = None,
+        municipality_codes: Any = None,
+        legal_frameworks: Any = None,
+        referral_period: Period = None,
+        conference_period: Period = None,
+        min_cell_size: Optional[int] = None,
+        as_of_position: Optional[int] = None,
+        timeout: Any = _NOT_SET,
+    ) -> OutcomesResult:
+        """Outcomes per referral cohort (intention to treat) and per held
+        conference (completers); year/quarter grouping is of the referral.
+
+        Returns an OutcomesResult: ``table`` (one row per group and outcome),
+        ``groups`` (referred and conference counts per group).
+        """
+        request = cv.fill_selection(
+            pb.OutcomesRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
+            legal_frameworks=legal_frameworks, referral_period=referral_period,
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+        return OutcomesResult.from_response(self._call("GetOutcomes", request, timeout))
+
+    def cost_benefit(
+        self,
+        *,
+        group_by: Any = None,
+        domains: Any = None,
+        municipality_codes: Any = None,
+        legal_frameworks: Any = None,
+        referral_period: Period = None,
+        conference_period: Period = None,
+        min_cell_size: Optional[int] = None,
+        as_of_position: Optional[int] = None,
+        cost_model: Any = None,
+        timeout: Any = _NOT_SET,
+    ) -> CostBenefitResult:
+        """Conference costs and first-year savings per group (EUR cents).
+
+        Args:
+            cost_model: None for the server's built-in model; else a dict
+                shaped like the CostModel message (proto or camelCase field
+                names; outcomes by short or full name), the path of a JSON
+                file holding one, or a CostModel message. The server checks
+                it first.
+
+        Returns a CostBenefitResult: ``table``, ``lines`` (savings per
+        outcome), ``cost_model`` (the model applied, as a dict).
+        """
+        request = cv.fill_selection(
+            pb.CostBenefitRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
+            legal_frameworks=legal_frameworks, referral_period=referral_period,
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+        if cost_model is not None:
+            request.cost_model.CopyFrom(cv.load_cost_model(cost_model))
+        return CostBenefitResult.from_response(self._call("GetCostBenefit", request, timeout))
+
+    def sustained_support(
+        self,
+        *,
+        group_by: Any = None,
+        domains: Any = None,
+        municipality_codes: Any = None,
+        legal_frameworks: Any = None,
+        referral_period: Period = None,
+        conference_period: Period = None,
+        min_cell_size: Optional[int] = None,
+        as_of_position: Optional[int] = None,
+        window_days: Optional[int] = None,
+        lapse_threshold: Optional[float] = None,
+        data_cutoff: DateLike = None,
+        timeout: Any = _NOT_SET,
+    ) -> SupportResult:
+        """Two-year sustained support: retention at 6, 12 and 24 months and a
+        Kaplan-Meier curve of "support held".
+
+        Args:
+            window_days: half-width of the windows around 6, 12 and 24 months
+                (None: the server's 91; at most 180).
+            lapse_threshold: retention under this is a lapse (None: 0.8;
+                otherwise in (0, 1]).
+            data_cutoff: "YYYY-MM-DD"; follow-ups after it are ignored and
+                cases censored at it (None: no cut-off).
+
+        Returns a SupportResult: ``table``, ``retention``, ``curve``.
+        """
+        request = cv.fill_selection(
+            pb.SupportRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
+            legal_frameworks=legal_frameworks, referral_period=referral_period,
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+        request.window_days = cv.non_negative_int(window_days, "window_days")
+        if lapse_threshold is not None:
+            if isinstance(lapse_threshold, bool) or not isinstance(lapse_threshold, (int, float)):
+                raise ValueError(f"lapse_threshold: expected a number in (0, 1], got {lapse_threshold!r}")
+            request.lapse_threshold = float(lapse_threshold)
+        request.data_cutoff = cv._date_bound(data_cutoff, "data_cutoff")
+        return SupportResult.from_response(self._call("GetSustainedSupport", request, timeout))
+
+    def funnel(
+        self,
+        *,
+        group_by: Any = None,
+        domains: Any = None,
+        municipality_codes: Any = None,
+        legal_frameworks: Any = None,
+        referral_period: Period = None,
+        conference_period: Period = None,
+        min_cell_size: Optional[int] = None,
+        as_of_position: Optional[int] = None,
+        timeout: Any = _NOT_SET,
+    ) -> FunnelResult:
+        """The funnel referral -> coordinator -> conference -> plan ->
+        accepted, stop reasons, and the right to a plan.
+
+        Returns a FunnelResult: ``table`` (per group: plan_rejected and the
+        plan-right figures), ``steps``, ``stop_reasons``, ``plan_right``.
+        """
+        request = cv.fill_selection(
+            pb.FunnelRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
+            legal_frameworks=legal_frameworks, referral_period=referral_period,
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+        return FunnelResult.from_response(self._call("GetFunnel", request, timeout))

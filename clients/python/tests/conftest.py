@@ -1,0 +1,111 @@
+"""Fixtures: a real kringd with a SYNTHETIC cohort, for the integration tests.
+
+The binaries come from $KRING_KRINGD and $KRING_KRINGCTL (ctest sets both);
+without them the integration tests are skipped.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kring_research import Client, ResearchError
+
+COHORT_CASES = 300
+COHORT_SEED = 1
+
+
+def _binary(env: str) -> str:
+    path = os.environ.get(env)
+    if not path:
+        pytest.skip(f"${env} is not set: the integration tests need the kringd and kringctl binaries "
+                    f"(ctest sets KRING_KRINGD and KRING_KRINGCTL)")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"${env}={path} is not an executable file (build it: scripts/build.sh kringd kringctl)")
+    return path
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Kring:
+    """A running kringd with a seeded cohort."""
+
+    def __init__(self, address: str, appended: int, client: Client, log: Path):
+        self.address, self.appended, self.client, self.log = address, appended, client, log
+
+
+@pytest.fixture(scope="session")
+def kring(tmp_path_factory):
+    kringd = _binary("KRING_KRINGD")
+    kringctl = _binary("KRING_KRINGCTL")
+    base = tmp_path_factory.mktemp("kringd")
+    ready = base / "ready.json"
+    log = base / "kringd.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [kringd, "--data-dir", str(base / "data"), "--listen", "127.0.0.1:0", "--ready-file", str(ready),
+             "--log-level", "warn"],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    client = None
+    stop_cleanly = False
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"kringd exited with {proc.returncode} before it was ready:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"kringd wrote no ready file within 60 s:\n{_tail(log)}")
+            time.sleep(0.05)
+        address = json.loads(ready.read_text())["grpc"]
+
+        seeded = subprocess.run(
+            [kringctl, "--server", address, "cohort", "--cases", str(COHORT_CASES), "--seed", str(COHORT_SEED)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        if seeded.returncode != 0:
+            pytest.fail(f"kringctl cohort exited with {seeded.returncode}:\n{seeded.stdout}\n{seeded.stderr}")
+        m = re.search(r"events appended (\d+)", seeded.stdout)
+        if not m:
+            pytest.fail(f"kringctl cohort printed no 'events appended N':\n{seeded.stdout}")
+        appended = int(m.group(1))
+        assert appended > 0, seeded.stdout
+
+        client = Client(address, timeout=120)
+        # Wait until the network-size read model reflects every appended event.
+        deadline = time.monotonic() + 60
+        applied = -1
+        while True:
+            try:
+                applied = client.network_size().watermark["events_applied"]
+            except ResearchError as e:
+                if e.code.name != "UNAVAILABLE":
+                    raise
+            if applied == appended:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the read model applied {applied} of {appended} events within 60 s:\n{_tail(log)}")
+            time.sleep(0.2)
+
+        yield Kring(address, appended, client, log)
+        stop_cleanly = True
+    finally:
+        if client is not None:
+            client.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if stop_cleanly and proc.returncode != 0:
+        pytest.fail(f"kringd exited with {proc.returncode} on SIGTERM:\n{_tail(log)}")
