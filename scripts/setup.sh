@@ -29,3 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
+
+# The researchers' Python client (clients/python) and its test dependencies
+# (pytest, grpcio-tools for the generated-code check), for ctest's
+# python_client test. Installed editable, only when something is missing.
+# PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 is "externally managed".
+KRING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! python3 -c 'import kring_research, pandas, pytest, grpc, grpc_tools' 2>/dev/null; then
+  echo "setup: installing the Python client (clients/python[test])" >&2
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-pip >&2
+  fi
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -e "$KRING_ROOT/clients/python[test]" >&2
+fi
