@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
@@ -27,6 +28,7 @@ constexpr char kModelPrefix[] = "m:";    // the read model's own keys
 constexpr char kAppliedPrefix[] = "v:";  // case_id -> BE64 applied stream version
 constexpr char kOffsetPrefix[] = "o:";   // cluster \0 topic \0 BE64(partition) -> BE64 next offset
 constexpr char kWatermarkKey[] = "w:";   // BE64 events applied, BE64 max position
+constexpr char kLayoutKey[] = "l:";      // Projection::layout() of what is stored
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -195,7 +197,30 @@ absl::Status ProjectionEngine::OpenDb() {
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, options_.path, &raw), "open"));
   db_.reset(raw);
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kWatermarkKey, &value);
+  // A folder written with another layout of this model starts empty: the
+  // store (and Kafka, from the first offset) fill it again.
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kLayoutKey, &value);
+  if (!s.ok() && !s.IsNotFound()) RETURN_IF_ERROR(FromRocks(s, "read layout"));
+  if (s.IsNotFound() || value != projection_->layout()) {
+    if (s.ok()) {
+      Logger("projections")
+          ->warn("msg=layout_changed projection={} stored={} current={}", projection_->name(), value,
+                 projection_->layout());
+    }
+    rocksdb::WriteBatch reset;
+    reset.DeleteRange(db_->DefaultColumnFamily(), "", "\xff");
+    reset.Put(kLayoutKey, projection_->layout());
+    RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), &reset), "reset for a new layout"));
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(kModelPrefix); it->Valid() && it->key().starts_with(kModelPrefix); it->Next()) {
+      RETURN_IF_ERROR(
+          projection_->Load(it->key().ToStringView().substr(sizeof(kModelPrefix) - 1), it->value().ToStringView()));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "load"));
+  }
+  s = db_->Get(rocksdb::ReadOptions(), kWatermarkKey, &value);
   if (s.ok() && value.size() == 16) {
     events_applied_ = ReadBigEndian64(value);
     max_position_ = ReadBigEndian64(std::string_view(value).substr(8));
@@ -227,6 +252,11 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   std::lock_guard<std::mutex> lock(write_mu_);
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   ModelTxn txn(db_.get(), &batch);
+  // A batch that fails before its write leaves nothing pending in the model.
+  bool write_reported = false;
+  auto discard = absl::MakeCleanup([&] {
+    if (!write_reported) projection_->AfterWrite(false);
+  });
   std::unordered_map<std::string, uint64_t> applied;  // case -> version, for this batch
   uint64_t events_applied = events_applied_.load();
   uint64_t max_position = max_position_.load();
@@ -286,7 +316,11 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   std::string watermark = BigEndian64(events_applied);
   PutBigEndian64(&watermark, max_position);
   batch.Put(kWatermarkKey, watermark);
-  RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), batch.GetWriteBatch()), "write"));
+  absl::Status written = projection_->EndBatch(txn);
+  if (written.ok()) written = FromRocks(db_->Write(WriteOpts(), batch.GetWriteBatch()), "write");
+  projection_->AfterWrite(written.ok());
+  write_reported = true;
+  RETURN_IF_ERROR(written);
   events_applied_ = events_applied;
   max_position_ = max_position;
   return absl::OkStatus();

@@ -136,6 +136,8 @@ class ProjectionEngine {
   Watermark watermark() const;
   const std::string& path() const { return options_.path; }
   std::string name() const { return projection_->name(); }
+  // The read model, for queries (which read what it keeps in memory).
+  const Projection& projection() const { return *projection_; }
   // Calls fn for every model key with this prefix (prefix included in the
   // key), from one consistent snapshot.
   absl::Status ScanModel(std::string_view prefix,

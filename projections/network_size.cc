@@ -1,98 +1,95 @@
 #include "projections/network_size.h"
 
 #include <algorithm>
-#include <cmath>
+#include <array>
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "common/bytes.h"
 #include "common/status.h"
-#include "eventstore/validation.h"
+#include "projections/research.h"
+#include "projections/statistics.h"
 
 namespace kring::projections {
 namespace {
 
-constexpr char kCasePrefix[] = "case:";  // case_id -> storage::NetworkCase
-constexpr char kFactPrefix[] = "conf:";  // case_id \0 BE64(version) -> storage::ConferenceFact
 constexpr uint32_t kHistogramCap = 30;
+constexpr int kRelations = v1::Relation_ARRAYSIZE;
 
-absl::StatusOr<storage::NetworkCase> LoadCase(ModelTxn& txn, const std::string& case_id) {
-  storage::NetworkCase c;
-  ASSIGN_OR_RETURN(auto value, txn.Get(kCasePrefix + case_id));
-  if (value && !c.ParseFromString(*value)) return absl::DataLossError("network-size: unreadable case record");
-  return c;
+bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-double Percentile(const std::vector<uint32_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const double rank = p * (sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (rank - lo) * (static_cast<double>(sorted[hi]) - sorted[lo]);
-}
+struct NetworkTally {
+  uint64_t conferences = 0;
+  uint64_t attendees = 0;
+  uint64_t central = 0;
+  std::map<int64_t, uint64_t> sizes;  // exact size -> conferences
+  std::array<uint64_t, kRelations> by_relation{};
+  std::array<uint64_t, kRelations> conferences_with{};
 
-absl::StatusOr<absl::CivilDay> ParseDay(const std::string& text, const std::string& field) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must be a date YYYY-MM-DD, got \"", text, "\""));
+  void Add(const storage::ConferenceFact& f) {
+    ++conferences;
+    attendees += f.network_size();
+    central += f.central_persons();
+    sizes[f.network_size()]++;
+    for (int r = 0; r < std::min(kRelations, f.by_relation_size()); ++r) {
+      by_relation[r] += f.by_relation(r);
+      conferences_with[r] += f.by_relation(r) > 0;
+    }
   }
-  return day;
-}
-
-std::string GroupKey(const storage::ConferenceFact& f, v1::Grouping grouping) {
-  const absl::CivilSecond t = absl::ToCivilSecond(absl::FromUnixSeconds(f.occurred_at_seconds()), absl::UTCTimeZone());
-  switch (grouping) {
-    case v1::GROUPING_YEAR:
-      return std::to_string(t.year());
-    case v1::GROUPING_QUARTER:
-      return absl::StrCat(t.year(), "-Q", (t.month() - 1) / 3 + 1);
-    case v1::GROUPING_DOMAIN:
-      return v1::Domain_Name(f.domain());
-    case v1::GROUPING_MUNICIPALITY:
-      return f.municipality_code();
-    default:
-      return "";
+  // Histogram bins 0..kHistogramCap: they partition the conferences.
+  std::vector<uint64_t> Bins() const {
+    std::vector<uint64_t> bins(kHistogramCap + 1);
+    for (const auto& [size, n] : sizes) bins[std::min<int64_t>(size, kHistogramCap)] += n;
+    return bins;
   }
-}
-
-struct Filter {
-  std::set<int> domains;
-  std::set<std::string> municipalities;
-  int64_t from = INT64_MIN, to = INT64_MAX;
+  std::vector<uint64_t> Composition() const { return {conferences_with.begin(), conferences_with.end()}; }
 };
 
-// The request's filters, checked (naming the field and rule).
-absl::StatusOr<Filter> ParseFilter(const v1::NetworkSizeRequest& request) {
-  Filter filter;
-  for (int i = 0; i < request.domains_size(); ++i) {
-    const int d = request.domains(i);
-    if (!v1::Domain_IsValid(d) || d == v1::DOMAIN_UNSPECIFIED) {
-      return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: must be a known domain, not ", d));
+void Fill(const NetworkTally& t, const Disclosed& bins, const Disclosed& composition, size_t row,
+          v1::NetworkSizeStats* out) {
+  // The count is published only where both tables publish it.
+  const Suppression total = std::max(bins.total(row), composition.total(row));
+  out->set_suppression(ToProto(total));
+  if (total == Suppression::kNone && t.conferences > 0) {
+    const double n = static_cast<double>(t.conferences);
+    out->set_conferences(t.conferences);
+    out->set_mean(t.attendees / n);
+    out->set_central_persons_mean(t.central / n);
+    const std::array<std::pair<double, void (v1::NetworkSizeStats::*)(double)>, 5> percentiles = {{
+        {0.5, &v1::NetworkSizeStats::set_median},
+        {0.10, &v1::NetworkSizeStats::set_p10},
+        {0.25, &v1::NetworkSizeStats::set_p25},
+        {0.75, &v1::NetworkSizeStats::set_p75},
+        {0.90, &v1::NetworkSizeStats::set_p90},
+    }};
+    for (const auto& [p, set] : percentiles) {
+      if (auto value = Percentile(t.sizes, p); value.ok()) (out->*set)(*value);
     }
-    filter.domains.insert(d);
+  } else if (total == Suppression::kNone) {
+    out->set_conferences(0);
   }
-  for (int i = 0; i < request.municipality_codes_size(); ++i) {
-    if (!eventstore::IsMunicipalityCode(request.municipality_codes(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
+  const std::vector<uint64_t> histogram = t.Bins();
+  for (uint32_t size = 0; size <= kHistogramCap; ++size) {
+    if (histogram[size] == 0) continue;
+    v1::HistogramBin* bin = out->add_histogram();
+    bin->set_size(size);
+    bin->set_suppression(ToProto(bins.cell(row, size)));
+    if (bins.cell(row, size) == Suppression::kNone) bin->set_conferences(histogram[size]);
+  }
+  for (int r = 0; r < kRelations; ++r) {
+    if (t.conferences_with[r] == 0) continue;
+    v1::RelationShare* share = out->add_composition();
+    share->set_relation(static_cast<v1::Relation>(r));
+    share->set_suppression(ToProto(composition.cell(row, r)));
+    if (composition.cell(row, r) != Suppression::kNone) continue;
+    share->set_conferences(t.conferences_with[r]);
+    share->set_attendees(t.by_relation[r]);
+    if (total == Suppression::kNone) {
+      share->set_mean_per_conference(static_cast<double>(t.by_relation[r]) / t.conferences);
+      share->set_share(t.attendees ? static_cast<double>(t.by_relation[r]) / t.attendees : 0);
     }
-    filter.municipalities.insert(request.municipality_codes(i));
   }
-  if (!v1::Grouping_IsValid(request.group_by())) {
-    return absl::InvalidArgumentError("group_by: unknown grouping");
-  }
-  if (!request.conference_period().from().empty()) {
-    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().from(), "conference_period.from"));
-    filter.from = absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone()));
-  }
-  if (!request.conference_period().to().empty()) {
-    ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay(request.conference_period().to(), "conference_period.to"));
-    filter.to = absl::ToUnixSeconds(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1;
-  }
-  if (filter.from > filter.to) return absl::InvalidArgumentError("conference_period: from must not lie after to");
-  return filter;
 }
 
 }  // namespace
@@ -102,152 +99,104 @@ const char kNetworkSizeDefinition[] =
     "network: central persons included; the case's coordinator(s) and participants invited with relation "
     "PROFESSIONAL excluded; attendees never invited in the case counted with relation UNSPECIFIED. Central persons: "
     "named in CaseReferred.central_person_ids or invited with central_person set. Percentiles by linear "
-    "interpolation between closest ranks. Retracted events count as never recorded.";
+    "interpolation between closest ranks. Filters on the case as referred; conference_period, year and quarter on "
+    "the date of each conference. Retracted events count as never recorded.";
 
-absl::Status NetworkSizeProjection::ForgetCase(const std::string& case_id, ModelTxn& txn) {
-  txn.Delete(kCasePrefix + case_id);
-  std::string facts = kFactPrefix + case_id;
-  facts.push_back('\0');
-  return txn.DeletePrefix(facts);
+bool NetworkSizeProjection::Relevant(const v1::Event& e) const {
+  return e.has_case_referred() || e.has_coordinator_assigned() || e.has_participant_invited() ||
+         e.has_conference_held();
 }
 
-absl::Status NetworkSizeProjection::Apply(const v1::RecordedEvent& event, ModelTxn& txn) {
+absl::Status NetworkSizeProjection::Fold(const v1::RecordedEvent& event, storage::NetworkSizeCase& c) {
+  FoldProfile(event, *c.mutable_profile());
   const v1::Event& e = event.event();
-  const std::string& case_id = event.case_id();
   switch (e.payload_case()) {
     case v1::Event::kCaseReferred:
+      c.clear_central_persons();
+      for (const std::string& id : e.case_referred().central_person_ids()) c.add_central_persons(ParticipantKey(id));
+      break;
     case v1::Event::kCoordinatorAssigned:
+      c.add_coordinators(ParticipantKey(e.coordinator_assigned().coordinator_id()));
+      break;
     case v1::Event::kParticipantInvited: {
-      ASSIGN_OR_RETURN(storage::NetworkCase c, LoadCase(txn, case_id));
-      if (e.has_case_referred()) {
-        c.set_domain(e.case_referred().domain());
-        c.set_municipality_code(e.case_referred().municipality_code());
-        *c.mutable_central_person_ids() = e.case_referred().central_person_ids();
-      } else if (e.has_coordinator_assigned()) {
-        c.add_coordinator_ids(e.coordinator_assigned().coordinator_id());
-      } else {
-        const auto& p = e.participant_invited();
-        auto& stored = (*c.mutable_participants())[p.participant_id()];
-        stored.set_relation(p.relation());
-        stored.set_central_person(p.central_person());
-      }
-      txn.Put(kCasePrefix + case_id, c.SerializeAsString());
-      return absl::OkStatus();
+      storage::NetworkParticipant& p = (*c.mutable_participants())[ParticipantKey(e.participant_invited().participant_id())];
+      p.set_relation(e.participant_invited().relation());
+      p.set_central_person(e.participant_invited().central_person());
+      break;
     }
     case v1::Event::kConferenceHeld: {
-      ASSIGN_OR_RETURN(storage::NetworkCase c, LoadCase(txn, case_id));
-      const std::set<std::string> coordinators(c.coordinator_ids().begin(), c.coordinator_ids().end());
-      const std::set<std::string> referred_central(c.central_person_ids().begin(), c.central_person_ids().end());
-      std::set<std::string> counted;
-      storage::ConferenceFact fact;
+      storage::ConferenceFact* fact = c.add_conferences();
+      fact->set_day(DayOf(e.occurred_at()));
+      for (int r = 0; r < kRelations; ++r) fact->add_by_relation(0);
+      std::set<uint64_t> counted;
       for (const std::string& id : e.conference_held().attendee_ids()) {
-        if (coordinators.count(id) || !counted.insert(id).second) continue;
-        auto it = c.participants().find(id);
+        const uint64_t key = ParticipantKey(id);
+        if (Contains(c.coordinators(), key) || counted.count(key)) continue;
+        auto it = c.participants().find(key);
         const v1::Relation relation = it == c.participants().end() ? v1::RELATION_UNSPECIFIED : it->second.relation();
-        if (relation == v1::RELATION_PROFESSIONAL) {
-          counted.erase(id);
-          continue;
+        if (relation == v1::RELATION_PROFESSIONAL) continue;
+        counted.insert(key);
+        fact->set_by_relation(relation, fact->by_relation(relation) + 1);
+        if (Contains(c.central_persons(), key) || (it != c.participants().end() && it->second.central_person())) {
+          fact->set_central_persons(fact->central_persons() + 1);
         }
-        (*fact.mutable_by_relation())[relation]++;
-        const bool central =
-            referred_central.count(id) || (it != c.participants().end() && it->second.central_person());
-        if (central) fact.set_central_persons(fact.central_persons() + 1);
       }
-      fact.set_domain(c.domain());
-      fact.set_municipality_code(c.municipality_code());
-      fact.set_occurred_at_seconds(e.occurred_at().seconds());
-      fact.set_network_size(static_cast<uint32_t>(counted.size()));
-      std::string key = kFactPrefix + case_id;
-      key.push_back('\0');
-      PutBigEndian64(&key, event.stream_version());
-      txn.Put(key, fact.SerializeAsString());
-      return absl::OkStatus();
+      fact->set_network_size(static_cast<uint32_t>(counted.size()));
+      break;
     }
     default:
-      return absl::OkStatus();
+      break;
   }
+  return absl::OkStatus();
 }
 
-v1::NetworkSizeStats Summarize(const std::vector<storage::ConferenceFact>& facts) {
-  v1::NetworkSizeStats stats;
-  if (facts.empty()) return stats;
-  std::vector<uint32_t> sizes;
-  sizes.reserve(facts.size());
-  std::map<int32_t, uint64_t> by_relation;
-  uint64_t total = 0, central = 0;
-  for (const auto& f : facts) {
-    sizes.push_back(f.network_size());
-    total += f.network_size();
-    central += f.central_persons();
-    for (const auto& [relation, count] : f.by_relation()) by_relation[relation] += count;
-  }
-  std::sort(sizes.begin(), sizes.end());
-  const double n = static_cast<double>(sizes.size());
-  stats.set_conferences(sizes.size());
-  stats.set_mean(total / n);
-  stats.set_median(Percentile(sizes, 0.5));
-  stats.set_p10(Percentile(sizes, 0.10));
-  stats.set_p25(Percentile(sizes, 0.25));
-  stats.set_p75(Percentile(sizes, 0.75));
-  stats.set_p90(Percentile(sizes, 0.90));
-  stats.set_min(sizes.front());
-  stats.set_max(sizes.back());
-  stats.set_central_persons_mean(central / n);
-  std::map<uint32_t, uint64_t> bins;
-  for (uint32_t s : sizes) bins[std::min(s, kHistogramCap)]++;
-  for (const auto& [size, count] : bins) {
-    auto* bin = stats.add_histogram();
-    bin->set_size(size);
-    bin->set_conferences(count);
-  }
-  for (const auto& [relation, count] : by_relation) {
-    auto* share = stats.add_composition();
-    share->set_relation(static_cast<v1::Relation>(relation));
-    share->set_attendees(count);
-    share->set_mean_per_conference(count / n);
-    share->set_share(total ? static_cast<double>(count) / total : 0);
-  }
-  return stats;
+absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request) {
+  return ParseSelection(request).status();
 }
-
-absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request) { return ParseFilter(request).status(); }
 
 absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine& engine,
                                                          const v1::NetworkSizeRequest& request) {
-  ASSIGN_OR_RETURN(const Filter filter, ParseFilter(request));
-  const std::set<int>& domains = filter.domains;
-  const std::set<std::string>& municipalities = filter.municipalities;
-  const int64_t from = filter.from, to = filter.to;
-
-  // Watermark first: the facts read afterwards reflect at least this much.
-  const Watermark watermark = engine.watermark();
-  std::vector<storage::ConferenceFact> selected;
-  std::map<std::string, std::vector<storage::ConferenceFact>> groups;
-  bool unreadable = false;
-  RETURN_IF_ERROR(engine.ScanModel(kFactPrefix, [&](std::string_view, std::string_view value) {
-    storage::ConferenceFact f;
-    if (!f.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      unreadable = true;
-      return;
-    }
-    if (!domains.empty() && !domains.count(f.domain())) return;
-    if (!municipalities.empty() && !municipalities.count(f.municipality_code())) return;
-    if (f.occurred_at_seconds() < from || f.occurred_at_seconds() > to) return;
-    if (request.group_by() != v1::GROUPING_UNSPECIFIED) groups[GroupKey(f, request.group_by())].push_back(f);
-    selected.push_back(std::move(f));
-  }));
-  if (unreadable) return absl::DataLossError("network-size: unreadable conference record");
+  ASSIGN_OR_RETURN(Selection selection, ParseSelection(request));
+  ASSIGN_OR_RETURN(const NetworkSizeProjection* model, ModelOf<NetworkSizeProjection>(engine));
+  // Here the conference period applies to each conference, not to the case's
+  // first one.
+  Selection by_case = selection;
+  by_case.conference_filter = false;
 
   v1::NetworkSizeResponse response;
-  *response.mutable_overall() = Summarize(selected);
-  for (const auto& [key, facts] : groups) {
-    auto* g = response.add_groups();
-    g->set_key(key);
-    *g->mutable_stats() = Summarize(facts);
+  SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
+  NetworkTally overall;
+  std::map<int64_t, NetworkTally> groups;
+  model->ForEach([&](const storage::NetworkSizeCase& c) {
+    if (!by_case.Matches(c.profile())) return;
+    for (const storage::ConferenceFact& f : c.conferences()) {
+      if (f.day() < selection.conference_from || f.day() > selection.conference_to) continue;
+      overall.Add(f);
+      if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[selection.GroupOf(c.profile(), f.day())].Add(f);
+    }
+  });
+
+  std::vector<std::vector<uint64_t>> bins, composition;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : groups) {
+    bins.push_back(tally.Bins());
+    composition.push_back(tally.Composition());
+    totals.push_back(tally.conferences);
   }
-  response.mutable_watermark()->set_events_applied(watermark.events_applied);
-  response.mutable_watermark()->set_max_global_position(watermark.max_global_position);
+  ASSIGN_OR_RETURN(Disclosed bins_mask, Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
+                                                         /*additive_rows=*/true, selection, response.mutable_disclosure()));
+  ASSIGN_OR_RETURN(Disclosed composition_mask,
+                   Disclosed::Apply(composition, totals, overall.Composition(), overall.conferences,
+                                    /*additive_rows=*/false, selection, response.mutable_disclosure()));
+  Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
+  size_t row = 0;
+  for (const auto& [key, tally] : groups) {
+    v1::NetworkSizeGroup* g = response.add_groups();
+    g->set_key(selection.GroupName(key));
+    Fill(tally, bins_mask, composition_mask, row++, g->mutable_stats());
+  }
   response.set_definition(kNetworkSizeDefinition);
+  response.set_as_of_position(request.as_of_position());
   return response;
 }
 

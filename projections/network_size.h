@@ -2,42 +2,45 @@
 // per held conference, the number of distinct attendees from the person's own
 // network — central persons included; the coordinator and participants
 // invited as professionals excluded. Attendees never invited in the case are
-// counted, with relation "unknown".
+// counted, with relation "unknown". QueryNetworkSize reports count, mean,
+// median, p10/p25/p75/p90, histogram and composition by relation, under
+// disclosure control.
+//
+// Threads: queries may run on any thread while the engine applies events.
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kring/storage/readmodels.pb.h"
 #include "kring/v1/research.pb.h"
+#include "projections/case_state.h"
 #include "projections/engine.h"
-#include "projections/projection.h"
 
 namespace kring::projections {
 
-class NetworkSizeProjection : public Projection {
+class NetworkSizeProjection : public CaseStateProjection<storage::NetworkSizeCase> {
  public:
   static constexpr char kName[] = "network-size";
   std::string name() const override { return kName; }
-  absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) override;
-  absl::Status ForgetCase(const std::string& case_id, ModelTxn& txn) override;
-};
+  // 2: a state per case, held in memory (1 kept facts per conference).
+  std::string layout() const override { return "2"; }
 
-// Figures over a set of conferences: count, mean, median and percentiles
-// (linear interpolation between closest ranks, as numpy's default and R's
-// type 7), min, max, histogram (sizes 0..29, last bin "30 or more") and
-// composition by relation.
-v1::NetworkSizeStats Summarize(const std::vector<storage::ConferenceFact>& facts);
+ protected:
+  bool Relevant(const v1::Event& event) const override;
+  absl::Status Fold(const v1::RecordedEvent& event, storage::NetworkSizeCase& state) override;
+};
 
 // Checks a query's filters, naming the field and rule (INVALID_ARGUMENT).
 // as_of_position is not checked here: it depends on the log's head.
 absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request);
 
-// Answers a query from the read model: validates the filters (naming the field
-// and rule), filters, groups and summarizes, and reports the watermark. It
-// ignores as_of_position: the caller passes the engine to answer from (a
-// ReplayedModel's for a position).
+// Answers a query from the read model: filters, groups and summarizes
+// (percentiles by linear interpolation between closest ranks, as numpy's
+// default and R's type 7; histogram sizes 0..29 and "30 or more"), applies
+// disclosure control and reports the watermark. It ignores as_of_position:
+// the caller passes the engine to answer from (a ReplayedModel's for a
+// position).
 absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine& engine,
                                                          const v1::NetworkSizeRequest& request);
 

@@ -50,6 +50,21 @@ class Projection {
   virtual absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) = 0;
   // Removes everything this read model keeps about the case.
   virtual absl::Status ForgetCase(const std::string& case_id, ModelTxn& txn) = 0;
+
+  // The layout of what the model stores. When it differs from the one a
+  // read model's folder was written with, the engine empties the folder and
+  // the model is filled again from the store (and Kafka). Default: "1".
+  virtual std::string layout() const { return "1"; }
+  // Called when the engine opens, once for every key the model stored, in
+  // key order, so a model can hold what it folds and queries in memory.
+  // Default: nothing.
+  virtual absl::Status Load(std::string_view key, std::string_view value) { return absl::OkStatus(); }
+  // Called after the last Apply/ForgetCase of a batch and before its write:
+  // a model that folds in memory writes what changed. Default: nothing.
+  virtual absl::Status EndBatch(ModelTxn& txn) { return absl::OkStatus(); }
+  // After the batch's write: `written` says whether it reached the store.
+  // Default: nothing.
+  virtual void AfterWrite(bool written) {}
 };
 
 }  // namespace kring::projections

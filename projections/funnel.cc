@@ -1,0 +1,178 @@
+#include "projections/funnel.h"
+
+#include <array>
+#include <map>
+
+#include "common/status.h"
+#include "projections/research.h"
+#include "projections/statistics.h"
+
+namespace kring::projections {
+namespace {
+
+constexpr int kStopReasons = v1::PreparationStopReason_ARRAYSIZE;  // index 0 unused
+// Steps after the referral, in order; index i's previous step is i - 1 (the
+// referral for index 0).
+constexpr std::array<v1::FunnelStep, 4> kSteps = {v1::FUNNEL_STEP_COORDINATOR_ASSIGNED, v1::FUNNEL_STEP_CONFERENCE_HELD,
+                                                  v1::FUNNEL_STEP_PLAN_ADOPTED, v1::FUNNEL_STEP_PLAN_ACCEPTED};
+
+// The first day of each step the case reached; nullopt where it did not.
+std::array<std::optional<int32_t>, 5> StepDays(const storage::FunnelCase& c) {
+  auto day = [](bool has, int32_t d) { return has ? std::optional<int32_t>(d) : std::nullopt; };
+  return {c.profile().referral_day(), day(c.has_coordinator_day(), c.coordinator_day()),
+          day(c.profile().has_conference_day(), c.profile().conference_day()),
+          day(c.has_plan_adopted_day(), c.plan_adopted_day()), day(c.has_plan_accepted_day(), c.plan_accepted_day())};
+}
+
+struct FunnelTally {
+  uint64_t referred = 0;
+  std::array<uint64_t, kSteps.size()> reached{};
+  std::array<std::map<int64_t, uint64_t>, kSteps.size()> days_from_previous;
+  std::array<uint64_t, kStopReasons> stopped{};
+  uint64_t rejected = 0;
+  uint64_t protection = 0, offered = 0, made = 0;
+
+  void Add(const storage::FunnelCase& c) {
+    ++referred;
+    const auto days = StepDays(c);
+    for (size_t i = 0; i < kSteps.size(); ++i) {
+      if (!days[i + 1]) continue;
+      ++reached[i];
+      // A step recorded without its previous one (a plan decided on a case
+      // whose conference was retracted, say) has no interval.
+      if (days[i]) days_from_previous[i][*days[i + 1] - *days[i]]++;
+    }
+    if (c.stop_reason() > 0 && c.stop_reason() < kStopReasons) ++stopped[c.stop_reason()];
+    rejected += c.plan_rejected();
+    if (c.profile().protection_measure()) {
+      ++protection;
+      offered += c.plan_offered();
+      made += c.has_plan_adopted_day();
+    }
+  }
+  // Columns: the steps, rejected, the stop reasons, then protection cases,
+  // offered and made.
+  std::vector<uint64_t> Cells() const {
+    std::vector<uint64_t> cells(reached.begin(), reached.end());
+    cells.push_back(rejected);
+    cells.insert(cells.end(), stopped.begin() + 1, stopped.end());
+    cells.push_back(protection);
+    cells.push_back(offered);
+    cells.push_back(made);
+    return cells;
+  }
+};
+
+void Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
+  size_t col = 0;
+  const bool referred_ok = d.total(row) == Suppression::kNone;
+  v1::FunnelStepFigure* referred = out->add_steps();
+  referred->set_step(v1::FUNNEL_STEP_REFERRED);
+  referred->set_suppression(ToProto(d.total(row)));
+  if (referred_ok) {
+    referred->set_cases(t.referred);
+    referred->set_share_of_referred(1.0);
+  }
+  for (size_t i = 0; i < kSteps.size(); ++i, ++col) {
+    v1::FunnelStepFigure* f = out->add_steps();
+    f->set_step(kSteps[i]);
+    f->set_suppression(ToProto(d.cell(row, col)));
+    if (d.cell(row, col) != Suppression::kNone) continue;
+    f->set_cases(t.reached[i]);
+    if (referred_ok && t.referred > 0) f->set_share_of_referred(static_cast<double>(t.reached[i]) / t.referred);
+    if (auto median = Percentile(t.days_from_previous[i], 0.5); median.ok()) {
+      f->set_median_days_from_previous(*median);
+    }
+  }
+  out->set_plan_rejected_suppression(ToProto(d.cell(row, col)));
+  if (d.cell(row, col) == Suppression::kNone) out->set_plan_rejected(t.rejected);
+  ++col;
+  for (int r = 1; r < kStopReasons; ++r, ++col) {
+    v1::StopReasonFigure* f = out->add_stop_reasons();
+    f->set_reason(static_cast<v1::PreparationStopReason>(r));
+    f->set_suppression(ToProto(d.cell(row, col)));
+    if (d.cell(row, col) == Suppression::kNone) f->set_cases(t.stopped[r]);
+  }
+  v1::PlanRightFigures* p = out->mutable_plan_right();
+  const Suppression ps = d.cell(row, col), os = d.cell(row, col + 1), ms = d.cell(row, col + 2);
+  p->set_protection_suppression(ToProto(ps));
+  p->set_offered_suppression(ToProto(os));
+  p->set_made_suppression(ToProto(ms));
+  if (ps == Suppression::kNone) p->set_protection_cases(t.protection);
+  if (os == Suppression::kNone) p->set_plan_offered(t.offered);
+  if (ms == Suppression::kNone) p->set_plan_made(t.made);
+  if (ps == Suppression::kNone && t.protection > 0) {
+    if (os == Suppression::kNone) p->set_share_offered(static_cast<double>(t.offered) / t.protection);
+    if (ms == Suppression::kNone) p->set_share_made(static_cast<double>(t.made) / t.protection);
+  }
+}
+
+}  // namespace
+
+const char kFunnelDefinition[] =
+    "funnel = per referral cohort, the referred cases that reached each step: coordinator (CoordinatorAssigned), "
+    "conference (ConferenceHeld), plan (PlanAdopted), accepted (PlanDecided ACCEPTED); a step counts once per case, "
+    "at its first event. Median days from the previous step's first event to the step's first event, over the cases "
+    "with both, by linear interpolation between closest ranks. Stop reasons: the first PreparationStopped. Right to "
+    "a plan: of the cases referred with at least one threatened protection measure, those with a PlanRightOffered "
+    "and those with a PlanAdopted. Retracted events count as never recorded.";
+
+bool FunnelProjection::Relevant(const v1::Event& e) const {
+  return e.has_case_referred() || e.has_conference_held() || e.has_coordinator_assigned() ||
+         e.has_preparation_stopped() || e.has_plan_right_offered() || e.has_plan_adopted() || e.has_plan_decided();
+}
+
+absl::Status FunnelProjection::Fold(const v1::RecordedEvent& event, storage::FunnelCase& c) {
+  FoldProfile(event, *c.mutable_profile());
+  const v1::Event& e = event.event();
+  const int32_t day = DayOf(e.occurred_at());
+  if (e.has_coordinator_assigned() && !c.has_coordinator_day()) c.set_coordinator_day(day);
+  if (e.has_preparation_stopped() && c.stop_reason() == v1::PREPARATION_STOP_REASON_UNSPECIFIED) {
+    c.set_stop_reason(e.preparation_stopped().reason());
+  }
+  if (e.has_plan_right_offered()) c.set_plan_offered(true);
+  if (e.has_plan_adopted() && !c.has_plan_adopted_day()) c.set_plan_adopted_day(day);
+  if (e.has_plan_decided()) {
+    if (e.plan_decided().decision() == v1::PLAN_DECISION_ACCEPTED && !c.has_plan_accepted_day()) {
+      c.set_plan_accepted_day(day);
+    }
+    if (e.plan_decided().decision() == v1::PLAN_DECISION_REJECTED) c.set_plan_rejected(true);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, const v1::FunnelRequest& request) {
+  ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  ASSIGN_OR_RETURN(const FunnelProjection* model, ModelOf<FunnelProjection>(engine));
+  v1::FunnelResponse response;
+  SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
+  FunnelTally overall;
+  std::map<int64_t, FunnelTally> groups;
+  model->ForEach([&](const storage::FunnelCase& c) {
+    if (!selection.Matches(c.profile())) return;
+    overall.Add(c);
+    if (selection.group_by != v1::GROUPING_UNSPECIFIED) {
+      groups[selection.GroupOf(c.profile(), c.profile().referral_day())].Add(c);
+    }
+  });
+  std::vector<std::vector<uint64_t>> cells;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : groups) {
+    cells.push_back(tally.Cells());
+    totals.push_back(tally.referred);
+  }
+  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.referred,
+                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
+  Fill(overall, d, Disclosed::kOverall, response.mutable_overall());
+  size_t row = 0;
+  for (const auto& [key, tally] : groups) {
+    v1::FunnelGroup* g = response.add_groups();
+    g->set_key(selection.GroupName(key));
+    Fill(tally, d, row++, g);
+  }
+  response.set_definition(kFunnelDefinition);
+  response.set_as_of_position(request.as_of_position());
+  return response;
+}
+
+}  // namespace kring::projections

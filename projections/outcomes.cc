@@ -1,0 +1,327 @@
+#include "projections/outcomes.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <array>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "projections/research.h"
+
+namespace kring::projections {
+
+extern const char kBuiltInCostModelJson[];  // generated from cost_model.json
+
+namespace {
+
+constexpr int kOutcomeTypes = v1::OutcomeType_ARRAYSIZE;  // index 0 unused
+
+bool IsConferenceCost(v1::CostKind kind) {
+  return kind == v1::COST_KIND_CONFERENCE || kind == v1::COST_KIND_COORDINATOR_HOURS ||
+         kind == v1::COST_KIND_INTERPRETER;
+}
+
+bool HasOutcome(const storage::OutcomeCase& c, int type) { return (c.outcomes() >> type) & 1u; }
+
+uint64_t Children(const storage::OutcomeCase& c, int type) {
+  return type < c.children_size() ? c.children(type) : 0;
+}
+
+// Calls fn(group, case) for every case the selection keeps, grouped by the
+// referral (the cohort), from one consistent view of the model.
+template <typename Fn>
+absl::Status ForEachSelected(const ProjectionEngine& engine, const Selection& selection, Fn&& fn) {
+  ASSIGN_OR_RETURN(const OutcomesProjection* model, ModelOf<OutcomesProjection>(engine));
+  model->ForEach([&](const storage::OutcomeCase& c) {
+    if (!selection.Matches(c.profile())) return;
+    fn(selection.GroupOf(c.profile(), c.profile().referral_day()), c);
+  });
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Outcomes
+
+struct OutcomeTally {
+  uint64_t referred = 0;
+  uint64_t conferences = 0;
+  std::array<uint64_t, kOutcomeTypes> referred_cases{};
+  std::array<uint64_t, kOutcomeTypes> conference_cases{};
+
+  void Add(const storage::OutcomeCase& c) {
+    ++referred;
+    const bool conference = c.profile().has_conference_day();
+    conferences += conference;
+    for (int t = 1; t < kOutcomeTypes; ++t) {
+      if (!HasOutcome(c, t)) continue;
+      ++referred_cases[t];
+      conference_cases[t] += conference;
+    }
+  }
+  // Columns for disclosure control: conferences, then per outcome type its
+  // referred and conference cases.
+  std::vector<uint64_t> Cells() const {
+    std::vector<uint64_t> cells{conferences};
+    for (int t = 1; t < kOutcomeTypes; ++t) {
+      cells.push_back(referred_cases[t]);
+      cells.push_back(conference_cases[t]);
+    }
+    return cells;
+  }
+};
+
+void FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+  const bool referred_ok = d.total(row) == Suppression::kNone;
+  const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
+  if (referred_ok) out->set_referred(tally.referred);
+  out->set_referred_suppression(ToProto(d.total(row)));
+  if (conferences_ok) out->set_conferences(tally.conferences);
+  out->set_conferences_suppression(ToProto(d.cell(row, 0)));
+  for (int t = 1; t < kOutcomeTypes; ++t) {
+    v1::OutcomeFigure* f = out->add_outcomes();
+    f->set_outcome(static_cast<v1::OutcomeType>(t));
+    const Suppression rs = d.cell(row, 1 + 2 * (t - 1)), cs = d.cell(row, 2 + 2 * (t - 1));
+    f->set_referred_suppression(ToProto(rs));
+    f->set_conference_suppression(ToProto(cs));
+    if (rs == Suppression::kNone) {
+      f->set_referred_cases(tally.referred_cases[t]);
+      if (referred_ok && tally.referred > 0) f->set_per_100_referrals(100.0 * tally.referred_cases[t] / tally.referred);
+    }
+    if (cs == Suppression::kNone) {
+      f->set_conference_cases(tally.conference_cases[t]);
+      if (conferences_ok && tally.conferences > 0) {
+        f->set_per_100_conferences(100.0 * tally.conference_cases[t] / tally.conferences);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cost–benefit
+
+struct CostTally {
+  uint64_t conferences = 0;
+  uint64_t with_recorded_cost = 0;
+  int64_t conference_costs = 0;
+  int64_t domain_savings = 0;
+  std::array<uint64_t, kOutcomeTypes> cases{};
+  std::array<uint64_t, kOutcomeTypes> units{};
+
+  void Add(const storage::OutcomeCase& c, const v1::CostModel& model, const std::array<bool, kOutcomeTypes>& per_child,
+           const std::map<int, int64_t>& by_domain) {
+    if (!c.profile().has_conference_day()) return;
+    ++conferences;
+    if (c.conference_cost_recorded()) {
+      ++with_recorded_cost;
+      conference_costs += c.conference_cost_cents();
+    } else {
+      conference_costs += model.conference_cost_cents();
+    }
+    if (auto it = by_domain.find(c.profile().domain()); it != by_domain.end()) domain_savings += it->second;
+    for (int t = 1; t < kOutcomeTypes; ++t) {
+      if (!HasOutcome(c, t)) continue;
+      ++cases[t];
+      units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, t)) : 1;
+    }
+  }
+  std::vector<uint64_t> Cells() const {
+    std::vector<uint64_t> cells{with_recorded_cost};
+    for (int t = 1; t < kOutcomeTypes; ++t) cells.push_back(cases[t]);
+    return cells;
+  }
+};
+
+void FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Disclosed& d, size_t row,
+                   v1::CostBenefitGroup* out) {
+  const bool conferences_ok = d.total(row) == Suppression::kNone;
+  out->set_conferences_suppression(ToProto(d.total(row)));
+  // A sum over lines is published only when every line of the row is: it
+  // would otherwise give away the suppressed line's savings, and so its count.
+  bool all_lines = conferences_ok && d.cell(row, 0) == Suppression::kNone;
+  int64_t gross = tally.domain_savings;
+  for (const v1::OutcomeSaving& saving : model.savings()) {
+    const int t = saving.outcome();
+    v1::SavingLine* line = out->add_lines();
+    line->set_outcome(saving.outcome());
+    const Suppression s = d.cell(row, t);
+    line->set_suppression(ToProto(s));
+    const int64_t amount = static_cast<int64_t>(tally.units[t]) * saving.amount_cents();
+    gross += amount;
+    if (s != Suppression::kNone) {
+      all_lines = false;
+      continue;
+    }
+    line->set_cases(tally.cases[t]);
+    line->set_units(tally.units[t]);
+    line->set_savings_cents(amount);
+  }
+  if (!conferences_ok) return;
+  out->set_conferences(tally.conferences);
+  out->set_conference_costs_cents(tally.conference_costs);
+  out->set_domain_savings_cents(tally.domain_savings);
+  if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
+  if (!all_lines) return;
+  out->set_gross_savings_cents(gross);
+  out->set_net_savings_cents(gross - tally.conference_costs);
+  if (tally.conferences > 0) {
+    out->set_net_savings_per_conference_cents((gross - tally.conference_costs) /
+                                              static_cast<int64_t>(tally.conferences));
+  }
+}
+
+}  // namespace
+
+const char kOutcomesDefinition[] =
+    "outcomes = per outcome type, the referred cases with at least one OutcomeRecorded of that type (intention to "
+    "treat: every referral of the cohort counts, with or without a conference; per 100 referrals), and of those the "
+    "cases with a held conference (completers; per 100 conferences = cases with a conference). Cohort and grouping "
+    "by year or quarter: the referral date. Retracted events count as never recorded.";
+
+const char kCostBenefitDefinition[] =
+    "cost-benefit = over the cases with a held conference: savings = per outcome type in the cost model, the cases "
+    "with that outcome (or, for per-child savings, the children affected, at least 1 per case) times the model's "
+    "first-year saving, plus the model's domain savings per conference case of that domain; conference costs = the "
+    "case's recorded CostRecorded of kind CONFERENCE, COORDINATOR_HOURS and INTERPRETER where it has any, the "
+    "model's conference cost otherwise; net = gross savings - conference costs. Gross and net are left out of a row "
+    "in which a saving line is suppressed.";
+
+bool OutcomesProjection::Relevant(const v1::Event& e) const {
+  return e.has_case_referred() || e.has_conference_held() || e.has_outcome_recorded() || e.has_cost_recorded();
+}
+
+absl::Status OutcomesProjection::Fold(const v1::RecordedEvent& event, storage::OutcomeCase& c) {
+  FoldProfile(event, *c.mutable_profile());
+  const v1::Event& e = event.event();
+  if (e.has_outcome_recorded()) {
+    const int t = e.outcome_recorded().outcome();
+    if (t <= 0 || t >= kOutcomeTypes) return absl::OkStatus();  // validated on append; newer types are skipped
+    c.set_outcomes(c.outcomes() | (1u << t));
+    while (c.children_size() <= t) c.add_children(0);
+    c.set_children(t, c.children(t) + e.outcome_recorded().children_affected());
+  } else if (e.has_cost_recorded() && IsConferenceCost(e.cost_recorded().kind())) {
+    c.set_conference_cost_recorded(true);
+    c.set_conference_cost_cents(c.conference_cost_cents() + e.cost_recorded().amount_cents());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine,
+                                                   const v1::OutcomesRequest& request) {
+  ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  v1::OutcomesResponse response;
+  SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
+  OutcomeTally overall;
+  std::map<int64_t, OutcomeTally> groups;
+  RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
+    overall.Add(c);
+    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(c);
+  }));
+
+  std::vector<std::vector<uint64_t>> cells;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : groups) {
+    cells.push_back(tally.Cells());
+    totals.push_back(tally.referred);
+  }
+  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.referred,
+                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
+  FillOutcomeGroup(overall, d, Disclosed::kOverall, response.mutable_overall());
+  size_t row = 0;
+  for (const auto& [key, tally] : groups) {
+    v1::OutcomeGroup* g = response.add_groups();
+    g->set_key(selection.GroupName(key));
+    FillOutcomeGroup(tally, d, row++, g);
+  }
+  response.set_definition(kOutcomesDefinition);
+  response.set_as_of_position(request.as_of_position());
+  return response;
+}
+
+absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine& engine,
+                                                         const v1::CostBenefitRequest& request) {
+  ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  const v1::CostModel& model = request.has_cost_model() ? request.cost_model() : BuiltInCostModel();
+  if (request.has_cost_model()) RETURN_IF_ERROR(ValidateCostModel(model, "cost_model"));
+  std::array<bool, kOutcomeTypes> per_child{};
+  for (const auto& s : model.savings()) per_child[s.outcome()] = s.per_child();
+  std::map<int, int64_t> by_domain;
+  for (const auto& s : model.domain_savings()) by_domain[s.domain()] = s.amount_cents();
+
+  v1::CostBenefitResponse response;
+  SetWatermark(engine, response.mutable_watermark());
+  CostTally overall;
+  std::map<int64_t, CostTally> groups;
+  RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
+    overall.Add(c, model, per_child, by_domain);
+    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(c, model, per_child, by_domain);
+  }));
+  std::vector<std::vector<uint64_t>> cells;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : groups) {
+    cells.push_back(tally.Cells());
+    totals.push_back(tally.conferences);
+  }
+  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.conferences,
+                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
+  FillCostGroup(overall, model, d, Disclosed::kOverall, response.mutable_overall());
+  size_t row = 0;
+  for (const auto& [key, tally] : groups) {
+    v1::CostBenefitGroup* g = response.add_groups();
+    g->set_key(selection.GroupName(key));
+    FillCostGroup(tally, model, d, row++, g);
+  }
+  *response.mutable_cost_model() = model;
+  response.set_definition(kCostBenefitDefinition);
+  response.set_as_of_position(request.as_of_position());
+  return response;
+}
+
+const v1::CostModel& BuiltInCostModel() {
+  static const v1::CostModel* model = [] {
+    auto* m = new v1::CostModel();
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;  // "note"
+    const auto status = google::protobuf::util::JsonStringToMessage(kBuiltInCostModelJson, m, options);
+    // The file is part of the build and checked by a test: a broken one is a
+    // programmer error.
+    if (!status.ok() || !ValidateCostModel(*m, "cost_model.json").ok()) std::abort();
+    return m;
+  }();
+  return *model;
+}
+
+absl::Status ValidateCostModel(const v1::CostModel& model, const std::string& field) {
+  auto invalid = [&](const std::string& path, const std::string& rule) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".", path, ": ", rule));
+  };
+  if (!model.currency().empty() && model.currency() != "EUR") return invalid("currency", "must be EUR");
+  if (model.conference_cost_cents() < 0) return invalid("conference_cost_cents", "must not be negative");
+  if (model.professional_input_reduction() < 0 || model.professional_input_reduction() > 1) {
+    return invalid("professional_input_reduction", "must lie between 0 and 1");
+  }
+  std::set<int> seen;
+  for (int i = 0; i < model.savings_size(); ++i) {
+    const v1::OutcomeSaving& s = model.savings(i);
+    const std::string path = absl::StrCat("savings[", i, "]");
+    if (s.outcome() <= 0 || s.outcome() >= kOutcomeTypes) {
+      return invalid(path + ".outcome", "must be a known outcome type, not UNSPECIFIED");
+    }
+    if (!seen.insert(s.outcome()).second) return invalid(path + ".outcome", "appears twice");
+    if (s.amount_cents() < 0) return invalid(path + ".amount_cents", "must not be negative");
+  }
+  std::set<int> domains;
+  for (int i = 0; i < model.domain_savings_size(); ++i) {
+    const v1::DomainSaving& s = model.domain_savings(i);
+    const std::string path = absl::StrCat("domain_savings[", i, "]");
+    if (s.domain() == v1::DOMAIN_UNSPECIFIED || !v1::Domain_IsValid(s.domain())) {
+      return invalid(path + ".domain", "must be a known domain, not UNSPECIFIED");
+    }
+    if (!domains.insert(s.domain()).second) return invalid(path + ".domain", "appears twice");
+    if (s.amount_cents() < 0) return invalid(path + ".amount_cents", "must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kring::projections

@@ -1,0 +1,235 @@
+#include "projections/research.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "common/status.h"
+#include "eventstore/validation.h"
+
+namespace kring::projections {
+namespace {
+
+constexpr int64_t kSecondsPerDay = 86400;
+
+// Days from 1970-01-01 to a civil date (H. Hinnant's days_from_civil).
+int32_t DayFromCivil(int64_t y, uint32_t m, uint32_t d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const uint32_t yoe = static_cast<uint32_t>(y - era * 400);
+  const uint32_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return static_cast<int32_t>(era * 146097 + static_cast<int64_t>(doe) - 719468);
+}
+
+absl::Status ParseRange(const v1::DateRange& range, const std::string& field, int32_t* from, int32_t* to) {
+  if (!range.from().empty()) {
+    ASSIGN_OR_RETURN(*from, ParseDay(range.from(), field + ".from"));
+  }
+  if (!range.to().empty()) {
+    ASSIGN_OR_RETURN(*to, ParseDay(range.to(), field + ".to"));
+  }
+  if (*from > *to) return absl::InvalidArgumentError(absl::StrCat(field, ": from must not lie after to"));
+  return absl::OkStatus();
+}
+
+uint32_t MunicipalityNumber(const std::string& code) {
+  uint32_t n = 0;
+  return code.size() == 6 && absl::SimpleAtoi(code.substr(2), &n) ? n : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<int32_t> ParseDay(const std::string& text, const std::string& field) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(text, &day)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must be a date YYYY-MM-DD, got \"", text, "\""));
+  }
+  return DayFromCivil(day.year(), day.month(), day.day());
+}
+
+void SetWatermark(const ProjectionEngine& engine, v1::ReadModelWatermark* out) {
+  const Watermark w = engine.watermark();
+  out->set_events_applied(w.events_applied);
+  out->set_max_global_position(w.max_global_position);
+}
+
+int32_t DayOf(const google::protobuf::Timestamp& t) {
+  int64_t s = t.seconds();
+  return static_cast<int32_t>(s >= 0 ? s / kSecondsPerDay : -((-s + kSecondsPerDay - 1) / kSecondsPerDay));
+}
+
+CivilDate CivilFromDay(int32_t day) {
+  // H. Hinnant's civil_from_days.
+  const int64_t z = static_cast<int64_t>(day) + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const uint32_t doe = static_cast<uint32_t>(z - era * 146097);
+  const uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const uint32_t mp = (5 * doy + 2) / 153;
+  const uint32_t d = doy - (153 * mp + 2) / 5 + 1;
+  const uint32_t m = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<int32_t>(yoe + era * 400 + (m <= 2)), m, d};
+}
+
+uint64_t ParticipantKey(std::string_view id) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void FoldProfile(const v1::RecordedEvent& event, storage::CaseProfile& profile) {
+  const v1::Event& e = event.event();
+  if (e.has_case_referred()) {
+    const v1::CaseReferred& r = e.case_referred();
+    profile.set_referred(true);
+    profile.set_domain(r.domain());
+    profile.set_legal_framework(r.legal_framework());
+    profile.set_municipality(MunicipalityNumber(r.municipality_code()));
+    profile.set_referral_day(DayOf(e.occurred_at()));
+    profile.set_protection_measure(r.threatened_measures_size() > 0);
+  } else if (e.has_conference_held() && !profile.has_conference_day()) {
+    profile.set_conference_day(DayOf(e.occurred_at()));
+  }
+}
+
+bool Selection::Matches(const storage::CaseProfile& p) const {
+  if (!p.referred()) return false;
+  if (!domains.empty() && !domains.count(p.domain())) return false;
+  if (!legal_frameworks.empty() && !legal_frameworks.count(p.legal_framework())) return false;
+  if (!municipalities.empty() && !municipalities.count(p.municipality())) return false;
+  if (p.referral_day() < referral_from || p.referral_day() > referral_to) return false;
+  if (conference_filter) {
+    if (!p.has_conference_day() || p.conference_day() < conference_from || p.conference_day() > conference_to) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t Selection::GroupOf(const storage::CaseProfile& p, int32_t day) const {
+  switch (group_by) {
+    case v1::GROUPING_YEAR:
+      return CivilFromDay(day).year;
+    case v1::GROUPING_QUARTER: {
+      const CivilDate d = CivilFromDay(day);
+      return int64_t{d.year} * 4 + (d.month - 1) / 3;
+    }
+    case v1::GROUPING_DOMAIN:
+      return p.domain();
+    case v1::GROUPING_MUNICIPALITY:
+      return p.municipality();
+    case v1::GROUPING_LEGAL_FRAMEWORK:
+      return p.legal_framework();
+    default:
+      return 0;
+  }
+}
+
+std::string Selection::GroupName(int64_t group) const {
+  switch (group_by) {
+    case v1::GROUPING_YEAR:
+      return std::to_string(group);
+    case v1::GROUPING_QUARTER:
+      return absl::StrCat(group / 4, "-Q", group % 4 + 1);
+    case v1::GROUPING_DOMAIN:
+      return v1::Domain_Name(static_cast<v1::Domain>(group));
+    case v1::GROUPING_MUNICIPALITY:
+      return absl::StrFormat("GM%04d", group);
+    case v1::GROUPING_LEGAL_FRAMEWORK:
+      return v1::LegalFramework_Name(static_cast<v1::LegalFramework>(group));
+    default:
+      return "";
+  }
+}
+
+absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedField<int>& domains,
+                                               const google::protobuf::RepeatedField<int>& legal_frameworks,
+                                               const google::protobuf::RepeatedPtrField<std::string>& municipalities,
+                                               const v1::DateRange& referral_period,
+                                               const v1::DateRange& conference_period, v1::Grouping group_by,
+                                               const v1::DisclosureControl& disclosure) {
+  Selection s;
+  for (int i = 0; i < domains.size(); ++i) {
+    const int d = domains.Get(i);
+    if (!v1::Domain_IsValid(d) || d == v1::DOMAIN_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: must be a known domain, not ", d));
+    }
+    s.domains.insert(d);
+  }
+  for (int i = 0; i < legal_frameworks.size(); ++i) {
+    const int f = legal_frameworks.Get(i);
+    if (!v1::LegalFramework_IsValid(f) || f == v1::LEGAL_FRAMEWORK_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("legal_frameworks[", i, "]: must be a known legal framework, not ", f));
+    }
+    s.legal_frameworks.insert(f);
+  }
+  for (int i = 0; i < municipalities.size(); ++i) {
+    if (!eventstore::IsMunicipalityCode(municipalities.Get(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
+    }
+    s.municipalities.insert(MunicipalityNumber(municipalities.Get(i)));
+  }
+  RETURN_IF_ERROR(ParseRange(referral_period, "referral_period", &s.referral_from, &s.referral_to));
+  RETURN_IF_ERROR(ParseRange(conference_period, "conference_period", &s.conference_from, &s.conference_to));
+  s.conference_filter = !conference_period.from().empty() || !conference_period.to().empty();
+  if (!v1::Grouping_IsValid(group_by)) return absl::InvalidArgumentError("group_by: unknown grouping");
+  s.group_by = group_by;
+  if (disclosure.min_cell_size() != 0) s.disclosure.min_cell_size = disclosure.min_cell_size();
+  RETURN_IF_ERROR(ValidateDisclosure(s.disclosure));
+  return s;
+}
+
+v1::Suppression ToProto(Suppression s) {
+  switch (s) {
+    case Suppression::kPrimary:
+      return v1::SUPPRESSION_PRIMARY;
+    case Suppression::kSecondary:
+      return v1::SUPPRESSION_SECONDARY;
+    default:
+      return v1::SUPPRESSION_NONE;
+  }
+}
+
+absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_t>>& group_cells,
+                                           const std::vector<uint64_t>& group_totals,
+                                           const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
+                                           bool additive_rows, const Selection& selection,
+                                           v1::DisclosureReport* report) {
+  const bool grouped = selection.group_by != v1::GROUPING_UNSPECIFIED;
+  CountTable table;
+  table.cols = overall_cells.size();
+  table.additive_rows = additive_rows;
+  table.additive_cols = true;
+  table.col_totals = overall_cells;
+  table.grand_total = overall_total;
+  if (grouped) {
+    table.rows = group_cells.size();
+    for (const auto& row : group_cells) table.cells.insert(table.cells.end(), row.begin(), row.end());
+    table.row_totals = group_totals;
+  } else {
+    table.rows = 1;
+    table.cells = overall_cells;
+    table.row_totals = {overall_total};
+  }
+  ASSIGN_OR_RETURN(SuppressionMask mask, Suppress(table, selection.disclosure));
+  report->set_min_cell_size(selection.disclosure.min_cell_size);
+  auto add = [&](Suppression s) {
+    if (s == Suppression::kPrimary) report->set_primary_cells(report->primary_cells() + 1);
+    if (s == Suppression::kSecondary) report->set_secondary_cells(report->secondary_cells() + 1);
+  };
+  if (grouped) {
+    for (Suppression s : mask.cells) add(s);
+    for (Suppression s : mask.row_totals) add(s);
+  }
+  for (Suppression s : mask.col_totals) add(s);
+  add(mask.grand_total);
+  return Disclosed(std::move(mask));
+}
+
+}  // namespace kring::projections

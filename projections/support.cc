@@ -1,0 +1,268 @@
+#include "projections/support.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "projections/research.h"
+#include "projections/statistics.h"
+
+namespace kring::projections {
+namespace {
+
+constexpr std::array<uint32_t, 3> kMonths = {6, 12, 24};
+constexpr uint32_t kDefaultWindowDays = 91;
+constexpr uint32_t kMaxWindowDays = 180;
+constexpr double kDefaultLapseThreshold = 0.8;
+
+bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+void AddDistinct(google::protobuf::RepeatedField<uint64_t>* ids, uint64_t id) {
+  if (!Contains(*ids, id)) ids->Add(id);
+}
+
+// A member of the person's own network: invited, not as a professional, and
+// not the case's coordinator.
+bool OwnNetwork(const storage::SupportCase& c, uint64_t id) {
+  auto it = c.participants().find(id);
+  return it != c.participants().end() && it->second != v1::RELATION_PROFESSIONAL && !Contains(c.coordinators(), id);
+}
+
+// The derived fields: the support network's size and each follow-up's
+// retention, in day order.
+void Derive(storage::SupportCase& c) {
+  const auto& network = c.action_owners_size() > 0 ? c.action_owners() : c.attendees();
+  c.set_network(static_cast<uint32_t>(network.size()));
+  std::vector<const storage::SupportFollowUp*> follow_ups;
+  for (const auto& f : c.follow_ups()) follow_ups.push_back(&f);
+  std::stable_sort(follow_ups.begin(), follow_ups.end(), [](auto* a, auto* b) { return a->day() < b->day(); });
+  c.clear_follow_up_days();
+  c.clear_retention();
+  if (network.empty()) return;
+  for (const storage::SupportFollowUp* f : follow_ups) {
+    uint32_t still = 0;
+    for (uint64_t id : f->active()) still += Contains(network, id);
+    c.add_follow_up_days(f->day());
+    c.add_retention(static_cast<float>(still) / network.size());
+  }
+}
+
+struct Parameters {
+  uint32_t window_days = kDefaultWindowDays;
+  double threshold = kDefaultLapseThreshold;
+  int32_t end_day = INT32_MAX;  // the data cut-off
+};
+
+absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
+  Parameters p;
+  if (request.window_days() != 0) p.window_days = request.window_days();
+  if (p.window_days > kMaxWindowDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("window_days: must be at most ", kMaxWindowDays, " (half-width in days), got ", p.window_days));
+  }
+  if (request.lapse_threshold() != 0) p.threshold = request.lapse_threshold();
+  if (!(p.threshold > 0 && p.threshold <= 1)) {
+    return absl::InvalidArgumentError("lapse_threshold: must lie in (0, 1]");
+  }
+  if (!request.data_cutoff().empty()) {
+    ASSIGN_OR_RETURN(p.end_day, ParseDay(request.data_cutoff(), "data_cutoff"));
+  }
+  return p;
+}
+
+struct SupportTally {
+  uint64_t cases = 0;
+  std::array<uint64_t, kMonths.size()> retention_cases{};
+  std::array<double, kMonths.size()> retention_sum{};
+  std::map<int64_t, SurvivalCounts> survival;
+
+  // Adds a case of the population (InPopulation).
+  void Add(const storage::SupportCase& c, const Parameters& p) {
+    const int32_t start = c.profile().conference_day();
+    const int32_t end = std::min(p.end_day, c.has_erased_day() ? c.erased_day() : INT32_MAX);
+    ++cases;
+    std::array<int32_t, kMonths.size()> best_distance;
+    best_distance.fill(INT32_MAX);
+    std::array<double, kMonths.size()> best{};
+    std::optional<int64_t> lapse;
+    int64_t last = 0;
+    for (int i = 0; i < c.follow_up_days_size(); ++i) {
+      const int32_t day = c.follow_up_days(i);
+      if (day > end) break;
+      const int64_t t = std::max(0, day - start);
+      last = t;
+      if (!lapse && c.retention(i) < p.threshold) lapse = t;
+      for (size_t m = 0; m < kMonths.size(); ++m) {
+        const int32_t distance =
+            static_cast<int32_t>(std::lround(std::abs(static_cast<double>(t) - kMonths[m] * kDaysPerMonth)));
+        if (distance <= static_cast<int32_t>(p.window_days) && distance < best_distance[m]) {
+          best_distance[m] = distance;
+          best[m] = c.retention(i);
+        }
+      }
+    }
+    for (size_t m = 0; m < kMonths.size(); ++m) {
+      if (best_distance[m] == INT32_MAX) continue;
+      ++retention_cases[m];
+      retention_sum[m] += best[m];
+    }
+    if (lapse) {
+      survival[*lapse].events++;
+    } else {
+      survival[last].censored++;
+    }
+  }
+
+  std::vector<uint64_t> Cells() const { return {retention_cases.begin(), retention_cases.end()}; }
+};
+
+// Whether a case belongs to the curve's population: a support network, a
+// conference, and a follow-up by the end of its observation.
+bool InPopulation(const storage::SupportCase& c, const Parameters& p) {
+  if (c.network() == 0 || !c.profile().has_conference_day() || c.follow_up_days_size() == 0) return false;
+  const int32_t end = std::min(p.end_day, c.has_erased_day() ? c.erased_day() : INT32_MAX);
+  return c.follow_up_days(0) <= end;
+}
+
+absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const Selection& selection,
+                  v1::SupportGroup* out) {
+  out->set_suppression(ToProto(d.total(row)));
+  for (size_t m = 0; m < kMonths.size(); ++m) {
+    v1::RetentionFigure* f = out->add_retention();
+    f->set_months(kMonths[m]);
+    f->set_suppression(ToProto(d.cell(row, m)));
+    if (d.cell(row, m) != Suppression::kNone) continue;
+    f->set_cases(t.retention_cases[m]);
+    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m] / t.retention_cases[m]);
+  }
+  if (d.total(row) != Suppression::kNone) return absl::OkStatus();
+  out->set_cases(t.cases);
+  ASSIGN_OR_RETURN(const KaplanMeierCurve curve, KaplanMeierFromCounts(t.survival));
+  // Rows while at least k cases are at risk: a smaller risk set tells too
+  // much about the few families left in it.
+  const uint64_t k = selection.disclosure.min_cell_size;
+  int64_t first_hidden_day = INT64_MAX;
+  for (const KaplanMeierRow& r : curve.rows) {
+    if (r.at_risk < k) {
+      out->set_curve_truncated(true);
+      first_hidden_day = r.days;
+      break;
+    }
+    v1::SurvivalRow* s = out->add_curve();
+    s->set_day(static_cast<uint32_t>(r.days));
+    s->set_at_risk(r.at_risk);
+    s->set_events(r.events);
+    s->set_censored(r.censored);
+    s->set_survival(r.survival);
+    s->set_lower_95(r.lower);
+    s->set_upper_95(r.upper);
+  }
+  // S(t) is published where the published rows determine it.
+  auto publishable = [&](int64_t day) { return day < first_hidden_day; };
+  if (publishable(365)) out->set_survival_12m(SurvivalAt(curve, 365));
+  if (publishable(730)) out->set_survival_24m(SurvivalAt(curve, 730));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char kSupportDefinition[] =
+    "sustained support = the support network of a case is its non-professional participants (invited, not as "
+    "PROFESSIONAL, not a coordinator) who own at least one action of an adopted plan, or all its non-professional "
+    "attendees when the plans name no such owner. Retention at a follow-up = the network members it reports as "
+    "still actively supporting / the network's size. Population: cases with a conference, a support network and a "
+    "follow-up; time = days since the first conference. Retention at 6, 12 and 24 months (of 30.44 days): per case "
+    "the follow-up nearest the mark within +-window_days (default 91), averaged over the cases with one. "
+    "Kaplan-Meier of 'support held': event = the first follow-up with retention under lapse_threshold (default "
+    "0.8); a case without a lapse is censored at its last follow-up; observation ends at erasure and at the data "
+    "cut-off (later follow-ups ignored). Greenwood variance, 95% band by the log(-log) transform; rows only while at "
+    "least k cases are at risk. Cohort and grouping by year or quarter: the referral date.";
+
+bool SupportProjection::Relevant(const v1::Event& e) const {
+  return e.has_case_referred() || e.has_conference_held() || e.has_participant_invited() ||
+         e.has_coordinator_assigned() || e.has_plan_adopted() || e.has_follow_up_recorded() ||
+         e.has_personal_data_erased();
+}
+
+absl::Status SupportProjection::Fold(const v1::RecordedEvent& event, storage::SupportCase& c) {
+  FoldProfile(event, *c.mutable_profile());
+  const v1::Event& e = event.event();
+  switch (e.payload_case()) {
+    case v1::Event::kParticipantInvited:
+      (*c.mutable_participants())[ParticipantKey(e.participant_invited().participant_id())] =
+          e.participant_invited().relation();
+      break;
+    case v1::Event::kCoordinatorAssigned:
+      AddDistinct(c.mutable_coordinators(), ParticipantKey(e.coordinator_assigned().coordinator_id()));
+      break;
+    case v1::Event::kConferenceHeld:
+      for (const std::string& id : e.conference_held().attendee_ids()) {
+        if (OwnNetwork(c, ParticipantKey(id))) AddDistinct(c.mutable_attendees(), ParticipantKey(id));
+      }
+      break;
+    case v1::Event::kPlanAdopted:
+      for (const v1::PlanAction& a : e.plan_adopted().actions()) {
+        if (a.owner_kind() != v1::ACTION_OWNER_KIND_PROFESSIONAL && OwnNetwork(c, ParticipantKey(a.owner_id()))) {
+          AddDistinct(c.mutable_action_owners(), ParticipantKey(a.owner_id()));
+        }
+      }
+      break;
+    case v1::Event::kFollowUpRecorded: {
+      storage::SupportFollowUp* f = c.add_follow_ups();
+      f->set_day(DayOf(e.occurred_at()));
+      for (const std::string& id : e.follow_up_recorded().active_supporter_ids()) f->add_active(ParticipantKey(id));
+      break;
+    }
+    case v1::Event::kPersonalDataErased:
+      if (!c.has_erased_day()) c.set_erased_day(DayOf(event.recorded_at()));
+      break;
+    default:
+      break;
+  }
+  Derive(c);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine, const v1::SupportRequest& request) {
+  ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  ASSIGN_OR_RETURN(const Parameters parameters, ParseParameters(request));
+  ASSIGN_OR_RETURN(const SupportProjection* model, ModelOf<SupportProjection>(engine));
+  v1::SupportResponse response;
+  SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
+  SupportTally overall;
+  std::map<int64_t, SupportTally> groups;
+  model->ForEach([&](const storage::SupportCase& c) {
+    if (!selection.Matches(c.profile()) || !InPopulation(c, parameters)) return;
+    overall.Add(c, parameters);
+    if (selection.group_by != v1::GROUPING_UNSPECIFIED) {
+      groups[selection.GroupOf(c.profile(), c.profile().referral_day())].Add(c, parameters);
+    }
+  });
+  std::vector<std::vector<uint64_t>> cells;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : groups) {
+    cells.push_back(tally.Cells());
+    totals.push_back(tally.cases);
+  }
+  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.cases,
+                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
+  RETURN_IF_ERROR(Fill(overall, d, Disclosed::kOverall, selection, response.mutable_overall()));
+  size_t row = 0;
+  for (const auto& [key, tally] : groups) {
+    v1::SupportGroup* g = response.add_groups();
+    g->set_key(selection.GroupName(key));
+    RETURN_IF_ERROR(Fill(tally, d, row++, selection, g));
+  }
+  response.set_definition(kSupportDefinition);
+  response.set_as_of_position(request.as_of_position());
+  return response;
+}
+
+}  // namespace kring::projections
