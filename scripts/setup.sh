@@ -44,3 +44,17 @@ if ! python3 -c 'import kring_research, pandas, pytest, grpc, grpc_tools' 2>/dev
   fi
   PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -e "$KRING_ROOT/clients/python[test]" >&2
 fi
+
+# The Kaplan–Meier check against lifelines (ctest km_lifelines,
+# tests/km_lifelines_test.py): lifelines, numpy, pandas, pytest, pinned in
+# tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
+# as above).
+if ! python3 -c 'import lifelines, numpy, pandas, pytest' 2>/dev/null; then
+  echo "setup: installing the Python test packages (tests/requirements.txt)" >&2
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-pip >&2
+  fi
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r "$KRING_ROOT/tests/requirements.txt" >&2
+fi
