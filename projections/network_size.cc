@@ -119,7 +119,8 @@ absl::Status NetworkSizeProjection::Fold(const v1::RecordedEvent& event, storage
       c.add_coordinators(ParticipantKey(e.coordinator_assigned().coordinator_id()));
       break;
     case v1::Event::kParticipantInvited: {
-      storage::NetworkParticipant& p = (*c.mutable_participants())[ParticipantKey(e.participant_invited().participant_id())];
+      storage::NetworkParticipant& p =
+          (*c.mutable_participants())[ParticipantKey(e.participant_invited().participant_id())];
       p.set_relation(e.participant_invited().relation());
       p.set_central_person(e.participant_invited().central_person());
       break;
@@ -183,8 +184,9 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
     composition.push_back(tally.Composition());
     totals.push_back(tally.conferences);
   }
-  ASSIGN_OR_RETURN(Disclosed bins_mask, Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
-                                                         /*additive_rows=*/true, selection, response.mutable_disclosure()));
+  ASSIGN_OR_RETURN(Disclosed bins_mask,
+                   Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
+                                    /*additive_rows=*/true, selection, response.mutable_disclosure()));
   ASSIGN_OR_RETURN(Disclosed composition_mask,
                    Disclosed::Apply(composition, totals, overall.Composition(), overall.conferences,
                                     /*additive_rows=*/false, selection, response.mutable_disclosure()));

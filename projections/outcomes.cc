@@ -25,9 +25,7 @@ bool IsConferenceCost(v1::CostKind kind) {
 
 bool HasOutcome(const storage::OutcomeCase& c, int type) { return (c.outcomes() >> type) & 1u; }
 
-uint64_t Children(const storage::OutcomeCase& c, int type) {
-  return type < c.children_size() ? c.children(type) : 0;
-}
+uint64_t Children(const storage::OutcomeCase& c, int type) { return type < c.children_size() ? c.children(type) : 0; }
 
 // Calls fn(group, case) for every case the selection keeps, grouped by the
 // referral (the cohort), from one consistent view of the model.
@@ -207,8 +205,7 @@ absl::Status OutcomesProjection::Fold(const v1::RecordedEvent& event, storage::O
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine,
-                                                   const v1::OutcomesRequest& request) {
+absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine, const v1::OutcomesRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this

@@ -2,7 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "eventstore/event_store.h"
+#include "projections/funnel.h"
 #include "projections/network_size.h"
+#include "projections/outcomes.h"
+#include "projections/support.h"
 #include "services/grpc_status.h"
 
 namespace kring::services {
@@ -22,32 +25,32 @@ class CancellableReactor : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ResearchService::GetNetworkSize(grpc::CallbackServerContext* context,
-                                                          const v1::NetworkSizeRequest* request,
-                                                          v1::NetworkSizeResponse* response) {
-  if (request->as_of_position() == 0) {
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* ResearchService::Answer(
+    grpc::CallbackServerContext* context, const Request* request, Response* response,
+    const projections::LiveReadModel* model,
+    absl::StatusOr<Response> (*query)(const projections::ProjectionEngine&, const Request&)) {
+  // The live answer: also what checks every field of the request (naming the
+  // field and rule), before an "as of" query spends a replay on it.
+  const std::shared_ptr<const projections::ProjectionEngine> engine = model->engine();
+  absl::StatusOr<Response> live = query(*engine, *request);
+  if (request->as_of_position() == 0 || !live.ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const std::shared_ptr<const projections::ProjectionEngine> engine = network_size_->engine();
-    auto answer = projections::QueryNetworkSize(*engine, *request);
-    if (answer.ok()) *response = std::move(*answer);
-    reactor->Finish(ToGrpc(answer.status()));
+    if (live.ok()) *response = std::move(*live);
+    reactor->Finish(ToGrpc(live.status()));
     return reactor;
   }
 
-  // As of a position: check what is cheap to check here, replay elsewhere.
+  // As of a position: replay elsewhere.
   auto* reactor = new CancellableReactor();
-  absl::Status invalid = projections::ValidateNetworkSizeRequest(*request);
-  const uint64_t head = network_size_->store()->Head().value();
-  if (invalid.ok() && request->as_of_position() > head) {
-    invalid = absl::InvalidArgumentError(
-        absl::StrCat("as_of_position: ", request->as_of_position(), " lies beyond the log's head (", head, ")"));
-  }
-  if (!invalid.ok()) {
-    reactor->Finish(ToGrpc(invalid));
+  const uint64_t head = model->store()->Head().value();
+  if (request->as_of_position() > head) {
+    reactor->Finish(ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("as_of_position: ", request->as_of_position(), " lies beyond the log's head (", head, ")"))));
     return reactor;
   }
-  const bool started =
-      background_.Run("kring-as-of", 10, [this, reactor, request, response](const std::atomic<bool>& stopping) {
+  const bool started = background_.Run(
+      "kring-as-of", 10, [this, reactor, request, response, model, query](const std::atomic<bool>& stopping) {
         auto keep_going = [&] { return !stopping.load() && !reactor->cancelled(); };
         {
           std::unique_lock<std::mutex> lock(replay_mu_);
@@ -56,12 +59,12 @@ grpc::ServerUnaryReactor* ResearchService::GetNetworkSize(grpc::CallbackServerCo
           }
           ++replays_running_;
         }
-        absl::StatusOr<v1::NetworkSizeResponse> answer = absl::UnavailableError("the server is shutting down");
+        absl::StatusOr<Response> answer = absl::UnavailableError("the server is shutting down");
         if (keep_going()) {
-          auto replayed = network_size_->ReplayAsOf(GlobalPosition(request->as_of_position()),
-                                                    [&](const projections::CatchUpProgress&) { return keep_going(); });
+          auto replayed = model->ReplayAsOf(GlobalPosition(request->as_of_position()),
+                                            [&](const projections::CatchUpProgress&) { return keep_going(); });
           if (replayed.ok()) {
-            answer = projections::QueryNetworkSize((*replayed)->engine(), *request);
+            answer = query((*replayed)->engine(), *request);
           } else if (replayed.status().code() == absl::StatusCode::kCancelled && stopping.load()) {
             answer = absl::UnavailableError("the server is shutting down");
           } else {
@@ -78,6 +81,35 @@ grpc::ServerUnaryReactor* ResearchService::GetNetworkSize(grpc::CallbackServerCo
       });
   if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   return reactor;
+}
+
+grpc::ServerUnaryReactor* ResearchService::GetNetworkSize(grpc::CallbackServerContext* context,
+                                                          const v1::NetworkSizeRequest* request,
+                                                          v1::NetworkSizeResponse* response) {
+  return Answer(context, request, response, models_.network_size, &projections::QueryNetworkSize);
+}
+
+grpc::ServerUnaryReactor* ResearchService::GetOutcomes(grpc::CallbackServerContext* context,
+                                                       const v1::OutcomesRequest* request,
+                                                       v1::OutcomesResponse* response) {
+  return Answer(context, request, response, models_.outcomes, &projections::QueryOutcomes);
+}
+
+grpc::ServerUnaryReactor* ResearchService::GetCostBenefit(grpc::CallbackServerContext* context,
+                                                          const v1::CostBenefitRequest* request,
+                                                          v1::CostBenefitResponse* response) {
+  return Answer(context, request, response, models_.outcomes, &projections::QueryCostBenefit);
+}
+
+grpc::ServerUnaryReactor* ResearchService::GetSustainedSupport(grpc::CallbackServerContext* context,
+                                                               const v1::SupportRequest* request,
+                                                               v1::SupportResponse* response) {
+  return Answer(context, request, response, models_.support, &projections::QuerySupport);
+}
+
+grpc::ServerUnaryReactor* ResearchService::GetFunnel(grpc::CallbackServerContext* context,
+                                                     const v1::FunnelRequest* request, v1::FunnelResponse* response) {
+  return Answer(context, request, response, models_.funnel, &projections::QueryFunnel);
 }
 
 }  // namespace kring::services

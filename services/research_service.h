@@ -21,21 +21,44 @@
 
 namespace kring::services {
 
+// The read models the service answers from; they must outlive it.
+struct ResearchModels {
+  const projections::LiveReadModel* network_size = nullptr;
+  const projections::LiveReadModel* outcomes = nullptr;  // outcomes and cost-benefit
+  const projections::LiveReadModel* funnel = nullptr;
+  const projections::LiveReadModel* support = nullptr;
+};
+
 class ResearchService final : public v1::ResearchService::CallbackService {
  public:
   static constexpr int kMaxConcurrentReplays = 2;
 
-  explicit ResearchService(const projections::LiveReadModel* network_size) : network_size_(network_size) {}
+  explicit ResearchService(ResearchModels models) : models_(models) {}
   ~ResearchService() override { Shutdown(); }
 
   grpc::ServerUnaryReactor* GetNetworkSize(grpc::CallbackServerContext* context, const v1::NetworkSizeRequest* request,
                                            v1::NetworkSizeResponse* response) override;
+  grpc::ServerUnaryReactor* GetOutcomes(grpc::CallbackServerContext* context, const v1::OutcomesRequest* request,
+                                        v1::OutcomesResponse* response) override;
+  grpc::ServerUnaryReactor* GetCostBenefit(grpc::CallbackServerContext* context, const v1::CostBenefitRequest* request,
+                                           v1::CostBenefitResponse* response) override;
+  grpc::ServerUnaryReactor* GetSustainedSupport(grpc::CallbackServerContext* context, const v1::SupportRequest* request,
+                                                v1::SupportResponse* response) override;
+  grpc::ServerUnaryReactor* GetFunnel(grpc::CallbackServerContext* context, const v1::FunnelRequest* request,
+                                      v1::FunnelResponse* response) override;
 
   void BeginShutdown() { background_.BeginShutdown(); }
   void Shutdown() { background_.Shutdown(); }
 
  private:
-  const projections::LiveReadModel* const network_size_;
+  // Answers `request` with `query` over `model`: live, or as of a position.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const Request* request, Response* response,
+                                   const projections::LiveReadModel* model,
+                                   absl::StatusOr<Response> (*query)(const projections::ProjectionEngine&,
+                                                                     const Request&));
+
+  const ResearchModels models_;
   std::mutex replay_mu_;
   std::condition_variable replay_cv_;
   int replays_running_ = 0;

@@ -11,7 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "projections/funnel.h"
 #include "projections/network_size.h"
+#include "projections/outcomes.h"
+#include "projections/support.h"
 
 namespace kring::services {
 
@@ -48,17 +51,32 @@ absl::Status KringServer::StartAll() {
   relay_options.republish_from_start = embedded;
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
-  projections::LiveReadModelOptions network_size_options;
-  network_size_options.dir = options_.data_dir + "/projections";
-  network_size_options.factory = [] { return std::make_unique<projections::NetworkSizeProjection>(); };
-  network_size_options.engine.kafka = kafka;
-  ASSIGN_OR_RETURN(network_size_, projections::LiveReadModel::Open(network_size_options, store_.get()));
-  network_size_->StartConsumer();
+  const std::vector<projections::ProjectionFactory> factories = {
+      [] { return std::make_unique<projections::NetworkSizeProjection>(); },
+      [] { return std::make_unique<projections::OutcomesProjection>(); },
+      [] { return std::make_unique<projections::FunnelProjection>(); },
+      [] { return std::make_unique<projections::SupportProjection>(); },
+  };
+  std::map<std::string, projections::LiveReadModel*> by_name;
+  for (const auto& factory : factories) {
+    projections::LiveReadModelOptions model_options;
+    model_options.dir = options_.data_dir + "/projections";
+    model_options.factory = factory;
+    model_options.engine.kafka = kafka;
+    ASSIGN_OR_RETURN(auto model, projections::LiveReadModel::Open(model_options, store_.get()));
+    model->StartConsumer();
+    by_name[model->name()] = model.get();
+    read_models_[model->name()] = std::move(model);
+  }
 
   ingest_ = std::make_unique<IngestService>(store_.get());
-  research_ = std::make_unique<ResearchService>(network_size_.get());
-  operations_ = std::make_unique<OperationsService>(
-      store_.get(), std::map<std::string, projections::LiveReadModel*>{{network_size_->name(), network_size_.get()}});
+  ResearchModels research_models;
+  research_models.network_size = by_name.at(projections::NetworkSizeProjection::kName);
+  research_models.outcomes = by_name.at(projections::OutcomesProjection::kName);
+  research_models.funnel = by_name.at(projections::FunnelProjection::kName);
+  research_models.support = by_name.at(projections::SupportProjection::kName);
+  research_ = std::make_unique<ResearchService>(research_models);
+  operations_ = std::make_unique<OperationsService>(store_.get(), by_name);
   audit_ = std::make_unique<AuditService>(store_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -117,8 +135,8 @@ void KringServer::Shutdown() {
   if (audit_) audit_->BeginShutdown();  // idempotent: its waiter stops before the store closes
   if (store_) store_->StopAppends();    // finishes queued batches, refuses new ones
   if (relay_) relay_->Stop(options_.shutdown_timeout);
-  if (network_size_) network_size_->StopConsumer();
-  network_size_.reset();
+  for (auto& [name, model] : read_models_) model->StopConsumer();
+  read_models_.clear();
   relay_.reset();
   embedded_kafka_.reset();
   store_.reset();

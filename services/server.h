@@ -1,6 +1,6 @@
 // KringServer: one kringd process with every role — event store, Kafka relay
-// (and the embedded cluster when no brokers are configured), the network-size
-// projection worker, and the gRPC services (ingest, research, operations, audit)
+// (and the embedded cluster when no brokers are configured), the projection
+// workers of the read models, and the gRPC services (ingest, research, operations, audit)
 // with health checking and reflection.
 //
 // Data folder: <data>/events (the event store), <data>/projections/ (the read
@@ -13,6 +13,7 @@
 
 #include <grpcpp/server.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,7 +52,8 @@ class KringServer {
   std::unique_ptr<eventstore::EventStore> store_;
   std::unique_ptr<bus::EmbeddedKafka> embedded_kafka_;
   std::unique_ptr<bus::OutboxRelay> relay_;
-  std::unique_ptr<projections::LiveReadModel> network_size_;
+  // Every read model, by name (network-size, outcomes, funnel, support).
+  std::map<std::string, std::unique_ptr<projections::LiveReadModel>> read_models_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<ResearchService> research_;
   std::unique_ptr<OperationsService> operations_;
