@@ -92,7 +92,6 @@ TEST(KaplanMeierTest, MatchesTheTextbookSixMpTableWithTiesAndCensoring) {
   //   = 1.1327064515, exp(zσ) = 3.1040460921, exp(-zσ) = 0.3221601646,
   //   lower = (6/7)^3.1040460921 = exp(-0.4784908153) = 0.6197179553,
   //   upper = (6/7)^0.3221601646 = exp(-0.0496612084) = 0.9515517476.
-  // (R's survfit(conf.type = "log-log") prints 0.620 and 0.952 here.)
   EXPECT_NEAR(curve.rows[0].lower, 0.6197179553, 1e-9);
   EXPECT_NEAR(curve.rows[0].upper, 0.9515517476, 1e-9);
   // t=23: log S = -0.8025620, σ = 0.3003071879 / 0.8025620 = 0.3741857,
