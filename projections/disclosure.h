@@ -1,0 +1,186 @@
+// Statistical disclosure control for research answers (DESIGN section 4).
+//
+// A research answer is modelled as a 2-D table of case counts: rows are groups
+// (year, domain, municipality, or a single row "all"), columns are categories
+// (outcome kinds, funnel steps, relation kinds, or a single column), with every
+// row total, column total and the grand total published. Suppress() decides
+// which of these numbers must be blanked:
+//
+// - Primary: any number (cell or margin) counting 1..k-1 cases. Zero is not
+//   disclosive and is never suppressed.
+// - Secondary (complementary): every published equation of the table — a row
+//   summing to its row total, a column to its column total, the row totals to
+//   the grand total, the column totals to the grand total — must have either
+//   no blanked term or at least two, so that no blanked number is the only
+//   unknown of an equation. A lone blank gets a complement: the smallest
+//   published non-zero term (ties: the first by index), or the equation's
+//   total when no such term is left. This repeats until stable. Then an exact
+//   linear-algebra audit looks for blanked numbers that combinations of
+//   equations still determine (a blank that links two otherwise separate
+//   groups of blanks, for example) and complements those too, until none is
+//   left.
+//
+// Equations exist only where the margins add up: when a case can fall in
+// several columns or in none (several outcome kinds, say), a row total is not
+// the sum of its cells and tells nothing about a blanked cell. The caller says
+// which margins are additive (CountTable::additive_rows / additive_cols). The
+// primary rule applies to margins either way.
+//
+// FindRecomputable() is the audit the tests run on the published table: it
+// reports every blanked number an attacker can recompute, either by repeatedly
+// solving an equation with a single unknown (the standard simple audit) or by
+// exact linear algebra over all equations together (stronger). It does not
+// consider bounds from non-negativity (an interval attack), only unique
+// values.
+//
+// Everything here is a pure function of its arguments; any thread may call it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kring::projections {
+
+// The lowest min_cell_size a configuration may set.
+inline constexpr uint32_t kMinCellSizeFloor = 5;
+
+struct DisclosureOptions {
+  // Numbers counting 1..min_cell_size-1 cases are suppressed. Must be at least
+  // kMinCellSizeFloor (5).
+  // Default: 10.
+  uint32_t min_cell_size = 10;
+};
+
+// INVALID_ARGUMENT naming the field and the rule, e.g.
+// "disclosure.min_cell_size: must be at least 5, got 3".
+[[nodiscard]] absl::Status ValidateDisclosure(const DisclosureOptions& options);
+
+// The case counts of an answer, before suppression.
+struct CountTable {
+  // Number of rows (groups).
+  // Default: 0.
+  size_t rows = 0;
+  // Number of columns (categories).
+  // Default: 0.
+  size_t cols = 0;
+  // rows * cols counts, row-major.
+  // Default: empty.
+  std::vector<uint64_t> cells;
+  // One count per row: the cases of the row's group.
+  // Default: empty.
+  std::vector<uint64_t> row_totals;
+  // One count per column: the cases of the column's category.
+  // Default: empty.
+  std::vector<uint64_t> col_totals;
+  // The cases of the whole answer.
+  // Default: 0.
+  uint64_t grand_total = 0;
+  // The columns partition the cases (each case in exactly one column): every
+  // row total is the sum of its row's cells and the grand total the sum of the
+  // column totals. Suppress() refuses a table where these sums do not hold.
+  // Default: true.
+  bool additive_rows = true;
+  // The rows partition the cases (each case in exactly one row): every column
+  // total is the sum of its column's cells and the grand total the sum of the
+  // row totals. Suppress() refuses a table where these sums do not hold.
+  // Default: true.
+  bool additive_cols = true;
+
+  uint64_t cell(size_t row, size_t col) const { return cells[row * cols + col]; }
+};
+
+// A table whose margins are the sums of `cells` (rows * cols, row-major), both
+// directions additive.
+CountTable AdditiveTable(size_t rows, size_t cols, std::vector<uint64_t> cells);
+
+enum class Suppression {
+  kNone,       // published
+  kPrimary,    // counts 1..k-1 cases
+  kSecondary,  // blanked so that a primary one cannot be recomputed
+};
+
+// "none", "primary" or "secondary".
+absl::string_view SuppressionName(Suppression s);
+
+// Which numbers of a CountTable to blank, and why. Callers blank the derived
+// values they show per cell (means, rates, percentiles, Kaplan–Meier rows)
+// where suppressed(row, col) holds.
+struct SuppressionMask {
+  size_t rows = 0;
+  size_t cols = 0;
+  std::vector<Suppression> cells;  // row-major, as CountTable::cells
+  std::vector<Suppression> row_totals;
+  std::vector<Suppression> col_totals;
+  Suppression grand_total = Suppression::kNone;
+
+  Suppression cell(size_t row, size_t col) const { return cells[row * cols + col]; }
+  bool suppressed(size_t row, size_t col) const { return cell(row, col) != Suppression::kNone; }
+  bool row_total_suppressed(size_t row) const { return row_totals[row] != Suppression::kNone; }
+  bool col_total_suppressed(size_t col) const { return col_totals[col] != Suppression::kNone; }
+  bool grand_total_suppressed() const { return grand_total != Suppression::kNone; }
+  // Whether anything at all is suppressed.
+  bool any() const;
+};
+
+// The suppression for `table` (see the file comment). INVALID_ARGUMENT if the
+// options are invalid, the vectors' sizes do not match rows and cols, or a
+// margin declared additive is not the sum it should be.
+[[nodiscard]] absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const DisclosureOptions& options);
+
+// A table as an answer shows it: a value, or nothing where it was blanked.
+struct PublishedTable {
+  size_t rows = 0;
+  size_t cols = 0;
+  std::vector<std::optional<uint64_t>> cells;  // row-major
+  std::vector<std::optional<uint64_t>> row_totals;
+  std::vector<std::optional<uint64_t>> col_totals;
+  std::optional<uint64_t> grand_total;
+  // As in CountTable: which equations the reader may use.
+  bool additive_rows = true;
+  bool additive_cols = true;
+};
+
+// `table` with the numbers that `mask` (of the same shape) suppresses blanked.
+PublishedTable Publish(const CountTable& table, const SuppressionMask& mask);
+
+// One number of a table.
+struct TableElement {
+  enum class Part { kCell, kRowTotal, kColTotal, kGrandTotal };
+  Part part = Part::kCell;
+  size_t row = 0;  // for kCell and kRowTotal
+  size_t col = 0;  // for kCell and kColTotal
+
+  bool operator==(const TableElement& o) const { return part == o.part && row == o.row && col == o.col; }
+};
+
+// "cell(1,2)", "row_total[1]", "col_total[2]" or "grand_total".
+std::string DebugString(const TableElement& e);
+
+enum class Audit {
+  // Repeatedly solve any equation that has exactly one unknown, until none is
+  // left: the standard simple audit.
+  kSingleUnknown,
+  // Exact linear algebra over all equations together: finds every blank that
+  // is uniquely determined (a superset of kSingleUnknown's findings).
+  kLinear,
+};
+
+struct Recomputed {
+  TableElement element;
+  int64_t value = 0;  // what the equations give for it
+};
+
+// The blanked numbers of `table` that `audit` recomputes from the published
+// ones, in element order (cells row-major, row totals, column totals, grand
+// total) for kLinear and in order of discovery for kSingleUnknown. Empty means
+// the suppression holds against that audit.
+std::vector<Recomputed> FindRecomputable(const PublishedTable& table, Audit audit);
+
+}  // namespace kring::projections
