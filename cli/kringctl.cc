@@ -89,17 +89,17 @@ struct NetworkSizeArgs {
 };
 
 void PrintStatsRow(const std::string& key, const v1::NetworkSizeStats& s) {
-  std::printf("%-24s %11llu %7.2f %7.1f %6.1f %6.1f %6.1f %6.1f %5u %5u\n", key.c_str(),
+  std::printf("%-24s %11llu %7.2f %7.1f %6.1f %6.1f %6.1f %6.1f\n", key.c_str(),
               static_cast<unsigned long long>(s.conferences()), s.mean(), s.median(), s.p10(), s.p25(), s.p75(),
-              s.p90(), s.min(), s.max());
+              s.p90());
 }
 
 void PrintNetworkSize(const v1::NetworkSizeResponse& r) {
   std::printf("Network size per conference (read model 'network-size', %llu events applied, up to position %llu)\n\n",
               static_cast<unsigned long long>(r.watermark().events_applied()),
               static_cast<unsigned long long>(r.watermark().max_global_position()));
-  std::printf("%-24s %11s %7s %7s %6s %6s %6s %6s %5s %5s\n", "group", "conferences", "mean", "median", "p10", "p25",
-              "p75", "p90", "min", "max");
+  std::printf("%-24s %11s %7s %7s %6s %6s %6s %6s\n", "group", "conferences", "mean", "median", "p10", "p25",
+              "p75", "p90");
   PrintStatsRow("all", r.overall());
   for (const auto& g : r.groups()) PrintStatsRow(g.key(), g.stats());
 
