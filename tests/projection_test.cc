@@ -55,13 +55,21 @@ class ProjectionTest : public ::testing::Test {
 
   // Four conferences of sizes 3, 5, 8 and 12.
   void AddHandMadeCohort() {
-    AddCase("case-1", 3, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2022, 2);
-    AddCase("case-2", 5, v1::DOMAIN_HOUSING, "GM0599", 2022, 8);
-    AddCase("case-3", 8, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2023, 5);
-    AddCase("case-4", 12, v1::DOMAIN_YOUTH_PROTECTION, "GM0599", 2023, 11);
+    for (int copy = 0; copy < kCopies; ++copy) {
+      const std::string c = "-" + std::to_string(copy);
+      AddCase("case-1" + c, 3, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2022, 2);
+      AddCase("case-2" + c, 5, v1::DOMAIN_HOUSING, "GM0599", 2022, 8);
+      AddCase("case-3" + c, 8, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2023, 5);
+      AddCase("case-4" + c, 12, v1::DOMAIN_YOUTH_PROTECTION, "GM0599", 2023, 11);
+    }
   }
 
+  // Each hand-made case is added this often, so that every cell holds at
+  // least the smallest k disclosure control allows (5), which Query asks for.
+  static constexpr int kCopies = 5;
+
   static v1::NetworkSizeResponse Query(const ProjectionEngine& engine, v1::NetworkSizeRequest request = {}) {
+    if (request.disclosure().min_cell_size() == 0) request.mutable_disclosure()->set_min_cell_size(kCopies);
     auto r = QueryNetworkSize(engine, request);
     EXPECT_TRUE(r.ok()) << r.status();
     return *r;
@@ -77,25 +85,25 @@ TEST_F(ProjectionTest, HandMadeCohortGivesHandComputedFigures) {
   ASSERT_TRUE(engine->CatchUpFromStore().ok());
   const auto r = Query(*engine);
   const auto& s = r.overall();
-  EXPECT_EQ(s.conferences(), 4u);
+  // Sizes 3, 5, 8 and 12, five conferences each: n = 20.
+  EXPECT_EQ(s.conferences(), 20u);
   EXPECT_DOUBLE_EQ(s.mean(), 7.0);    // (3+5+8+12)/4
-  EXPECT_DOUBLE_EQ(s.median(), 6.5);  // (5+8)/2
-  EXPECT_DOUBLE_EQ(s.p10(), 3.6);     // rank 0.3: 3 + 0.3*(5-3)
-  EXPECT_DOUBLE_EQ(s.p25(), 4.5);     // rank 0.75: 3 + 0.75*2
-  EXPECT_DOUBLE_EQ(s.p75(), 9.0);     // rank 2.25: 8 + 0.25*4
-  EXPECT_DOUBLE_EQ(s.p90(), 10.8);    // rank 2.7: 8 + 0.7*4
-  EXPECT_EQ(s.min(), 3u);
-  EXPECT_EQ(s.max(), 12u);
+  EXPECT_DOUBLE_EQ(s.median(), 6.5);  // rank 9.5: (5+8)/2
+  EXPECT_DOUBLE_EQ(s.p10(), 3.0);     // rank 1.9: 3 + 0.9*(3-3)
+  EXPECT_DOUBLE_EQ(s.p25(), 4.5);     // rank 4.75: 3 + 0.75*(5-3)
+  EXPECT_DOUBLE_EQ(s.p75(), 9.0);     // rank 14.25: 8 + 0.25*(12-8)
+  EXPECT_DOUBLE_EQ(s.p90(), 12.0);    // rank 17.1: 12 + 0.1*(12-12)
   EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);
   ASSERT_EQ(s.histogram_size(), 4);
   EXPECT_EQ(s.histogram(0).size(), 3u);
-  EXPECT_EQ(s.histogram(0).conferences(), 1u);
-  // Friends are every third network member: 1 + 1 + 2 + 4 = 8 of 28.
+  EXPECT_EQ(s.histogram(0).conferences(), 5u);
+  // Friends are every third network member: 1 + 1 + 2 + 4 = 8 of 28, five
+  // times.
   ASSERT_EQ(s.composition_size(), 2);
   EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
-  EXPECT_EQ(s.composition(0).attendees(), 20u);
+  EXPECT_EQ(s.composition(0).attendees(), 100u);
   EXPECT_EQ(s.composition(1).relation(), v1::RELATION_FRIEND);
-  EXPECT_EQ(s.composition(1).attendees(), 8u);
+  EXPECT_EQ(s.composition(1).attendees(), 40u);
   EXPECT_DOUBLE_EQ(s.composition(1).mean_per_conference(), 2.0);
   EXPECT_DOUBLE_EQ(s.composition(1).share(), 8.0 / 28.0);
   EXPECT_EQ(r.watermark().events_applied(), store_->Head().value());
@@ -109,7 +117,7 @@ TEST_F(ProjectionTest, FiltersAndGroups) {
 
   v1::NetworkSizeRequest by_domain;
   by_domain.add_domains(v1::DOMAIN_YOUTH_PROTECTION);
-  EXPECT_EQ(Query(*engine, by_domain).overall().conferences(), 3u);
+  EXPECT_EQ(Query(*engine, by_domain).overall().conferences(), 15u);
   EXPECT_DOUBLE_EQ(Query(*engine, by_domain).overall().mean(), 23.0 / 3);
 
   v1::NetworkSizeRequest by_place;
@@ -163,11 +171,14 @@ TEST_F(ProjectionTest, CountsAttendeesOnceAndExcludesCoordinatorAndProfessionals
       ParticipantInvitedEvent("teacher", v1::RELATION_PROFESSIONAL),
       ConferenceHeldEvent({"mother", "neighbour", "teacher", "coord-1"}),
   };
-  ASSERT_TRUE(store_->Append(Batch("case-x", events)).ok());
+  for (int copy = 0; copy < kCopies; ++copy) {
+    for (auto& e : events) e.set_event_id(testing::NewUuid());
+    ASSERT_TRUE(store_->Append(Batch("case-x" + std::to_string(copy), events)).ok());
+  }
   auto engine = OpenEngine("model");
   ASSERT_TRUE(engine->CatchUpFromStore().ok());
   const auto s = Query(*engine).overall();
-  EXPECT_EQ(s.max(), 2u);  // mother, neighbour
+  EXPECT_DOUBLE_EQ(s.mean(), 2.0);  // mother, neighbour
   ASSERT_EQ(s.composition_size(), 2);
   EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
   EXPECT_EQ(s.composition(1).relation(), v1::RELATION_NEIGHBOUR);
@@ -180,11 +191,14 @@ TEST_F(ProjectionTest, CentralPersonsNamedInTheReferralCount) {
   std::vector<v1::Event> events = {referred, CoordinatorAssignedEvent("coord-1"),
                                    ParticipantInvitedEvent("aunt", v1::RELATION_FAMILY),
                                    ConferenceHeldEvent({"child", "aunt"})};
-  ASSERT_TRUE(store_->Append(Batch("case-y", events)).ok());
+  for (int copy = 0; copy < kCopies; ++copy) {
+    for (auto& e : events) e.set_event_id(testing::NewUuid());
+    ASSERT_TRUE(store_->Append(Batch("case-y" + std::to_string(copy), events)).ok());
+  }
   auto engine = OpenEngine("model");
   ASSERT_TRUE(engine->CatchUpFromStore().ok());
   const auto s = Query(*engine).overall();
-  EXPECT_EQ(s.max(), 2u);
+  EXPECT_DOUBLE_EQ(s.mean(), 2.0);
   EXPECT_DOUBLE_EQ(s.central_persons_mean(), 1.0);
 }
 
@@ -214,11 +228,11 @@ v1::Event Retraction(const v1::Event& target) {
 TEST_F(ProjectionTest, ARetractedEventCountsAsNeverRecorded) {
   AddHandMadeCohort();
   // case-2: a second conference recorded by mistake, then withdrawn.
-  const v1::Event wrong_conference = ConferenceHeldEvent({"case-2-p0", "case-2-p1"}, 2022, 9, 1);
-  ASSERT_TRUE(store_->Append(Batch("case-2", {wrong_conference})).ok());
+  const v1::Event wrong_conference = ConferenceHeldEvent({"case-2-0-p0", "case-2-0-p1"}, 2022, 9, 1);
+  ASSERT_TRUE(store_->Append(Batch("case-2-0", {wrong_conference})).ok());
   // case-3: a participant invited by mistake, withdrawn before it counted.
-  const v1::Event wrong_invitation = ParticipantInvitedEvent("case-3-extra", v1::RELATION_NEIGHBOUR);
-  ASSERT_TRUE(store_->Append(Batch("case-3", {wrong_invitation})).ok());
+  const v1::Event wrong_invitation = ParticipantInvitedEvent("case-3-0-extra", v1::RELATION_NEIGHBOUR);
+  ASSERT_TRUE(store_->Append(Batch("case-3-0", {wrong_invitation})).ok());
   // case-5: a conference whose only attendee's invitation was withdrawn
   // afterwards: the attendee counts as never invited (relation UNSPECIFIED).
   ASSERT_TRUE(store_
@@ -231,10 +245,10 @@ TEST_F(ProjectionTest, ARetractedEventCountsAsNeverRecorded) {
   auto live = OpenEngine("live");
   auto before = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
   ASSERT_TRUE(live->ApplyBatch(before).ok());
-  EXPECT_EQ(Query(*live).overall().conferences(), 6u);
+  EXPECT_EQ(Query(*live).overall().conferences(), 4u * kCopies + 2);
 
-  ASSERT_TRUE(store_->Append(Batch("case-2", {Retraction(wrong_conference)})).ok());
-  ASSERT_TRUE(store_->Append(Batch("case-3", {Retraction(wrong_invitation)})).ok());
+  ASSERT_TRUE(store_->Append(Batch("case-2-0", {Retraction(wrong_conference)})).ok());
+  ASSERT_TRUE(store_->Append(Batch("case-3-0", {Retraction(wrong_invitation)})).ok());
   ASSERT_TRUE(store_->Append(Batch("case-5", {Retraction(invited)})).ok());
   const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
   for (const auto& e : all) ASSERT_TRUE(live->ApplyBatch({e}).ok());
@@ -275,7 +289,7 @@ TEST_F(ProjectionTest, ARetractedEventCountsAsNeverRecorded) {
     EXPECT_TRUE(MessageDifferencer::Equals(want, got_live)) << want.DebugString() << got_live.DebugString();
     EXPECT_TRUE(MessageDifferencer::Equals(want, got_rebuilt)) << got_rebuilt.DebugString();
   }
-  EXPECT_EQ(Query(*live).overall().conferences(), 5u);
+  EXPECT_EQ(Query(*live).overall().conferences(), 4u * kCopies + 1);
   EXPECT_EQ(live->watermark().events_applied, all.size());
 }
 
@@ -292,7 +306,7 @@ TEST_F(ProjectionTest, FillsAVersionGapFromTheStore) {
   auto rebuilt = OpenEngine("rebuilt");
   ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());
   EXPECT_TRUE(MessageDifferencer::Equals(Query(*engine), Query(*rebuilt)));
-  EXPECT_EQ(Query(*engine).overall().conferences(), 4u);
+  EXPECT_EQ(Query(*engine).overall().conferences(), 4u * kCopies);
 }
 
 // A message damaged on the topic is replaced by the original from the store,
@@ -323,7 +337,7 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
   }
   worker->StopConsumer();
   EXPECT_EQ(worker->watermark().events_applied, all.size());
-  EXPECT_EQ(Query(*worker).overall().conferences(), 4u);
+  EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
 }
 
 // Through the embedded Kafka cluster: a worker stopped mid-stream and a new
