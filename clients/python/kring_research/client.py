@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
 import grpc
@@ -44,7 +44,7 @@ class ResearchError(Exception):
 # ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Result:
     """What every answer carries.
 
@@ -63,7 +63,19 @@ class Result:
     definition: str
     disclosure: dict
     as_of_position: int
-    response: Any = field(repr=False)
+    response: Any
+
+    def frames(self) -> dict:
+        """The result's DataFrames by name, ``table`` first."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, pd.DataFrame)}
+
+    def __repr__(self) -> str:
+        frames = ", ".join(f"{k}[{len(v)}]" for k, v in self.frames().items())
+        return (f"{type(self).__name__}({frames}; events_applied={self.watermark.get('events_applied')}, "
+                f"as_of_position={self.as_of_position}, k={self.disclosure.get('min_cell_size')})")
+
+    def _repr_html_(self) -> str:  # notebooks show the main table
+        return self.table._repr_html_()
 
     @classmethod
     def _common(cls, response) -> dict:
@@ -76,7 +88,7 @@ class Result:
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class NetworkSizeResult(Result):
     """``table``: group, conferences, mean, median, p10, p25, p75, p90,
     central_persons_mean, suppression. ``histogram``: group, size,
@@ -97,7 +109,7 @@ class NetworkSizeResult(Result):
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class OutcomesResult(Result):
     """``table``: one row per group and outcome type: group, outcome,
     referred_cases, referred_suppression, conference_cases,
@@ -116,7 +128,7 @@ class OutcomesResult(Result):
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CostBenefitResult(Result):
     """``table``: one row per group: group, conferences,
     conferences_suppression, conference_costs_cents,
@@ -139,7 +151,7 @@ class CostBenefitResult(Result):
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class SupportResult(Result):
     """``table``: one row per group: group, cases, suppression, survival_12m,
     survival_24m, curve_truncated. ``retention``: group, months, cases,
@@ -160,7 +172,7 @@ class SupportResult(Result):
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class FunnelResult(Result):
     """``table``: one row per group: group, plan_rejected,
     plan_rejected_suppression, then the ``plan_right`` columns. ``steps``:

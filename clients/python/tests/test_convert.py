@@ -177,6 +177,9 @@ def test_network_size_frames():
     assert res.watermark == {"events_applied": 500, "max_global_position": 510}
     assert res.disclosure == {"min_cell_size": 10, "primary_cells": 3, "secondary_cells": 0}
     assert res.definition.startswith("distinct") and res.as_of_position == 510
+    assert list(res.frames()) == ["table", "histogram", "composition"]
+    assert repr(res) == ("NetworkSizeResult(table[3], histogram[3], composition[2]; events_applied=500, "
+                         "as_of_position=510, k=10)")
 
 
 def test_empty_answer_is_typed():
