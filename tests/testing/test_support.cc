@@ -108,6 +108,61 @@ std::vector<v1::Event> MoreEvents(size_t n) {
   return out;
 }
 
+v1::Event PlanAdoptedEvent(const std::vector<std::pair<std::string, v1::ActionOwnerKind>>& owners, int year, int month,
+                           int day) {
+  v1::Event e = EventOn(year, month, day);
+  auto* p = e.mutable_plan_adopted();
+  for (size_t i = 0; i < owners.size(); ++i) {
+    v1::PlanAction* a = p->add_actions();
+    a->set_action_id("a" + std::to_string(i + 1));
+    a->set_owner_id(owners[i].first);
+    a->set_owner_kind(owners[i].second);
+    a->set_category_code("support");
+  }
+  return e;
+}
+
+v1::Event PlanDecidedEvent(v1::PlanDecision decision, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  e.mutable_plan_decided()->set_decision(decision);
+  return e;
+}
+
+v1::Event PlanRightOfferedEvent(v1::LegalFramework framework, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  e.mutable_plan_right_offered()->set_legal_framework(framework);
+  return e;
+}
+
+v1::Event PreparationStoppedEvent(v1::PreparationStopReason reason, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  e.mutable_preparation_stopped()->set_reason(reason);
+  return e;
+}
+
+v1::Event FollowUpRecordedEvent(const std::vector<std::string>& active_supporter_ids, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  auto* p = e.mutable_follow_up_recorded();
+  for (const auto& id : active_supporter_ids) p->add_active_supporter_ids(id);
+  p->set_plan_execution(v1::PLAN_EXECUTION_MOSTLY);
+  p->set_reported_by(v1::REPORTER_COORDINATOR);
+  return e;
+}
+
+v1::Event OutcomeRecordedEvent(v1::OutcomeType outcome, uint32_t children_affected, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  e.mutable_outcome_recorded()->set_outcome(outcome);
+  e.mutable_outcome_recorded()->set_children_affected(children_affected);
+  return e;
+}
+
+v1::Event RetractionOf(const v1::Event& target, int year, int month, int day) {
+  v1::Event e = EventOn(year, month, day);
+  e.mutable_event_retracted()->set_retracted_event_id(target.event_id());
+  e.mutable_event_retracted()->set_reason("entered in the wrong case");
+  return e;
+}
+
 }  // namespace kring::testing
 
 #include <librdkafka/rdkafkacpp.h>

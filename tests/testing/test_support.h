@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "eventstore/event_store.h"
@@ -54,6 +55,23 @@ v1::Event CostRecordedEvent(int64_t amount_cents = 400000);
 // exists (n CostRecorded).
 std::vector<v1::Event> SomeEvents(size_t n);
 std::vector<v1::Event> MoreEvents(size_t n);
+
+// More payloads, each on the given day (UTC noon). The case rules decide
+// where they may go: a plan needs a conference, a decision and a follow-up a
+// plan, action owners and active supporters must be invited participants.
+// A plan whose actions are (owner id, owner kind), numbered "a1", "a2", …
+v1::Event PlanAdoptedEvent(const std::vector<std::pair<std::string, v1::ActionOwnerKind>>& owners, int year = 2023,
+                           int month = 3, int day = 1);
+v1::Event PlanDecidedEvent(v1::PlanDecision decision, int year = 2023, int month = 3, int day = 15);
+v1::Event PlanRightOfferedEvent(v1::LegalFramework framework = v1::LEGAL_FRAMEWORK_JEUGDWET, int year = 2023,
+                                int month = 1, int day = 11);
+v1::Event PreparationStoppedEvent(v1::PreparationStopReason reason, int year = 2023, int month = 2, int day = 1);
+v1::Event FollowUpRecordedEvent(const std::vector<std::string>& active_supporter_ids, int year = 2023, int month = 9,
+                                int day = 1);
+v1::Event OutcomeRecordedEvent(v1::OutcomeType outcome, uint32_t children_affected = 0, int year = 2023, int month = 9,
+                               int day = 1);
+// An EventRetracted naming `target`.
+v1::Event RetractionOf(const v1::Event& target, int year = 2024, int month = 2, int day = 1);
 
 }  // namespace kring::testing
 
