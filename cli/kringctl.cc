@@ -1,13 +1,13 @@
 // kringctl: the command-line client for operators, partners' developers and
 // researchers.
 //   kringctl cohort        stream a SYNTHETIC cohort to kringd over gRPC
-//   kringctl network-size  print the network-size read model (table or JSON)
+//   kringctl research network-size|outcomes|cost-benefit|support|funnel: for researchers
+//                          (cli/research_commands.h); kringctl network-size is research network-size
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
 //   kringctl rebuild, backup, restore: for operators (cli/ops_commands.h)
 //   kringctl case show, tail, verify, export: for auditors (cli/audit_commands.h)
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
 // 3 server unreachable or timed out; 4 (verify, restore) the hash chain does not verify.
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "absl/time/time.h"
 #include "cli/append_file.h"
@@ -25,14 +24,13 @@
 #include "cli/cohort_client.h"
 #include "cli/console.h"
 #include "cli/ops_commands.h"
-#include "kring/v1/research.grpc.pb.h"
+#include "cli/research_commands.h"
 
 namespace {
 
 using namespace kring;  // NOLINT
 
 using client::Connect;
-using client::ExitFor;
 using client::kExitRefused;
 using client::kExitUnreachable;
 using client::kExitUsage;
@@ -72,108 +70,6 @@ int RunCohort(const CohortArgs& args) {
               totals.seconds, (totals.appended + totals.already_recorded) / totals.seconds);
   for (const auto& e : totals.errors) std::cerr << "refused: " << e << "\n";
   return totals.refused ? kExitRefused : 0;
-}
-
-// ---------------------------------------------------------------------------
-// network-size
-// ---------------------------------------------------------------------------
-
-struct NetworkSizeArgs {
-  std::string server;
-  std::vector<std::string> domains;
-  std::vector<std::string> municipalities;
-  std::string from, to, group_by;
-  bool json = false;
-  uint64_t wait_events = 0;
-  int timeout_s = 60;
-};
-
-void PrintStatsRow(const std::string& key, const v1::NetworkSizeStats& s) {
-  std::printf("%-24s %11llu %7.2f %7.1f %6.1f %6.1f %6.1f %6.1f\n", key.c_str(),
-              static_cast<unsigned long long>(s.conferences()), s.mean(), s.median(), s.p10(), s.p25(), s.p75(),
-              s.p90());
-}
-
-void PrintNetworkSize(const v1::NetworkSizeResponse& r) {
-  std::printf("Network size per conference (read model 'network-size', %llu events applied, up to position %llu)\n\n",
-              static_cast<unsigned long long>(r.watermark().events_applied()),
-              static_cast<unsigned long long>(r.watermark().max_global_position()));
-  std::printf("%-24s %11s %7s %7s %6s %6s %6s %6s\n", "group", "conferences", "mean", "median", "p10", "p25",
-              "p75", "p90");
-  PrintStatsRow("all", r.overall());
-  for (const auto& g : r.groups()) PrintStatsRow(g.key(), g.stats());
-
-  const auto& s = r.overall();
-  std::printf("\nComposition (all conferences; central persons per conference: %.2f)\n", s.central_persons_mean());
-  std::printf("%-24s %10s %10s %8s\n", "relation", "attendees", "per conf.", "share");
-  for (const auto& c : s.composition()) {
-    std::string name = v1::Relation_Name(c.relation());
-    name = c.relation() == v1::RELATION_UNSPECIFIED ? "unknown (not invited)" : name.substr(sizeof("RELATION_") - 1);
-    std::printf("%-24s %10llu %10.2f %7.1f%%\n", name.c_str(), static_cast<unsigned long long>(c.attendees()),
-                c.mean_per_conference(), 100 * c.share());
-  }
-  uint64_t peak = 1;
-  for (const auto& b : s.histogram()) peak = std::max<uint64_t>(peak, b.conferences());
-  std::printf("\nHistogram (network size: conferences)\n");
-  for (const auto& b : s.histogram()) {
-    std::printf("%3u%s %7llu %s\n", b.size(), b.size() >= 30 ? "+" : " ",
-                static_cast<unsigned long long>(b.conferences()),
-                std::string(static_cast<size_t>(50.0 * b.conferences() / peak), '#').c_str());
-  }
-  std::printf("\nDefinition: %s\n", r.definition().c_str());
-}
-
-int RunNetworkSize(const NetworkSizeArgs& args) {
-  v1::NetworkSizeRequest request;
-  for (const auto& d : args.domains) {
-    v1::Domain domain;
-    if (!v1::Domain_Parse("DOMAIN_" + d, &domain) && !v1::Domain_Parse(d, &domain)) {
-      std::cerr << "kringctl network-size: --domain: unknown domain \"" << d << "\" (e.g. YOUTH_PROTECTION, HOUSING)\n";
-      return kExitUsage;
-    }
-    request.add_domains(domain);
-  }
-  for (const auto& m : args.municipalities) request.add_municipality_codes(m);
-  request.mutable_conference_period()->set_from(args.from);
-  request.mutable_conference_period()->set_to(args.to);
-  if (!args.group_by.empty()) {
-    v1::Grouping g;
-    if (!v1::Grouping_Parse("GROUPING_" + args.group_by, &g)) {
-      std::cerr << "kringctl network-size: --group-by: one of YEAR, QUARTER, DOMAIN, MUNICIPALITY\n";
-      return kExitUsage;
-    }
-    request.set_group_by(g);
-  }
-  auto stub = v1::ResearchService::NewStub(Connect(args.server));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(args.timeout_s);
-  v1::NetworkSizeResponse response;
-  while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    response.Clear();
-    grpc::Status s = stub->GetNetworkSize(&context, request, &response);
-    if (!s.ok()) {
-      std::cerr << "kringctl network-size: " << s.error_message() << "\n";
-      return ExitFor(s);
-    }
-    if (response.watermark().events_applied() >= args.wait_events) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::cerr << "kringctl network-size: read model reflects " << response.watermark().events_applied()
-                << " events, not " << args.wait_events << ", after " << args.timeout_s << " s\n";
-      return kExitUnreachable;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  if (args.json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    (void)google::protobuf::util::MessageToJsonString(response, &out, options);
-    std::cout << out;
-  } else {
-    PrintNetworkSize(response);
-  }
-  return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -283,17 +179,6 @@ int main(int argc, char** argv) {
   cohort_cmd->add_option("--as-of", cohort.as_of, "cut-off date of the cohort (fixed, so it is reproducible)")
       ->capture_default_str();
 
-  NetworkSizeArgs ns;
-  auto* ns_cmd = app.add_subcommand("network-size", "print the network-size read model");
-  ns_cmd->add_option("--domain", ns.domains, "filter: domain, e.g. YOUTH_PROTECTION (repeatable)");
-  ns_cmd->add_option("--municipality", ns.municipalities, "filter: CBS code, e.g. GM0363 (repeatable)");
-  ns_cmd->add_option("--from", ns.from, "filter: conferences on or after YYYY-MM-DD");
-  ns_cmd->add_option("--to", ns.to, "filter: conferences on or before YYYY-MM-DD");
-  ns_cmd->add_option("--group-by", ns.group_by, "YEAR, QUARTER, DOMAIN or MUNICIPALITY");
-  ns_cmd->add_flag("--json", ns.json, "print the answer as JSON");
-  ns_cmd->add_option("--wait-events", ns.wait_events, "wait until the read model reflects this many events");
-  ns_cmd->add_option("--timeout", ns.timeout_s, "seconds to wait with --wait-events")->capture_default_str();
-
   AppendArgs append;
   auto* append_cmd = app.add_subcommand("append", "append the events of an NDJSON file (one CaseEvent per line)");
   append_cmd->add_option("--file", append.file, "the NDJSON file: {\"case_id\": …, \"event\": {…}} per line")
@@ -309,7 +194,8 @@ int main(int argc, char** argv) {
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
   const client::OpsCommands ops(app, &server);
-  client::AuditCommands audit(app, server);  // case show, tail, verify, export
+  client::AuditCommands audit(app, server);        // case show, tail, verify, export
+  client::ResearchCommands research(app, server);  // research …, network-size
 
   try {
     app.parse(argc, argv);
@@ -326,6 +212,6 @@ int main(int argc, char** argv) {
     return RunAppend(append);
   }
   if (audit.parsed()) return audit.Run();
-  ns.server = server;
-  return RunNetworkSize(ns);
+  if (research.parsed()) return research.Run();
+  return kExitUsage;
 }
