@@ -2,7 +2,8 @@
 # The run command: installs what is missing, builds, starts kringd on the
 # embedded default (RocksDB in a data folder, librdkafka's mock Kafka cluster
 # in-process), streams a deterministic SYNTHETIC cohort over gRPC, prints the
-# network-size read model, and counts with kcat the messages on the topic.
+# research read models (network size, outcomes, cost-benefit, funnel, sustained
+# support), and counts with kcat the messages on the topic.
 #
 #   KRING_DEMO_CASES   cases in the cohort (default 2000)
 #   KRING_DEMO_SEED    cohort seed (default 1)
@@ -48,8 +49,24 @@ COHORT_OUT="$("$BUILD_DIR/cli/kringctl" --server "$SERVER" cohort --cases "$CASE
 echo "$COHORT_OUT"
 APPENDED="$(echo "$COHORT_OUT" | sed -n 's/.*events appended \([0-9]*\).*/\1/p')"
 echo
+KRINGCTL=("$BUILD_DIR/cli/kringctl" --server "$SERVER")
 echo "== Network size read model over the SYNTHETIC cohort"
-"$BUILD_DIR/cli/kringctl" --server "$SERVER" network-size --group-by YEAR --wait-events "$APPENDED" --timeout 120
+"${KRINGCTL[@]}" network-size --group-by YEAR --wait-events "$APPENDED" --timeout 120
+echo
+echo "== Outcomes per referral cohort (intention to treat) and per held conference"
+"${KRINGCTL[@]}" research outcomes --wait-events "$APPENDED" --timeout 120
+echo
+echo "== Cost-benefit with the built-in cost model (projections/cost_model.json)"
+"${KRINGCTL[@]}" research cost-benefit --wait-events "$APPENDED" --timeout 120
+echo
+echo "== Funnel and the right to a plan"
+"${KRINGCTL[@]}" research funnel --wait-events "$APPENDED" --timeout 120
+echo
+echo "== Two-year sustained support (Kaplan-Meier: first 12 rows and the last 2)"
+"${KRINGCTL[@]}" research support --wait-events "$APPENDED" --timeout 120 | awk '
+  /^Kaplan/ { km = 1; n = 0 } { if (!km) { print; next } }
+  km && /^$/ { if (n > 15) { print "  ..."; for (i = n - 2; i <= n; i++) print rows[i] }; km = 0; print; next }
+  km { n++; rows[n] = $0; if (n <= 14) print }'
 echo
 echo "== Kafka: reading topic $TOPIC with kcat (a real Kafka client)"
 CONSUMED="$(kcat -b "$BOOTSTRAP" -t "$TOPIC" -C -e -o beginning -q -f '%o\n' | wc -l)"
