@@ -50,6 +50,7 @@ struct FunnelTally {
       made += c.has_plan_adopted_day();
     }
   }
+  uint64_t Total() const { return referred; }
   // Columns: the steps, rejected, the stop reasons, then protection cases,
   // offered and made.
   std::vector<uint64_t> Cells() const {
@@ -63,7 +64,7 @@ struct FunnelTally {
   }
 };
 
-void Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
+absl::Status Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
   size_t col = 0;
   const bool referred_ok = d.total(row) == Suppression::kNone;
   v1::FunnelStepFigure* referred = out->add_steps();
@@ -105,6 +106,7 @@ void Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup*
     if (os == Suppression::kNone) p->set_share_offered(static_cast<double>(t.offered) / t.protection);
     if (ms == Suppression::kNone) p->set_share_made(static_cast<double>(t.made) / t.protection);
   }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -146,30 +148,13 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
   ASSIGN_OR_RETURN(const FunnelProjection* model, ModelOf<FunnelProjection>(engine));
   v1::FunnelResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  FunnelTally overall;
-  std::map<int64_t, FunnelTally> groups;
+  GroupedTally<FunnelTally> tallies;
   model->ForEach([&](const storage::FunnelCase& c) {
-    if (!selection.Matches(c.profile())) return;
-    overall.Add(c);
-    if (selection.group_by != v1::GROUPING_UNSPECIFIED) {
-      groups[selection.GroupOf(c.profile(), c.profile().referral_day())].Add(c);
-    }
+    if (selection.Matches(c.profile()))
+      tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c);
   });
-  std::vector<std::vector<uint64_t>> cells;
-  std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : groups) {
-    cells.push_back(tally.Cells());
-    totals.push_back(tally.referred);
-  }
-  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.referred,
-                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
-  Fill(overall, d, Disclosed::kOverall, response.mutable_overall());
-  size_t row = 0;
-  for (const auto& [key, tally] : groups) {
-    v1::FunnelGroup* g = response.add_groups();
-    g->set_key(selection.GroupName(key));
-    Fill(tally, d, row++, g);
-  }
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
+                                response.mutable_overall(), response.mutable_groups(), Fill));
   response.set_definition(kFunnelDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

@@ -166,24 +166,25 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
 
   v1::NetworkSizeResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  NetworkTally overall;
-  std::map<int64_t, NetworkTally> groups;
+  GroupedTally<NetworkTally> tallies;
   model->ForEach([&](const storage::NetworkSizeCase& c) {
     if (!by_case.Matches(c.profile())) return;
     for (const storage::ConferenceFact& f : c.conferences()) {
       if (f.day() < selection.conference_from || f.day() > selection.conference_to) continue;
-      overall.Add(f);
-      if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[selection.GroupOf(c.profile(), f.day())].Add(f);
+      tallies.Add(selection, selection.GroupOf(c.profile(), f.day()), f);
     }
   });
 
+  // Two tables over the same groups: the histogram (its bins partition the
+  // conferences) and the composition (a conference has several relations).
   std::vector<std::vector<uint64_t>> bins, composition;
   std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : groups) {
+  for (const auto& [key, tally] : tallies.groups) {
     bins.push_back(tally.Bins());
     composition.push_back(tally.Composition());
     totals.push_back(tally.conferences);
   }
+  const NetworkTally& overall = tallies.overall;
   ASSIGN_OR_RETURN(Disclosed bins_mask,
                    Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
                                     /*additive_rows=*/true, selection, response.mutable_disclosure()));
@@ -192,7 +193,7 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
                                     /*additive_rows=*/false, selection, response.mutable_disclosure()));
   Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;
-  for (const auto& [key, tally] : groups) {
+  for (const auto& [key, tally] : tallies.groups) {
     v1::NetworkSizeGroup* g = response.add_groups();
     g->set_key(selection.GroupName(key));
     Fill(tally, bins_mask, composition_mask, row++, g->mutable_stats());

@@ -58,6 +58,7 @@ struct OutcomeTally {
       conference_cases[t] += conference;
     }
   }
+  uint64_t Total() const { return referred; }
   // Columns for disclosure control: conferences, then per outcome type its
   // referred and conference cases.
   std::vector<uint64_t> Cells() const {
@@ -70,7 +71,7 @@ struct OutcomeTally {
   }
 };
 
-void FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
   const bool referred_ok = d.total(row) == Suppression::kNone;
   const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
   if (referred_ok) out->set_referred(tally.referred);
@@ -94,6 +95,7 @@ void FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row,
       }
     }
   }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -124,6 +126,7 @@ struct CostTally {
       units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, t)) : 1;
     }
   }
+  uint64_t Total() const { return conferences; }
   std::vector<uint64_t> Cells() const {
     std::vector<uint64_t> cells{with_recorded_cost};
     for (int t = 1; t < kOutcomeTypes; ++t) cells.push_back(cases[t]);
@@ -131,8 +134,8 @@ struct CostTally {
   }
 };
 
-void FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Disclosed& d, size_t row,
-                   v1::CostBenefitGroup* out) {
+absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Disclosed& d, size_t row,
+                           v1::CostBenefitGroup* out) {
   const bool conferences_ok = d.total(row) == Suppression::kNone;
   out->set_conferences_suppression(ToProto(d.total(row)));
   // A sum over lines is published only when every line of the row is: it
@@ -155,18 +158,19 @@ void FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Dis
     line->set_units(tally.units[t]);
     line->set_savings_cents(amount);
   }
-  if (!conferences_ok) return;
+  if (!conferences_ok) return absl::OkStatus();
   out->set_conferences(tally.conferences);
   out->set_conference_costs_cents(tally.conference_costs);
   out->set_domain_savings_cents(tally.domain_savings);
   if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
-  if (!all_lines) return;
+  if (!all_lines) return absl::OkStatus();
   out->set_gross_savings_cents(gross);
   out->set_net_savings_cents(gross - tally.conference_costs);
   if (tally.conferences > 0) {
     out->set_net_savings_per_conference_cents((gross - tally.conference_costs) /
                                               static_cast<int64_t>(tally.conferences));
   }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -209,28 +213,11 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  OutcomeTally overall;
-  std::map<int64_t, OutcomeTally> groups;
-  RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
-    overall.Add(c);
-    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(c);
-  }));
-
-  std::vector<std::vector<uint64_t>> cells;
-  std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : groups) {
-    cells.push_back(tally.Cells());
-    totals.push_back(tally.referred);
-  }
-  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.referred,
-                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
-  FillOutcomeGroup(overall, d, Disclosed::kOverall, response.mutable_overall());
-  size_t row = 0;
-  for (const auto& [key, tally] : groups) {
-    v1::OutcomeGroup* g = response.add_groups();
-    g->set_key(selection.GroupName(key));
-    FillOutcomeGroup(tally, d, row++, g);
-  }
+  GroupedTally<OutcomeTally> tallies;
+  RETURN_IF_ERROR(ForEachSelected(
+      engine, selection, [&](int64_t group, const storage::OutcomeCase& c) { tallies.Add(selection, group, c); }));
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
+                                response.mutable_overall(), response.mutable_groups(), FillOutcomeGroup));
   response.set_definition(kOutcomesDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;
@@ -248,27 +235,15 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
 
   v1::CostBenefitResponse response;
   SetWatermark(engine, response.mutable_watermark());
-  CostTally overall;
-  std::map<int64_t, CostTally> groups;
+  GroupedTally<CostTally> tallies;
   RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
-    overall.Add(c, model, per_child, by_domain);
-    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(c, model, per_child, by_domain);
+    tallies.Add(selection, group, c, model, per_child, by_domain);
   }));
-  std::vector<std::vector<uint64_t>> cells;
-  std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : groups) {
-    cells.push_back(tally.Cells());
-    totals.push_back(tally.conferences);
-  }
-  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.conferences,
-                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
-  FillCostGroup(overall, model, d, Disclosed::kOverall, response.mutable_overall());
-  size_t row = 0;
-  for (const auto& [key, tally] : groups) {
-    v1::CostBenefitGroup* g = response.add_groups();
-    g->set_key(selection.GroupName(key));
-    FillCostGroup(tally, model, d, row++, g);
-  }
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
+                                response.mutable_overall(), response.mutable_groups(),
+                                [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
+                                  return FillCostGroup(t, model, d, row, out);
+                                }));
   *response.mutable_cost_model() = model;
   response.set_definition(kCostBenefitDefinition);
   response.set_as_of_position(request.as_of_position());

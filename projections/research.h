@@ -100,6 +100,48 @@ class Disclosed {
   SuppressionMask mask_;
 };
 
+// An answer's tallies: the overall one, and one per group when the selection
+// groups. Tally::Add takes the arguments Add() is given.
+template <typename Tally>
+struct GroupedTally {
+  Tally overall;
+  std::map<int64_t, Tally> groups;
+
+  template <typename... Args>
+  void Add(const Selection& selection, int64_t group, const Args&... args) {
+    overall.Add(args...);
+    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(args...);
+  }
+};
+
+// Applies disclosure control to the tallies' counts (Tally::Cells() as the
+// columns, Tally::Total() as a group's cases; see Disclosed) and fills the
+// overall row and a keyed row per group with
+// fill(tally, disclosed, row, Group*) -> absl::Status.
+template <typename Tally, typename Group, typename Fill>
+absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& selection, bool additive_rows,
+                           v1::DisclosureReport* report, Group* overall,
+                           google::protobuf::RepeatedPtrField<Group>* groups, Fill&& fill) {
+  std::vector<std::vector<uint64_t>> cells;
+  std::vector<uint64_t> totals;
+  for (const auto& [key, tally] : tallies.groups) {
+    cells.push_back(tally.Cells());
+    totals.push_back(tally.Total());
+  }
+  absl::StatusOr<Disclosed> d = Disclosed::Apply(cells, totals, tallies.overall.Cells(), tallies.overall.Total(),
+                                                 additive_rows, selection, report);
+  if (!d.ok()) return d.status();
+  absl::Status status = fill(tallies.overall, *d, Disclosed::kOverall, overall);
+  size_t row = 0;
+  for (const auto& [key, tally] : tallies.groups) {
+    if (!status.ok()) break;
+    Group* g = groups->Add();
+    g->set_key(selection.GroupName(key));
+    status = fill(tally, *d, row++, g);
+  }
+  return status;
+}
+
 // The read model of type Model that `engine` holds (INTERNAL when it holds
 // another one: a programmer error in the service's wiring).
 template <typename Model>

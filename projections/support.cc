@@ -120,6 +120,7 @@ struct SupportTally {
     }
   }
 
+  uint64_t Total() const { return cases; }
   std::vector<uint64_t> Cells() const { return {retention_cases.begin(), retention_cases.end()}; }
 };
 
@@ -236,30 +237,16 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
   ASSIGN_OR_RETURN(const SupportProjection* model, ModelOf<SupportProjection>(engine));
   v1::SupportResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  SupportTally overall;
-  std::map<int64_t, SupportTally> groups;
+  GroupedTally<SupportTally> tallies;
   model->ForEach([&](const storage::SupportCase& c) {
     if (!selection.Matches(c.profile()) || !InPopulation(c, parameters)) return;
-    overall.Add(c, parameters);
-    if (selection.group_by != v1::GROUPING_UNSPECIFIED) {
-      groups[selection.GroupOf(c.profile(), c.profile().referral_day())].Add(c, parameters);
-    }
+    tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c, parameters);
   });
-  std::vector<std::vector<uint64_t>> cells;
-  std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : groups) {
-    cells.push_back(tally.Cells());
-    totals.push_back(tally.cases);
-  }
-  ASSIGN_OR_RETURN(Disclosed d, Disclosed::Apply(cells, totals, overall.Cells(), overall.cases,
-                                                 /*additive_rows=*/false, selection, response.mutable_disclosure()));
-  RETURN_IF_ERROR(Fill(overall, d, Disclosed::kOverall, selection, response.mutable_overall()));
-  size_t row = 0;
-  for (const auto& [key, tally] : groups) {
-    v1::SupportGroup* g = response.add_groups();
-    g->set_key(selection.GroupName(key));
-    RETURN_IF_ERROR(Fill(tally, d, row++, selection, g));
-  }
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
+                                response.mutable_overall(), response.mutable_groups(),
+                                [&](const SupportTally& t, const Disclosed& d, size_t row, v1::SupportGroup* out) {
+                                  return Fill(t, d, row, selection, out);
+                                }));
   response.set_definition(kSupportDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "kring/v1/audit.grpc.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
+#include "kring/v1/research.grpc.pb.h"
 #include "services/server.h"
 #include "tests/testing/kringd_process.h"
 #include "tests/testing/test_support.h"
@@ -581,10 +582,37 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
     ASSERT_EQ(refused.load(), 0u);
     ASSERT_EQ(acked.load(), kEvents);
   }
-  // The relay publishes the log to the embedded cluster (that copy is part of
-  // the baseline, not of the read): wait until kringd's RSS settles. The
-  // projection keeps consuming meanwhile, its prefetch capped (--kafka-config
-  // queued.max.messages.kbytes) so that it adds little noise.
+  // The relay publishes the log to the embedded cluster and the read models
+  // apply it (that work is part of the baseline, not of the read): wait until
+  // every read model has applied the whole log, then until kringd's RSS
+  // settles. The consumers' prefetch is capped (--kafka-config
+  // queued.max.messages.kbytes) so that they add little noise.
+  {
+    auto research = v1::ResearchService::NewStub(channel);
+    auto applied = [&](auto call) {
+      grpc::ClientContext c;
+      c.set_deadline(std::chrono::system_clock::now() + seconds(10));
+      return call(c);
+    };
+    const auto deadline = steady_clock::now() + seconds(180);
+    while (steady_clock::now() < deadline) {
+      uint64_t least = kEvents;
+      v1::NetworkSizeResponse n;
+      v1::OutcomesResponse o;
+      v1::FunnelResponse f;
+      v1::SupportResponse s;
+      applied([&](grpc::ClientContext& c) { return research->GetNetworkSize(&c, {}, &n); });
+      applied([&](grpc::ClientContext& c) { return research->GetOutcomes(&c, {}, &o); });
+      applied([&](grpc::ClientContext& c) { return research->GetFunnel(&c, {}, &f); });
+      applied([&](grpc::ClientContext& c) { return research->GetSustainedSupport(&c, {}, &s); });
+      for (uint64_t w : {n.watermark().events_applied(), o.watermark().events_applied(), f.watermark().events_applied(),
+                         s.watermark().events_applied()}) {
+        least = std::min(least, w);
+      }
+      if (least == kEvents) break;
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+  }
   {
     const auto deadline = steady_clock::now() + seconds(90);
     uint64_t last = RssBytes(kringd.pid());

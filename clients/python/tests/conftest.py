@@ -80,19 +80,21 @@ def kring(tmp_path_factory):
         assert appended > 0, seeded.stdout
 
         client = Client(address, timeout=120)
-        # Wait until the network-size read model reflects every appended event.
+        # Wait until every read model reflects every appended event: each is
+        # its own consumer group and catches up on its own.
         deadline = time.monotonic() + 60
-        applied = -1
+        queries = [client.network_size, client.outcomes, client.funnel, client.sustained_support]
+        applied = [-1] * len(queries)
         while True:
             try:
-                applied = client.network_size().watermark["events_applied"]
+                applied = [q().watermark["events_applied"] for q in queries]
             except ResearchError as e:
                 if e.code.name != "UNAVAILABLE":
                     raise
-            if applied == appended:
+            if all(a == appended for a in applied):
                 break
             if time.monotonic() > deadline:
-                pytest.fail(f"the read model applied {applied} of {appended} events within 60 s:\n{_tail(log)}")
+                pytest.fail(f"the read models applied {applied} of {appended} events within 60 s:\n{_tail(log)}")
             time.sleep(0.2)
 
         yield Kring(address, appended, client, log)
