@@ -190,7 +190,8 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
                                     /*additive_rows=*/true, selection, response.mutable_disclosure()));
   ASSIGN_OR_RETURN(Disclosed composition_mask,
                    Disclosed::Apply(composition, totals, overall.Composition(), overall.conferences,
-                                    /*additive_rows=*/false, selection, response.mutable_disclosure()));
+                                    /*additive_rows=*/false, selection, response.mutable_disclosure(),
+                                    /*report_totals=*/false));
   Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;
   for (const auto& [key, tally] : tallies.groups) {

@@ -199,8 +199,8 @@ v1::Suppression ToProto(Suppression s) {
 absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_t>>& group_cells,
                                            const std::vector<uint64_t>& group_totals,
                                            const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
-                                           bool additive_rows, const Selection& selection,
-                                           v1::DisclosureReport* report) {
+                                           bool additive_rows, const Selection& selection, v1::DisclosureReport* report,
+                                           bool report_totals) {
   const bool grouped = selection.group_by != v1::GROUPING_UNSPECIFIED;
   CountTable table;
   table.cols = overall_cells.size();
@@ -225,10 +225,12 @@ absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_
   };
   if (grouped) {
     for (Suppression s : mask.cells) add(s);
-    for (Suppression s : mask.row_totals) add(s);
+    if (report_totals) {
+      for (Suppression s : mask.row_totals) add(s);
+    }
   }
   for (Suppression s : mask.col_totals) add(s);
-  add(mask.grand_total);
+  if (report_totals) add(mask.grand_total);
   return Disclosed(std::move(mask));
 }
 

@@ -81,13 +81,16 @@ absl::StatusOr<Selection> ParseSelection(const Request& request) {
 // per count, the overall row as the column totals (groups partition the cases,
 // so the columns add up over the groups), each group's cases as row totals
 // (additive over the columns only when `additive_rows`). Without grouping
-// there is one row, the overall one. Counts the suppressions into `report`.
+// there is one row, the overall one. Counts the suppressions into `report`,
+// the totals' only when `report_totals` (a second table over the same groups
+// shares its totals with the first).
 class Disclosed {
  public:
   static absl::StatusOr<Disclosed> Apply(const std::vector<std::vector<uint64_t>>& group_cells,
                                          const std::vector<uint64_t>& group_totals,
                                          const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
-                                         bool additive_rows, const Selection& selection, v1::DisclosureReport* report);
+                                         bool additive_rows, const Selection& selection, v1::DisclosureReport* report,
+                                         bool report_totals = true);
   // Of column `col` in group row `row`, or in the overall row (kOverall).
   static constexpr size_t kOverall = SIZE_MAX;
   Suppression cell(size_t row, size_t col) const {
