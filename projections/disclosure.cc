@@ -255,6 +255,12 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
   for (size_t i = 0; i < layout.size(); ++i) {
     if (value[i] > 0 && value[i] < options.min_cell_size) state[i] = Suppression::kPrimary;
   }
+  for (size_t i = 0; i < table.forced_cells.size() && i < table.cells.size(); ++i) {
+    if (table.forced_cells[i] && value[i] > 0) state[i] = Suppression::kPrimary;
+  }
+  for (size_t c = 0; c < table.forced_col_totals.size() && c < table.cols; ++c) {
+    if (table.forced_col_totals[c] && value[layout.ColTotal(c)] > 0) state[layout.ColTotal(c)] = Suppression::kPrimary;
+  }
   auto candidate = [&](size_t i) { return state[i] == Suppression::kNone && value[i] > 0; };
   // The smallest candidate of `indices` (ties: the first), if any.
   auto smallest = [&](const std::vector<size_t>& indices) -> std::optional<size_t> {

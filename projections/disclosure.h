@@ -92,6 +92,14 @@ struct CountTable {
   // row totals. Suppress() refuses a table where these sums do not hold.
   // Default: true.
   bool additive_cols = true;
+  // Cells (row-major, as `cells`) and column totals the caller needs
+  // suppressed whatever they count, as primary ones: a count whose difference
+  // from a count containing it (the cases of a funnel step within those of the
+  // step before) would reveal fewer than k cases. A zero is never suppressed.
+  // Empty: none.
+  // Default: empty.
+  std::vector<bool> forced_cells;
+  std::vector<bool> forced_col_totals;
 
   uint64_t cell(size_t row, size_t col) const { return cells[row * cols + col]; }
 };

@@ -64,6 +64,33 @@ struct FunnelTally {
   }
 };
 
+// Within a group (columns as FunnelTally::Cells): every step in the referred
+// cases and in each step before it; rejected plans in the adopted ones; stop
+// reasons and protection cases in the referred cases; plans offered and made
+// in the protection cases, and made also in the adopted ones.
+const std::vector<Nested>& FunnelNesting() {
+  static const std::vector<Nested> nested = [] {
+    const size_t rejected = kSteps.size(), first_stop = rejected + 1, protection = first_stop + kStopReasons - 1;
+    const size_t offered = protection + 1, made = protection + 2, adopted = 2;
+    std::vector<Nested> n;
+    for (size_t i = 0; i < kSteps.size(); ++i) {
+      n.push_back({Nested::kTotal, i});
+      for (size_t j = i + 1; j < kSteps.size(); ++j) n.push_back({i, j});
+    }
+    n.push_back({Nested::kTotal, rejected});
+    n.push_back({adopted, rejected});
+    for (size_t r = first_stop; r < protection; ++r) n.push_back({Nested::kTotal, r});
+    n.push_back({Nested::kTotal, protection});
+    for (size_t inner : {offered, made}) {
+      n.push_back({Nested::kTotal, inner});
+      n.push_back({protection, inner});
+    }
+    n.push_back({adopted, made});
+    return n;
+  }();
+  return nested;
+}
+
 absl::Status Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
   size_t col = 0;
   const bool referred_ok = d.total(row) == Suppression::kNone;
@@ -153,8 +180,9 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
     if (selection.Matches(c.profile()))
       tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c);
   });
-  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
-                                response.mutable_overall(), response.mutable_groups(), Fill));
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, FunnelNesting(),
+                                response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
+                                Fill));
   response.set_definition(kFunnelDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

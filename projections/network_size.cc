@@ -185,12 +185,16 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
     totals.push_back(tally.conferences);
   }
   const NetworkTally& overall = tallies.overall;
+  // The conferences with an attendee of a relation are some of the group's
+  // conferences (the bins add up: their differences are sums of bins).
+  std::vector<Nested> nested;
+  for (size_t r = 0; r < kRelations; ++r) nested.push_back({Nested::kTotal, r});
   ASSIGN_OR_RETURN(Disclosed bins_mask,
                    Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
-                                    /*additive_rows=*/true, selection, response.mutable_disclosure()));
+                                    /*additive_rows=*/true, {}, selection, response.mutable_disclosure()));
   ASSIGN_OR_RETURN(Disclosed composition_mask,
                    Disclosed::Apply(composition, totals, overall.Composition(), overall.conferences,
-                                    /*additive_rows=*/false, selection, response.mutable_disclosure(),
+                                    /*additive_rows=*/false, nested, selection, response.mutable_disclosure(),
                                     /*report_totals=*/false));
   Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;

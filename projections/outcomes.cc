@@ -71,6 +71,34 @@ struct OutcomeTally {
   }
 };
 
+// Within a group: the conference cases in the referred ones; an outcome's
+// conference cases in its referred cases and in the conference cases.
+const std::vector<Nested>& OutcomeNesting() {
+  static const std::vector<Nested> nested = [] {
+    std::vector<Nested> n = {{Nested::kTotal, 0}};
+    for (size_t t = 1; t < kOutcomeTypes; ++t) {
+      const size_t referred = 1 + 2 * (t - 1), conference = referred + 1;
+      n.push_back({Nested::kTotal, referred});
+      n.push_back({Nested::kTotal, conference});
+      n.push_back({referred, conference});
+      n.push_back({0, conference});
+    }
+    return n;
+  }();
+  return nested;
+}
+
+// Within a group: the cases with a recorded cost, and those with each
+// outcome, in the conference cases.
+const std::vector<Nested>& CostNesting() {
+  static const std::vector<Nested> nested = [] {
+    std::vector<Nested> n;
+    for (size_t col = 0; col < kOutcomeTypes; ++col) n.push_back({Nested::kTotal, col});
+    return n;
+  }();
+  return nested;
+}
+
 absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
   const bool referred_ok = d.total(row) == Suppression::kNone;
   const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
@@ -216,8 +244,9 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
   GroupedTally<OutcomeTally> tallies;
   RETURN_IF_ERROR(ForEachSelected(
       engine, selection, [&](int64_t group, const storage::OutcomeCase& c) { tallies.Add(selection, group, c); }));
-  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
-                                response.mutable_overall(), response.mutable_groups(), FillOutcomeGroup));
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
+                                response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
+                                FillOutcomeGroup));
   response.set_definition(kOutcomesDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;
@@ -239,8 +268,8 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
     tallies.Add(selection, group, c, model, per_child, by_domain);
   }));
-  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
-                                response.mutable_overall(), response.mutable_groups(),
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
+                                response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
                                   return FillCostGroup(t, model, d, row, out);
                                 }));

@@ -33,6 +33,28 @@ absl::Status ParseRange(const v1::DateRange& range, const std::string& field, in
   return absl::OkStatus();
 }
 
+// The counts of one row to suppress because of their nesting (see Nested):
+// until stable, an inner count whose difference from a published outer one
+// counts 1..k-1 cases.
+std::vector<bool> ForcedByNesting(const std::vector<uint64_t>& cells, uint64_t total, const std::vector<Nested>& nested,
+                                  uint32_t k) {
+  std::vector<bool> forced(cells.size(), false);
+  auto small = [&](uint64_t v) { return v > 0 && v < k; };
+  auto value = [&](size_t i) { return i == Nested::kTotal ? total : cells[i]; };
+  auto published = [&](size_t i) { return !small(value(i)) && (i == Nested::kTotal || !forced[i]); };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const Nested& n : nested) {
+      if (!published(n.outer) || !published(n.inner) || value(n.outer) < value(n.inner)) continue;
+      if (small(value(n.outer) - value(n.inner))) {
+        forced[n.inner] = true;
+        changed = true;
+      }
+    }
+  }
+  return forced;
+}
+
 uint32_t MunicipalityNumber(const std::string& code) {
   uint32_t n = 0;
   return code.size() == 6 && absl::SimpleAtoi(code.substr(2), &n) ? n : 0;
@@ -199,22 +221,30 @@ v1::Suppression ToProto(Suppression s) {
 absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_t>>& group_cells,
                                            const std::vector<uint64_t>& group_totals,
                                            const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
-                                           bool additive_rows, const Selection& selection, v1::DisclosureReport* report,
+                                           bool additive_rows, const std::vector<Nested>& nested,
+                                           const Selection& selection, v1::DisclosureReport* report,
                                            bool report_totals) {
   const bool grouped = selection.group_by != v1::GROUPING_UNSPECIFIED;
+  const uint32_t k = selection.disclosure.min_cell_size;
   CountTable table;
   table.cols = overall_cells.size();
   table.additive_rows = additive_rows;
   table.additive_cols = true;
   table.col_totals = overall_cells;
   table.grand_total = overall_total;
+  table.forced_col_totals = ForcedByNesting(overall_cells, overall_total, nested, k);
   if (grouped) {
     table.rows = group_cells.size();
-    for (const auto& row : group_cells) table.cells.insert(table.cells.end(), row.begin(), row.end());
+    for (size_t r = 0; r < group_cells.size(); ++r) {
+      table.cells.insert(table.cells.end(), group_cells[r].begin(), group_cells[r].end());
+      const std::vector<bool> forced = ForcedByNesting(group_cells[r], group_totals[r], nested, k);
+      table.forced_cells.insert(table.forced_cells.end(), forced.begin(), forced.end());
+    }
     table.row_totals = group_totals;
   } else {
     table.rows = 1;
     table.cells = overall_cells;
+    table.forced_cells = table.forced_col_totals;
     table.row_totals = {overall_total};
   }
   ASSIGN_OR_RETURN(SuppressionMask mask, Suppress(table, selection.disclosure));

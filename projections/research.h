@@ -77,19 +77,32 @@ absl::StatusOr<Selection> ParseSelection(const Request& request) {
                               request.disclosure());
 }
 
+// A count of a row contained in another of the same row (a funnel step's
+// cases in those of the step before, an outcome's completer cases in its
+// referred cases): publishing both would publish their difference, so the
+// inner one is suppressed (as primary) when that difference counts fewer than
+// k cases. Indices are columns; kTotal is the row's cases.
+struct Nested {
+  static constexpr size_t kTotal = SIZE_MAX;
+  size_t outer;
+  size_t inner;
+};
+
 // Disclosure control over an answer's counts: one row per group, one column
 // per count, the overall row as the column totals (groups partition the cases,
 // so the columns add up over the groups), each group's cases as row totals
 // (additive over the columns only when `additive_rows`). Without grouping
-// there is one row, the overall one. Counts the suppressions into `report`,
-// the totals' only when `report_totals` (a second table over the same groups
-// shares its totals with the first).
+// there is one row, the overall one. `nested` lists the counts contained in
+// others (see Nested). Counts the suppressions into `report`, the totals' only
+// when `report_totals` (a second table over the same groups shares its totals
+// with the first).
 class Disclosed {
  public:
   static absl::StatusOr<Disclosed> Apply(const std::vector<std::vector<uint64_t>>& group_cells,
                                          const std::vector<uint64_t>& group_totals,
                                          const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
-                                         bool additive_rows, const Selection& selection, v1::DisclosureReport* report,
+                                         bool additive_rows, const std::vector<Nested>& nested,
+                                         const Selection& selection, v1::DisclosureReport* report,
                                          bool report_totals = true);
   // Of column `col` in group row `row`, or in the overall row (kOverall).
   static constexpr size_t kOverall = SIZE_MAX;
@@ -123,7 +136,7 @@ struct GroupedTally {
 // fill(tally, disclosed, row, Group*) -> absl::Status.
 template <typename Tally, typename Group, typename Fill>
 absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& selection, bool additive_rows,
-                           v1::DisclosureReport* report, Group* overall,
+                           const std::vector<Nested>& nested, v1::DisclosureReport* report, Group* overall,
                            google::protobuf::RepeatedPtrField<Group>* groups, Fill&& fill) {
   std::vector<std::vector<uint64_t>> cells;
   std::vector<uint64_t> totals;
@@ -132,7 +145,7 @@ absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& 
     totals.push_back(tally.Total());
   }
   absl::StatusOr<Disclosed> d = Disclosed::Apply(cells, totals, tallies.overall.Cells(), tallies.overall.Total(),
-                                                 additive_rows, selection, report);
+                                                 additive_rows, nested, selection, report);
   if (!d.ok()) return d.status();
   absl::Status status = fill(tallies.overall, *d, Disclosed::kOverall, overall);
   size_t row = 0;

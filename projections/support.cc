@@ -242,7 +242,9 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
     if (!selection.Matches(c.profile()) || !InPopulation(c, parameters)) return;
     tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c, parameters);
   });
-  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, response.mutable_disclosure(),
+  // The cases with a follow-up near each mark are some of the group's cases.
+  const std::vector<Nested> nested = {{Nested::kTotal, 0}, {Nested::kTotal, 1}, {Nested::kTotal, 2}};
+  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, nested, response.mutable_disclosure(),
                                 response.mutable_overall(), response.mutable_groups(),
                                 [&](const SupportTally& t, const Disclosed& d, size_t row, v1::SupportGroup* out) {
                                   return Fill(t, d, row, selection, out);

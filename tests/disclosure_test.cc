@@ -77,6 +77,34 @@ TEST(DisclosureTest, CellOfThreeCasesIsSuppressedWithComplementsSoNoMarginReveal
   EXPECT_TRUE(mask.any());
 }
 
+// A caller's forced suppression (a count whose difference from a count that
+// contains it is under k) is primary, whatever it counts, and gets its
+// complements like any other; a forced zero stays published.
+TEST(DisclosureTest, ForcedCellsArePrimaryWithComplementsAndZerosStayPublished) {
+  CountTable table = AdditiveTable(3, 3,
+                                   {30, 12, 20,  //
+                                    15, 11, 0,   //
+                                    25, 40, 14});
+  table.forced_cells = {true,  false, false,  //
+                        false, false, true,   //
+                        false, false, false};
+  table.forced_col_totals = {false, false, true};
+  const SuppressionMask mask = SuppressAndAudit(table);
+  EXPECT_EQ(mask.cell(0, 0), Suppression::kPrimary);
+  EXPECT_EQ(mask.cell(1, 2), Suppression::kNone);  // a zero
+  EXPECT_EQ(mask.col_totals[2], Suppression::kPrimary);
+  // Row 0 and column 0 each need a second blank; the forced column total
+  // needs one among the other column totals.
+  size_t row0 = 0, col0 = 0;
+  for (size_t c = 0; c < 3; ++c) row0 += mask.suppressed(0, c);
+  for (size_t r = 0; r < 3; ++r) col0 += mask.suppressed(r, 0);
+  EXPECT_GE(row0, 2u);
+  EXPECT_GE(col0, 2u);
+  size_t col_totals = 0;
+  for (size_t c = 0; c < 3; ++c) col_totals += mask.col_total_suppressed(c);
+  EXPECT_GE(col_totals + (mask.grand_total_suppressed() ? 1 : 0), 2u);
+}
+
 TEST(DisclosureTest, AuditRecomputesALoneBlankFromItsRowTotal) {
   const CountTable table = AdditiveTable(2, 2, {3, 12, 15, 11});
   SuppressionMask primary_only;

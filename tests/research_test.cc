@@ -682,12 +682,15 @@ TEST_F(ResearchTest, FunnelCountsStepsMediansStopReasonsAndPlanRightAsComputedBy
   for (int i = 2; i < o.stop_reasons_size(); ++i) EXPECT_EQ(o.stop_reasons(i).cases(), 0u);
   // Right to a plan: FA + FB have a protection measure (16); offered in
   // 10 + 5; a plan made in FA's 10.
+  // Offered in 15 of the 16: published, it would tell that 1 case was not
+  // offered a plan, so it is suppressed (nested counts differ by 1..k-1).
   EXPECT_EQ(o.plan_right().protection_cases(), 16u);
-  EXPECT_EQ(o.plan_right().plan_offered(), 15u);
+  EXPECT_FALSE(o.plan_right().has_plan_offered());
+  EXPECT_EQ(o.plan_right().offered_suppression(), v1::SUPPRESSION_PRIMARY);
+  EXPECT_FALSE(o.plan_right().has_share_offered());
   EXPECT_EQ(o.plan_right().plan_made(), 10u);
-  EXPECT_DOUBLE_EQ(o.plan_right().share_offered(), 15.0 / 16);
   EXPECT_DOUBLE_EQ(o.plan_right().share_made(), 10.0 / 16);
-  EXPECT_EQ(r->disclosure().primary_cells(), 0u);
+  EXPECT_EQ(r->disclosure().primary_cells(), 1u);
   EXPECT_EQ(r->definition(), kFunnelDefinition);
 }
 
@@ -712,7 +715,7 @@ TEST_F(ResearchTest, FunnelCountsStepsMediansStopReasonsAndPlanRightAsComputedBy
 // plus S12 with a plan and no follow-up (not in the population).
 class SupportTest : public ResearchTest {
  protected:
-  void AddSupportCohort() {
+  void AddSupportCohort(const std::string& prefix = "sc-") {
     const std::vector<int> r10 = {0, 1, 2, 3, 4}, r08 = {0, 1, 2, 3}, r06 = {0, 1, 2}, r04 = {0, 1};
     const std::vector<std::vector<std::pair<int, std::vector<int>>>> follow_ups = {
         {{183, r10}, {365, r08}, {730, r08}},
@@ -739,7 +742,7 @@ class SupportTest : public ResearchTest {
       s.network = attendees_only ? 5 : 6;
       s.owners = attendees_only ? 0 : 5;
       s.follow_ups = follow_ups[i];
-      Add("sc-" + std::to_string(i), s);
+      Add(prefix + std::to_string(i), s);
     }
   }
 };
@@ -754,14 +757,19 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   ASSERT_EQ(o.retention_size(), 3);
   // 6 months (182.6 days, +-91): the day-183 follow-ups of all but S8:
   // 1+1+.8+.6+.6+1+1+.8+1+1+1 = 9.8 over 11. (S8's day 90 is 93 days off.)
-  EXPECT_EQ(o.retention(0).months(), 6u);
-  EXPECT_EQ(o.retention(0).cases(), 11u);
-  EXPECT_NEAR(o.retention(0).mean_retention(), 9.8 / 11, 1e-6);
   // 12 months: day 365 in S0,S1,S2,S3,S5,S7,S9,S10,S11:
   // .8+1+.6+.8+1+.4+1+.8+1 = 7.4 over 9.
+  // Both are suppressed here: 11 and 9 of the 12 cases would tell that 1 and 3
+  // cases had no follow-up near the mark (fewer than k = 5). With k = 5 and
+  // the cohort five times over (55 and 45 of 60) they are published:
+  // SupportTest.RetentionFiguresOfALargerCohort.
+  EXPECT_EQ(o.retention(0).months(), 6u);
+  EXPECT_FALSE(o.retention(0).has_cases());
+  EXPECT_EQ(o.retention(0).suppression(), v1::SUPPRESSION_PRIMARY);
+  EXPECT_FALSE(o.retention(0).has_mean_retention());
   EXPECT_EQ(o.retention(1).months(), 12u);
-  EXPECT_EQ(o.retention(1).cases(), 9u);
-  EXPECT_NEAR(o.retention(1).mean_retention(), 7.4 / 9, 1e-6);
+  EXPECT_FALSE(o.retention(1).has_cases());
+  EXPECT_EQ(o.retention(1).suppression(), v1::SUPPRESSION_PRIMARY);
   // 24 months: day 730 in S0,S1,S2,S10,S11: .8+1+.4+.8+.6 = 3.6 over 5
   // (day 548 is 182 days off).
   EXPECT_EQ(o.retention(2).months(), 24u);
@@ -800,6 +808,26 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   EXPECT_EQ(r->overall().curve_size(), 2);
   EXPECT_TRUE(r->overall().curve_truncated());
   EXPECT_FALSE(r->overall().has_survival_12m());
+}
+
+TEST_F(SupportTest, RetentionFiguresOfALargerCohort) {
+  for (int copy = 0; copy < 5; ++copy) AddSupportCohort("sc" + std::to_string(copy) + "-");
+  auto engine = Rebuilt<SupportProjection>("support");
+  auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const v1::SupportGroup& o = r->overall();
+  EXPECT_EQ(o.cases(), 60u);
+  ASSERT_EQ(o.retention_size(), 3);
+  // The figures of RetentionAndKaplanMeierAsComputedByHand, five times: 55,
+  // 45 and 25 of the 60 cases (5, 15 and 35 without a follow-up near the
+  // mark: not fewer than k), with the same means.
+  EXPECT_EQ(o.retention(0).cases(), 55u);
+  EXPECT_NEAR(o.retention(0).mean_retention(), 9.8 / 11, 1e-6);
+  EXPECT_EQ(o.retention(1).cases(), 45u);
+  EXPECT_NEAR(o.retention(1).mean_retention(), 7.4 / 9, 1e-6);
+  EXPECT_EQ(o.retention(2).cases(), 25u);
+  EXPECT_NEAR(o.retention(2).mean_retention(), 0.72, 1e-6);
+  EXPECT_EQ(r->disclosure().primary_cells(), 0u);
 }
 
 TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
@@ -870,10 +898,13 @@ TEST_F(ResearchTest, NetworkSizeMeanMedianAndPercentilesAsComputedByHand) {
   EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
   EXPECT_EQ(s.composition(0).attendees(), 43u);
   EXPECT_EQ(s.composition(0).conferences(), 10u);
+  // Friends attended 9 of the 10 conferences: published, that would tell that
+  // 1 conference had none (fewer than k), so the row is suppressed.
   EXPECT_EQ(s.composition(1).relation(), v1::RELATION_FRIEND);
-  EXPECT_EQ(s.composition(1).attendees(), 17u);
-  EXPECT_EQ(s.composition(1).conferences(), 9u);
-  EXPECT_DOUBLE_EQ(s.composition(1).share(), 17.0 / 60);
+  EXPECT_FALSE(s.composition(1).has_conferences());
+  EXPECT_FALSE(s.composition(1).has_attendees());
+  EXPECT_FALSE(s.composition(1).has_share());
+  EXPECT_EQ(s.composition(1).suppression(), v1::SUPPRESSION_PRIMARY);
   // Histogram bins of 1 or 2 conferences are under k.
   for (const v1::HistogramBin& bin : s.histogram()) {
     EXPECT_FALSE(bin.has_conferences());
@@ -1246,6 +1277,65 @@ TEST_F(DisclosureTest, ASmallCellIsSuppressedWithAComplementAndCannotBeRecompute
   EXPECT_GE(absent, 2);
   EXPECT_GE(secondary, 1);
   EXPECT_NE(*total - published, 3u);
+}
+
+// Nested counts: in GM0363, 12 cases are referred and 10 get a coordinator
+// (and a conference, and a plan, 8 of which are accepted); GM0599 has 15,
+// all the way to acceptance. Published side by side, 12 and 10 would tell
+// that 2 cases stopped before a coordinator: the inner count is suppressed,
+// and so is every later step whose difference to a published earlier one is
+// under k, with complements so that the overall column gives nothing back.
+TEST_F(DisclosureTest, ADifferenceOfNestedCountsUnderKIsNotPublished) {
+  CaseSpec full;
+  full.referred = CivilDay(2022, 6, 1);
+  full.coordinator_after = 5;
+  full.conference_after = 20;
+  full.plan_after = 1;
+  full.decision = {{7, v1::PLAN_DECISION_ACCEPTED}};
+  CaseSpec referred_only = full;
+  referred_only.coordinator_after.reset();
+  referred_only.conference_after.reset();
+  referred_only.plan_after.reset();
+  referred_only.decision.reset();
+  CaseSpec not_accepted = full;
+  not_accepted.decision.reset();
+  AddMany("nd-a", 8, full);
+  AddMany("nd-b", 2, not_accepted);
+  AddMany("nd-c", 2, referred_only);
+  full.municipality = "GM0599";
+  AddMany("nd-d", 15, full);
+
+  auto engine = Rebuilt<FunnelProjection>("funnel");
+  v1::FunnelRequest request = WithK(v1::FunnelRequest(), 5);
+  request.set_group_by(v1::GROUPING_MUNICIPALITY);
+  auto r = QueryFunnel(*engine, request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // In every row, no two published step counts differ by 1..k-1.
+  auto check = [&](const v1::FunnelGroup& g) {
+    std::vector<uint64_t> published;
+    for (const auto& step : g.steps()) {
+      if (step.has_cases()) published.push_back(step.cases());
+    }
+    for (size_t i = 0; i < published.size(); ++i) {
+      for (size_t j = i + 1; j < published.size(); ++j) {
+        const uint64_t d = published[i] - published[j];
+        EXPECT_TRUE(d == 0 || d >= 5) << g.key() << ": " << published[i] << " - " << published[j];
+      }
+    }
+  };
+  check(r->overall());
+  for (const auto& g : r->groups()) check(g);
+  ASSERT_EQ(r->groups_size(), 2);
+  const v1::FunnelGroup& small = r->groups(0);
+  ASSERT_EQ(small.key(), "GM0363");
+  EXPECT_EQ(small.steps(0).cases(), 12u);  // referred
+  EXPECT_FALSE(small.steps(1).has_cases());
+  EXPECT_EQ(small.steps(1).suppression(), v1::SUPPRESSION_PRIMARY);
+  // Overall: 27 referred, 25 with a coordinator: 2 again, suppressed; the
+  // column of coordinators then has two blanks (GM0363 and the overall) and
+  // GM0599's 15 alone gives neither back.
+  EXPECT_EQ(r->overall().steps(0).cases(), 27u);
+  EXPECT_FALSE(r->overall().steps(1).has_cases());
 }
 
 TEST_F(DisclosureTest, MinCellSizeBelowFiveIsRefusedAndFiveAllowed) {
