@@ -176,10 +176,8 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
   v1::FunnelResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   GroupedTally<FunnelTally> tallies;
-  model->ForEach([&](const storage::FunnelCase& c) {
-    if (selection.Matches(c.profile()))
-      tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c);
-  });
+  ForEachInCohort(*model, selection,
+                  [&](int64_t group, const storage::FunnelCase& c) { tallies.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, FunnelNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 Fill));

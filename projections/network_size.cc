@@ -15,10 +15,6 @@ namespace {
 constexpr uint32_t kHistogramCap = 30;
 constexpr int kRelations = v1::Relation_ARRAYSIZE;
 
-bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 struct NetworkTally {
   uint64_t conferences = 0;
   uint64_t attendees = 0;
@@ -132,13 +128,13 @@ absl::Status NetworkSizeProjection::Fold(const v1::RecordedEvent& event, storage
       std::set<uint64_t> counted;
       for (const std::string& id : e.conference_held().attendee_ids()) {
         const uint64_t key = ParticipantKey(id);
-        if (Contains(c.coordinators(), key) || counted.count(key)) continue;
+        if (ContainsKey(c.coordinators(), key) || counted.count(key)) continue;
         auto it = c.participants().find(key);
         const v1::Relation relation = it == c.participants().end() ? v1::RELATION_UNSPECIFIED : it->second.relation();
         if (relation == v1::RELATION_PROFESSIONAL) continue;
         counted.insert(key);
         fact->set_by_relation(relation, fact->by_relation(relation) + 1);
-        if (Contains(c.central_persons(), key) || (it != c.participants().end() && it->second.central_person())) {
+        if (ContainsKey(c.central_persons(), key) || (it != c.participants().end() && it->second.central_person())) {
           fact->set_central_persons(fact->central_persons() + 1);
         }
       }

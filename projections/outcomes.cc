@@ -27,18 +27,6 @@ bool HasOutcome(const storage::OutcomeCase& c, int type) { return (c.outcomes() 
 
 uint64_t Children(const storage::OutcomeCase& c, int type) { return type < c.children_size() ? c.children(type) : 0; }
 
-// Calls fn(group, case) for every case the selection keeps, grouped by the
-// referral (the cohort), from one consistent view of the model.
-template <typename Fn>
-absl::Status ForEachSelected(const ProjectionEngine& engine, const Selection& selection, Fn&& fn) {
-  ASSIGN_OR_RETURN(const OutcomesProjection* model, ModelOf<OutcomesProjection>(engine));
-  model->ForEach([&](const storage::OutcomeCase& c) {
-    if (!selection.Matches(c.profile())) return;
-    fn(selection.GroupOf(c.profile(), c.profile().referral_day()), c);
-  });
-  return absl::OkStatus();
-}
-
 // ---------------------------------------------------------------------------
 // Outcomes
 
@@ -239,11 +227,12 @@ absl::Status OutcomesProjection::Fold(const v1::RecordedEvent& event, storage::O
 
 absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine, const v1::OutcomesRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  ASSIGN_OR_RETURN(const OutcomesProjection* outcomes, ModelOf<OutcomesProjection>(engine));
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   GroupedTally<OutcomeTally> tallies;
-  RETURN_IF_ERROR(ForEachSelected(
-      engine, selection, [&](int64_t group, const storage::OutcomeCase& c) { tallies.Add(selection, group, c); }));
+  ForEachInCohort(*outcomes, selection,
+                  [&](int64_t group, const storage::OutcomeCase& c) { tallies.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 FillOutcomeGroup));
@@ -255,6 +244,7 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
 absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine& engine,
                                                          const v1::CostBenefitRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
+  ASSIGN_OR_RETURN(const OutcomesProjection* outcomes, ModelOf<OutcomesProjection>(engine));
   const v1::CostModel& model = request.has_cost_model() ? request.cost_model() : BuiltInCostModel();
   if (request.has_cost_model()) RETURN_IF_ERROR(ValidateCostModel(model, "cost_model"));
   std::array<bool, kOutcomeTypes> per_child{};
@@ -265,9 +255,9 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   v1::CostBenefitResponse response;
   SetWatermark(engine, response.mutable_watermark());
   GroupedTally<CostTally> tallies;
-  RETURN_IF_ERROR(ForEachSelected(engine, selection, [&](int64_t group, const storage::OutcomeCase& c) {
+  ForEachInCohort(*outcomes, selection, [&](int64_t group, const storage::OutcomeCase& c) {
     tallies.Add(selection, group, c, model, per_child, by_domain);
-  }));
+  });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {

@@ -6,6 +6,7 @@
 // counts.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -36,6 +37,11 @@ constexpr double kDaysPerMonth = 30.436875;
 // A participant, coordinator or attendee id as the read models keep it: its
 // 64-bit FNV-1a hash, which only needs to tell the people of one case apart.
 uint64_t ParticipantKey(std::string_view id);
+
+// Whether `ids` (participant keys of one case) holds `id`.
+inline bool ContainsKey(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
 
 // Folds the events that shape a case's profile (CaseReferred, the first
 // ConferenceHeld); others leave it unchanged.
@@ -115,6 +121,16 @@ class Disclosed {
   explicit Disclosed(SuppressionMask mask) : mask_(std::move(mask)) {}
   SuppressionMask mask_;
 };
+
+// Calls fn(group, state) for every case state of `model` (a
+// CaseStateProjection) that the selection keeps, grouped by its referral (the
+// cohort), from committed batches only.
+template <typename Model, typename Fn>
+void ForEachInCohort(const Model& model, const Selection& selection, Fn&& fn) {
+  model.ForEach([&](const auto& c) {
+    if (selection.Matches(c.profile())) fn(selection.GroupOf(c.profile(), c.profile().referral_day()), c);
+  });
+}
 
 // An answer's tallies: the overall one, and one per group when the selection
 // groups. Tally::Add takes the arguments Add() is given.

@@ -20,19 +20,15 @@ constexpr uint32_t kDefaultWindowDays = 91;
 constexpr uint32_t kMaxWindowDays = 180;
 constexpr double kDefaultLapseThreshold = 0.8;
 
-bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 void AddDistinct(google::protobuf::RepeatedField<uint64_t>* ids, uint64_t id) {
-  if (!Contains(*ids, id)) ids->Add(id);
+  if (!ContainsKey(*ids, id)) ids->Add(id);
 }
 
 // A member of the person's own network: invited, not as a professional, and
 // not the case's coordinator.
 bool OwnNetwork(const storage::SupportCase& c, uint64_t id) {
   auto it = c.participants().find(id);
-  return it != c.participants().end() && it->second != v1::RELATION_PROFESSIONAL && !Contains(c.coordinators(), id);
+  return it != c.participants().end() && it->second != v1::RELATION_PROFESSIONAL && !ContainsKey(c.coordinators(), id);
 }
 
 // The derived fields: the support network's size and each follow-up's
@@ -48,7 +44,7 @@ void Derive(storage::SupportCase& c) {
   if (network.empty()) return;
   for (const storage::SupportFollowUp* f : follow_ups) {
     uint32_t still = 0;
-    for (uint64_t id : f->active()) still += Contains(network, id);
+    for (uint64_t id : f->active()) still += ContainsKey(network, id);
     c.add_follow_up_days(f->day());
     c.add_retention(static_cast<float>(still) / network.size());
   }
@@ -238,9 +234,8 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
   v1::SupportResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   GroupedTally<SupportTally> tallies;
-  model->ForEach([&](const storage::SupportCase& c) {
-    if (!selection.Matches(c.profile()) || !InPopulation(c, parameters)) return;
-    tallies.Add(selection, selection.GroupOf(c.profile(), c.profile().referral_day()), c, parameters);
+  ForEachInCohort(*model, selection, [&](int64_t group, const storage::SupportCase& c) {
+    if (InPopulation(c, parameters)) tallies.Add(selection, group, c, parameters);
   });
   // The cases with a follow-up near each mark are some of the group's cases.
   const std::vector<Nested> nested = {{Nested::kTotal, 0}, {Nested::kTotal, 1}, {Nested::kTotal, 2}};
