@@ -58,6 +58,16 @@ namespace kring::eventstore {
 
 struct RecordedId;
 
+// Seals the `personal` part of an event before it is stored (security/
+// key_store.h implements it with per-case data keys).
+class PersonalDataSealer {
+ public:
+  virtual ~PersonalDataSealer() = default;
+  // FAILED_PRECONDITION when the case's personal data was erased.
+  virtual absl::StatusOr<v1::SealedPersonalData> Seal(const std::string& case_id, const std::string& event_id,
+                                                      const v1::PersonalData& personal) = 0;
+};
+
 struct EventStoreOptions {
   // Folder of the RocksDB database; created when missing. Required.
   std::string path;

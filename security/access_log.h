@@ -1,0 +1,66 @@
+// AccessLog: the append-only record of every read of case-level data (who,
+// which case, when, the stated purpose — NEN 7513), in its own RocksDB folder
+// (<data>/access-log). Entries are hash-chained like events (each entry's
+// hash covers the previous entry's hash and the entry's own fields), so a
+// removed or altered entry shows when the log is verified. There is no API to
+// change or remove an entry.
+//
+// Layout (default column family): BE64(sequence) -> AccessLogEntry bytes.
+//
+// Threads: every method may be called from any thread; Record calls are
+// serialized (sequence and chain are assigned under a mutex).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kring/v1/audit.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace kring::security {
+
+struct AccessLogOptions {
+  // RocksDB folder; created when missing. Required.
+  std::string path;
+  // Sync every entry: an entry is durable before the read it records is
+  // answered. Default: true.
+  bool sync = true;
+  // Stamps `at`. Default (unset): absl::Now. Tests only.
+  std::function<absl::Time()> clock;
+};
+
+class AccessLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<AccessLog>> Open(AccessLogOptions options);
+  ~AccessLog();
+
+  // Appends `entry` (identity, role, rpc, case_id, scope, purpose as given;
+  // sequence, at, prev_hash and hash set here) and returns it as stored,
+  // once durable.
+  absl::StatusOr<v1::AccessLogEntry> Record(v1::AccessLogEntry entry);
+  // Entries with sequence >= request.from_sequence (about request.case_id
+  // when set), at most request.limit (0: 1000; more than 10000:
+  // INVALID_ARGUMENT naming `limit`), oldest first; next_sequence set.
+  // chain_ok/chain_reason: the result of Verify() over the whole log.
+  absl::StatusOr<v1::ReadAccessLogResponse> Read(const v1::ReadAccessLogRequest& request) const;
+  // Checks the whole chain: gapless sequences from 1, each prev_hash the
+  // previous entry's hash, each hash over the entry. OK, or DATA_LOSS naming
+  // the first bad sequence and why.
+  absl::Status Verify() const;
+  // Number of entries (the last sequence).
+  uint64_t size() const;
+
+ private:
+  AccessLog() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kring::security

@@ -1,0 +1,1 @@
+// Filled in by the security work (issue 6).
