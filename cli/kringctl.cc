@@ -4,10 +4,14 @@
 //   kringctl research network-size|outcomes|cost-benefit|support|funnel: for researchers
 //                          (cli/research_commands.h); kringctl network-size is research network-size
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
-//   kringctl rebuild, backup, restore: for operators (cli/ops_commands.h)
-//   kringctl case show, tail, verify, export: for auditors (cli/audit_commands.h)
+//   kringctl [ops] rebuild, backup, restore, erase, rotate-master-key: for operators (cli/ops_commands.h)
+//   kringctl [audit] case show, tail, verify, export, access-log: for auditors (cli/audit_commands.h)
+//   kringctl token new     a bearer token and its line for the server's identities file (cli/token.h)
+// Global flags say how to reach and authenticate to the server: --server,
+// --tls-ca/--tls-cert/--tls-key/--tls-server-name, --token/--token-file,
+// --purpose (each also from the environment: KRING_SERVER, KRING_TLS_CA, …).
 // Exit codes: 0 success; 1 the server refused or failed; 2 bad usage;
-// 3 server unreachable or timed out; 4 (verify, restore) the hash chain does not verify.
+// 3 server unreachable or timed out; 4 (verify, restore, access-log) a hash chain does not verify.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -25,12 +29,15 @@
 #include "cli/console.h"
 #include "cli/ops_commands.h"
 #include "cli/research_commands.h"
+#include "cli/token.h"
 
 namespace {
 
 using namespace kring;  // NOLINT
 
 using client::Connect;
+using client::ConnectFailed;
+using client::ConnectOptions;
 using client::kExitRefused;
 using client::kExitUnreachable;
 using client::kExitUsage;
@@ -40,7 +47,7 @@ using client::kExitUsage;
 // ---------------------------------------------------------------------------
 
 struct CohortArgs {
-  std::string server;
+  ConnectOptions connect;
   client::CohortStreamOptions stream;
   std::string as_of = absl::FormatTime("%Y-%m-%d", client::DefaultCohortCutoff(), absl::UTCTimeZone());
 };
@@ -52,14 +59,15 @@ int RunCohort(const CohortArgs& args) {
     std::cerr << "kringctl cohort: --as-of: must be a date YYYY-MM-DD (" << err << ")\n";
     return kExitUsage;
   }
-  auto channel = Connect(args.server);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    std::cerr << "kringctl cohort: cannot reach " << args.server << "\n";
+  auto channel = Connect(args.connect);
+  if (!channel.ok()) return ConnectFailed("cohort", channel.status());
+  if (!(*channel)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::cerr << "kringctl cohort: cannot reach " << args.connect.server << "\n";
     return kExitUnreachable;
   }
   std::cout << "Streaming a SYNTHETIC cohort (seed " << options.cohort.seed << ", " << options.cohort.cases
-            << " cases, " << options.streams << " streams) to " << args.server << " ...\n";
-  const auto totals = client::StreamCohort(channel, options);
+            << " cases, " << options.streams << " streams) to " << args.connect.server << " ...\n";
+  const auto totals = client::StreamCohort(*channel, options);
   if (!totals.status.ok()) {
     std::cerr << "kringctl cohort: " << totals.status.message() << "\n";
     return kExitUnreachable;
@@ -77,7 +85,7 @@ int RunCohort(const CohortArgs& args) {
 // ---------------------------------------------------------------------------
 
 struct AppendArgs {
-  std::string server;
+  ConnectOptions connect;
   std::string file;
   client::AppendFileOptions options;
   bool json = false;
@@ -141,14 +149,16 @@ int RunAppend(const AppendArgs& args) {
     bar.Clear();
     std::fprintf(stderr, "%s\n", client::FormatLineError(args.file, e).c_str());
   };
-  const auto result = client::AppendFile(Connect(args.server), args.file, options);
+  auto channel = Connect(args.connect);
+  if (!channel.ok()) return ConnectFailed("append", channel.status());
+  const auto result = client::AppendFile(*channel, args.file, options);
   bar.Clear();
   if (result.status.code() == absl::StatusCode::kNotFound) {
     std::cerr << "kringctl append: " << result.status.message() << "\n";
     return kExitUsage;
   }
   if (!result.status.ok() && result.lines_read == 0) {
-    std::cerr << "kringctl append: cannot reach " << args.server << ": " << result.status.message() << "\n";
+    std::cerr << "kringctl append: cannot reach " << args.connect.server << ": " << result.status.message() << "\n";
     return kExitUnreachable;
   }
   PrintAppendSummary(result, args.json);
@@ -161,13 +171,88 @@ int RunAppend(const AppendArgs& args) {
   return result.refused ? kExitRefused : 0;
 }
 
+// ---------------------------------------------------------------------------
+// token new
+// ---------------------------------------------------------------------------
+
+struct TokenArgs {
+  std::string role;
+  std::string name;
+  std::string append_to;
+};
+
+// The token alone on stdout (for a pipe or a file), the identities line on
+// stderr, and with --append-to that line appended to the identities file.
+int RunTokenNew(const TokenArgs& args) {
+  for (const absl::Status& s : {client::ValidateRole(args.role), client::ValidateIdentityName(args.name)}) {
+    if (!s.ok()) {
+      std::cerr << "kringctl token new: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  auto token = client::NewToken();
+  if (!token.ok()) {
+    std::cerr << "kringctl token new: " << token.status().message() << "\n";
+    return kExitRefused;
+  }
+  const std::string line = client::IdentityLine(args.role, args.name, *token);
+  if (!args.append_to.empty()) {
+    if (absl::Status s = client::AppendIdentityLine(args.append_to, line); !s.ok()) {
+      std::cerr << "kringctl token new: " << s.message() << "\n";
+      return kExitRefused;
+    }
+  }
+  std::cout << *token << std::endl;
+  std::cerr << line << "\n";
+  if (!args.append_to.empty()) std::cerr << "(appended to " << args.append_to << "; the server reads it at start)\n";
+  return 0;
+}
+
+// The global connection flags, once parsed: --token-file read, then checked.
+int ResolveConnectOptions(const std::string& token_file, ConnectOptions* connect) {
+  if (!token_file.empty()) {
+    if (!connect->token.empty()) {
+      std::cerr << "kringctl: --token-file: give either --token (KRING_TOKEN) or --token-file (KRING_TOKEN_FILE)\n";
+      return kExitUsage;
+    }
+    auto token = client::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << "kringctl: " << token.status().message() << "\n";
+      return kExitUsage;
+    }
+    connect->token = *std::move(token);
+  }
+  if (absl::Status s = client::ValidateConnectOptions(*connect); !s.ok()) {
+    std::cerr << "kringctl: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"kringctl: command-line client of a Kring server"};
   app.require_subcommand(1);
-  std::string server = "127.0.0.1:50051";
-  app.add_option("--server", server, "kringd gRPC address")->envname("KRING_SERVER")->capture_default_str();
+  ConnectOptions connect;
+  std::string token_file;
+  app.add_option("--server", connect.server, "kringd gRPC address")->envname("KRING_SERVER")->capture_default_str();
+  app.add_option("--tls-ca", connect.tls_ca_file, "PEM file of the CA of the server's certificate; enables TLS")
+      ->envname("KRING_TLS_CA");
+  app.add_option("--tls-cert", connect.tls_cert_file,
+                 "PEM file of the client certificate (mTLS; its CN is who you are)")
+      ->envname("KRING_TLS_CERT");
+  app.add_option("--tls-key", connect.tls_key_file, "PEM file of the client certificate's private key")
+      ->envname("KRING_TLS_KEY");
+  app.add_option("--tls-server-name", connect.tls_server_name,
+                 "the name to check in the server's certificate (default: the host of --server)");
+  app.add_option("--token", connect.token, "bearer token (kringctl token new); prefer --token-file or KRING_TOKEN")
+      ->envname("KRING_TOKEN");
+  app.add_option("--token-file", token_file, "file holding the bearer token (keeps it out of the process list)")
+      ->envname("KRING_TOKEN_FILE");
+  app.add_option("--purpose", connect.purpose,
+                 "why case-level data is read (sent as kring-purpose; the audit reads need it), e.g. \"complaint 17\"")
+      ->envname("KRING_PURPOSE");
 
   CohortArgs cohort;
   auto* cohort_cmd = app.add_subcommand("cohort", "stream a SYNTHETIC cohort to the server (one batch per case)");
@@ -193,22 +278,34 @@ int main(int argc, char** argv) {
   auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
-  const client::OpsCommands ops(app, &server);
-  client::AuditCommands audit(app, server);        // case show, tail, verify, export
-  client::ResearchCommands research(app, server);  // research …, network-size
+  TokenArgs token;
+  auto* token_cmd = app.add_subcommand("token", "bearer tokens for the server's identities file");
+  token_cmd->require_subcommand(1);
+  auto* token_new_cmd = token_cmd->add_subcommand(
+      "new", "print a new token on stdout and its identities-file line (role name sha256:…) on stderr");
+  token_new_cmd->add_option("--role", token.role, "partner, researcher, auditor or operator")->required();
+  token_new_cmd->add_option("--name", token.name, "the identity's name: 1-64 of A-Z a-z 0-9 . _ -")->required();
+  token_new_cmd->add_option("--append-to", token.append_to,
+                            "append the line to this identities file (created with mode 0600 if missing)");
+
+  const client::OpsCommands ops(app, &connect);     // [ops] rebuild, backup, restore, erase, rotate-master-key
+  client::AuditCommands audit(app, connect);        // [audit] case show, tail, verify, export, access-log
+  client::ResearchCommands research(app, connect);  // research …, network-size
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  if (token_new_cmd->parsed()) return RunTokenNew(token);
+  if (int code = ResolveConnectOptions(token_file, &connect); code != 0) return code;
   if (std::optional<int> exit_code = ops.Run()) return *exit_code;
   if (cohort_cmd->parsed()) {
-    cohort.server = server;
+    cohort.connect = connect;
     return RunCohort(cohort);
   }
   if (append_cmd->parsed()) {
-    append.server = server;
+    append.connect = connect;
     return RunAppend(append);
   }
   if (audit.parsed()) return audit.Run();

@@ -3,11 +3,14 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <variant>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cli/console.h"
@@ -50,73 +53,129 @@ void DrawRebuildBar(ProgressLine& line, const v1::RebuildProgress& p) {
 }  // namespace
 
 struct OpsCommands::Args {
-  const std::string* server = nullptr;
+  const ConnectOptions* connect = nullptr;
 
-  CLI::App* rebuild_cmd = nullptr;
+  // Each command twice: `kringctl X` and `kringctl ops X`.
+  std::vector<CLI::App*> rebuild_cmds, backup_cmds, restore_cmds, erase_cmds, rotate_cmds;
+
   std::string read_model;
   bool rebuild_json = false;
   bool progress = false;
   bool no_progress = false;
 
-  CLI::App* backup_cmd = nullptr;
   std::string backup_to;
   bool backup_json = false;
 
-  CLI::App* restore_cmd = nullptr;
   std::string restore_from;
   std::string restore_data_dir;
   std::string expect_head_hash;
   bool restore_json = false;
 
+  std::string erase_case;
+  bool erase_json = false;
+
+  std::string new_key_file;
+  bool rotate_json = false;
+
   int connect_timeout_s = 10;
 
+  void Register(CLI::App* parent);
+  // The channel, once the server answers; otherwise the exit code (and the
+  // message printed).
+  std::variant<std::shared_ptr<grpc::Channel>, int> Dial(const char* command) const;
   int RunRebuild() const;
   int RunBackup() const;
   int RunRestore() const;
+  int RunErase() const;
+  int RunRotateMasterKey() const;
 };
 
-OpsCommands::OpsCommands(CLI::App& app, const std::string* server) : args_(std::make_unique<Args>()) {
-  Args& a = *args_;
-  a.server = server;
+namespace {
 
-  a.rebuild_cmd = app.add_subcommand(
+bool AnyParsed(const std::vector<CLI::App*>& commands) {
+  return std::any_of(commands.begin(), commands.end(), [](const CLI::App* c) { return c->parsed(); });
+}
+
+}  // namespace
+
+OpsCommands::OpsCommands(CLI::App& app, const ConnectOptions* connect) : args_(std::make_unique<Args>()) {
+  args_->connect = connect;
+  args_->Register(&app);
+  CLI::App* ops = app.add_subcommand("ops", "the operators' commands (each also without `ops`)");
+  ops->require_subcommand(1);
+  args_->Register(ops);
+}
+
+void OpsCommands::Args::Register(CLI::App* parent) {
+  Args& a = *this;
+  CLI::App* rebuild_cmd = parent->add_subcommand(
       "rebuild", "rebuild a read model online from the event store; queries keep answering meanwhile");
-  a.rebuild_cmd->add_option("READ_MODEL", a.read_model, "the read model, e.g. network-size")->required();
-  a.rebuild_cmd->add_flag("--json", a.rebuild_json, "print every progress message as one JSON line on stdout");
-  auto* progress = a.rebuild_cmd->add_flag("--progress", a.progress, "always draw the progress bar on stderr");
-  a.rebuild_cmd->add_flag("--no-progress", a.no_progress, "never draw the progress bar")->excludes(progress);
+  rebuild_cmd->add_option("READ_MODEL", a.read_model, "the read model, e.g. network-size")->required();
+  rebuild_cmd->add_flag("--json", a.rebuild_json, "print every progress message as one JSON line on stdout");
+  auto* progress = rebuild_cmd->add_flag("--progress", a.progress, "always draw the progress bar on stderr");
+  rebuild_cmd->add_flag("--no-progress", a.no_progress, "never draw the progress bar")->excludes(progress);
 
-  a.backup_cmd = app.add_subcommand("backup", "checkpoint the event store while the server runs");
-  a.backup_cmd
+  CLI::App* backup_cmd = parent->add_subcommand("backup", "checkpoint the event store while the server runs");
+  backup_cmd
       ->add_option("--to", a.backup_to, "absolute path of a folder on the server's machine that does not exist yet")
       ->required();
-  a.backup_cmd->add_flag("--json", a.backup_json, "print the result as one JSON object");
+  backup_cmd->add_flag("--json", a.backup_json, "print the result as one JSON object");
 
-  a.restore_cmd = app.add_subcommand(
+  CLI::App* restore_cmd = parent->add_subcommand(
       "restore", "restore a backup into a new data folder (locally, no server involved) and verify its hash chain");
-  a.restore_cmd->add_option("--from", a.restore_from, "the backup folder (made by kringctl backup)")->required();
-  a.restore_cmd
+  restore_cmd->add_option("--from", a.restore_from, "the backup folder (made by kringctl backup)")->required();
+  restore_cmd
       ->add_option("--data-dir", a.restore_data_dir,
                    "the new data folder for kringd --data-dir; must not exist or be empty")
       ->required();
-  a.restore_cmd->add_option("--expect-head-hash", a.expect_head_hash,
-                            "the head hash (hex) the backup reported; exit 4 if the restored one differs");
-  a.restore_cmd->add_flag("--json", a.restore_json, "print the result as one JSON object");
+  restore_cmd->add_option("--expect-head-hash", a.expect_head_hash,
+                          "the head hash (hex) the backup reported; exit 4 if the restored one differs");
+  restore_cmd->add_flag("--json", a.restore_json, "print the result as one JSON object");
 
-  for (CLI::App* cmd : {a.rebuild_cmd, a.backup_cmd}) {
+  CLI::App* erase_cmd = parent->add_subcommand(
+      "erase", "erase a case's personal data: destroy its data key and record PersonalDataErased (idempotent)");
+  erase_cmd->add_option("--case", a.erase_case, "the case id")->required();
+  erase_cmd->add_flag("--json", a.erase_json, "print the result as one JSON object");
+
+  CLI::App* rotate_cmd = parent->add_subcommand("rotate-master-key",
+                                                "wrap every data key under a new master key (events are not touched)");
+  rotate_cmd
+      ->add_option("--new-key-file", a.new_key_file,
+                   "absolute path of the new master key file on the server's machine (32 bytes or 64 hex digits)")
+      ->required();
+  rotate_cmd->add_flag("--json", a.rotate_json, "print the result as one JSON object");
+
+  for (CLI::App* cmd : {rebuild_cmd, backup_cmd, erase_cmd, rotate_cmd}) {
     cmd->add_option("--connect-timeout", a.connect_timeout_s, "seconds to wait for the server")
         ->capture_default_str()
         ->check(CLI::Range(1, 3600));
   }
+  a.rebuild_cmds.push_back(rebuild_cmd);
+  a.backup_cmds.push_back(backup_cmd);
+  a.restore_cmds.push_back(restore_cmd);
+  a.erase_cmds.push_back(erase_cmd);
+  a.rotate_cmds.push_back(rotate_cmd);
 }
 
 OpsCommands::~OpsCommands() = default;
 
 std::optional<int> OpsCommands::Run() const {
-  if (args_->rebuild_cmd->parsed()) return args_->RunRebuild();
-  if (args_->backup_cmd->parsed()) return args_->RunBackup();
-  if (args_->restore_cmd->parsed()) return args_->RunRestore();
+  if (AnyParsed(args_->rebuild_cmds)) return args_->RunRebuild();
+  if (AnyParsed(args_->backup_cmds)) return args_->RunBackup();
+  if (AnyParsed(args_->restore_cmds)) return args_->RunRestore();
+  if (AnyParsed(args_->erase_cmds)) return args_->RunErase();
+  if (AnyParsed(args_->rotate_cmds)) return args_->RunRotateMasterKey();
   return std::nullopt;
+}
+
+std::variant<std::shared_ptr<grpc::Channel>, int> OpsCommands::Args::Dial(const char* command) const {
+  auto channel = Connect(*connect);
+  if (!channel.ok()) return ConnectFailed(command, channel.status());
+  if (!(*channel)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
+    std::cerr << "kringctl " << command << ": cannot reach " << connect->server << "\n";
+    return kExitUnreachable;
+  }
+  return *std::move(channel);
 }
 
 // ---------------------------------------------------------------------------
@@ -124,11 +183,9 @@ std::optional<int> OpsCommands::Run() const {
 // ---------------------------------------------------------------------------
 
 int OpsCommands::Args::RunRebuild() const {
-  auto channel = Connect(*server);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
-    std::cerr << "kringctl rebuild: cannot reach " << *server << "\n";
-    return kExitUnreachable;
-  }
+  auto connected = Dial("rebuild");
+  if (const int* code = std::get_if<int>(&connected)) return *code;
+  const auto& channel = std::get<std::shared_ptr<grpc::Channel>>(connected);
   const bool bar = !no_progress && (progress || (!rebuild_json && isatty(STDERR_FILENO)));
   auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
@@ -147,7 +204,7 @@ int OpsCommands::Args::RunRebuild() const {
   const grpc::Status status = reader->Finish();
   line.Clear();
   if (!status.ok()) {
-    std::cerr << "kringctl rebuild: " << status.error_message() << "\n";
+    std::cerr << "kringctl rebuild: " << ErrorText(status) << "\n";
     return ExitFor(status);
   }
   if (!done) {
@@ -173,11 +230,9 @@ int OpsCommands::Args::RunBackup() const {
               << "\"\n";
     return kExitUsage;
   }
-  auto channel = Connect(*server);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
-    std::cerr << "kringctl backup: cannot reach " << *server << "\n";
-    return kExitUnreachable;
-  }
+  auto connected = Dial("backup");
+  if (const int* code = std::get_if<int>(&connected)) return *code;
+  const auto& channel = std::get<std::shared_ptr<grpc::Channel>>(connected);
   auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
   v1::BackupRequest request;
@@ -185,7 +240,7 @@ int OpsCommands::Args::RunBackup() const {
   v1::BackupResponse response;
   const grpc::Status status = stub->Backup(&context, request, &response);
   if (!status.ok()) {
-    std::cerr << "kringctl backup: " << status.error_message() << "\n";
+    std::cerr << "kringctl backup: " << ErrorText(status) << "\n";
     return ExitFor(status);
   }
   if (backup_json) {
@@ -296,6 +351,83 @@ int OpsCommands::Args::RunRestore() const {
     if (ok) std::printf("\nStart kringd with --data-dir %s\n", restore_data_dir.c_str());
   }
   return ok ? 0 : kExitChainBroken;
+}
+
+// ---------------------------------------------------------------------------
+// erase
+// ---------------------------------------------------------------------------
+
+int OpsCommands::Args::RunErase() const {
+  auto connected = Dial("erase");
+  if (const int* code = std::get_if<int>(&connected)) return *code;
+  auto stub = v1::OperationsService::NewStub(std::get<std::shared_ptr<grpc::Channel>>(connected));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::ErasePersonalDataRequest request;
+  request.set_case_id(erase_case);
+  v1::ErasePersonalDataResponse response;
+  const grpc::Status status = stub->ErasePersonalData(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "kringctl erase: " << ErrorText(status) << "\n";
+    return ExitFor(status);
+  }
+  if (erase_json) {
+    nlohmann::json j = {{"case_id", response.case_id()},
+                        {"key_id", response.key_id()},
+                        {"global_position", response.global_position()},
+                        {"stream_version", response.stream_version()},
+                        {"already_erased", response.already_erased()}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  if (response.already_erased()) {
+    std::printf("Case %s: personal data already erased; nothing appended.\n", response.case_id().c_str());
+    if (!response.key_id().empty()) std::printf("%-14s %s (destroyed)\n", "key id", response.key_id().c_str());
+    return 0;
+  }
+  std::printf("Case %s: personal data erased; its sealed parts can no longer be opened.\n", response.case_id().c_str());
+  std::printf("%-14s %s\n", "key id",
+              response.key_id().empty() ? "- (the case had no personal data)" : response.key_id().c_str());
+  std::printf("%-14s %llu\n", "position", static_cast<unsigned long long>(response.global_position()));
+  std::printf("%-14s %llu\n", "version", static_cast<unsigned long long>(response.stream_version()));
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// rotate-master-key
+// ---------------------------------------------------------------------------
+
+int OpsCommands::Args::RunRotateMasterKey() const {
+  if (!fs::path(new_key_file).is_absolute()) {
+    std::cerr << "kringctl rotate-master-key: --new-key-file: must be an absolute path on the server's machine, got \""
+              << new_key_file << "\"\n";
+    return kExitUsage;
+  }
+  auto connected = Dial("rotate-master-key");
+  if (const int* code = std::get_if<int>(&connected)) return *code;
+  auto stub = v1::OperationsService::NewStub(std::get<std::shared_ptr<grpc::Channel>>(connected));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
+  v1::RotateMasterKeyRequest request;
+  request.set_new_master_key_file(new_key_file);
+  v1::RotateMasterKeyResponse response;
+  const grpc::Status status = stub->RotateMasterKey(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "kringctl rotate-master-key: " << ErrorText(status) << "\n";
+    return ExitFor(status);
+  }
+  if (rotate_json) {
+    nlohmann::json j = {{"previous_master_key_id", response.previous_master_key_id()},
+                        {"master_key_id", response.master_key_id()},
+                        {"data_keys_rewrapped", response.data_keys_rewrapped()}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("%-20s %s\n", "previous master key", response.previous_master_key_id().c_str());
+  std::printf("%-20s %s\n", "master key", response.master_key_id().c_str());
+  std::printf("%-20s %llu\n", "data keys rewrapped", static_cast<unsigned long long>(response.data_keys_rewrapped()));
+  std::printf("\nRestart kringd with --master-key-file %s\n", new_key_file.c_str());
+  return 0;
 }
 
 }  // namespace kring::client

@@ -659,6 +659,7 @@ struct ResearchCommands::Args {
   };
   std::vector<Command> commands;
 
+  ConnectOptions connect;  // the global flags, with the command's own --server
   std::string server;
   std::vector<std::string> domains, legal_frameworks, municipalities;
   std::string referred_from, referred_to, conference_from, conference_to;
@@ -751,7 +752,9 @@ using Method = grpc::Status (v1::ResearchService::Stub::*)(grpc::ClientContext*,
 template <typename Request, typename Response>
 int Query(const Args& a, const std::string& command, Method<Request, Response> method, const Request& request,
           Response* response) {
-  auto stub = v1::ResearchService::NewStub(Connect(a.server));
+  auto channel = Connect(a.connect);
+  if (!channel.ok()) return ConnectFailed(command, channel.status());
+  auto stub = v1::ResearchService::NewStub(*channel);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s);
   while (true) {
     grpc::ClientContext context;
@@ -759,7 +762,7 @@ int Query(const Args& a, const std::string& command, Method<Request, Response> m
     response->Clear();
     grpc::Status s = ((*stub).*method)(&context, request, response);
     if (!s.ok()) {
-      std::cerr << "kringctl " << command << ": " << s.error_message() << "\n";
+      std::cerr << "kringctl " << command << ": " << ErrorText(s) << "\n";
       return ExitFor(s);
     }
     if (response->watermark().events_applied() >= a.wait_events) return 0;
@@ -822,8 +825,8 @@ std::optional<int> ReadCostModel(const Args& a, const std::string& command, v1::
 
 }  // namespace
 
-ResearchCommands::ResearchCommands(CLI::App& app, const std::string& server)
-    : server_(server), args_(std::make_unique<Args>()) {
+ResearchCommands::ResearchCommands(CLI::App& app, const ConnectOptions& connect)
+    : connect_(connect), args_(std::make_unique<Args>()) {
   Args& a = *args_;
   auto* research = app.add_subcommand("research", "research read models as tables, CSV or JSON (ResearchService)");
   research->require_subcommand(1);
@@ -912,7 +915,8 @@ int ResearchCommands::Run() {
     if (command.app->parsed()) c = &command;
   }
   if (c == nullptr) return kExitUsage;
-  if (c->server->count() == 0) a.server = server_;
+  a.connect = connect_;
+  if (c->server->count() > 0) a.connect.server = a.server;
   switch (c->model) {
     case Model::kNetworkSize:
       return RunModel<v1::NetworkSizeRequest, v1::NetworkSizeResponse>(

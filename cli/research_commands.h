@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/console.h"
 #include "kring/v1/research.pb.h"
 
 namespace kring::client {
@@ -30,9 +31,9 @@ namespace kring::client {
 // Not thread-safe; used once from main.
 class ResearchCommands {
  public:
-  // `server` (the global --server option's target) is read when a command
-  // runs; a command's own --server takes precedence.
-  ResearchCommands(CLI::App& app, const std::string& server);
+  // `connect` (the global --server, --tls-*, --token, --purpose flags) is
+  // read when a command runs; a command's own --server takes precedence.
+  ResearchCommands(CLI::App& app, const ConnectOptions& connect);
   ~ResearchCommands();
 
   // True when the parsed command line names one of these commands.
@@ -43,7 +44,7 @@ class ResearchCommands {
   struct Args;  // the parsed options (research_commands.cc)
 
  private:
-  const std::string& server_;
+  const ConnectOptions& connect_;
   std::unique_ptr<Args> args_;
 };
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import grpc
 import pandas as pd
@@ -19,13 +20,20 @@ Period = Optional[Tuple[DateLike, DateLike]]
 # Answers with many groups and curves can pass gRPC's default 4 MiB.
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20)]
 
+PathOrBytes = Union[str, bytes, "os.PathLike[str]", None]
+
+# The environment variable a token is taken from when ``token`` is not given.
+TOKEN_ENV = "KRING_TOKEN"
+
 
 class ResearchError(Exception):
     """A ResearchService call failed.
 
     Attributes:
         code: the ``grpc.StatusCode`` (e.g. ``INVALID_ARGUMENT``,
-            ``UNIMPLEMENTED``, ``UNAVAILABLE`` when no server answers).
+            ``UNIMPLEMENTED``, ``UNAVAILABLE`` when no server answers,
+            ``UNAUTHENTICATED`` without credentials, ``PERMISSION_DENIED``
+            for an identity that is not a researcher).
         details: the server's message; for a refused argument it starts with
             the field path, e.g. ``"disclosure.min_cell_size: ..."``.
         method: the RPC, e.g. ``"GetNetworkSize"``.
@@ -37,6 +45,80 @@ class ResearchError(Exception):
         self.method = method
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         super().__init__(f"{method + ': ' if method else ''}{name}: {self.details}")
+
+
+# ---------------------------------------------------------------------------
+# Authentication: bearer token metadata, TLS
+# ---------------------------------------------------------------------------
+
+
+class _MetadataInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                           grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds fixed metadata (``authorization: Bearer ...``) to every call.
+
+    Plain metadata rather than ``grpc.access_token_call_credentials``: call
+    credentials are only sent over TLS, and the token must also reach a
+    kringd on a plaintext loopback port."""
+
+    def __init__(self, metadata: Sequence[Tuple[str, str]]):
+        self.metadata = tuple(metadata)
+
+    def _details(self, details):
+        metadata = tuple(details.metadata or ()) + self.metadata
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _CallDetails(
+            details.method, details.timeout, metadata, details.credentials,
+            getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):
+        self.method, self.timeout, self.metadata = method, timeout, metadata
+        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
+
+
+def _check_token(token: str) -> str:
+    if not isinstance(token, str):
+        raise ValueError("token: expected a str (e.g. from kringctl token new)")
+    if not token or any(not (0x21 <= ord(c) <= 0x7E) for c in token):
+        raise ValueError("token: must be printable ASCII without spaces (a token from kringctl token new)")
+    return token
+
+
+def _read_pem(value: PathOrBytes, name: str) -> Optional[bytes]:
+    """PEM contents: bytes as given, a str or path-like is a file to read."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    elif isinstance(value, (str, os.PathLike)):
+        try:
+            with open(value, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ValueError(f"{name}: cannot read {os.fspath(value)}: {e.strerror or e}") from None
+    else:
+        raise ValueError(f"{name}: expected a file path or the PEM bytes")
+    if not data:
+        raise ValueError(f"{name}: empty")
+    return data
+
+
+def auth_metadata(token: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+    """The metadata sent with every call for ``token``: ``(("authorization",
+    "Bearer <token>"),)``, or nothing without a token."""
+    return (("authorization", f"Bearer {_check_token(token)}"),) if token else ()
 
 
 # ---------------------------------------------------------------------------
@@ -223,12 +305,24 @@ class Client:
     Args:
         target: the server's "host:port".
         credentials: a ``grpc.ChannelCredentials`` for a TLS channel; without
-            it the channel is insecure, meant for loopback or a tunnel.
+            it (and without ``root_certificates``) the channel is insecure,
+            meant for loopback or a tunnel.
         timeout: default deadline of each call, in seconds (None: none).
             Answers as of a position replay the log and take longer on a
             large one.
         channel: an existing ``grpc.Channel`` to use instead (then target and
-            credentials are ignored, and ``close`` leaves it open).
+            credentials are ignored, and ``close`` leaves it open; the token
+            is still added).
+        token: bearer token (``kringctl token new``), sent as
+            ``authorization: Bearer <token>`` metadata on every call. None:
+            ``$KRING_TOKEN`` if set; "": no token.
+        root_certificates: the CA that signed the server's certificate, as a
+            PEM file path or PEM bytes; enables TLS.
+        private_key, certificate_chain: a client certificate for mTLS (path
+            or PEM bytes, both or neither; they need root_certificates). The
+            server takes the certificate's CN as who is calling.
+        server_name: the name to check in the server's certificate instead of
+            the host in ``target`` (e.g. when connecting by IP address).
 
     Every method takes the selection that all read models share (all
     keyword-only, all optional):
@@ -260,15 +354,47 @@ class Client:
         *,
         timeout: Optional[float] = 120.0,
         channel: Optional[grpc.Channel] = None,
+        token: Optional[str] = None,
+        root_certificates: PathOrBytes = None,
+        private_key: PathOrBytes = None,
+        certificate_chain: PathOrBytes = None,
+        server_name: Optional[str] = None,
     ):
+        if token is None:
+            token = os.environ.get(TOKEN_ENV) or None
+        self.metadata = auth_metadata(token)  # checks the token
+        if credentials is not None and not isinstance(credentials, grpc.ChannelCredentials):
+            raise ValueError("credentials: expected a grpc.ChannelCredentials")
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("private_key: needs certificate_chain" if certificate_chain is None
+                             else "certificate_chain: needs private_key")
+        if root_certificates is None and private_key is not None:
+            raise ValueError("private_key: needs root_certificates (the CA of the server's certificate)")
+        if root_certificates is not None and credentials is not None:
+            raise ValueError("root_certificates: give either credentials or root_certificates")
+        tls = credentials is not None or root_certificates is not None
+        if server_name is not None and not tls:
+            raise ValueError("server_name: needs root_certificates (it applies to TLS only)")
+        if server_name is not None and (not isinstance(server_name, str) or not server_name):
+            raise ValueError("server_name: expected a non-empty str")
         if channel is not None:
-            self._channel, self._owns_channel = channel, False
-        elif credentials is not None:
-            if not isinstance(credentials, grpc.ChannelCredentials):
-                raise ValueError("credentials: expected a grpc.ChannelCredentials")
-            self._channel, self._owns_channel = grpc.secure_channel(target, credentials, _CHANNEL_OPTIONS), True
+            base, self._owns_channel = channel, False
         else:
-            self._channel, self._owns_channel = grpc.insecure_channel(target, _CHANNEL_OPTIONS), True
+            options = list(_CHANNEL_OPTIONS)
+            if server_name is not None:
+                options.append(("grpc.ssl_target_name_override", server_name))
+            if root_certificates is not None:
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=_read_pem(root_certificates, "root_certificates"),
+                    private_key=_read_pem(private_key, "private_key"),
+                    certificate_chain=_read_pem(certificate_chain, "certificate_chain"))
+            if credentials is not None:
+                base = grpc.secure_channel(target, credentials, options)
+            else:
+                base = grpc.insecure_channel(target, options)
+            self._owns_channel = True
+        self._base_channel = base
+        self._channel = grpc.intercept_channel(base, _MetadataInterceptor(self.metadata)) if self.metadata else base
         self.target = target
         self.timeout = timeout
         self._stub = pb_grpc.ResearchServiceStub(self._channel)
@@ -276,7 +402,7 @@ class Client:
     def close(self) -> None:
         """Closes the channel (unless it was passed in)."""
         if self._owns_channel:
-            self._channel.close()
+            self._base_channel.close()
 
     def __enter__(self) -> "Client":
         return self

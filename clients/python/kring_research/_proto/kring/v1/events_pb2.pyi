@@ -426,6 +426,12 @@ class PersonalDataErased(_message.Message):
     key_id: str
     def __init__(self, key_id: _Optional[str] = ...) -> None: ...
 
+class CaseAccessGranted(_message.Message):
+    __slots__ = ("partner",)
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    partner: str
+    def __init__(self, partner: _Optional[str] = ...) -> None: ...
+
 class PersonalData(_message.Message):
     __slots__ = ("fields",)
     class FieldsEntry(_message.Message):
@@ -450,7 +456,7 @@ class SealedPersonalData(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., nonce: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "occurred_at", "correlation_id", "causation_id", "personal", "payload_version", "case_referred", "plan_right_offered", "plan_right_declined", "coordinator_assigned", "participant_invited", "participant_responded", "preparation_stopped", "conference_held", "plan_adopted", "plan_decided", "plan_action_status_changed", "follow_up_recorded", "review_conference_held", "outcome_recorded", "cost_recorded", "case_closed", "event_retracted", "personal_data_erased")
+    __slots__ = ("event_id", "occurred_at", "correlation_id", "causation_id", "personal", "payload_version", "case_referred", "plan_right_offered", "plan_right_declined", "coordinator_assigned", "participant_invited", "participant_responded", "preparation_stopped", "conference_held", "plan_adopted", "plan_decided", "plan_action_status_changed", "follow_up_recorded", "review_conference_held", "outcome_recorded", "cost_recorded", "case_closed", "event_retracted", "personal_data_erased", "case_access_granted")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -475,6 +481,7 @@ class Event(_message.Message):
     CASE_CLOSED_FIELD_NUMBER: _ClassVar[int]
     EVENT_RETRACTED_FIELD_NUMBER: _ClassVar[int]
     PERSONAL_DATA_ERASED_FIELD_NUMBER: _ClassVar[int]
+    CASE_ACCESS_GRANTED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     occurred_at: _timestamp_pb2.Timestamp
     correlation_id: str
@@ -499,7 +506,8 @@ class Event(_message.Message):
     case_closed: CaseClosed
     event_retracted: EventRetracted
     personal_data_erased: PersonalDataErased
-    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., personal: _Optional[_Union[PersonalData, _Mapping]] = ..., payload_version: _Optional[int] = ..., case_referred: _Optional[_Union[CaseReferred, _Mapping]] = ..., plan_right_offered: _Optional[_Union[PlanRightOffered, _Mapping]] = ..., plan_right_declined: _Optional[_Union[PlanRightDeclined, _Mapping]] = ..., coordinator_assigned: _Optional[_Union[CoordinatorAssigned, _Mapping]] = ..., participant_invited: _Optional[_Union[ParticipantInvited, _Mapping]] = ..., participant_responded: _Optional[_Union[ParticipantResponded, _Mapping]] = ..., preparation_stopped: _Optional[_Union[PreparationStopped, _Mapping]] = ..., conference_held: _Optional[_Union[ConferenceHeld, _Mapping]] = ..., plan_adopted: _Optional[_Union[PlanAdopted, _Mapping]] = ..., plan_decided: _Optional[_Union[PlanDecided, _Mapping]] = ..., plan_action_status_changed: _Optional[_Union[PlanActionStatusChanged, _Mapping]] = ..., follow_up_recorded: _Optional[_Union[FollowUpRecorded, _Mapping]] = ..., review_conference_held: _Optional[_Union[ReviewConferenceHeld, _Mapping]] = ..., outcome_recorded: _Optional[_Union[OutcomeRecorded, _Mapping]] = ..., cost_recorded: _Optional[_Union[CostRecorded, _Mapping]] = ..., case_closed: _Optional[_Union[CaseClosed, _Mapping]] = ..., event_retracted: _Optional[_Union[EventRetracted, _Mapping]] = ..., personal_data_erased: _Optional[_Union[PersonalDataErased, _Mapping]] = ...) -> None: ...
+    case_access_granted: CaseAccessGranted
+    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., personal: _Optional[_Union[PersonalData, _Mapping]] = ..., payload_version: _Optional[int] = ..., case_referred: _Optional[_Union[CaseReferred, _Mapping]] = ..., plan_right_offered: _Optional[_Union[PlanRightOffered, _Mapping]] = ..., plan_right_declined: _Optional[_Union[PlanRightDeclined, _Mapping]] = ..., coordinator_assigned: _Optional[_Union[CoordinatorAssigned, _Mapping]] = ..., participant_invited: _Optional[_Union[ParticipantInvited, _Mapping]] = ..., participant_responded: _Optional[_Union[ParticipantResponded, _Mapping]] = ..., preparation_stopped: _Optional[_Union[PreparationStopped, _Mapping]] = ..., conference_held: _Optional[_Union[ConferenceHeld, _Mapping]] = ..., plan_adopted: _Optional[_Union[PlanAdopted, _Mapping]] = ..., plan_decided: _Optional[_Union[PlanDecided, _Mapping]] = ..., plan_action_status_changed: _Optional[_Union[PlanActionStatusChanged, _Mapping]] = ..., follow_up_recorded: _Optional[_Union[FollowUpRecorded, _Mapping]] = ..., review_conference_held: _Optional[_Union[ReviewConferenceHeld, _Mapping]] = ..., outcome_recorded: _Optional[_Union[OutcomeRecorded, _Mapping]] = ..., cost_recorded: _Optional[_Union[CostRecorded, _Mapping]] = ..., case_closed: _Optional[_Union[CaseClosed, _Mapping]] = ..., event_retracted: _Optional[_Union[EventRetracted, _Mapping]] = ..., personal_data_erased: _Optional[_Union[PersonalDataErased, _Mapping]] = ..., case_access_granted: _Optional[_Union[CaseAccessGranted, _Mapping]] = ...) -> None: ...
 
 class RecordedEvent(_message.Message):
     __slots__ = ("case_id", "stream_version", "global_position", "recorded_at", "source", "event", "sealed_personal", "prev_hash", "case_prev_hash", "hash")
