@@ -4,9 +4,21 @@
 //
 // Layout (default column family):
 //   "meta/master_key_id"  -> id of the master key the data keys are wrapped with
-//   "case/" case_id       -> kring.security.WrappedKey-like record: key id,
-//                            nonce, wrapped key; or the erased marker (key id
-//                            kept, no key material) once the case is erased
+//   "case/" case_id       -> the case's record, one of
+//       live:   'L' key_id nonce wrapped   (1 + 32 + 12 + 48 bytes)
+//       erased: 'E' key_id                 (key id kept, no key material;
+//                                           key_id "" when the case never
+//                                           had a key)
+//     key_id: 16 random bytes as 32 hex digits; nonce: 12 bytes; wrapped:
+//     the 32-byte data key sealed (aead.h) under the master key, tag
+//     included, with associated data
+//       "kring data key" NUL case_id NUL key_id NUL master_key_id
+//     so a record moved to another case or re-labelled does not unwrap.
+//
+// A sealed personal part is AES-256-GCM of the PersonalData's deterministic
+// serialization under the case's data key, with associated data
+//   case_id NUL event_id
+// so it opens only as part of the event it was sealed for.
 //
 // The master key comes from a file that only the server's user may read
 // (mode 0600 or 0400, a regular file): 32 raw bytes, or 64 hex digits with an
@@ -16,11 +28,19 @@
 // one (after a rotation, point --master-key-file at the new key).
 //
 // Erase destroys a case's data key for good: the record becomes the erased
-// marker, then the memtable is flushed and the key range compacted, so the
+// marker, then the memtable is flushed, the whole folder compacted into the
+// bottommost level and the obsolete WAL and table files deleted, so the
 // wrapped key no longer rests in any live file of the folder. A case once
 // erased never gets a new key: sealing new personal data for it is refused.
+// A rotation purges the old wrappings the same way. Open repeats the purge,
+// which finishes one that a crash interrupted.
 //
-// Threads: every method may be called from any thread.
+// Unwrapped data keys are cached in memory, one per case used since Open
+// (about 100 bytes each), and overwritten when erased or on destruction.
+//
+// Threads: every method may be called from any thread. One mutex serializes
+// key creation, erasure and rotation (which holds it through its
+// compaction); sealing and opening hold it only to look the key up.
 #pragma once
 
 #include <memory>
@@ -44,13 +64,19 @@ struct KeyStoreOptions {
   std::string path;
   // The master key file (see above). Required.
   std::string master_key_file;
-  // Sync every key write: a key is durable before any event sealed with it
-  // is. Default: true.
+  // Sync the write of each new data key: a key is durable before any event
+  // sealed with it is. Erasures and rotations are always synced.
+  // Default: true.
   bool sync = true;
 };
 
-// Reads and checks a master key file (see above); errors start with `flag`
-// (e.g. "--master-key-file: must not be readable by group or others (mode 0644); chmod 600 it").
+// Reads and checks a master key file (see above); errors start with `flag`,
+// used as given ("--master-key-file" at Open, "new_master_key_file" for a
+// rotation), and never hold key bytes: e.g. "--master-key-file:
+// /etc/kring/master.key must not be readable by group or others (mode 0644);
+// chmod 600 it". NOT_FOUND when missing, PERMISSION_DENIED for a mode that
+// lets group or others in, INVALID_ARGUMENT for a non-regular file or
+// content of the wrong shape.
 absl::StatusOr<std::string> ReadMasterKeyFile(const std::string& path, const std::string& flag);
 // The id of a master key (see above).
 std::string MasterKeyId(const std::string& master_key);
