@@ -5,7 +5,16 @@
 // removed or altered entry shows when the log is verified. There is no API to
 // change or remove an entry.
 //
-// Layout (default column family): BE64(sequence) -> AccessLogEntry bytes.
+// Layout (default column family): BE64(sequence) -> AccessLogEntry bytes
+// (deterministic serialization, prev_hash and hash set).
+//
+// Chain: hash = SHA-256(prev_hash || the entry serialized deterministically
+// with prev_hash and hash cleared); prev_hash is the previous entry's hash,
+// and empty for entry 1 (as for position 1 of the event chain). A changed
+// entry fails at its own hash, a changed entry whose hash was recomputed at
+// the next entry's prev_hash, a removed entry as a gap. Removing the newest
+// entries leaves a shorter chain that still verifies: only a copy of the
+// head (size() and the last hash) kept elsewhere shows that.
 //
 // Threads: every method may be called from any thread; Record calls are
 // serialized (sequence and chain are assigned under a mutex).
@@ -42,13 +51,18 @@ class AccessLog {
   ~AccessLog();
 
   // Appends `entry` (identity, role, rpc, case_id, scope, purpose as given;
-  // sequence, at, prev_hash and hash set here) and returns it as stored,
-  // once durable.
+  // sequence, at, prev_hash and hash set here, overwriting what the caller
+  // put there) and returns it as stored, once durable (with sync). A failed
+  // write uses up no sequence.
   absl::StatusOr<v1::AccessLogEntry> Record(v1::AccessLogEntry entry);
   // Entries with sequence >= request.from_sequence (about request.case_id
   // when set), at most request.limit (0: 1000; more than 10000:
   // INVALID_ARGUMENT naming `limit`), oldest first; next_sequence set.
-  // chain_ok/chain_reason: the result of Verify() over the whole log.
+  // next_sequence is one past the last entry looked at, filtered out or not
+  // (the first sequence asked for when there was none), so paging on it skips
+  // nothing. chain_ok/chain_reason: the result of Verify() over the whole
+  // log (so a Read costs a pass over the log). An entry that cannot be
+  // parsed at all fails the Read with DATA_LOSS.
   absl::StatusOr<v1::ReadAccessLogResponse> Read(const v1::ReadAccessLogRequest& request) const;
   // Checks the whole chain: gapless sequences from 1, each prev_hash the
   // previous entry's hash, each hash over the entry. OK, or DATA_LOSS naming
