@@ -42,6 +42,12 @@ void ApplyPayload(CaseState& s, const v1::Event& e, int delta) {
     case v1::Event::kCaseClosed:
       Bump(s.closures, delta);
       break;
+    case v1::Event::kCaseAccessGranted:
+      Count(s.granted, e.case_access_granted().partner(), delta);
+      break;
+    case v1::Event::kPersonalDataErased:
+      Bump(s.erasures, delta);
+      break;
     default:
       break;
   }
@@ -69,7 +75,7 @@ absl::Status CheckParticipants(const CaseState& s, const google::protobuf::Repea
 
 bool AllowedAfterClosure(v1::Event::PayloadCase p) {
   return p == v1::Event::kFollowUpRecorded || p == v1::Event::kOutcomeRecorded || p == v1::Event::kCostRecorded ||
-         p == v1::Event::kEventRetracted;
+         p == v1::Event::kEventRetracted || p == v1::Event::kCaseAccessGranted;
 }
 
 }  // namespace
@@ -78,6 +84,16 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
                             const RetractionTarget* target) {
   const std::string at = absl::StrCat("events[", index, "]");
   const v1::Event::PayloadCase payload = e.payload_case();
+  // An erasure (written by the server) applies to any case that exists,
+  // closed or not, once.
+  if (payload == v1::Event::kPersonalDataErased) {
+    if (s.version == 0) return PreconditionError("REFERRAL_FIRST", at, "this case has no events");
+    if (s.erasures > 0) {
+      return PreconditionError("ALREADY_ERASED", at + ".personal_data_erased",
+                               "the personal data of this case was erased before");
+    }
+    return absl::OkStatus();
+  }
   if (payload != v1::Event::kCaseReferred && s.referrals == 0) {
     if (s.version == 0) {
       return PreconditionError("REFERRAL_FIRST", at, "a case starts with case_referred; this case has no events yet");
@@ -186,8 +202,27 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
   return absl::OkStatus();
 }
 
-void ApplyToCaseState(CaseState& s, const v1::Event& e, const v1::Event* retracted) {
+absl::Status CheckCaseAccess(const CaseState& s, const std::string& source, const v1::Event& e, size_t index,
+                             const RetractionTarget* target) {
+  // A new case is the sender's own: its case_referred makes it the referrer.
+  if (s.version == 0) return absl::OkStatus();
+  const bool referrer = source == s.referrer;
+  if (!referrer && !Live(s.granted, source)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("case_id: partner ", source, " neither referred this case nor was granted access to it"));
+  }
+  const bool grant_change = e.has_case_access_granted() || (target && target->event.has_case_access_granted());
+  if (grant_change && !referrer) {
+    return absl::PermissionDeniedError(absl::StrCat("events[", index,
+                                                    "]: only the partner that referred the case may grant or "
+                                                    "withdraw access to it"));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyToCaseState(CaseState& s, const v1::Event& e, const std::string& source, const v1::Event* retracted) {
   s.version++;
+  if (e.has_case_referred() && s.referrer.empty()) s.referrer = source;
   if (e.has_event_retracted()) {
     if (retracted != nullptr && s.retracted.insert(e.event_retracted().retracted_event_id()).second) {
       ApplyPayload(s, *retracted, -1);

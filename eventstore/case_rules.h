@@ -30,6 +30,11 @@ struct CaseState {
   uint32_t conferences = 0;
   uint32_t plans = 0;
   uint32_t closures = 0;
+  uint32_t erasures = 0;  // personal_data_erased (at most one)
+  // The source (authenticated sender) of the case's first case_referred.
+  std::string referrer;
+  // Partners granted access (case_access_granted), by identity name.
+  std::unordered_map<std::string, uint32_t> granted;
   // id -> number of live events naming it.
   std::unordered_map<std::string, uint32_t> coordinators;
   std::unordered_map<std::string, uint32_t> central;  // central persons named in case_referred
@@ -54,8 +59,15 @@ struct RetractionTarget {
 absl::Status CheckCaseRules(const CaseState& state, const std::string& case_id, const v1::Event& event, size_t index,
                             const RetractionTarget* target);
 
-// Folds an accepted or recorded event into `state`. For an EventRetracted,
-// `retracted` is the payload of the event it withdraws.
-void ApplyToCaseState(CaseState& state, const v1::Event& event, const v1::Event* retracted);
+// For a batch from a partner (AppendBatch::own_cases_only): OK if `source`
+// may append `event` to a case in `state` — the case is new, or `source`
+// referred it or was granted access; only the referrer may grant access or
+// retract a grant. PERMISSION_DENIED otherwise.
+absl::Status CheckCaseAccess(const CaseState& state, const std::string& source, const v1::Event& event, size_t index,
+                             const RetractionTarget* target);
+
+// Folds an accepted or recorded event, sent by `source`, into `state`. For an
+// EventRetracted, `retracted` is the payload of the event it withdraws.
+void ApplyToCaseState(CaseState& state, const v1::Event& event, const std::string& source, const v1::Event* retracted);
 
 }  // namespace kring::eventstore

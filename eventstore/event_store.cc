@@ -206,13 +206,34 @@ void EventStore::AppendAsync(AppendBatch batch, AppendCallback done) {
     done(s);
     return;
   }
-  // Serialize here, on the caller's thread, so the writer only frames bytes.
+  // Seal and serialize here, on the caller's thread, so the writer only
+  // frames bytes. The personal part never reaches the writer in clear.
+  std::vector<v1::SealedPersonalData> sealed;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    v1::Event& e = batch.events[i];
+    if (!e.has_personal()) continue;
+    if (!options_.sealer) {
+      done(BadRequestError(absl::StrCat("events[", i, "].personal"),
+                           "this server has no master key (--master-key-file), so it cannot seal personal data; "
+                           "leave it empty",
+                           absl::StatusCode::kFailedPrecondition));
+      return;
+    }
+    absl::StatusOr<v1::SealedPersonalData> s = options_.sealer->Seal(batch.case_id.value(), e.event_id(), e.personal());
+    if (!s.ok()) {
+      done(absl::Status(s.status().code(), absl::StrCat("events[", i, "].personal: ", s.status().message())));
+      return;
+    }
+    sealed.resize(batch.events.size());
+    sealed[i] = *std::move(s);
+    e.clear_personal();
+  }
   std::vector<std::string> serialized(batch.events.size());
   for (size_t i = 0; i < batch.events.size(); ++i) batch.events[i].SerializeToString(&serialized[i]);
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (!closing_) {
-      queue_.push_back(Pending{std::move(batch), std::move(serialized), std::move(done)});
+      queue_.push_back(Pending{std::move(batch), std::move(serialized), std::move(sealed), std::move(done)});
       queue_cv_.notify_one();
       return;
     }
@@ -394,7 +415,7 @@ absl::StatusOr<CaseState> EventStore::LoadCaseState(const std::string& case_id) 
         retracted = &events[it->second].event();
       }
     }
-    ApplyToCaseState(state, e, retracted);
+    ApplyToCaseState(state, e, events[i].source(), retracted);
     index.emplace(e.event_id(), i);
   }
   state.last_hash = events.back().hash();
@@ -499,8 +520,9 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
         ASSIGN_OR_RETURN(target, FindEvent(id, state));
       }
     }
+    if (batch.own_cases_only) RETURN_IF_ERROR(CheckCaseAccess(next, batch.source, e, i, target ? &*target : nullptr));
     RETURN_IF_ERROR(CheckCaseRules(next, case_id, e, i, target ? &*target : nullptr));
-    ApplyToCaseState(next, e, target ? &target->event : nullptr);
+    ApplyToCaseState(next, e, batch.source, target ? &target->event : nullptr);
     in_batch.emplace(e.event_id(), i);
   }
 
@@ -522,6 +544,11 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     const uint64_t position = state.next_position++;
     recorded.set_stream_version(version);
     recorded.set_global_position(position);
+    if (!pending.sealed.empty() && !pending.sealed[i].ciphertext().empty()) {
+      *recorded.mutable_sealed_personal() = pending.sealed[i];
+    } else {
+      recorded.clear_sealed_personal();
+    }
     value.clear();
     recorded.SerializeToString(&value);
     value.push_back(kEventFieldTag);

@@ -86,6 +86,10 @@ struct EventStoreOptions {
   // a case not kept is folded again from its events when next appended to.
   // When the cache is full it is emptied. Default: 100000.
   size_t max_cached_cases = 100000;
+  // Seals the `personal` part of each event before it is stored and
+  // published; without one, events with personal data are refused. Default:
+  // none. Must outlive the store.
+  PersonalDataSealer* sealer = nullptr;
   // Applied to every event read (ReadCase, ReadAll, ScanAll's parsed event;
   // never to the stored bytes). Default: Upcasters::Current(). Must outlive
   // the store.
@@ -113,6 +117,14 @@ struct AppendBatch {
   std::vector<v1::Event> events;
   // The authenticated sender; recorded as each event's `source`.
   std::string source;
+  // The sender is a partner: it may append only to a case it referred (the
+  // source of its case_referred) or was granted (case_access_granted naming
+  // it); other cases are refused with PERMISSION_DENIED, and only the
+  // referrer may grant.
+  bool own_cases_only = false;
+  // Written by the server itself (an erasure): may hold payloads a partner
+  // may not send (personal_data_erased).
+  bool server_written = false;
 };
 
 // The result of checking the hash chain (see the class comment).
@@ -198,7 +210,10 @@ class EventStore {
  private:
   struct Pending {
     AppendBatch batch;
-    std::vector<std::string> serialized;  // events[i] as bytes
+    std::vector<std::string> serialized;  // events[i] as bytes, `personal` cleared
+    // events[i]'s sealed personal part (empty when none); empty vector: no
+    // event of the batch had one.
+    std::vector<v1::SealedPersonalData> sealed;
     AppendCallback done;
   };
   struct Completion {

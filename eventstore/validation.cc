@@ -1,5 +1,6 @@
 #include "eventstore/validation.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,8 @@ namespace {
 constexpr size_t kMaxViolations = 50;
 constexpr size_t kMaxReasonBytes = 500;
 constexpr uint32_t kMaxChildrenAffected = 25;
+constexpr size_t kMaxPersonalFields = 64;
+constexpr size_t kMaxPersonalValueBytes = 4096;
 constexpr int64_t kMaxAmountCents = 100'000'000'000;  // EUR 1 billion: a typo, not a cost
 
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
@@ -69,7 +72,7 @@ class Checker {
   std::vector<FieldViolation> violations_;
 };
 
-void CheckPayload(const v1::Event& e, const std::string& at, Checker& c) {
+void CheckPayload(const v1::Event& e, const std::string& at, bool server_written, Checker& c) {
   switch (e.payload_case()) {
     case v1::Event::kCaseReferred: {
       const auto& p = e.case_referred();
@@ -184,7 +187,13 @@ void CheckPayload(const v1::Event& e, const std::string& at, Checker& c) {
       return;
     }
     case v1::Event::kPersonalDataErased:
-      c.Add(at + ".personal_data_erased", "is written by the server only, never by a partner");
+      if (!server_written) c.Add(at + ".personal_data_erased", "is written by the server only, never by a partner");
+      return;
+    case v1::Event::kCaseAccessGranted:
+      if (!IsIdentityName(e.case_access_granted().partner())) {
+        c.Add(at + ".case_access_granted.partner",
+              "must be the partner's identity name: 1-64 characters of A-Z a-z 0-9 . _ -");
+      }
       return;
     case v1::Event::PAYLOAD_NOT_SET:
       c.Add(at + ".payload", "exactly one event payload (case_referred ... event_retracted) is required");
@@ -192,7 +201,35 @@ void CheckPayload(const v1::Event& e, const std::string& at, Checker& c) {
   }
 }
 
+// The personal part: only its shape, and never its values in a message
+// (field names are a schema, values are personal data).
+void CheckPersonal(const v1::PersonalData& personal, const std::string& at, Checker& c) {
+  if (personal.fields().empty()) c.Add(at + ".fields", "must hold at least one field when personal is set");
+  if (personal.fields_size() > static_cast<int>(kMaxPersonalFields)) {
+    c.Add(at + ".fields", absl::StrCat("holds at most ", kMaxPersonalFields, " fields"));
+  }
+  for (const auto& [key, value] : personal.fields()) {
+    const bool key_ok = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
+      return IsLower(ch) || ch == '_' || (ch >= '0' && ch <= '9');
+    });
+    if (!key_ok) {
+      c.Add(at + ".fields", "every key must be 1-64 characters of a-z 0-9 _ (the value is not shown)");
+    } else if (value.size() > kMaxPersonalValueBytes) {
+      c.Add(absl::StrCat(at, ".fields[\"", key, "\"]"),
+            absl::StrCat("must be at most ", kMaxPersonalValueBytes, " bytes (the value is not shown)"));
+    }
+  }
+}
+
 }  // namespace
+
+bool IsIdentityName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name) {
+    if (!IsAlnum(ch) && ch != '.' && ch != '_' && ch != '-') return false;
+  }
+  return true;
+}
 
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > 64 || !IsAlnum(id[0])) return false;
@@ -282,12 +319,8 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     if (!e.causation_id().empty() && !IsValidUuid(e.causation_id())) {
       c.Add(at + ".causation_id", "must be empty or a lowercase UUID");
     }
-    if (e.has_personal()) {
-      // Sealing with per-case data keys is not part of this server version;
-      // refusing keeps personal data from ever resting in clear.
-      c.Add(at + ".personal", "this server does not accept personal data yet; leave it empty");
-    }
-    CheckPayload(e, at, c);
+    if (e.has_personal()) CheckPersonal(e.personal(), at + ".personal", c);
+    CheckPayload(e, at, batch.server_written, c);
   }
   return c.Status();
 }

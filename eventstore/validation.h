@@ -38,6 +38,9 @@ bool IsValidId(std::string_view id);
 // True for a canonical UUID: 8-4-4-4-12 lowercase hexadecimal digits (one
 // spelling per id, so that an id is the same key wherever it is used).
 bool IsValidUuid(std::string_view id);
+// True for 1-64 characters of [A-Za-z0-9._-]: the name of a caller in the
+// server's identities file (security/auth.h), e.g. a partner in a grant.
+bool IsIdentityName(std::string_view name);
 // True for a CBS municipality code: "GM" and four digits, e.g. GM0363.
 bool IsMunicipalityCode(std::string_view code);
 // True for a BCP 47 language tag of the common shape: a 2-3 letter lowercase

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -27,8 +28,7 @@ absl::Status CaseNotFound() {
   return BadRequestError("case_id", "no events recorded for this case", absl::StatusCode::kNotFound);
 }
 
-absl::Status ReadCaseFromStore(const eventstore::EventStore& store, const v1::ReadCaseRequest& request,
-                               v1::ReadCaseResponse* response) {
+absl::Status CheckReadCase(const v1::ReadCaseRequest& request) {
   std::vector<FieldViolation> violations;
   if (!eventstore::IsValidId(request.case_id())) violations.push_back({"case_id", kIdRule});
   if (request.has_as_known_at()) {
@@ -40,8 +40,32 @@ absl::Status ReadCaseFromStore(const eventstore::EventStore& store, const v1::Re
       violations.push_back({"as_known_at.seconds", "must lie between 0001-01-01 and 9999-12-31"});
     }
   }
-  if (!violations.empty()) return BadRequestError(violations);
+  return violations.empty() ? absl::OkStatus() : BadRequestError(violations);
+}
 
+// Opens each sealed personal part with the case's data key, or marks it
+// erased.
+absl::Status OpenPersonalParts(const security::KeyStore* keys, v1::ReadCaseResponse* response) {
+  for (v1::AuditEvent& a : *response->mutable_events()) {
+    if (!a.event().has_sealed_personal()) continue;
+    if (keys == nullptr) {
+      return absl::FailedPreconditionError(
+          "--master-key-file: this case has sealed personal data, and this server runs without the master key");
+    }
+    ASSIGN_OR_RETURN(std::optional<v1::PersonalData> opened,
+                     keys->OpenSealed(response->case_id(), a.event().event().event_id(), a.event().sealed_personal()));
+    if (opened) {
+      a.set_personal_state(v1::PERSONAL_DATA_STATE_OPENED);
+      *a.mutable_personal() = *std::move(opened);
+    } else {
+      a.set_personal_state(v1::PERSONAL_DATA_STATE_ERASED);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCaseFromStore(const eventstore::EventStore& store, const v1::ReadCaseRequest& request,
+                               v1::ReadCaseResponse* response) {
   ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, store.ReadCase(CaseId(request.case_id()), StreamVersion(1)));
   if (events.empty()) return CaseNotFound();
   // As known at: the events recorded by then. The writer stamps recorded_at
@@ -80,11 +104,21 @@ void ToResponse(const eventstore::ChainVerification& v, v1::VerifyChainResponse*
   response->set_reason(v.reason);
 }
 
+absl::Status CheckVerify(const v1::VerifyChainRequest& request) {
+  if (request.scope_case() == v1::VerifyChainRequest::kCaseId && !eventstore::IsValidId(request.case_id())) {
+    return BadRequestError("case_id", kIdRule);
+  }
+  if (request.scope_case() == v1::VerifyChainRequest::kRange && request.range().to() != 0 &&
+      request.range().to() < std::max<uint64_t>(1, request.range().from())) {
+    return BadRequestError("range.to", "must be 0 (the head) or at least range.from");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status VerifyFromStore(const eventstore::EventStore& store, const v1::VerifyChainRequest& request,
                              v1::VerifyChainResponse* response) {
   if (request.scope_case() == v1::VerifyChainRequest::kCaseId) {
     const CaseId case_id(request.case_id());
-    if (!eventstore::IsValidId(case_id.value())) return BadRequestError("case_id", kIdRule);
     ASSIGN_OR_RETURN(StreamVersion version, store.CaseVersion(case_id));
     if (version.value() == 0) return CaseNotFound();
     ASSIGN_OR_RETURN(eventstore::ChainVerification v, store.VerifyCase(case_id));
@@ -95,12 +129,7 @@ absl::Status VerifyFromStore(const eventstore::EventStore& store, const v1::Veri
   uint64_t from = 1, to = head;
   if (request.scope_case() == v1::VerifyChainRequest::kRange) {
     from = std::max<uint64_t>(1, request.range().from());
-    if (request.range().to() != 0) {
-      if (request.range().to() < from) {
-        return BadRequestError("range.to", "must be 0 (the head) or at least range.from");
-      }
-      to = std::min(head, request.range().to());
-    }
+    if (request.range().to() != 0) to = std::min(head, request.range().to());
   }
   if (from > to) {  // nothing recorded in the range (yet): nothing to verify
     response->set_ok(true);
@@ -111,7 +140,43 @@ absl::Status VerifyFromStore(const eventstore::EventStore& store, const v1::Veri
   return absl::OkStatus();
 }
 
+absl::Status CheckReadAll(const v1::ReadAllRequest& request) {
+  std::vector<FieldViolation> violations;
+  if (request.batch_size() > AuditService::kMaxBatchSize) {
+    violations.push_back({"batch_size", absl::StrCat("must be at most ", AuditService::kMaxBatchSize)});
+  }
+  if (request.to_position() != 0 && request.to_position() < request.from_position()) {
+    violations.push_back({"to_position", "must be 0 (no end) or at least from_position"});
+  }
+  return violations.empty() ? absl::OkStatus() : BadRequestError(violations);
+}
+
+std::string Positions(uint64_t from, uint64_t to) {
+  return absl::StrCat("positions ", std::max<uint64_t>(1, from), "-", to == 0 ? "head" : absl::StrCat(to));
+}
+
 }  // namespace
+
+absl::StatusOr<security::Identity> AuditService::Admit(const grpc::ServerContextBase& context, const char* rpc,
+                                                       const absl::Status& request_ok, const std::string& case_id,
+                                                       const std::string& scope) {
+  ASSIGN_OR_RETURN(security::Identity auditor, auth_->Authorize(context, security::Role::kAuditor));
+  ASSIGN_OR_RETURN(std::string purpose, security::StatedPurpose(context));
+  RETURN_IF_ERROR(request_ok);
+  v1::AccessLogEntry entry;
+  entry.set_identity(auditor.name);
+  entry.set_role(auditor.proto_role());
+  entry.set_rpc(rpc);
+  entry.set_case_id(case_id);
+  entry.set_scope(scope);
+  entry.set_purpose(std::move(purpose));
+  if (absl::StatusOr<v1::AccessLogEntry> recorded = access_log_->Record(std::move(entry)); !recorded.ok()) {
+    Logger("audit")->error("msg=access_log_write_failed rpc={} status_code={}", rpc,
+                           absl::StatusCodeToString(recorded.status().code()));
+    return absl::UnavailableError("access log: the read could not be recorded, so it is refused; try again");
+  }
+  return auditor;
+}
 
 // One ReadAll call. Whoever "holds" the stream moves it on, one at a time:
 // the thread running the constructor, OnWriteDone (a write in flight), or the
@@ -120,20 +185,10 @@ absl::Status VerifyFromStore(const eventstore::EventStore& store, const v1::Veri
 // service's lock; any other stream sees the flags at its next step.
 class ReadAllReactor final : public grpc::ServerWriteReactor<v1::ReadAllResponse> {
  public:
+  // `request` has passed CheckReadAll.
   ReadAllReactor(AuditService* service, const v1::ReadAllRequest& request)
       : service_(service), store_(service->store_) {
     const uint32_t batch = request.batch_size();
-    std::vector<FieldViolation> violations;
-    if (batch > AuditService::kMaxBatchSize) {
-      violations.push_back({"batch_size", absl::StrCat("must be at most ", AuditService::kMaxBatchSize)});
-    }
-    if (request.to_position() != 0 && request.to_position() < request.from_position()) {
-      violations.push_back({"to_position", "must be 0 (no end) or at least from_position"});
-    }
-    if (!violations.empty()) {
-      Finish(ToGrpc(BadRequestError(violations)));
-      return;
-    }
     batch_size_ = batch == 0 ? AuditService::kDefaultBatchSize : batch;
     follow_ = request.follow();
     next_ = std::max<uint64_t>(1, request.from_position());
@@ -252,7 +307,9 @@ class ReadAllReactor final : public grpc::ServerWriteReactor<v1::ReadAllResponse
   uint64_t after_ = 0;  // parked: waiting for the head to pass this
 };
 
-AuditService::AuditService(const eventstore::EventStore* store) : store_(store) {
+AuditService::AuditService(const eventstore::EventStore* store, const security::Authenticator* auth,
+                           security::AccessLog* access_log, const security::KeyStore* keys)
+    : store_(store), auth_(auth), access_log_(access_log), keys_(keys) {
   waiter_ = std::thread([this] { WaiterLoop(); });
 }
 
@@ -303,12 +360,26 @@ void AuditService::WaiterLoop() {
 grpc::ServerUnaryReactor* AuditService::ReadCase(grpc::CallbackServerContext* context,
                                                  const v1::ReadCaseRequest* request, v1::ReadCaseResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(ReadCaseFromStore(*store_, *request, response)));
+  const std::string scope =
+      request->has_as_known_at()
+          ? absl::StrCat("as known at ", absl::FormatTime(absl::FromUnixSeconds(request->as_known_at().seconds()) +
+                                                          absl::Nanoseconds(request->as_known_at().nanos())))
+          : "";
+  absl::Status s =
+      Admit(*context, "AuditService.ReadCase", CheckReadCase(*request), request->case_id(), scope).status();
+  if (s.ok()) s = ReadCaseFromStore(*store_, *request, response);
+  if (s.ok()) s = OpenPersonalParts(keys_, response);
+  if (!s.ok()) response->Clear();
+  reactor->Finish(ToGrpc(s));
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::ReadAllResponse>* AuditService::ReadAll(grpc::CallbackServerContext* context,
                                                                      const v1::ReadAllRequest* request) {
+  const std::string scope = absl::StrCat(Positions(request->from_position(), request->to_position()),
+                                         request->follow() ? ", following" : "", ", personal parts sealed");
+  absl::Status s = Admit(*context, "AuditService.ReadAll", CheckReadAll(*request), "", scope).status();
+  if (!s.ok()) return new RefusedWriteReactor<v1::ReadAllResponse>(s);
   return new ReadAllReactor(this, *request);
 }
 
@@ -316,9 +387,42 @@ grpc::ServerUnaryReactor* AuditService::VerifyChain(grpc::CallbackServerContext*
                                                     const v1::VerifyChainRequest* request,
                                                     v1::VerifyChainResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status s = VerifyFromStore(*store_, *request, response);
+  const bool one_case = request->scope_case() == v1::VerifyChainRequest::kCaseId;
+  const std::string scope =
+      one_case ? "hash chain of the case"
+               : absl::StrCat("hash chain, ", request->scope_case() == v1::VerifyChainRequest::kRange
+                                                  ? Positions(request->range().from(), request->range().to())
+                                                  : "the whole log");
+  absl::Status s =
+      Admit(*context, "AuditService.VerifyChain", CheckVerify(*request), one_case ? request->case_id() : "", scope)
+          .status();
+  if (s.ok()) s = VerifyFromStore(*store_, *request, response);
   if (!s.ok() && s.code() != absl::StatusCode::kInvalidArgument && s.code() != absl::StatusCode::kNotFound) {
     Logger("audit")->error("msg=verify_failed status_code={}", absl::StatusCodeToString(s.code()));
+  }
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AuditService::ReadAccessLog(grpc::CallbackServerContext* context,
+                                                      const v1::ReadAccessLogRequest* request,
+                                                      v1::ReadAccessLogResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status request_ok;
+  if (!request->case_id().empty() && !eventstore::IsValidId(request->case_id())) {
+    request_ok = BadRequestError("case_id", absl::StrCat("must be empty (every case) or ", kIdRule));
+  } else if (request->limit() > AuditService::kMaxBatchSize) {
+    request_ok = BadRequestError("limit", absl::StrCat("must be at most ", AuditService::kMaxBatchSize));
+  }
+  // Reading the access log is itself recorded, before it is read: the
+  // answer includes its own entry.
+  absl::Status s = Admit(*context, "AuditService.ReadAccessLog", request_ok, request->case_id(),
+                         absl::StrCat("access log from entry ", std::max<uint64_t>(1, request->from_sequence())))
+                       .status();
+  if (s.ok()) {
+    absl::StatusOr<v1::ReadAccessLogResponse> read = access_log_->Read(*request);
+    s = read.status();
+    if (read.ok()) *response = *std::move(read);
   }
   reactor->Finish(ToGrpc(s));
   return reactor;

@@ -8,8 +8,13 @@
 //                waiter thread per service waits for the head to move
 //                (EventStore::WaitForHead) and resumes the parked streams, so
 //                no gRPC thread blocks;
-//   VerifyChain  the hash chain over a range of positions or one case.
-// Callback handlers throughout.
+//   VerifyChain  the hash chain over a range of positions or one case;
+//   ReadAccessLog the access log (security/access_log.h).
+// Callback handlers throughout. Every call needs the auditor role and the
+// metadata kring-purpose, and is recorded in the access log (who, which
+// case, what, why) before anything is read; a read that cannot be recorded
+// is refused. ReadCase opens the sealed personal parts of the case (or marks
+// them erased); ReadAll streams them sealed.
 //
 // Shutdown: BeginShutdown() (before grpc::Server::Shutdown) ends every
 // ReadAll stream at its next batch boundary: a parked follow stream at once
@@ -26,6 +31,9 @@
 
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
+#include "security/access_log.h"
+#include "security/auth.h"
+#include "security/key_store.h"
 
 namespace kring::services {
 
@@ -41,7 +49,10 @@ class AuditService final : public v1::AuditService::CallbackService {
   // for events of ordinary size.
   static constexpr size_t kMaxBatchBytes = 2 << 20;
 
-  explicit AuditService(const eventstore::EventStore* store);
+  // All must outlive the service; `keys` is null when the server has no
+  // master key.
+  AuditService(const eventstore::EventStore* store, const security::Authenticator* auth,
+               security::AccessLog* access_log, const security::KeyStore* keys);
   ~AuditService() override;
 
   // Ends the open ReadAll streams (see above). Call before
@@ -54,12 +65,23 @@ class AuditService final : public v1::AuditService::CallbackService {
                                                          const v1::ReadAllRequest* request) override;
   grpc::ServerUnaryReactor* VerifyChain(grpc::CallbackServerContext* context, const v1::VerifyChainRequest* request,
                                         v1::VerifyChainResponse* response) override;
+  grpc::ServerUnaryReactor* ReadAccessLog(grpc::CallbackServerContext* context, const v1::ReadAccessLogRequest* request,
+                                          v1::ReadAccessLogResponse* response) override;
 
  private:
   friend class ReadAllReactor;
   void WaiterLoop();
+  // The auditor calling, once its purpose is known, `request_ok` is OK and
+  // the read is recorded in the access log (in this order; the first
+  // failure is returned).
+  absl::StatusOr<security::Identity> Admit(const grpc::ServerContextBase& context, const char* rpc,
+                                           const absl::Status& request_ok, const std::string& case_id,
+                                           const std::string& scope);
 
   const eventstore::EventStore* const store_;
+  const security::Authenticator* const auth_;
+  security::AccessLog* const access_log_;
+  const security::KeyStore* const keys_;
   // Guards parked_, shutting_down_, stop_waiter_, and every stream's parked and
   // cancelled state.
   std::mutex mu_;

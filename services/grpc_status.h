@@ -4,6 +4,7 @@
 // standard `grpc-status-details-bin` trailer as a google.rpc.Status.
 #pragma once
 
+#include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
@@ -17,5 +18,21 @@ inline grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()),
                       rpc.details_size() ? rpc.SerializeAsString() : std::string());
 }
+
+// Streaming calls refused before they start (no credentials, wrong role, a
+// bad request): the reactor finishes at once and deletes itself when done.
+template <typename Response>
+class RefusedWriteReactor final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedWriteReactor(const absl::Status& status) { this->Finish(ToGrpc(status)); }
+  void OnDone() override { delete this; }
+};
+
+template <typename Request, typename Response>
+class RefusedBidiReactor final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedBidiReactor(const absl::Status& status) { this->Finish(ToGrpc(status)); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace kring::services

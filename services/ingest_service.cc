@@ -9,15 +9,20 @@
 namespace kring::services {
 namespace {
 
-// Until partner authentication exists (mTLS or tokens), every event is
-// recorded as sent by this identity.
-constexpr char kAnonymousSource[] = "anonymous";
+// The batch of `request` as sent by `sender`: its name is every event's
+// source; a partner may append only to its own cases (case_rules.h).
+absl::StatusOr<eventstore::AppendBatch> BatchFrom(v1::AppendRequest&& request, const security::Identity& sender) {
+  auto batch = ToBatch(std::move(request), sender.name);
+  if (batch.ok()) batch->own_cases_only = !sender.every_role;
+  return batch;
+}
 
 }  // namespace
 
 class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck> {
  public:
-  explicit AppendStreamReactor(IngestService* service) : service_(service), store_(service->store_) {
+  AppendStreamReactor(IngestService* service, security::Identity sender)
+      : service_(service), store_(service->store_), sender_(std::move(sender)) {
     std::lock_guard<std::mutex> lock(service_->streams_mu_);
     service_->streams_.insert(this);
     draining_ = service_->shutting_down_;
@@ -66,7 +71,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
       Acknowledge(std::move(ack));
     };
     // May call back at once (malformed batch), so no lock is held here.
-    auto batch = ToBatch(std::move(request_), kAnonymousSource);
+    auto batch = BatchFrom(std::move(request_), sender_);
     if (batch.ok()) {
       store_->AppendAsync(*std::move(batch), std::move(done));
     } else {
@@ -149,6 +154,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
 
   IngestService* const service_;
   eventstore::EventStore* const store_;
+  const security::Identity sender_;
   v1::AppendRequest request_;
   std::mutex mu_;
   std::deque<v1::AppendAck> acks_;  // front is being written when writing_
@@ -164,9 +170,14 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
 grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
                                                 v1::AppendResult* result) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<security::Identity> sender = auth_->Authorize(*context, security::Role::kPartner);
+  if (!sender.ok()) {
+    reactor->Finish(ToGrpc(sender.status()));
+    return reactor;
+  }
   v1::AppendRequest copy = *request;
   const std::string case_id = copy.case_id();
-  auto batch = ToBatch(std::move(copy), kAnonymousSource);
+  auto batch = BatchFrom(std::move(copy), *sender);
   if (!batch.ok()) {
     reactor->Finish(ToGrpc(batch.status()));
     return reactor;
@@ -180,7 +191,9 @@ grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* con
 
 grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* IngestService::AppendStream(
     grpc::CallbackServerContext* context) {
-  return new AppendStreamReactor(this);
+  absl::StatusOr<security::Identity> sender = auth_->Authorize(*context, security::Role::kPartner);
+  if (!sender.ok()) return new RefusedBidiReactor<v1::AppendRequest, v1::AppendAck>(sender.status());
+  return new AppendStreamReactor(this, *std::move(sender));
 }
 
 void IngestService::BeginShutdown() {

@@ -15,6 +15,7 @@
 
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
+#include "security/auth.h"
 #include "services/append_request.h"
 
 namespace kring::services {
@@ -23,7 +24,9 @@ class IngestService final : public v1::IngestService::CallbackService {
  public:
   static constexpr int kMaxInFlightPerStream = 64;
 
-  explicit IngestService(eventstore::EventStore* store) : store_(store) {}
+  // Every call needs the partner role; the caller's identity is the source
+  // of what it appends. `store` and `auth` must outlive the service.
+  IngestService(eventstore::EventStore* store, const security::Authenticator* auth) : store_(store), auth_(auth) {}
 
   // Drains open AppendStreams (see above). Call before grpc::Server::Shutdown.
   void BeginShutdown();
@@ -36,6 +39,7 @@ class IngestService final : public v1::IngestService::CallbackService {
  private:
   friend class AppendStreamReactor;
   eventstore::EventStore* const store_;
+  const security::Authenticator* const auth_;
   std::mutex streams_mu_;
   bool shutting_down_ = false;
   std::set<class AppendStreamReactor*> streams_;

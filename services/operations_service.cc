@@ -1,11 +1,16 @@
 #include "services/operations_service.h"
 
+#include <cstring>
 #include <deque>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/errors.h"
 #include "common/log.h"
+#include "common/status.h"
+#include "common/uuid.h"
+#include "security/aead.h"
 #include "services/grpc_status.h"
 
 namespace kring::services {
@@ -125,6 +130,10 @@ uint64_t FolderBytes(const std::string& path) {
 grpc::ServerWriteReactor<v1::RebuildProgress>* OperationsService::Rebuild(grpc::CallbackServerContext* context,
                                                                           const v1::RebuildRequest* request) {
   auto* reactor = new RebuildReactor();
+  if (absl::Status allowed = auth_->Authorize(*context, security::Role::kOperator).status(); !allowed.ok()) {
+    reactor->End(ToGrpc(allowed));
+    return reactor;
+  }
   auto it = read_models_.find(request->read_model());
   if (it == read_models_.end()) {
     std::vector<std::string> known;
@@ -167,6 +176,10 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
                                                     const v1::BackupRequest* request, v1::BackupResponse* response) {
   auto* reactor = new UnaryReactor();
   const std::string& destination = request->destination();
+  if (absl::Status allowed = auth_->Authorize(*context, security::Role::kOperator).status(); !allowed.ok()) {
+    reactor->Finish(ToGrpc(allowed));
+    return reactor;
+  }
   absl::Status invalid;
   std::error_code ec;
   if (destination.empty()) {
@@ -215,6 +228,104 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
           log->error("msg=backup_failed path={} status=\"{}\"", destination, status.ToString());
         }
         reactor->Finish(ToGrpc(status));
+      });
+  if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OperationsService::ErasePersonalData(grpc::CallbackServerContext* context,
+                                                               const v1::ErasePersonalDataRequest* request,
+                                                               v1::ErasePersonalDataResponse* response) {
+  auto* reactor = new UnaryReactor();
+  absl::StatusOr<security::Identity> caller = auth_->Authorize(*context, security::Role::kOperator);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
+  // The compaction that purges the key may take a moment: off gRPC's threads.
+  const bool started =
+      background_.Run("kring-erase", 0,
+                      [this, reactor, response, case_id = request->case_id(), name = caller->name](
+                          const std::atomic<bool>&) { reactor->Finish(ToGrpc(Erase(case_id, name, response))); });
+  if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  return reactor;
+}
+
+absl::Status OperationsService::Erase(const std::string& case_id, const std::string& operator_name,
+                                      v1::ErasePersonalDataResponse* response) {
+  if (!eventstore::IsValidId(case_id)) {
+    return BadRequestError("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+  }
+  if (keys_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "--master-key-file: this server runs without a master key, so it holds no data keys to destroy");
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, store_->ReadCase(CaseId(case_id), StreamVersion(1)));
+  if (events.empty())
+    return BadRequestError("case_id", "no events recorded for this case", absl::StatusCode::kNotFound);
+  response->set_case_id(case_id);
+  // An erasure recorded before (perhaps by a call that failed before the key
+  // was destroyed): destroy the key, append nothing.
+  for (const v1::RecordedEvent& e : events) {
+    if (!e.event().has_personal_data_erased()) continue;
+    ASSIGN_OR_RETURN(security::KeyStore::Erasure erasure, keys_->Erase(case_id));
+    response->set_key_id(e.event().personal_data_erased().key_id());
+    response->set_global_position(e.global_position());
+    response->set_stream_version(e.stream_version());
+    response->set_already_erased(true);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::string key_id, keys_->KeyIdOf(case_id));
+  eventstore::AppendBatch batch;
+  batch.case_id = CaseId(case_id);
+  batch.source = operator_name;
+  batch.server_written = true;
+  v1::Event& erased = batch.events.emplace_back();
+  ASSIGN_OR_RETURN(std::string random, security::RandomBytes(16));
+  uint64_t hi = 0, lo = 0;
+  std::memcpy(&hi, random.data(), 8);
+  std::memcpy(&lo, random.data() + 8, 8);
+  FormatUuidV4(hi, lo, erased.mutable_event_id());
+  const absl::Time now = absl::Now();
+  erased.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(now));
+  erased.mutable_personal_data_erased()->set_key_id(key_id);
+  ASSIGN_OR_RETURN(eventstore::AppendOutcome outcome, store_->Append(std::move(batch)));
+  ASSIGN_OR_RETURN(security::KeyStore::Erasure erasure, keys_->Erase(case_id));
+  response->set_key_id(key_id);
+  response->set_global_position(outcome.first_position.value());
+  response->set_stream_version(outcome.first_version.value());
+  Logger("operations")
+      ->info("msg=personal_data_erased position={} key_destroyed={}", outcome.first_position.value(),
+             !erasure.key_id.empty());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* OperationsService::RotateMasterKey(grpc::CallbackServerContext* context,
+                                                             const v1::RotateMasterKeyRequest* request,
+                                                             v1::RotateMasterKeyResponse* response) {
+  auto* reactor = new UnaryReactor();
+  absl::Status allowed = auth_->Authorize(*context, security::Role::kOperator).status();
+  if (!allowed.ok()) {
+    reactor->Finish(ToGrpc(allowed));
+    return reactor;
+  }
+  if (keys_ == nullptr) {
+    reactor->Finish(ToGrpc(absl::FailedPreconditionError(
+        "--master-key-file: this server runs without a master key; there is nothing to rotate")));
+    return reactor;
+  }
+  const bool started = background_.Run(
+      "kring-rotate", 0, [this, reactor, response, file = request->new_master_key_file()](const std::atomic<bool>&) {
+        absl::StatusOr<security::KeyStore::Rotation> r = keys_->RotateMasterKey(file);
+        if (r.ok()) {
+          response->set_previous_master_key_id(r->previous_master_key_id);
+          response->set_master_key_id(r->master_key_id);
+          response->set_data_keys_rewrapped(r->data_keys_rewrapped);
+          Logger("operations")
+              ->info("msg=master_key_rotated previous={} current={} data_keys={}", r->previous_master_key_id,
+                     r->master_key_id, r->data_keys_rewrapped);
+        }
+        reactor->Finish(ToGrpc(r.status()));
       });
   if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   return reactor;

@@ -22,28 +22,45 @@
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
 #include "projections/read_model.h"
+#include "security/auth.h"
+#include "security/key_store.h"
 #include "services/background.h"
 
 namespace kring::services {
 
 class OperationsService final : public v1::OperationsService::CallbackService {
  public:
-  // `read_models` by name; they and `store` must outlive the service.
-  OperationsService(const eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models)
-      : store_(store), read_models_(std::move(read_models)) {}
+  // `read_models` by name; they, `store`, `auth` and `keys` (null when the
+  // server has no master key) must outlive the service. Every call needs the
+  // operator role.
+  OperationsService(eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models,
+                    const security::Authenticator* auth, security::KeyStore* keys)
+      : store_(store), read_models_(std::move(read_models)), auth_(auth), keys_(keys) {}
   ~OperationsService() override { Shutdown(); }
 
   grpc::ServerWriteReactor<v1::RebuildProgress>* Rebuild(grpc::CallbackServerContext* context,
                                                          const v1::RebuildRequest* request) override;
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context, const v1::BackupRequest* request,
                                    v1::BackupResponse* response) override;
+  grpc::ServerUnaryReactor* ErasePersonalData(grpc::CallbackServerContext* context,
+                                              const v1::ErasePersonalDataRequest* request,
+                                              v1::ErasePersonalDataResponse* response) override;
+  grpc::ServerUnaryReactor* RotateMasterKey(grpc::CallbackServerContext* context,
+                                            const v1::RotateMasterKeyRequest* request,
+                                            v1::RotateMasterKeyResponse* response) override;
 
   void BeginShutdown() { background_.BeginShutdown(); }
   void Shutdown() { background_.Shutdown(); }
 
  private:
-  const eventstore::EventStore* const store_;
+  // The erasure itself (see ErasePersonalData in audit.proto).
+  absl::Status Erase(const std::string& case_id, const std::string& operator_name,
+                     v1::ErasePersonalDataResponse* response);
+
+  eventstore::EventStore* const store_;
   const std::map<std::string, projections::LiveReadModel*> read_models_;
+  const security::Authenticator* const auth_;
+  security::KeyStore* const keys_;
   BackgroundWork background_;
 };
 

@@ -21,6 +21,22 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   app.add_option("--listen", o.listen, "gRPC listen address (port 0: any free port)")
       ->envname("KRING_LISTEN")
       ->capture_default_str();
+  app.add_option("--identities", o.auth.identities_file,
+                 "who may call in which role: lines '<role> <name> cert|sha256:<token hash>'; empty: development "
+                 "mode (loopback only, every caller has every role)")
+      ->envname("KRING_IDENTITIES");
+  app.add_option("--tls-cert", o.auth.tls_cert_file, "PEM certificate chain of the listener (TLS)")
+      ->envname("KRING_TLS_CERT");
+  app.add_option("--tls-key", o.auth.tls_key_file, "PEM private key of the listener")->envname("KRING_TLS_KEY");
+  app.add_option("--tls-client-ca", o.auth.tls_client_ca_file,
+                 "PEM CA of accepted client certificates (mTLS; the certificate's CN names the identity)")
+      ->envname("KRING_TLS_CLIENT_CA");
+  app.add_flag("--allow-insecure", o.auth.allow_insecure,
+               "serve a non-loopback address without TLS (only on a network you trust)");
+  app.add_option("--master-key-file", o.master_key_file,
+                 "the master key (32 bytes or 64 hex digits, mode 0600) that wraps the per-case data keys; "
+                 "without it, personal data is refused")
+      ->envname("KRING_MASTER_KEY_FILE");
   app.add_option("--kafka-bootstrap", o.kafka.bootstrap,
                  "bootstrap servers of a real Kafka cluster; empty: embedded mock cluster")
       ->envname("KRING_KAFKA_BOOTSTRAP");

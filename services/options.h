@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "bus/kafka.h"
 #include "eventstore/validation.h"
+#include "security/auth.h"
 
 namespace kring::services {
 
@@ -20,6 +21,14 @@ struct ServerOptions {
   // gRPC listen address; port 0 picks a free port. Default: "127.0.0.1:50051"
   // (--listen, KRING_LISTEN).
   std::string listen = "127.0.0.1:50051";
+  // Who may call, and TLS (security/auth.h): --identities, --tls-cert,
+  // --tls-key, --tls-client-ca, --allow-insecure. Default: development mode
+  // on loopback.
+  security::AuthOptions auth;
+  // The master key that wraps the per-case data keys (security/key_store.h);
+  // without it, events with personal data are refused. Default: ""
+  // (--master-key-file, KRING_MASTER_KEY_FILE).
+  std::string master_key_file;
   // Kafka: empty bootstrap starts the embedded cluster (--kafka-bootstrap,
   // KRING_KAFKA_BOOTSTRAP; --kafka-topic, KRING_KAFKA_TOPIC; repeated
   // --kafka-config key=value).

@@ -30,6 +30,11 @@ grpc::ServerUnaryReactor* ResearchService::Answer(
     grpc::CallbackServerContext* context, const Request* request, Response* response,
     const projections::LiveReadModel* model,
     absl::StatusOr<Response> (*query)(const projections::ProjectionEngine&, const Request&)) {
+  if (absl::Status allowed = auth_->Authorize(*context, security::Role::kResearcher).status(); !allowed.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(allowed));
+    return reactor;
+  }
   // The live answer: also what checks every field of the request (naming the
   // field and rule), before an "as of" query spends a replay on it.
   const std::shared_ptr<const projections::ProjectionEngine> engine = model->engine();

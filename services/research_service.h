@@ -17,6 +17,7 @@
 
 #include "kring/v1/research.grpc.pb.h"
 #include "projections/read_model.h"
+#include "security/auth.h"
 #include "services/background.h"
 
 namespace kring::services {
@@ -33,7 +34,8 @@ class ResearchService final : public v1::ResearchService::CallbackService {
  public:
   static constexpr int kMaxConcurrentReplays = 2;
 
-  explicit ResearchService(ResearchModels models) : models_(models) {}
+  // Every call needs the researcher role. `auth` must outlive the service.
+  ResearchService(ResearchModels models, const security::Authenticator* auth) : models_(models), auth_(auth) {}
   ~ResearchService() override { Shutdown(); }
 
   grpc::ServerUnaryReactor* GetNetworkSize(grpc::CallbackServerContext* context, const v1::NetworkSizeRequest* request,
@@ -59,6 +61,7 @@ class ResearchService final : public v1::ResearchService::CallbackService {
                                                                      const Request&));
 
   const ResearchModels models_;
+  const security::Authenticator* const auth_;
   std::mutex replay_mu_;
   std::condition_variable replay_cv_;
   int replays_running_ = 0;

@@ -29,8 +29,21 @@ absl::Status KringServer::StartAll() {
   std::filesystem::create_directories(options_.data_dir + "/projections", ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--data-dir: cannot create folder: ", ec.message()));
 
+  ASSIGN_OR_RETURN(auth_, security::Authenticator::Create(options_.auth, options_.listen));
+  if (!options_.master_key_file.empty()) {
+    security::KeyStoreOptions key_options;
+    key_options.path = options_.data_dir + "/keys";
+    key_options.master_key_file = options_.master_key_file;
+    ASSIGN_OR_RETURN(keys_, security::KeyStore::Open(key_options));
+  }
+  security::AccessLogOptions access_options;
+  access_options.path = options_.data_dir + "/access-log";
+  access_options.clock = options_.clock;
+  ASSIGN_OR_RETURN(access_log_, security::AccessLog::Open(access_options));
+
   eventstore::EventStoreOptions store_options;
   store_options.path = options_.data_dir + "/events";
+  store_options.sealer = keys_.get();
   store_options.validation = options_.validation;
   store_options.clock = options_.clock;
   ASSIGN_OR_RETURN(store_, eventstore::EventStore::Open(store_options));
@@ -69,20 +82,20 @@ absl::Status KringServer::StartAll() {
     read_models_[model->name()] = std::move(model);
   }
 
-  ingest_ = std::make_unique<IngestService>(store_.get());
+  ingest_ = std::make_unique<IngestService>(store_.get(), auth_.get());
   ResearchModels research_models;
   research_models.network_size = by_name.at(projections::NetworkSizeProjection::kName);
   research_models.outcomes = by_name.at(projections::OutcomesProjection::kName);
   research_models.funnel = by_name.at(projections::FunnelProjection::kName);
   research_models.support = by_name.at(projections::SupportProjection::kName);
-  research_ = std::make_unique<ResearchService>(research_models);
-  operations_ = std::make_unique<OperationsService>(store_.get(), by_name);
-  audit_ = std::make_unique<AuditService>(store_.get());
+  research_ = std::make_unique<ResearchService>(research_models, auth_.get());
+  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get());
+  audit_ = std::make_unique<AuditService>(store_.get(), auth_.get(), access_log_.get(), keys_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options_.listen, auth_->ServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.validation.max_batch_bytes) + (1 << 20));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(research_.get());
@@ -94,8 +107,11 @@ absl::Status KringServer::StartAll() {
   }
   address_ = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(port);
   grpc_->GetHealthCheckService()->SetServingStatus(true);
-  Logger("server")->info("msg=serving grpc={} kafka_bootstrap={} topic={} embedded_kafka={} data_dir={}", address_,
-                         kafka_bootstrap_, kafka.topic, embedded, options_.data_dir);
+  Logger("server")->info(
+      "msg=serving grpc={} tls={} mutual_tls={} development_mode={} personal_data_sealing={} kafka_bootstrap={} "
+      "topic={} embedded_kafka={} data_dir={}",
+      address_, auth_->tls(), auth_->mutual_tls(), auth_->development_mode(), keys_ != nullptr, kafka_bootstrap_,
+      kafka.topic, embedded, options_.data_dir);
   return WriteReadyFile();
 }
 
@@ -140,6 +156,8 @@ void KringServer::Shutdown() {
   relay_.reset();
   embedded_kafka_.reset();
   store_.reset();
+  access_log_.reset();
+  keys_.reset();
   log->info("msg=stopped");
 }
 

@@ -4,7 +4,8 @@
 // with health checking and reflection.
 //
 // Data folder: <data>/events (the event store), <data>/projections/ (the read
-// models, see projections/read_model.h).
+// models, see projections/read_model.h), <data>/keys (the wrapped data keys,
+// with a master key), <data>/access-log (security/access_log.h).
 //
 // Lifecycle: Start() opens and starts everything in dependency order;
 // Shutdown() (on SIGTERM) stops accepting RPCs and finishes in-flight ones,
@@ -22,6 +23,9 @@
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
 #include "projections/read_model.h"
+#include "security/access_log.h"
+#include "security/auth.h"
+#include "security/key_store.h"
 #include "services/audit_service.h"
 #include "services/ingest_service.h"
 #include "services/operations_service.h"
@@ -49,6 +53,9 @@ class KringServer {
   absl::Status WriteReadyFile() const;
 
   const ServerOptions options_;
+  std::unique_ptr<security::Authenticator> auth_;
+  std::unique_ptr<security::KeyStore> keys_;  // with --master-key-file only
+  std::unique_ptr<security::AccessLog> access_log_;
   std::unique_ptr<eventstore::EventStore> store_;
   std::unique_ptr<bus::EmbeddedKafka> embedded_kafka_;
   std::unique_ptr<bus::OutboxRelay> relay_;

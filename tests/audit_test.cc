@@ -36,6 +36,9 @@
 namespace kring {
 namespace {
 
+// Case-level audit reads state why (the kring-purpose metadata).
+constexpr char kPurpose[] = "audit test";
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
@@ -76,6 +79,7 @@ v1::AppendRequest Request(const std::string& case_id, const std::vector<v1::Even
 grpc::Status Append(const std::string& address, const std::string& case_id, const std::vector<v1::Event>& events) {
   auto stub = v1::IngestService::NewStub(NewChannel(address));
   grpc::ClientContext context;
+  context.AddMetadata("kring-purpose", kPurpose);
   context.set_deadline(std::chrono::system_clock::now() + seconds(30));
   v1::AppendResult result;
   return stub->Append(&context, Request(case_id, events), &result);
@@ -150,6 +154,7 @@ class AuditCaseTest : public ::testing::Test {
   grpc::Status ReadCase(const v1::ReadCaseRequest& request, v1::ReadCaseResponse* response) {
     auto stub = v1::AuditService::NewStub(NewChannel(server_->address()));
     grpc::ClientContext context;
+    context.AddMetadata("kring-purpose", kPurpose);
     context.set_deadline(std::chrono::system_clock::now() + seconds(30));
     return stub->ReadCase(&context, request, response);
   }
@@ -169,7 +174,7 @@ class AuditCaseTest : public ::testing::Test {
   }
 
   std::string Kringctl(const std::string& args) {
-    return absl::StrCat(KRING_KRINGCTL_PATH, " --server ", server_->address(), " ", args);
+    return absl::StrCat(KRING_KRINGCTL_PATH, " --server ", server_->address(), " --purpose '", kPurpose, "' ", args);
   }
 
   testing::TempDir dir_;
@@ -393,6 +398,7 @@ class ReadAllTest : public ::testing::Test {
   grpc::Status ReadAll(const v1::ReadAllRequest& request, std::vector<std::vector<uint64_t>>* messages,
                        uint64_t* head = nullptr) {
     grpc::ClientContext context;
+    context.AddMetadata("kring-purpose", kPurpose);
     context.set_deadline(std::chrono::system_clock::now() + seconds(30));
     auto reader = stub_->ReadAll(&context, request);
     v1::ReadAllResponse m;
@@ -468,6 +474,7 @@ TEST_F(ReadAllTest, EndsAtTheHeadInBatchesAndRefusesBadRequests) {
 TEST_F(ReadAllTest, FollowDeliversNewEventsAndEndsPromptlyWhenTheClientCancels) {
   ASSERT_TRUE(Append(server_->address(), "c-1", testing::SomeEvents(5)).ok());
   grpc::ClientContext context;
+  context.AddMetadata("kring-purpose", kPurpose);
   auto reader = stub_->ReadAll(&context, Request(0, 0, 2, /*follow=*/true));
   EXPECT_EQ(ReadEvents(*reader, 5), Range(1, 5));
 
@@ -480,6 +487,7 @@ TEST_F(ReadAllTest, FollowDeliversNewEventsAndEndsPromptlyWhenTheClientCancels) 
   // A follow stream with an end stops there.
   {
     grpc::ClientContext bounded;
+    bounded.AddMetadata("kring-purpose", kPurpose);
     auto r2 = stub_->ReadAll(&bounded, Request(8, 11, 0, /*follow=*/true));
     EXPECT_EQ(ReadEvents(*r2, 2), Range(8, 9));
     ASSERT_TRUE(Append(server_->address(), "c-2", testing::MoreEvents(4)).ok());
@@ -500,6 +508,7 @@ TEST_F(ReadAllTest, FollowDeliversNewEventsAndEndsPromptlyWhenTheClientCancels) 
 
   // The server holds no trace of it: a new follow stream works.
   grpc::ClientContext again;
+  again.AddMetadata("kring-purpose", kPurpose);
   auto r3 = stub_->ReadAll(&again, Request(13, 0, 0, /*follow=*/true));
   EXPECT_EQ(ReadEvents(*r3, 1), Range(13, 13));
   again.TryCancel();
@@ -510,6 +519,8 @@ TEST_F(ReadAllTest, FollowStreamsEndPromptlyWhenTheServerShutsDown) {
   ASSERT_TRUE(Append(server_->address(), "c-1", testing::SomeEvents(3)).ok());
   // Two waiting follow streams and one still reading.
   grpc::ClientContext c1, c2;
+  c1.AddMetadata("kring-purpose", kPurpose);
+  c2.AddMetadata("kring-purpose", kPurpose);
   auto r1 = stub_->ReadAll(&c1, Request(0, 0, 0, /*follow=*/true));
   auto r2 = stub_->ReadAll(&c2, Request(3, 0, 1, /*follow=*/true));
   EXPECT_EQ(ReadEvents(*r1, 3), Range(1, 3));
@@ -555,6 +566,7 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
   {
     auto stub = v1::IngestService::NewStub(channel);
     grpc::ClientContext context;
+    context.AddMetadata("kring-purpose", kPurpose);
     auto stream = stub->AppendStream(&context);
     std::atomic<uint64_t> acked{0}, refused{0};
     std::thread acks([&] {
@@ -591,6 +603,7 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
     auto research = v1::ResearchService::NewStub(channel);
     auto applied = [&](auto call) {
       grpc::ClientContext c;
+      c.AddMetadata("kring-purpose", kPurpose);
       c.set_deadline(std::chrono::system_clock::now() + seconds(10));
       return call(c);
     };
@@ -629,6 +642,7 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
 
   auto stub = v1::AuditService::NewStub(channel);
   grpc::ClientContext context;
+  context.AddMetadata("kring-purpose", kPurpose);
   v1::ReadAllRequest request;
   request.set_batch_size(1000);
   auto reader = stub->ReadAll(&context, request);
