@@ -21,7 +21,9 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "cli/append_file.h"
 #include "cli/audit_commands.h"
@@ -41,6 +43,17 @@ using client::ConnectOptions;
 using client::kExitRefused;
 using client::kExitUnreachable;
 using client::kExitUsage;
+
+// A stream the server ended because of who is calling (no credentials, the
+// wrong role): "UNAUTHENTICATED: …", exit 1, since running it again will not help.
+std::optional<int> RefusedCaller(const char* command, const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kUnauthenticated && status.code() != absl::StatusCode::kPermissionDenied) {
+    return std::nullopt;
+  }
+  std::cerr << "kringctl " << command << ": " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+            << "\n";
+  return kExitRefused;
+}
 
 // ---------------------------------------------------------------------------
 // cohort
@@ -68,6 +81,7 @@ int RunCohort(const CohortArgs& args) {
   std::cout << "Streaming a SYNTHETIC cohort (seed " << options.cohort.seed << ", " << options.cohort.cases
             << " cases, " << options.streams << " streams) to " << args.connect.server << " ...\n";
   const auto totals = client::StreamCohort(*channel, options);
+  if (auto code = RefusedCaller("cohort", totals.status)) return *code;
   if (!totals.status.ok()) {
     std::cerr << "kringctl cohort: " << totals.status.message() << "\n";
     return kExitUnreachable;
@@ -153,6 +167,7 @@ int RunAppend(const AppendArgs& args) {
   if (!channel.ok()) return ConnectFailed("append", channel.status());
   const auto result = client::AppendFile(*channel, args.file, options);
   bar.Clear();
+  if (auto code = RefusedCaller("append", result.status)) return *code;
   if (result.status.code() == absl::StatusCode::kNotFound) {
     std::cerr << "kringctl append: " << result.status.message() << "\n";
     return kExitUsage;
@@ -204,7 +219,7 @@ int RunTokenNew(const TokenArgs& args) {
   }
   std::cout << *token << std::endl;
   std::cerr << line << "\n";
-  if (!args.append_to.empty()) std::cerr << "(appended to " << args.append_to << "; the server reads it at start)\n";
+  if (!args.append_to.empty()) std::cerr << "(appended to " << args.append_to << ")\n";
   return 0;
 }
 
