@@ -140,7 +140,7 @@ constexpr KindInfo kKinds[] = {
     {Kind::kRetractionWithoutReason, "RETRACTION_WITHOUT_REASON", 10},
     {Kind::kRetractionTargetMalformed, "RETRACTION_TARGET_MALFORMED", 10},
     {Kind::kRetractsItself, "RETRACTS_ITSELF", 10},
-    {Kind::kPersonalData, "PERSONAL_DATA_NOT_ACCEPTED", 10},
+    {Kind::kPersonalData, "PERSONAL_FIELD_NAME_MALFORMED", 10},
     {Kind::kErasureByPartner, "ERASURE_BY_PARTNER", 10},
     {Kind::kCausationIdMalformed, "CAUSATION_ID_MALFORMED", 10},
     {Kind::kBatchTooLarge, "BATCH_TOO_LARGE", 2},
@@ -365,8 +365,10 @@ class Builder {
         break;
       case Kind::kPersonalData:
         e = Next();
-        (*e.mutable_personal()->mutable_fields())["note"] = "SYNTHETIC free text that belongs in the sealed part";
-        Invalid(x, "events[0].personal");
+        // A field name must be lowercase (a-z 0-9 _): refused whether or not
+        // the server has a master key to seal the value with.
+        (*e.mutable_personal()->mutable_fields())["Free Note"] = "SYNTHETIC free text that belongs in the sealed part";
+        Invalid(x, "events[0].personal.fields");
         break;
       case Kind::kErasureByPartner:
         e = Fresh();

@@ -293,7 +293,7 @@ TEST_F(AuditCaseTest, KringctlCaseShowPrintsATableOrJson) {
   EXPECT_EQ(j["events"][3]["retracted_by_event_id"], ids_[6]);
   EXPECT_EQ(j["events"][3]["event"]["cost_recorded"]["amount_cents"], "400000");  // int64: a string in JSON
   EXPECT_EQ(j["events"][0]["recorded_at"], "2024-03-01T09:00:00Z");
-  EXPECT_EQ(j["events"][0]["source"], "anonymous");
+  EXPECT_EQ(j["events"][0]["source"], "local");  // development mode's identity
 
   r = testing::RunCommand(Kringctl("case show no-such-case 2>&1"));
   EXPECT_EQ(ExitCode(r), 1) << r.output;

@@ -250,9 +250,18 @@ std::vector<Row> BuildBattery() {
   t.Bad("personal_data_erased from a partner", S::kReferred,
         {With(EventOn(2023, 6, 1), [](v1::Event& e) { e.mutable_personal_data_erased()->set_key_id("k1"); })},
         "events[0].personal_data_erased");
-  t.Bad("personal data present", S::kReferred,
+  // This server has no master key: personal data cannot be sealed.
+  t.Bad("personal data without a master key", S::kReferred,
         {With(Cost(), [](v1::Event& e) { (*e.mutable_personal()->mutable_fields())["name"] = "Jan"; })},
-        "events[0].personal");
+        "events[0].personal", grpc::StatusCode::FAILED_PRECONDITION);
+  t.Bad("personal field name not lowercase", S::kReferred,
+        {With(Cost(), [](v1::Event& e) { (*e.mutable_personal()->mutable_fields())["Name"] = "Jan"; })},
+        "events[0].personal.fields");
+  t.Bad("personal part without fields", S::kReferred, {With(Cost(), [](v1::Event& e) { e.mutable_personal(); })},
+        "events[0].personal.fields");
+  t.Bad("case_access_granted naming no partner", S::kReferred,
+        {With(EventOn(2023, 6, 1), [](v1::Event& e) { e.mutable_case_access_granted(); })},
+        "events[0].case_access_granted.partner");
   t.Bad("expected_version.any = false", S::kReferred, {Cost()}, "expected_version.any")
       .request.mutable_expected_version()
       ->set_any(false);
