@@ -12,16 +12,20 @@
 //    topic — and the hash chain verifies;
 //  - the access log: exactly one entry, with its purpose, per audited read;
 //  - the master key: loose permissions refused, rotation keeps cases readable.
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "kring/v1/audit.grpc.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
@@ -648,6 +652,88 @@ TEST(SealingTest, WithoutAMasterKeyPersonalDataIsRefused) {
   EXPECT_NE(s.error_message().find("--master-key-file"), std::string::npos) << s.error_message();
   EXPECT_EQ(s.error_message().find(kPlantedPersonal[0]), std::string::npos);
   EXPECT_EQ((*server)->store().Head().value(), 0u);
+}
+
+// The way an operator and its partners would use it: kringctl makes the
+// tokens, kringd serves TLS with them and a master key, a partner appends an
+// NDJSON file with personal data, an auditor reads the case (with a
+// purpose), an operator erases it, and the access log shows the reads.
+TEST(KringdSecurityTest, KringctlTokensOverTlsFromAppendToErasureAndTheAccessLog) {
+  testing::TempDir dir;
+  const std::string certs = dir.Sub("certs");
+  ASSERT_EQ(testing::RunCommand(absl::StrCat(KRING_SOURCE_DIR, "/tests/testing/make_certs.sh ", certs)).status, 0);
+  const std::string kringctl = KRING_KRINGCTL_PATH;
+  std::map<std::string, std::string> token_files;
+  for (const auto& [role, name] : std::vector<std::pair<std::string, std::string>>{
+           {"partner", "jeugdzorg-a"}, {"auditor", "igj-1"}, {"operator", "ops-1"}}) {
+    token_files[role] = dir.Sub(role + ".token");
+    const auto made =
+        testing::RunCommand(absl::StrCat(kringctl, " token new --role ", role, " --name ", name, " --append-to ",
+                                         dir.Sub("identities"), " > ", token_files[role], " 2>/dev/null"));
+    ASSERT_EQ(made.status, 0);
+  }
+  struct stat st;
+  ASSERT_EQ(stat(dir.Sub("identities").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  WriteFile(dir.Sub("master.key"), std::string(32, 'k'));
+
+  // Not on a non-loopback address without TLS.
+  const auto refused =
+      testing::RunCommand(absl::StrCat(KRING_KRINGD_PATH, " --data-dir ", dir.Sub("x"),
+                                       " --listen 0.0.0.0:0 --identities ", dir.Sub("identities"), " 2>&1"));
+  EXPECT_EQ(WEXITSTATUS(refused.status), 1);
+  EXPECT_NE(refused.output.find("--listen: 0.0.0.0:0 is not a loopback address"), std::string::npos) << refused.output;
+
+  testing::KringdProcess kringd(
+      dir.Sub("data"), {"--identities", dir.Sub("identities"), "--tls-cert", certs + "/server.pem", "--tls-key",
+                        certs + "/server.key", "--master-key-file", dir.Sub("master.key")});
+  const auto as = [&](const std::string& role, const std::string& args) {
+    return testing::RunCommand(absl::StrCat(kringctl, " --server ", kringd.address(), " --tls-ca ", certs,
+                                            "/ca.pem --token-file ", token_files.at(role), " ", args, " 2>&1"));
+  };
+
+  v1::Event referral = testing::CaseReferredEvent();
+  (*referral.mutable_personal()->mutable_fields())["name"] = kPlantedPersonal[0];
+  v1::CaseEvent line;
+  line.set_case_id("case-ndjson");
+  *line.mutable_event() = referral;
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(line, &json).ok());
+  { std::ofstream(dir.Sub("events.ndjson")) << json << "\n"; }
+  const auto appended = as("partner", "append --file " + dir.Sub("events.ndjson"));
+  ASSERT_EQ(appended.status, 0) << appended.output;
+
+  // The partner may not read; the auditor must say why.
+  const auto partner_reads = as("partner", "--purpose curious case show case-ndjson");
+  EXPECT_NE(partner_reads.status, 0);
+  EXPECT_NE(partner_reads.output.find("PERMISSION_DENIED"), std::string::npos) << partner_reads.output;
+  const auto no_purpose = as("auditor", "case show case-ndjson");
+  EXPECT_NE(no_purpose.status, 0);
+  EXPECT_NE(no_purpose.output.find("kring-purpose"), std::string::npos) << no_purpose.output;
+  const auto shown = as("auditor", "--purpose 'klacht 2026-17' case show case-ndjson --json");
+  ASSERT_EQ(shown.status, 0) << shown.output;
+  const auto opened = nlohmann::json::parse(shown.output);
+  EXPECT_EQ(opened["events"][0]["personal_state"], "opened");
+  EXPECT_EQ(opened["events"][0]["personal"]["name"], kPlantedPersonal[0]);
+  EXPECT_EQ(opened["events"][0]["source"], "jeugdzorg-a");
+
+  const auto erased = as("operator", "ops erase --case case-ndjson");
+  ASSERT_EQ(erased.status, 0) << erased.output;
+  const auto after = as("auditor", "--purpose 'klacht 2026-17, after erasure' case show case-ndjson --json");
+  ASSERT_EQ(after.status, 0) << after.output;
+  EXPECT_EQ(nlohmann::json::parse(after.output)["events"][0]["personal_state"], "erased");
+  EXPECT_EQ(after.output.find(kPlantedPersonal[0]), std::string::npos);
+  const auto verified = as("auditor", "--purpose 'integrity check' verify");
+  EXPECT_EQ(verified.status, 0) << verified.output;
+
+  const auto log = as("auditor", "--purpose 'access review' audit access-log --format json");
+  ASSERT_EQ(log.status, 0) << log.output;
+  for (const char* purpose : {"klacht 2026-17", "klacht 2026-17, after erasure", "integrity check", "access review"}) {
+    EXPECT_NE(log.output.find(purpose), std::string::npos) << purpose << " in " << log.output;
+  }
+  EXPECT_EQ(log.output.find("curious"), std::string::npos) << "a refused read is not a read";
+  EXPECT_EQ(kringd.Terminate(), 0);
+  EXPECT_EQ(ReadAllBytes(kringd.log_path()).find(kPlantedPersonal[0]), std::string::npos);
 }
 
 }  // namespace
