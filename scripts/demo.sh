@@ -3,7 +3,10 @@
 # embedded default (RocksDB in a data folder, librdkafka's mock Kafka cluster
 # in-process), streams a deterministic SYNTHETIC cohort over gRPC, prints the
 # research read models (network size, outcomes, cost-benefit, funnel, sustained
-# support), and counts with kcat the messages on the topic.
+# support), counts with kcat the messages on the topic, and shows the security
+# model on one SYNTHETIC case with personal data: roles, an audited read with
+# its purpose, erasure, the access log (docs/security.md). kringd runs with an
+# identities file (a token per role, made by kringctl) and a master key.
 #
 #   KRING_DEMO_CASES   cases in the cohort (default 2000)
 #   KRING_DEMO_SEED    cohort seed (default 1)
@@ -22,7 +25,15 @@ rm -rf "$DATA_DIR"
 mkdir -p "$DATA_DIR"
 READY="$DATA_DIR/ready.json"
 LOG="$DATA_DIR/kringd.log"
-"$BUILD_DIR/services/kringd" --data-dir "$DATA_DIR/store" --listen 127.0.0.1:0 --ready-file "$READY" >"$LOG" 2>&1 &
+# One token per role; the identities file holds only their SHA-256 hashes.
+for role in partner researcher auditor operator; do
+  "$BUILD_DIR/cli/kringctl" token new --role "$role" --name "demo-$role" --append-to "$DATA_DIR/identities" \
+    >"$DATA_DIR/$role.token" 2>/dev/null
+done
+# The master key that wraps the per-case data keys: readable by its owner only.
+(umask 077 && head -c 32 /dev/urandom >"$DATA_DIR/master.key")
+"$BUILD_DIR/services/kringd" --data-dir "$DATA_DIR/store" --listen 127.0.0.1:0 --ready-file "$READY" \
+  --identities "$DATA_DIR/identities" --master-key-file "$DATA_DIR/master.key" >"$LOG" 2>&1 &
 KRINGD=$!
 stop_server() {
   if kill -0 "$KRINGD" 2>/dev/null; then
@@ -45,11 +56,12 @@ TOPIC="$(field topic)"
 
 echo "== kringd is serving gRPC on $SERVER; embedded Kafka at $BOOTSTRAP (log: $LOG)"
 echo
-COHORT_OUT="$("$BUILD_DIR/cli/kringctl" --server "$SERVER" cohort --cases "$CASES" --seed "$SEED")"
+as() { local role="$1"; shift; "$BUILD_DIR/cli/kringctl" --server "$SERVER" --token-file "$DATA_DIR/$role.token" "$@"; }
+COHORT_OUT="$(as partner cohort --cases "$CASES" --seed "$SEED")"
 echo "$COHORT_OUT"
 APPENDED="$(echo "$COHORT_OUT" | sed -n 's/.*events appended \([0-9]*\).*/\1/p')"
 echo
-KRINGCTL=("$BUILD_DIR/cli/kringctl" --server "$SERVER")
+KRINGCTL=(as researcher)
 echo "== Network size read model over the SYNTHETIC cohort"
 "${KRINGCTL[@]}" network-size --group-by YEAR --wait-events "$APPENDED" --timeout 120
 echo
@@ -76,6 +88,34 @@ if [ "$CONSUMED" != "$APPENDED" ]; then
   exit 1
 fi
 echo "OK: every appended event is on the topic exactly once."
+echo
+echo "== Security: one SYNTHETIC case with personal data (docs/security.md)"
+NAME="SYNTHETIC Fatima Jansen-$SEED"
+python3 - "$DATA_DIR/personal.ndjson" "$NAME" <<'PY'
+import json, sys, uuid
+event = {"event_id": str(uuid.uuid4()), "occurred_at": "2024-05-01T10:00:00Z",
+         "case_referred": {"domain": "DOMAIN_YOUTH_PROTECTION", "legal_framework": "LEGAL_FRAMEWORK_JEUGDWET",
+                           "referrer_kind": "REFERRER_KIND_MUNICIPALITY", "municipality_code": "GM0363"},
+         "personal": {"fields": {"name": sys.argv[2], "address": "SYNTHETIC Kerkstraat 12, Zwolle"}}}
+open(sys.argv[1], "w").write(json.dumps({"case_id": "DEMO-PERSONAL-1", "event": event}) + "\n")
+PY
+as partner append --file "$DATA_DIR/personal.ndjson" --no-progress
+echo "-- a researcher may not read a case:"
+as researcher --purpose "curiosity" case show DEMO-PERSONAL-1 2>&1 | tail -n 1 || true
+echo "-- an auditor reads it, stating why (the personal part is opened):"
+as auditor --purpose "demo: complaint 2026-17" case show DEMO-PERSONAL-1
+echo "-- an operator erases its personal data:"
+as operator erase --case DEMO-PERSONAL-1
+echo "-- the auditor reads it again (the sealed part is erased, the history stays):"
+as auditor --purpose "demo: complaint 2026-17, after erasure" case show DEMO-PERSONAL-1
+as auditor --purpose "demo: integrity check" verify
+echo "-- the access log (every audited read, with its purpose; reading it is logged too):"
+as auditor --purpose "demo: access review" access-log
+if grep -rqa -- "$NAME" "$DATA_DIR/store" "$LOG"; then
+  echo "LEAK: the name was found in the data folder or the server log" >&2
+  exit 1
+fi
+echo "OK: the name is in no file of the data folder (it was only ever stored sealed) and not in the server log."
 echo
 echo "== Stopping kringd (SIGTERM)"
 stop_server
