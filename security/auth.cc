@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
