@@ -1,7 +1,6 @@
 #include "cli/token.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "eventstore/chain.h"
+#include "eventstore/validation.h"
 
 namespace kring::client {
 namespace {
@@ -50,19 +51,6 @@ absl::StatusOr<std::string> NewToken() {
   return absl::StrCat("krt_", Base64UrlUnpadded(bytes.data(), bytes.size()));
 }
 
-std::string TokenSha256Hex(const std::string& token) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(token.data(), token.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
-
 absl::Status ValidateRole(const std::string& role) {
   if (role == "partner" || role == "researcher" || role == "auditor" || role == "operator") return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -70,17 +58,13 @@ absl::Status ValidateRole(const std::string& role) {
 }
 
 absl::Status ValidateIdentityName(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 64 &&
-                  name.find_first_not_of(
-                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789._-") == std::string::npos;
-  if (ok) return absl::OkStatus();
+  if (eventstore::IsIdentityName(name)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("--name: \"", name, "\" must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"));
 }
 
 std::string IdentityLine(const std::string& role, const std::string& name, const std::string& token) {
-  return absl::StrCat(role, " ", name, " sha256:", TokenSha256Hex(token));
+  return absl::StrCat(role, " ", name, " sha256:", eventstore::ToHex(eventstore::Sha256(token)));
 }
 
 absl::Status AppendIdentityLine(const std::string& path, const std::string& line) {

@@ -17,9 +17,6 @@ namespace kring::client {
 // unpadded. An error when the random generator fails.
 absl::StatusOr<std::string> NewToken();
 
-// Lowercase hex of the SHA-256 of `token` (the string as given).
-std::string TokenSha256Hex(const std::string& token);
-
 // OK for partner, researcher, auditor, operator; otherwise an error naming --role.
 absl::Status ValidateRole(const std::string& role);
 // OK for 1-64 of [A-Za-z0-9._-]; otherwise an error naming --name.

@@ -1,7 +1,6 @@
 #include "security/auth.h"
 
 #include <grpc/grpc_security_constants.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -14,19 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "eventstore/chain.h"
+#include "eventstore/validation.h"
 
 namespace kring::security {
 namespace {
 
 constexpr char kNameRule[] = "1-64 characters of A-Z a-z 0-9 . _ -";
-
-bool IsValidName(absl::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
-  }
-  return true;
-}
 
 bool IsLowerHex(absl::string_view s) {
   for (char c : s) {
@@ -88,17 +81,7 @@ v1::Role ToProto(Role role) {
   return v1::ROLE_UNSPECIFIED;
 }
 
-std::string TokenHash(std::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : digest) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 15]);
-  }
-  return hex;
-}
+std::string TokenHash(std::string_view token) { return eventstore::ToHex(eventstore::Sha256(token)); }
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthOptions& options,
                                                                      const std::string& listen) {
@@ -169,7 +152,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
     if (!role) {
       return absl::InvalidArgumentError(absl::StrCat(at, "role must be one of partner, researcher, auditor, operator"));
     }
-    if (!IsValidName(fields[1])) return absl::InvalidArgumentError(absl::StrCat(at, "name must be ", kNameRule));
+    if (!eventstore::IsIdentityName(std::string_view(fields[1].data(), fields[1].size())))
+      return absl::InvalidArgumentError(absl::StrCat(at, "name must be ", kNameRule));
     Identity identity{std::string(fields[1]), *role, false};
     const absl::string_view credential = fields[2];
     if (credential == "cert") {
