@@ -182,8 +182,9 @@ std::string RoleName(v1::Role role) {
   return absl::AsciiStrToLower(ShortEnumName(value));
 }
 
-// One event as a line of an export: the fields in a fixed order, the event in
-// the protobuf JSON mapping (field names as in the .proto), hashes in hex.
+// One event as a line of an export: the fields in a fixed order, the event
+// (and its sealed personal part, when it has one) in the protobuf JSON
+// mapping (field names as in the .proto), hashes in hex.
 Json EventJson(const v1::RecordedEvent& e) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -196,6 +197,11 @@ Json EventJson(const v1::RecordedEvent& e) {
   j["recorded_at"] = Rfc3339(e.recorded_at());
   j["source"] = e.source();
   j["event"] = Json::parse(event);
+  if (e.has_sealed_personal()) {  // as stored: key id, then nonce and ciphertext in base64
+    std::string sealed;
+    (void)google::protobuf::util::MessageToJsonString(e.sealed_personal(), &sealed, options);
+    j["sealed_personal"] = Json::parse(sealed);
+  }
   j["prev_hash"] = eventstore::ToHex(e.prev_hash());
   j["case_prev_hash"] = eventstore::ToHex(e.case_prev_hash());
   j["hash"] = eventstore::ToHex(e.hash());

@@ -320,10 +320,7 @@ grpc::ServerUnaryReactor* OperationsService::RotateMasterKey(grpc::CallbackServe
         if (r.ok()) {
           response->set_previous_master_key_id(r->previous_master_key_id);
           response->set_master_key_id(r->master_key_id);
-          response->set_data_keys_rewrapped(r->data_keys_rewrapped);
-          Logger("operations")
-              ->info("msg=master_key_rotated previous={} current={} data_keys={}", r->previous_master_key_id,
-                     r->master_key_id, r->data_keys_rewrapped);
+          response->set_data_keys_rewrapped(r->data_keys_rewrapped);  // the key store logs the rotation
         }
         reactor->Finish(ToGrpc(r.status()));
       });

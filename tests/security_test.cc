@@ -723,6 +723,15 @@ TEST(KringdSecurityTest, KringctlTokensOverTlsFromAppendToErasureAndTheAccessLog
   ASSERT_EQ(after.status, 0) << after.output;
   EXPECT_EQ(nlohmann::json::parse(after.output)["events"][0]["personal_state"], "erased");
   EXPECT_EQ(after.output.find(kPlantedPersonal[0]), std::string::npos);
+  // An export carries the sealed part as stored, which no one can open now.
+  const auto exported = as("auditor", "--purpose 'export for the archive' export --case case-ndjson");
+  ASSERT_EQ(exported.status, 0) << exported.output;
+  const size_t json_start = exported.output.find('{');
+  ASSERT_NE(json_start, std::string::npos) << exported.output;
+  const auto first_line =
+      nlohmann::json::parse(exported.output.substr(json_start, exported.output.find('\n', json_start) - json_start));
+  EXPECT_FALSE(first_line["sealed_personal"]["ciphertext"].get<std::string>().empty()) << exported.output;
+  EXPECT_EQ(exported.output.find(kPlantedPersonal[0]), std::string::npos);
   const auto verified = as("auditor", "--purpose 'integrity check' verify");
   EXPECT_EQ(verified.status, 0) << verified.output;
 
