@@ -260,6 +260,9 @@ absl::Status OperationsService::Erase(const std::string& case_id, const std::str
     return absl::FailedPreconditionError(
         "--master-key-file: this server runs without a master key, so it holds no data keys to destroy");
   }
+  // One erasure at a time: a second call for the same case then finds the
+  // first one's event and reports already_erased.
+  std::lock_guard<std::mutex> lock(erase_mu_);
   ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, store_->ReadCase(CaseId(case_id), StreamVersion(1)));
   if (events.empty())
     return BadRequestError("case_id", "no events recorded for this case", absl::StatusCode::kNotFound);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "eventstore/event_store.h"
@@ -61,6 +62,7 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   const std::map<std::string, projections::LiveReadModel*> read_models_;
   const security::Authenticator* const auth_;
   security::KeyStore* const keys_;
+  std::mutex erase_mu_;  // serializes erasures (Erase)
   BackgroundWork background_;
 };
 
