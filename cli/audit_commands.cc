@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "cli/console.h"
 #include "cli/research_commands.h"
+#include "common/time.h"
 #include "eventstore/chain.h"
 #include "kring/v1/audit.grpc.pb.h"
 
@@ -42,16 +43,12 @@ int Fail(const char* command, const grpc::Status& s) {
 // Formatting
 // ---------------------------------------------------------------------------
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 std::string Rfc3339(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", ToTime(t), absl::UTCTimeZone());  // like protobuf JSON
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", FromTimestamp(t), absl::UTCTimeZone());  // like protobuf JSON
 }
 
 std::string Format(const google::protobuf::Timestamp& t, const char* format) {
-  return absl::FormatTime(format, ToTime(t), absl::UTCTimeZone());
+  return absl::FormatTime(format, FromTimestamp(t), absl::UTCTimeZone());
 }
 
 // "2024-03-01T10:00:00Z" (RFC 3339, any offset), or a date "2024-03-01",
@@ -63,10 +60,7 @@ std::optional<google::protobuf::Timestamp> ParseKnownAt(const std::string& text,
     if (!absl::ParseCivilTime(text, &day)) return std::nullopt;
     t = absl::FromCivil(day + 1, absl::UTCTimeZone()) - absl::Nanoseconds(1);
   }
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(t));
-  out.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(out.seconds())) / absl::Nanoseconds(1)));
-  return out;
+  return ToTimestamp(t);
 }
 
 const google::protobuf::Message* Payload(const v1::Event& event) {

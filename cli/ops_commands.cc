@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,9 +79,9 @@ struct OpsCommands::Args {
   int connect_timeout_s = 10;
 
   void Register(CLI::App* parent);
-  // The channel, once the server answers; otherwise the exit code (and the
-  // message printed).
-  std::variant<std::shared_ptr<grpc::Channel>, int> Dial(const char* command) const;
+  // The channel, once the server answers; otherwise nullptr, the message
+  // printed and *exit_code set.
+  std::shared_ptr<grpc::Channel> Dial(const char* command, int* exit_code) const;
   int RunRebuild() const;
   int RunBackup() const;
   int RunRestore() const;
@@ -168,12 +167,16 @@ std::optional<int> OpsCommands::Run() const {
   return std::nullopt;
 }
 
-std::variant<std::shared_ptr<grpc::Channel>, int> OpsCommands::Args::Dial(const char* command) const {
+std::shared_ptr<grpc::Channel> OpsCommands::Args::Dial(const char* command, int* exit_code) const {
   auto channel = Connect(*connect);
-  if (!channel.ok()) return ConnectFailed(command, channel.status());
+  if (!channel.ok()) {
+    *exit_code = ConnectFailed(command, channel.status());
+    return nullptr;
+  }
   if (!(*channel)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(connect_timeout_s))) {
     std::cerr << "kringctl " << command << ": cannot reach " << connect->server << "\n";
-    return kExitUnreachable;
+    *exit_code = kExitUnreachable;
+    return nullptr;
   }
   return *std::move(channel);
 }
@@ -183,9 +186,9 @@ std::variant<std::shared_ptr<grpc::Channel>, int> OpsCommands::Args::Dial(const 
 // ---------------------------------------------------------------------------
 
 int OpsCommands::Args::RunRebuild() const {
-  auto connected = Dial("rebuild");
-  if (const int* code = std::get_if<int>(&connected)) return *code;
-  const auto& channel = std::get<std::shared_ptr<grpc::Channel>>(connected);
+  int exit_code = 0;
+  const auto channel = Dial("rebuild", &exit_code);
+  if (!channel) return exit_code;
   const bool bar = !no_progress && (progress || (!rebuild_json && isatty(STDERR_FILENO)));
   auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
@@ -230,9 +233,9 @@ int OpsCommands::Args::RunBackup() const {
               << "\"\n";
     return kExitUsage;
   }
-  auto connected = Dial("backup");
-  if (const int* code = std::get_if<int>(&connected)) return *code;
-  const auto& channel = std::get<std::shared_ptr<grpc::Channel>>(connected);
+  int exit_code = 0;
+  const auto channel = Dial("backup", &exit_code);
+  if (!channel) return exit_code;
   auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
   v1::BackupRequest request;
@@ -358,9 +361,10 @@ int OpsCommands::Args::RunRestore() const {
 // ---------------------------------------------------------------------------
 
 int OpsCommands::Args::RunErase() const {
-  auto connected = Dial("erase");
-  if (const int* code = std::get_if<int>(&connected)) return *code;
-  auto stub = v1::OperationsService::NewStub(std::get<std::shared_ptr<grpc::Channel>>(connected));
+  int exit_code = 0;
+  const auto channel = Dial("erase", &exit_code);
+  if (!channel) return exit_code;
+  auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::ErasePersonalDataRequest request;
@@ -403,9 +407,10 @@ int OpsCommands::Args::RunRotateMasterKey() const {
               << new_key_file << "\"\n";
     return kExitUsage;
   }
-  auto connected = Dial("rotate-master-key");
-  if (const int* code = std::get_if<int>(&connected)) return *code;
-  auto stub = v1::OperationsService::NewStub(std::get<std::shared_ptr<grpc::Channel>>(connected));
+  int exit_code = 0;
+  const auto channel = Dial("rotate-master-key", &exit_code);
+  if (!channel) return exit_code;
+  auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
   v1::RotateMasterKeyRequest request;

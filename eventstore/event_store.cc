@@ -17,6 +17,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/time.h"
 #include "eventstore/chain.h"
 #include "kring/storage/eventstore.pb.h"
 
@@ -310,10 +311,7 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   GroupState state;
   state.next_position = head_.load() + 1;
   state.last_hash = last_hash_;
-  const absl::Time now = Now();
-  state.recorded_at.set_seconds(absl::ToUnixSeconds(now));
-  state.recorded_at.set_nanos(
-      static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));
+  state.recorded_at = ToTimestamp(Now());
 
   Completion completion;
   auto& results = completion.results;

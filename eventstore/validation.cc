@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/time.h"
 #include "eventstore/event_store.h"
 
 namespace kring::eventstore {
@@ -302,8 +303,7 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     } else if (e.occurred_at().nanos() < 0 || e.occurred_at().nanos() > 999999999) {
       c.Add(at + ".occurred_at.nanos", "must lie in 0..999999999");
     } else {
-      const absl::Time occurred =
-          absl::FromUnixSeconds(e.occurred_at().seconds()) + absl::Nanoseconds(e.occurred_at().nanos());
+      const absl::Time occurred = FromTimestamp(e.occurred_at());
       if (occurred < options.occurred_at_floor) {
         c.Add(at + ".occurred_at",
               absl::StrCat("must not lie before ",

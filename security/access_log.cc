@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/time.h"
 #include "eventstore/chain.h"
 
 namespace kring::security {
@@ -29,13 +30,6 @@ absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
 
 absl::Status EntryLoss(uint64_t sequence, const std::string& why) {
   return absl::DataLossError(absl::StrCat("access log: entry ", sequence, ": ", why));
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  // ToUnixSeconds rounds toward negative infinity, so nanos is never negative.
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
 std::string SerializeDeterministic(const v1::AccessLogEntry& entry, std::string out = {}) {
@@ -131,7 +125,7 @@ absl::StatusOr<v1::AccessLogEntry> AccessLog::Record(v1::AccessLogEntry entry) {
   std::lock_guard<std::mutex> lock(impl.record_mu);
   const uint64_t sequence = impl.last_sequence.load() + 1;
   entry.set_sequence(sequence);
-  SetTimestamp(impl.options.clock(), entry.mutable_at());
+  *entry.mutable_at() = ToTimestamp(impl.options.clock());
   entry.set_prev_hash(impl.last_hash);
   entry.clear_hash();
   std::string hash = EntryHash(entry);

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -20,6 +19,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "eventstore/chain.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "security/aead.h"
@@ -29,6 +29,9 @@ namespace kring::security {
 namespace {
 
 const std::string kMasterKeyIdKey = "meta/master_key_id";
+// Present from the write of an erasure or rotation until its Purge() is done:
+// Open finishes a purge that a crash interrupted.
+const std::string kPurgePendingKey = "meta/purge_pending";
 const std::string kCasePrefix = "case/";
 constexpr char kLive = 'L';
 constexpr char kErased = 'E';
@@ -206,15 +209,10 @@ absl::StatusOr<std::string> ReadMasterKeyFile(const std::string& path, const std
 }
 
 std::string MasterKeyId(const std::string& master_key) {
-  const std::string input = absl::StrCat("kring master key id", master_key);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  // SHA-256 of bytes in memory fails only with a broken OpenSSL; the empty
-  // id that names that case is refused by Open.
-  const bool ok = EVP_Digest(input.data(), input.size(), digest, &digest_len, EVP_sha256(), nullptr) == 1;
-  OPENSSL_cleanse(const_cast<char*>(input.data()), input.size());
-  if (!ok || digest_len < 8) return "";
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 8));
+  std::string input = absl::StrCat("kring master key id", master_key);
+  const std::string digest = eventstore::Sha256(input);
+  OPENSSL_cleanse(input.data(), input.size());
+  return eventstore::ToHex(std::string_view(digest).substr(0, 8));
 }
 
 // A case's data key as the store knows it.
@@ -300,8 +298,8 @@ struct KeyStore::Impl {
   // goes to a table file (so the WAL that held the old value is obsolete),
   // every table is compacted into the bottommost level (dropping the old
   // versions; no snapshots are ever taken), and the obsolete WAL and table
-  // files are deleted. Costs a rewrite of the whole folder (one small
-  // record per case).
+  // files are deleted; then the pending-purge marker goes. Costs a rewrite of
+  // the whole folder (one small record per case).
   absl::Status Purge() {
     rocksdb::FlushOptions flush;
     flush.wait = true;
@@ -315,7 +313,10 @@ struct KeyStore::Impl {
     // them on this thread, so none outlives the call (but one that the
     // background job is deleting at that very moment, a moment longer).
     RETURN_IF_ERROR(FromRocks(db->DisableFileDeletions(), "disable file deletions"));
-    return FromRocks(db->EnableFileDeletions(/*force=*/true), "delete obsolete files");
+    RETURN_IF_ERROR(FromRocks(db->EnableFileDeletions(/*force=*/true), "delete obsolete files"));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db->Delete(wo, kPurgePendingKey), "clear the pending purge");
   }
 };
 
@@ -324,7 +325,6 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(KeyStoreOptions options
   ASSIGN_OR_RETURN(std::string master_key_bytes, ReadMasterKeyFile(options.master_key_file, "--master-key-file"));
   Secret master_key(std::move(master_key_bytes));
   const std::string master_key_id = MasterKeyId(master_key.bytes());
-  if (master_key_id.empty()) return absl::InternalError("key store: cannot compute the master key id (SHA-256)");
 
   std::error_code ec;
   if (std::filesystem::create_directories(options.path, ec)) {
@@ -371,8 +371,13 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(KeyStoreOptions options
   impl.master_key = std::move(master_key);
   impl.master_key_id = master_key_id;
   // Finishes an erasure or rotation that a crash interrupted between its
-  // write and its compaction. The folder holds one small record per case.
-  RETURN_IF_ERROR(impl.Purge());
+  // write and its purge.
+  std::string pending;
+  s = impl.db->Get(rocksdb::ReadOptions(), kPurgePendingKey, &pending);
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read the pending purge"));
+    RETURN_IF_ERROR(impl.Purge());
+  }
   Logger("keys")->info("msg=opened master_key_id={}", master_key_id);
   return store;
 }
@@ -487,9 +492,12 @@ absl::StatusOr<KeyStore::Erasure> KeyStore::Erase(const std::string& case_id) {
   Record marker;
   marker.erased = true;
   marker.key_id = erasure.key_id;
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(FromRocks(batch.Put(kCasePrefix + case_id, EncodeRecord(marker)), "stage erased marker"));
+  RETURN_IF_ERROR(FromRocks(batch.Put(kPurgePendingKey, ""), "stage the pending purge"));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  RETURN_IF_ERROR(FromRocks(impl_->db->Put(wo, kCasePrefix + case_id, EncodeRecord(marker)), "write erased marker"));
+  RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &batch), "write erased marker"));
   CaseKey erased;
   erased.key_id = erasure.key_id;
   erased.erased = true;
@@ -504,7 +512,6 @@ absl::StatusOr<KeyStore::Rotation> KeyStore::RotateMasterKey(const std::string& 
   ASSIGN_OR_RETURN(std::string new_key_bytes, ReadMasterKeyFile(new_master_key_file, "new_master_key_file"));
   Secret new_key(std::move(new_key_bytes));
   const std::string new_id = MasterKeyId(new_key.bytes());
-  if (new_id.empty()) return absl::InternalError("key store: cannot compute the master key id (SHA-256)");
 
   std::lock_guard<std::mutex> lock(impl_->mu);
   Rotation rotation;
@@ -539,6 +546,7 @@ absl::StatusOr<KeyStore::Rotation> KeyStore::RotateMasterKey(const std::string& 
     RETURN_IF_ERROR(FromRocks(it->status(), "scan data keys"));
   }
   RETURN_IF_ERROR(FromRocks(batch.Put(kMasterKeyIdKey, new_id), "stage master key id"));
+  RETURN_IF_ERROR(FromRocks(batch.Put(kPurgePendingKey, ""), "stage the pending purge"));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &batch), "write re-wrapped keys"));

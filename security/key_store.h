@@ -4,6 +4,7 @@
 //
 // Layout (default column family):
 //   "meta/master_key_id"  -> id of the master key the data keys are wrapped with
+//   "meta/purge_pending"  -> "" while an erasure's or rotation's purge is due
 //   "case/" case_id       -> the case's record, one of
 //       live:   'L' key_id nonce wrapped   (1 + 32 + 12 + 48 bytes)
 //       erased: 'E' key_id                 (key id kept, no key material;
@@ -32,8 +33,9 @@
 // bottommost level and the obsolete WAL and table files deleted, so the
 // wrapped key no longer rests in any live file of the folder. A case once
 // erased never gets a new key: sealing new personal data for it is refused.
-// A rotation purges the old wrappings the same way. Open repeats the purge,
-// which finishes one that a crash interrupted.
+// A rotation purges the old wrappings the same way. The write of an erasure
+// or rotation also sets "meta/purge_pending", which the purge clears; Open
+// purges only when it finds it set (a crash came in between).
 //
 // Unwrapped data keys are cached in memory, one per case used since Open
 // (about 100 bytes each), and overwritten when erased or on destruction.

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/time.h"
 #include "services/grpc_status.h"
 
 namespace kring::services {
@@ -360,11 +361,9 @@ void AuditService::WaiterLoop() {
 grpc::ServerUnaryReactor* AuditService::ReadCase(grpc::CallbackServerContext* context,
                                                  const v1::ReadCaseRequest* request, v1::ReadCaseResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const std::string scope =
-      request->has_as_known_at()
-          ? absl::StrCat("as known at ", absl::FormatTime(absl::FromUnixSeconds(request->as_known_at().seconds()) +
-                                                          absl::Nanoseconds(request->as_known_at().nanos())))
-          : "";
+  const std::string scope = request->has_as_known_at()
+                                ? absl::StrCat("as known at ", absl::FormatTime(FromTimestamp(request->as_known_at())))
+                                : "";
   absl::Status s =
       Admit(*context, "AuditService.ReadCase", CheckReadCase(*request), request->case_id(), scope).status();
   if (s.ok()) s = ReadCaseFromStore(*store_, *request, response);

@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/time.h"
 #include "common/uuid.h"
 #include "security/aead.h"
 #include "services/grpc_status.h"
@@ -289,8 +290,7 @@ absl::Status OperationsService::Erase(const std::string& case_id, const std::str
   std::memcpy(&hi, random.data(), 8);
   std::memcpy(&lo, random.data() + 8, 8);
   FormatUuidV4(hi, lo, erased.mutable_event_id());
-  const absl::Time now = absl::Now();
-  erased.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(now));
+  *erased.mutable_occurred_at() = ToTimestamp(absl::Now());
   erased.mutable_personal_data_erased()->set_key_id(key_id);
   ASSIGN_OR_RETURN(eventstore::AppendOutcome outcome, store_->Append(std::move(batch)));
   ASSIGN_OR_RETURN(security::KeyStore::Erasure erasure, keys_->Erase(case_id));
