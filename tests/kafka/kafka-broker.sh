@@ -211,6 +211,12 @@ log_tail() {  # log_tail k [lines]
     # Skip the long "KafkaConfig values:" dump (tab-indented key = value lines).
     if [ -f "$f" ]; then grep -avE $'^\t[A-Za-z0-9_.-]+ = ' "$f" | tail -n "${2:-40}"; else echo "(no log file)"; fi
     echo "----"
+    # The cause of a failed start is usually well before the tail (the shutdown that follows is long).
+    if [ -f "$f" ]; then
+      echo "---- ERROR/FATAL lines since the last start of node $1 ----"
+      awk '/^==== kafka-broker.sh: starting node/ { n = 0; delete keep } / (ERROR|FATAL) |Exception/ { keep[n++] = $0 } END { for (i = 0; i < n && i < 40; i++) print keep[i] }' "$f"
+      echo "----"
+    fi
   } >&2
 }
 
@@ -328,6 +334,15 @@ start_node() {  # start_node k  (background JVM; pid into node-k.pid)
     </dev/null >>"$(log_file "$k")" 2>&1 &
   pid=$!
   echo "$pid" >"$(pid_file "$k")"
+  # Until the background child has exec'd setsid/java its command line is this script's, so
+  # node_pid would not recognise it yet and a busy machine could report it as exited. Wait for the
+  # exec (or for the child to die, which wait_ready then reports).
+  local i
+  for ((i = 0; i < 200; i++)); do
+    node_pid "$k" >/dev/null && return 0
+    [ -d "/proc/$pid" ] || return 0
+    sleep 0.05
+  done
 }
 
 # Does the node's client port answer a metadata request showing WANT brokers?
