@@ -1,6 +1,8 @@
-// CaseStateProjection<State>: a read model that folds every case into one
-// protobuf `State` and keeps all states in memory, so that research queries
-// over a million cases scan memory instead of RocksDB.
+// CaseStateProjection<State, Row>: a read model that folds every case into
+// one protobuf `State` and keeps all states in memory, each with a compact
+// `Row` derived from it (MakeRow) that holds what queries read. Rows are
+// dense and small, so that a research query over a million cases reads a few
+// tens of megabytes in order instead of chasing a million protobuf messages.
 //
 // Storage: one key "c:<case_id>" per case holding the serialized State,
 // written once per case per batch (EndBatch), in the engine's batch write.
@@ -11,14 +13,20 @@
 // dropped (AfterWrite(false)), so memory always equals what is stored.
 //
 // Threads: Apply, ForgetCase, EndBatch, AfterWrite and Load run on the
-// engine's writer (serialized by the engine); ForEach may run on any thread
+// engine's writer (serialized by the engine); Reduce may run on any thread
 // at any time and sees whole batches only.
+//
+// Row: a copyable struct with a `ProfileRow profile` member (research.h).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -28,7 +36,23 @@
 
 namespace kring::projections {
 
-template <typename State>
+// How CaseStateProjection::Reduce splits a query over threads: models of at
+// least `parallel_from` cases over `threads` threads (0: the hardware's, at
+// most 4). Process-wide; tests lower it to split small models.
+struct QuerySplit {
+  size_t parallel_from = size_t{1} << 15;
+  size_t threads = 0;
+};
+namespace case_state_internal {
+inline std::atomic<size_t> split_from{QuerySplit{}.parallel_from};
+inline std::atomic<size_t> split_threads{QuerySplit{}.threads};
+}  // namespace case_state_internal
+inline void SetQuerySplit(QuerySplit split) {
+  case_state_internal::split_from = split.parallel_from;
+  case_state_internal::split_threads = split.threads;
+}
+
+template <typename State, typename Row>
 class CaseStateProjection : public Projection {
  public:
   absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) final {
@@ -73,13 +97,36 @@ class CaseStateProjection : public Projection {
     pending_.clear();
   }
 
-  // Calls fn(const State&) for every case, from committed batches only.
-  template <typename Fn>
-  void ForEach(Fn&& fn) const {
+  // Adds every case to an Acc with add(Acc&, const Row&, const State&),
+  // from committed batches only. A query reads the row; the state only where
+  // the row says it must (it is many cache misses away). A large model's
+  // cases are split over threads (QuerySplit), each with its own Acc, merged
+  // in order into the first (Acc::Merge).
+  template <typename Acc, typename Fn>
+  Acc Reduce(Fn&& add) const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    for (size_t i = 0; i < states_.size(); ++i) {
-      if (live_[i]) fn(states_[i]);
+    const size_t n = rows_.size();
+    size_t parts = case_state_internal::split_threads;
+    if (parts == 0) parts = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    if (n < case_state_internal::split_from || n < parts) parts = 1;
+    std::vector<Acc> accs(parts);
+    auto run = [&](size_t part) {
+      for (size_t i = n * part / parts, end = n * (part + 1) / parts; i < end; ++i) {
+        if (live_[i]) add(accs[part], rows_[i], states_[i]);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t part = 1; part < parts; ++part) {
+      try {
+        threads.emplace_back(run, part);
+      } catch (const std::system_error&) {  // no thread to be had: do it here
+        run(part);
+      }
     }
+    run(0);
+    for (std::thread& t : threads) t.join();
+    for (size_t part = 1; part < parts; ++part) accs[0].Merge(accs[part]);
+    return std::move(accs[0]);
   }
 
   size_t cases() const {
@@ -93,6 +140,8 @@ class CaseStateProjection : public Projection {
   virtual bool Relevant(const v1::Event& event) const = 0;
   // Folds one event (in version order) into the case's state.
   virtual absl::Status Fold(const v1::RecordedEvent& event, State& state) = 0;
+  // What queries read of a state.
+  virtual Row MakeRow(const State& state) const = 0;
 
  private:
   static constexpr char kStatePrefix[] = "c:";
@@ -118,11 +167,13 @@ class CaseStateProjection : public Projection {
       if (it == index_.end()) return;
       live_[it->second] = false;
       states_[it->second].Clear();
+      rows_[it->second] = Row{};
       free_.push_back(it->second);
       index_.erase(it);
       return;
     }
     if (it != index_.end()) {
+      rows_[it->second] = MakeRow(*state);
       states_[it->second] = std::move(*state);
       return;
     }
@@ -130,10 +181,12 @@ class CaseStateProjection : public Projection {
     if (!free_.empty()) {
       slot = free_.back();
       free_.pop_back();
+      rows_[slot] = MakeRow(*state);
       states_[slot] = std::move(*state);
       live_[slot] = true;
     } else {
       slot = static_cast<uint32_t>(states_.size());
+      rows_.push_back(MakeRow(*state));
       states_.push_back(std::move(*state));
       live_.push_back(true);
     }
@@ -144,6 +197,7 @@ class CaseStateProjection : public Projection {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, uint32_t> index_;
   std::vector<State> states_;
+  std::vector<Row> rows_;  // rows_[i] = MakeRow(states_[i])
   std::vector<bool> live_;
   std::vector<uint32_t> free_;
   // This batch's states; null: forgotten (ForgetCase) and not folded again.

@@ -16,39 +16,48 @@ constexpr int kStopReasons = v1::PreparationStopReason_ARRAYSIZE;  // index 0 un
 constexpr std::array<v1::FunnelStep, 4> kSteps = {v1::FUNNEL_STEP_COORDINATOR_ASSIGNED, v1::FUNNEL_STEP_CONFERENCE_HELD,
                                                   v1::FUNNEL_STEP_PLAN_ADOPTED, v1::FUNNEL_STEP_PLAN_ACCEPTED};
 
-// The first day of each step the case reached; nullopt where it did not.
-std::array<std::optional<int32_t>, 5> StepDays(const storage::FunnelCase& c) {
-  auto day = [](bool has, int32_t d) { return has ? std::optional<int32_t>(d) : std::nullopt; };
-  return {c.profile().referral_day(), day(c.has_coordinator_day(), c.coordinator_day()),
-          day(c.profile().has_conference_day(), c.profile().conference_day()),
-          day(c.has_plan_adopted_day(), c.plan_adopted_day()), day(c.has_plan_accepted_day(), c.plan_accepted_day())};
+// The first day of each step the case reached; kNoDay where it did not.
+std::array<int32_t, 5> StepDays(const FunnelRow& c) {
+  return {c.profile.referral_day, c.coordinator_day, c.profile.conference_day, c.plan_adopted_day, c.plan_accepted_day};
 }
 
 struct FunnelTally {
   uint64_t referred = 0;
   std::array<uint64_t, kSteps.size()> reached{};
-  std::array<std::map<int64_t, uint64_t>, kSteps.size()> days_from_previous;
+  std::array<DenseCounts, kSteps.size()> days_from_previous;
   std::array<uint64_t, kStopReasons> stopped{};
   uint64_t rejected = 0;
   uint64_t protection = 0, offered = 0, made = 0;
 
-  void Add(const storage::FunnelCase& c) {
+  void Add(const FunnelRow& c) {
     ++referred;
     const auto days = StepDays(c);
     for (size_t i = 0; i < kSteps.size(); ++i) {
-      if (!days[i + 1]) continue;
+      if (days[i + 1] == ProfileRow::kNoDay) continue;
       ++reached[i];
       // A step recorded without its previous one (a plan decided on a case
       // whose conference was retracted, say) has no interval.
-      if (days[i]) days_from_previous[i][*days[i + 1] - *days[i]]++;
+      if (days[i] != ProfileRow::kNoDay) days_from_previous[i].Add(int64_t{days[i + 1]} - days[i]);
     }
-    if (c.stop_reason() > 0 && c.stop_reason() < kStopReasons) ++stopped[c.stop_reason()];
-    rejected += c.plan_rejected();
-    if (c.profile().protection_measure()) {
+    if (c.stop_reason > 0 && c.stop_reason < kStopReasons) ++stopped[c.stop_reason];
+    rejected += c.plan_rejected;
+    if (c.profile.protection_measure) {
       ++protection;
-      offered += c.plan_offered();
-      made += c.has_plan_adopted_day();
+      offered += c.plan_offered;
+      made += c.plan_adopted_day != ProfileRow::kNoDay;
     }
+  }
+  void Merge(const FunnelTally& o) {
+    referred += o.referred;
+    for (size_t i = 0; i < kSteps.size(); ++i) {
+      reached[i] += o.reached[i];
+      days_from_previous[i].Merge(o.days_from_previous[i]);
+    }
+    for (int r = 0; r < kStopReasons; ++r) stopped[r] += o.stopped[r];
+    rejected += o.rejected;
+    protection += o.protection;
+    offered += o.offered;
+    made += o.made;
   }
   uint64_t Total() const { return referred; }
   // Columns: the steps, rejected, the stop reasons, then protection cases,
@@ -108,7 +117,7 @@ absl::Status Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::Funn
     if (d.cell(row, col) != Suppression::kNone) continue;
     f->set_cases(t.reached[i]);
     if (referred_ok && t.referred > 0) f->set_share_of_referred(static_cast<double>(t.reached[i]) / t.referred);
-    if (auto median = Percentile(t.days_from_previous[i], 0.5); median.ok()) {
+    if (auto median = Percentile(t.days_from_previous[i].ToMap(), 0.5); median.ok()) {
       f->set_median_days_from_previous(*median);
     }
   }
@@ -170,14 +179,25 @@ absl::Status FunnelProjection::Fold(const v1::RecordedEvent& event, storage::Fun
   return absl::OkStatus();
 }
 
+FunnelRow FunnelProjection::MakeRow(const storage::FunnelCase& c) const {
+  FunnelRow row;
+  row.profile = ToRow(c.profile());
+  if (c.has_coordinator_day()) row.coordinator_day = c.coordinator_day();
+  if (c.has_plan_adopted_day()) row.plan_adopted_day = c.plan_adopted_day();
+  if (c.has_plan_accepted_day()) row.plan_accepted_day = c.plan_accepted_day();
+  row.stop_reason = c.stop_reason();
+  row.plan_rejected = c.plan_rejected();
+  row.plan_offered = c.plan_offered();
+  return row;
+}
+
 absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, const v1::FunnelRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
   ASSIGN_OR_RETURN(const FunnelProjection* model, ModelOf<FunnelProjection>(engine));
   v1::FunnelResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  GroupedTally<FunnelTally> tallies;
-  ForEachInCohort(*model, selection,
-                  [&](int64_t group, const storage::FunnelCase& c) { tallies.Add(selection, group, c); });
+  const auto tallies = TallyCohort<FunnelTally>(
+      *model, selection, [&](auto& t, int64_t group, const FunnelRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, FunnelNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 Fill));

@@ -15,10 +15,22 @@
 #include "kring/v1/research.pb.h"
 #include "projections/case_state.h"
 #include "projections/engine.h"
+#include "projections/research.h"
 
 namespace kring::projections {
 
-class FunnelProjection : public CaseStateProjection<storage::FunnelCase> {
+// What queries read of a case (days: ProfileRow::kNoDay where not reached).
+struct FunnelRow {
+  ProfileRow profile;
+  int32_t coordinator_day = ProfileRow::kNoDay;
+  int32_t plan_adopted_day = ProfileRow::kNoDay;
+  int32_t plan_accepted_day = ProfileRow::kNoDay;
+  int32_t stop_reason = 0;  // kring.v1.PreparationStopReason
+  bool plan_rejected = false;
+  bool plan_offered = false;
+};
+
+class FunnelProjection : public CaseStateProjection<storage::FunnelCase, FunnelRow> {
  public:
   static constexpr char kName[] = "funnel";
   std::string name() const override { return kName; }
@@ -26,6 +38,7 @@ class FunnelProjection : public CaseStateProjection<storage::FunnelCase> {
  protected:
   bool Relevant(const v1::Event& event) const override;
   absl::Status Fold(const v1::RecordedEvent& event, storage::FunnelCase& state) override;
+  FunnelRow MakeRow(const storage::FunnelCase& state) const override;
 };
 
 absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, const v1::FunnelRequest& request);

@@ -19,25 +19,35 @@ struct NetworkTally {
   uint64_t conferences = 0;
   uint64_t attendees = 0;
   uint64_t central = 0;
-  std::map<int64_t, uint64_t> sizes;  // exact size -> conferences
+  DenseCounts sizes;  // exact size -> conferences
   std::array<uint64_t, kRelations> by_relation{};
   std::array<uint64_t, kRelations> conferences_with{};
 
-  void Add(const storage::ConferenceFact& f) {
+  void Add(const NetworkSizeRow::Conference& f) {
     ++conferences;
-    attendees += f.network_size();
-    central += f.central_persons();
-    sizes[f.network_size()]++;
-    for (int r = 0; r < std::min(kRelations, f.by_relation_size()); ++r) {
-      by_relation[r] += f.by_relation(r);
-      conferences_with[r] += f.by_relation(r) > 0;
+    attendees += f.network_size;
+    central += f.central_persons;
+    sizes.Add(f.network_size);
+    for (int r = 0; r < kRelations; ++r) {
+      by_relation[r] += f.by_relation[r];
+      conferences_with[r] += f.by_relation[r] > 0;
     }
   }
   // Histogram bins 0..kHistogramCap: they partition the conferences.
   std::vector<uint64_t> Bins() const {
     std::vector<uint64_t> bins(kHistogramCap + 1);
-    for (const auto& [size, n] : sizes) bins[std::min<int64_t>(size, kHistogramCap)] += n;
+    for (const auto& [size, n] : sizes.ToMap()) bins[std::min<int64_t>(size, kHistogramCap)] += n;
     return bins;
+  }
+  void Merge(const NetworkTally& o) {
+    conferences += o.conferences;
+    attendees += o.attendees;
+    central += o.central;
+    sizes.Merge(o.sizes);
+    for (int r = 0; r < kRelations; ++r) {
+      by_relation[r] += o.by_relation[r];
+      conferences_with[r] += o.conferences_with[r];
+    }
   }
   std::vector<uint64_t> Composition() const { return {conferences_with.begin(), conferences_with.end()}; }
 };
@@ -59,8 +69,9 @@ void Fill(const NetworkTally& t, const Disclosed& bins, const Disclosed& composi
         {0.75, &v1::NetworkSizeStats::set_p75},
         {0.90, &v1::NetworkSizeStats::set_p90},
     }};
+    const std::map<int64_t, uint64_t> sizes = t.sizes.ToMap();
     for (const auto& [p, set] : percentiles) {
-      if (auto value = Percentile(t.sizes, p); value.ok()) (out->*set)(*value);
+      if (auto value = Percentile(sizes, p); value.ok()) (out->*set)(*value);
     }
   } else if (total == Suppression::kNone) {
     out->set_conferences(0);
@@ -147,6 +158,19 @@ absl::Status NetworkSizeProjection::Fold(const v1::RecordedEvent& event, storage
   return absl::OkStatus();
 }
 
+NetworkSizeRow NetworkSizeProjection::MakeRow(const storage::NetworkSizeCase& c) const {
+  NetworkSizeRow row;
+  row.profile = ToRow(c.profile());
+  for (const storage::ConferenceFact& f : c.conferences()) {
+    NetworkSizeRow::Conference& out = row.conferences.emplace_back();
+    out.day = f.day();
+    out.network_size = f.network_size();
+    out.central_persons = f.central_persons();
+    for (int r = 0; r < std::min(kRelations, f.by_relation_size()); ++r) out.by_relation[r] = f.by_relation(r);
+  }
+  return row;
+}
+
 absl::Status ValidateNetworkSizeRequest(const v1::NetworkSizeRequest& request) {
   return ParseSelection(request).status();
 }
@@ -162,23 +186,23 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
 
   v1::NetworkSizeResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  GroupedTally<NetworkTally> tallies;
-  model->ForEach([&](const storage::NetworkSizeCase& c) {
-    if (!by_case.Matches(c.profile())) return;
-    for (const storage::ConferenceFact& f : c.conferences()) {
-      if (f.day() < selection.conference_from || f.day() > selection.conference_to) continue;
-      tallies.Add(selection, selection.GroupOf(c.profile(), f.day()), f);
+  const auto tallies = model->Reduce<GroupedTally<NetworkTally>>([&](auto& t, const NetworkSizeRow& c, const auto&) {
+    if (!by_case.Matches(c.profile)) return;
+    for (const NetworkSizeRow::Conference& f : c.conferences) {
+      if (f.day < selection.conference_from || f.day > selection.conference_to) continue;
+      t.Add(selection, selection.grouped() ? selection.GroupOf(c.profile, f.day) : 0, f);
     }
   });
 
   // Two tables over the same groups: the histogram (its bins partition the
   // conferences) and the composition (a conference has several relations).
+  const auto groups = tallies.Groups();
   std::vector<std::vector<uint64_t>> bins, composition;
   std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : tallies.groups) {
-    bins.push_back(tally.Bins());
-    composition.push_back(tally.Composition());
-    totals.push_back(tally.conferences);
+  for (const auto& [key, tally] : groups) {
+    bins.push_back(tally->Bins());
+    composition.push_back(tally->Composition());
+    totals.push_back(tally->conferences);
   }
   const NetworkTally& overall = tallies.overall;
   // The conferences with an attendee of a relation are some of the group's
@@ -194,10 +218,10 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
                                     /*report_totals=*/false));
   Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;
-  for (const auto& [key, tally] : tallies.groups) {
+  for (const auto& [key, tally] : groups) {
     v1::NetworkSizeGroup* g = response.add_groups();
     g->set_key(selection.GroupName(key));
-    Fill(tally, bins_mask, composition_mask, row++, g->mutable_stats());
+    Fill(*tally, bins_mask, composition_mask, row++, g->mutable_stats());
   }
   response.set_definition(kNetworkSizeDefinition);
   response.set_as_of_position(request.as_of_position());

@@ -9,17 +9,32 @@
 // Threads: queries may run on any thread while the engine applies events.
 #pragma once
 
+#include <array>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "kring/storage/readmodels.pb.h"
 #include "kring/v1/research.pb.h"
 #include "projections/case_state.h"
 #include "projections/engine.h"
+#include "projections/research.h"
 
 namespace kring::projections {
 
-class NetworkSizeProjection : public CaseStateProjection<storage::NetworkSizeCase> {
+// What queries read of a case: its profile and its conferences as counted.
+struct NetworkSizeRow {
+  struct Conference {
+    int32_t day = 0;
+    uint32_t network_size = 0;
+    uint32_t central_persons = 0;
+    std::array<uint32_t, v1::Relation_ARRAYSIZE> by_relation{};  // by kring.v1.Relation number
+  };
+  ProfileRow profile;
+  absl::InlinedVector<Conference, 1> conferences;
+};
+
+class NetworkSizeProjection : public CaseStateProjection<storage::NetworkSizeCase, NetworkSizeRow> {
  public:
   static constexpr char kName[] = "network-size";
   std::string name() const override { return kName; }
@@ -29,6 +44,7 @@ class NetworkSizeProjection : public CaseStateProjection<storage::NetworkSizeCas
  protected:
   bool Relevant(const v1::Event& event) const override;
   absl::Status Fold(const v1::RecordedEvent& event, storage::NetworkSizeCase& state) override;
+  NetworkSizeRow MakeRow(const storage::NetworkSizeCase& state) const override;
 };
 
 // Checks a query's filters, naming the field and rule (INVALID_ARGUMENT).

@@ -23,9 +23,16 @@ bool IsConferenceCost(v1::CostKind kind) {
          kind == v1::COST_KIND_INTERPRETER;
 }
 
-bool HasOutcome(const storage::OutcomeCase& c, int type) { return (c.outcomes() >> type) & 1u; }
+// Calls fn(type) for each outcome type the case has (bit 0 is never set).
+template <typename Fn>
+void ForEachOutcome(const OutcomeRow& c, Fn&& fn) {
+  for (uint32_t bits = c.outcomes; bits != 0; bits &= bits - 1) fn(__builtin_ctz(bits));
+}
 
 uint64_t Children(const storage::OutcomeCase& c, int type) { return type < c.children_size() ? c.children(type) : 0; }
+uint64_t Children(const OutcomeRow& row, const storage::OutcomeCase& c, int type) {
+  return row.children_in_state ? Children(c, type) : row.children[type];
+}
 
 // ---------------------------------------------------------------------------
 // Outcomes
@@ -36,14 +43,21 @@ struct OutcomeTally {
   std::array<uint64_t, kOutcomeTypes> referred_cases{};
   std::array<uint64_t, kOutcomeTypes> conference_cases{};
 
-  void Add(const storage::OutcomeCase& c) {
+  void Add(const OutcomeRow& c) {
     ++referred;
-    const bool conference = c.profile().has_conference_day();
+    const bool conference = c.profile.has_conference();
     conferences += conference;
-    for (int t = 1; t < kOutcomeTypes; ++t) {
-      if (!HasOutcome(c, t)) continue;
+    ForEachOutcome(c, [&](int t) {
       ++referred_cases[t];
       conference_cases[t] += conference;
+    });
+  }
+  void Merge(const OutcomeTally& o) {
+    referred += o.referred;
+    conferences += o.conferences;
+    for (int t = 0; t < kOutcomeTypes; ++t) {
+      referred_cases[t] += o.referred_cases[t];
+      conference_cases[t] += o.conference_cases[t];
     }
   }
   uint64_t Total() const { return referred; }
@@ -125,21 +139,31 @@ struct CostTally {
   std::array<uint64_t, kOutcomeTypes> cases{};
   std::array<uint64_t, kOutcomeTypes> units{};
 
-  void Add(const storage::OutcomeCase& c, const v1::CostModel& model, const std::array<bool, kOutcomeTypes>& per_child,
-           const std::map<int, int64_t>& by_domain) {
-    if (!c.profile().has_conference_day()) return;
+  void Add(const OutcomeRow& c, const storage::OutcomeCase& state, const v1::CostModel& model,
+           const std::array<bool, kOutcomeTypes>& per_child,
+           const std::array<int64_t, v1::Domain_ARRAYSIZE>& by_domain) {
+    if (!c.profile.has_conference()) return;
     ++conferences;
-    if (c.conference_cost_recorded()) {
+    if (c.conference_cost_recorded) {
       ++with_recorded_cost;
-      conference_costs += c.conference_cost_cents();
+      conference_costs += c.conference_cost_cents;
     } else {
       conference_costs += model.conference_cost_cents();
     }
-    if (auto it = by_domain.find(c.profile().domain()); it != by_domain.end()) domain_savings += it->second;
-    for (int t = 1; t < kOutcomeTypes; ++t) {
-      if (!HasOutcome(c, t)) continue;
+    if (c.profile.domain < by_domain.size()) domain_savings += by_domain[c.profile.domain];
+    ForEachOutcome(c, [&](int t) {
       ++cases[t];
-      units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, t)) : 1;
+      units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, state, t)) : 1;
+    });
+  }
+  void Merge(const CostTally& o) {
+    conferences += o.conferences;
+    with_recorded_cost += o.with_recorded_cost;
+    conference_costs += o.conference_costs;
+    domain_savings += o.domain_savings;
+    for (int t = 0; t < kOutcomeTypes; ++t) {
+      cases[t] += o.cases[t];
+      units[t] += o.units[t];
     }
   }
   uint64_t Total() const { return conferences; }
@@ -225,14 +249,27 @@ absl::Status OutcomesProjection::Fold(const v1::RecordedEvent& event, storage::O
   return absl::OkStatus();
 }
 
+OutcomeRow OutcomesProjection::MakeRow(const storage::OutcomeCase& c) const {
+  OutcomeRow row;
+  row.profile = ToRow(c.profile());
+  row.outcomes = c.outcomes();
+  row.conference_cost_recorded = c.conference_cost_recorded();
+  row.conference_cost_cents = c.conference_cost_cents();
+  for (int t = 0; t < std::min(kOutcomeTypes, c.children_size()); ++t) {
+    if (c.children(t) > UINT8_MAX) row.children_in_state = true;
+    row.children[t] = static_cast<uint8_t>(std::min<uint32_t>(c.children(t), UINT8_MAX));
+  }
+  return row;
+}
+
 absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine, const v1::OutcomesRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
   ASSIGN_OR_RETURN(const OutcomesProjection* outcomes, ModelOf<OutcomesProjection>(engine));
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  GroupedTally<OutcomeTally> tallies;
-  ForEachInCohort(*outcomes, selection,
-                  [&](int64_t group, const storage::OutcomeCase& c) { tallies.Add(selection, group, c); });
+  const auto tallies = TallyCohort<OutcomeTally>(
+      *outcomes, selection,
+      [&](auto& t, int64_t group, const OutcomeRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 FillOutcomeGroup));
@@ -249,15 +286,15 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   if (request.has_cost_model()) RETURN_IF_ERROR(ValidateCostModel(model, "cost_model"));
   std::array<bool, kOutcomeTypes> per_child{};
   for (const auto& s : model.savings()) per_child[s.outcome()] = s.per_child();
-  std::map<int, int64_t> by_domain;
+  std::array<int64_t, v1::Domain_ARRAYSIZE> by_domain{};  // validated: known domains, each once
   for (const auto& s : model.domain_savings()) by_domain[s.domain()] = s.amount_cents();
 
   v1::CostBenefitResponse response;
   SetWatermark(engine, response.mutable_watermark());
-  GroupedTally<CostTally> tallies;
-  ForEachInCohort(*outcomes, selection, [&](int64_t group, const storage::OutcomeCase& c) {
-    tallies.Add(selection, group, c, model, per_child, by_domain);
-  });
+  const auto tallies = TallyCohort<CostTally>(
+      *outcomes, selection, [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
+        t.Add(selection, group, c, state, model, per_child, by_domain);
+      });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {

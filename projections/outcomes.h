@@ -12,6 +12,7 @@
 // Threads: queries may run on any thread while the engine applies events.
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,10 +20,22 @@
 #include "kring/v1/research.pb.h"
 #include "projections/case_state.h"
 #include "projections/engine.h"
+#include "projections/research.h"
 
 namespace kring::projections {
 
-class OutcomesProjection : public CaseStateProjection<storage::OutcomeCase> {
+// What queries read of a case. Children per outcome type fit a byte each but
+// for very unusual cases; those keep them in the state only.
+struct OutcomeRow {
+  ProfileRow profile;
+  uint32_t outcomes = 0;  // as OutcomeCase.outcomes
+  bool conference_cost_recorded = false;
+  bool children_in_state = false;  // some count is over 255: read OutcomeCase.children
+  std::array<uint8_t, v1::OutcomeType_ARRAYSIZE> children{};
+  int64_t conference_cost_cents = 0;
+};
+
+class OutcomesProjection : public CaseStateProjection<storage::OutcomeCase, OutcomeRow> {
  public:
   static constexpr char kName[] = "outcomes";
   std::string name() const override { return kName; }
@@ -30,6 +43,7 @@ class OutcomesProjection : public CaseStateProjection<storage::OutcomeCase> {
  protected:
   bool Relevant(const v1::Event& event) const override;
   absl::Status Fold(const v1::RecordedEvent& event, storage::OutcomeCase& state) override;
+  OutcomeRow MakeRow(const storage::OutcomeCase& state) const override;
 };
 
 absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engine, const v1::OutcomesRequest& request);

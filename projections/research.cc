@@ -118,37 +118,31 @@ void FoldProfile(const v1::RecordedEvent& event, storage::CaseProfile& profile) 
   }
 }
 
-bool Selection::Matches(const storage::CaseProfile& p) const {
-  if (!p.referred()) return false;
-  if (!domains.empty() && !domains.count(p.domain())) return false;
-  if (!legal_frameworks.empty() && !legal_frameworks.count(p.legal_framework())) return false;
-  if (!municipalities.empty() && !municipalities.count(p.municipality())) return false;
-  if (p.referral_day() < referral_from || p.referral_day() > referral_to) return false;
-  if (conference_filter) {
-    if (!p.has_conference_day() || p.conference_day() < conference_from || p.conference_day() > conference_to) {
-      return false;
-    }
-  }
-  return true;
+ProfileRow ToRow(const storage::CaseProfile& p) {
+  ProfileRow row;
+  row.referral_day = p.referral_day();
+  if (p.has_conference_day()) row.conference_day = p.conference_day();
+  row.municipality = static_cast<uint16_t>(p.municipality());  // validated: four digits
+  row.domain = static_cast<uint8_t>(p.domain());
+  row.legal_framework = static_cast<uint8_t>(p.legal_framework());
+  row.referred = p.referred();
+  row.protection_measure = p.protection_measure();
+  return row;
 }
 
-int64_t Selection::GroupOf(const storage::CaseProfile& p, int32_t day) const {
-  switch (group_by) {
-    case v1::GROUPING_YEAR:
-      return CivilFromDay(day).year;
-    case v1::GROUPING_QUARTER: {
-      const CivilDate d = CivilFromDay(day);
-      return int64_t{d.year} * 4 + (d.month - 1) / 3;
+int64_t QuarterOf(int32_t day) {
+  static constexpr int32_t kDays = 65536;  // 1970-01-01 .. 2149-06-05
+  static const std::vector<uint16_t>* const table = [] {
+    auto* t = new std::vector<uint16_t>(kDays);
+    for (int32_t d = 0; d < kDays; ++d) {
+      const CivilDate c = CivilFromDay(d);
+      (*t)[d] = static_cast<uint16_t>((c.year - 1970) * 4 + (c.month - 1) / 3);
     }
-    case v1::GROUPING_DOMAIN:
-      return p.domain();
-    case v1::GROUPING_MUNICIPALITY:
-      return p.municipality();
-    case v1::GROUPING_LEGAL_FRAMEWORK:
-      return p.legal_framework();
-    default:
-      return 0;
-  }
+    return t;
+  }();
+  if (day >= 0 && day < kDays) return int64_t{1970 * 4} + (*table)[day];
+  const CivilDate c = CivilFromDay(day);
+  return int64_t{c.year} * 4 + (c.month - 1) / 3;
 }
 
 std::string Selection::GroupName(int64_t group) const {
@@ -180,7 +174,8 @@ absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedF
     if (!v1::Domain_IsValid(d) || d == v1::DOMAIN_UNSPECIFIED) {
       return absl::InvalidArgumentError(absl::StrCat("domains[", i, "]: must be a known domain, not ", d));
     }
-    s.domains.insert(d);
+    s.domain_filter = true;
+    s.domains.set(d);
   }
   for (int i = 0; i < legal_frameworks.size(); ++i) {
     const int f = legal_frameworks.Get(i);
@@ -188,14 +183,16 @@ absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedF
       return absl::InvalidArgumentError(
           absl::StrCat("legal_frameworks[", i, "]: must be a known legal framework, not ", f));
     }
-    s.legal_frameworks.insert(f);
+    s.legal_framework_filter = true;
+    s.legal_frameworks.set(f);
   }
   for (int i = 0; i < municipalities.size(); ++i) {
     if (!eventstore::IsMunicipalityCode(municipalities.Get(i))) {
       return absl::InvalidArgumentError(
           absl::StrCat("municipality_codes[", i, "]: must be a CBS code like GM0363 (GM and four digits)"));
     }
-    s.municipalities.insert(MunicipalityNumber(municipalities.Get(i)));
+    s.municipality_filter = true;
+    s.municipalities.set(MunicipalityNumber(municipalities.Get(i)));
   }
   RETURN_IF_ERROR(ParseRange(referral_period, "referral_period", &s.referral_from, &s.referral_to));
   RETURN_IF_ERROR(ParseRange(conference_period, "conference_period", &s.conference_from, &s.conference_to));

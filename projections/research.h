@@ -7,13 +7,13 @@
 #pragma once
 
 #include <algorithm>
+#include <bitset>
 #include <cstdint>
-#include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "kring/storage/readmodels.pb.h"
 #include "kring/v1/events.pb.h"
@@ -47,23 +47,79 @@ inline bool ContainsKey(const google::protobuf::RepeatedField<uint64_t>& ids, ui
 // ConferenceHeld); others leave it unchanged.
 void FoldProfile(const v1::RecordedEvent& event, storage::CaseProfile& profile);
 
+// A case's profile as queries read it: 16 bytes in the dense row of every
+// read model (CaseStateProjection::Row), so that a query over a million cases
+// reads a few tens of megabytes of memory in order.
+struct ProfileRow {
+  static constexpr int32_t kNoDay = INT32_MIN;
+  int32_t referral_day = 0;
+  int32_t conference_day = kNoDay;  // the first ConferenceHeld
+  uint16_t municipality = 0;        // CBS number (four digits)
+  uint8_t domain = 0;
+  uint8_t legal_framework = 0;
+  bool referred = false;
+  bool protection_measure = false;
+
+  bool has_conference() const { return conference_day != kNoDay; }
+};
+ProfileRow ToRow(const storage::CaseProfile& profile);
+
+// year * 4 + quarter (0-3) of a day (days since 1970-01-01), from a table
+// for the days of 1970-2149: a query may ask it a million times.
+int64_t QuarterOf(int32_t day);
+
 // A research request's selection: filters, grouping and disclosure control.
+// Matches and GroupOf run once per case of a query, so they are inline and
+// test bits, not sets.
 struct Selection {
-  std::set<int> domains;  // empty: all
-  std::set<int> legal_frameworks;
-  std::set<uint32_t> municipalities;
+  static constexpr size_t kMunicipalities = 10000;  // CBS numbers have four digits
+  // Filters; each applies only when its flag is set.
+  bool domain_filter = false, legal_framework_filter = false, municipality_filter = false;
+  std::bitset<v1::Domain_ARRAYSIZE> domains;
+  std::bitset<v1::LegalFramework_ARRAYSIZE> legal_frameworks;
+  std::bitset<kMunicipalities> municipalities;
   int32_t referral_from = INT32_MIN, referral_to = INT32_MAX;  // days, inclusive
   bool conference_filter = false;
   int32_t conference_from = INT32_MIN, conference_to = INT32_MAX;
   v1::Grouping group_by = v1::GROUPING_UNSPECIFIED;
   DisclosureOptions disclosure;
 
+  bool grouped() const { return group_by != v1::GROUPING_UNSPECIFIED; }
+
   // Whether a referred case's profile passes the filters.
-  bool Matches(const storage::CaseProfile& profile) const;
+  bool Matches(const ProfileRow& p) const {
+    if (!p.referred || p.referral_day < referral_from || p.referral_day > referral_to) return false;
+    if (domain_filter && !(p.domain < domains.size() && domains[p.domain])) return false;
+    if (legal_framework_filter &&
+        !(p.legal_framework < legal_frameworks.size() && legal_frameworks[p.legal_framework])) {
+      return false;
+    }
+    if (municipality_filter && !(p.municipality < kMunicipalities && municipalities[p.municipality])) return false;
+    if (conference_filter &&
+        (!p.has_conference() || p.conference_day < conference_from || p.conference_day > conference_to)) {
+      return false;
+    }
+    return true;
+  }
   // The group of a case (by `day` for year and quarter), as a number that
   // sorts like the group's name; GroupName turns it into "2023", "2023-Q2",
   // "DOMAIN_HOUSING", "GM0363" or "LEGAL_FRAMEWORK_WMO".
-  int64_t GroupOf(const storage::CaseProfile& profile, int32_t day) const;
+  int64_t GroupOf(const ProfileRow& p, int32_t day) const {
+    switch (group_by) {
+      case v1::GROUPING_YEAR:
+        return QuarterOf(day) / 4;
+      case v1::GROUPING_QUARTER:
+        return QuarterOf(day);
+      case v1::GROUPING_DOMAIN:
+        return p.domain;
+      case v1::GROUPING_MUNICIPALITY:
+        return p.municipality;
+      case v1::GROUPING_LEGAL_FRAMEWORK:
+        return p.legal_framework;
+      default:
+        return 0;
+    }
+  }
   std::string GroupName(int64_t group) const;
 };
 
@@ -122,29 +178,68 @@ class Disclosed {
   SuppressionMask mask_;
 };
 
-// Calls fn(group, state) for every case state of `model` (a
-// CaseStateProjection) that the selection keeps, grouped by its referral (the
-// cohort), from committed batches only.
-template <typename Model, typename Fn>
-void ForEachInCohort(const Model& model, const Selection& selection, Fn&& fn) {
-  model.ForEach([&](const auto& c) {
-    if (selection.Matches(c.profile())) fn(selection.GroupOf(c.profile(), c.profile().referral_day()), c);
-  });
-}
-
 // An answer's tallies: the overall one, and one per group when the selection
 // groups. Tally::Add takes the arguments Add() is given.
 template <typename Tally>
-struct GroupedTally {
+class GroupedTally {
+ public:
   Tally overall;
-  std::map<int64_t, Tally> groups;
 
   template <typename... Args>
   void Add(const Selection& selection, int64_t group, const Args&... args) {
     overall.Add(args...);
-    if (selection.group_by != v1::GROUPING_UNSPECIFIED) groups[group].Add(args...);
+    if (selection.grouped()) Group(group).Add(args...);
   }
+
+  void Merge(const GroupedTally& other) {
+    overall.Merge(other.overall);
+    for (const auto& [key, tally] : other.groups_) Group(key).Merge(tally);
+  }
+
+  // The groups in key order.
+  std::vector<std::pair<int64_t, const Tally*>> Groups() const {
+    std::vector<std::pair<int64_t, const Tally*>> out;
+    for (const auto& [key, tally] : groups_) out.emplace_back(key, &tally);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return out;
+  }
+
+ private:
+  // Group keys (years, quarters, municipality numbers, enum values) are
+  // small: found by index, not by hashing, once per case.
+  static constexpr int64_t kDirect = 1 << 16;
+
+  Tally& Group(int64_t key) {
+    if (key >= 0 && key < kDirect) {
+      if (direct_.empty()) direct_.assign(kDirect, 0);
+      uint32_t& slot = direct_[key];  // 1 + index in groups_; 0: none yet
+      if (slot == 0) {
+        groups_.emplace_back(key, Tally{});
+        slot = static_cast<uint32_t>(groups_.size());
+      }
+      return groups_[slot - 1].second;
+    }
+    auto [it, inserted] = other_.try_emplace(key, groups_.size());
+    if (inserted) groups_.emplace_back(key, Tally{});
+    return groups_[it->second].second;
+  }
+
+  std::vector<std::pair<int64_t, Tally>> groups_;
+  std::vector<uint32_t> direct_;
+  absl::flat_hash_map<int64_t, size_t> other_;
 };
+
+// The tallies of every case of `model` (a CaseStateProjection) that the
+// selection keeps, grouped by its referral (the cohort), from committed
+// batches only: add(tallies, group, row, state) per case.
+template <typename Tally, typename Model, typename Fn>
+GroupedTally<Tally> TallyCohort(const Model& model, const Selection& selection, Fn&& add) {
+  return model.template Reduce<GroupedTally<Tally>>(
+      [&](GroupedTally<Tally>& tallies, const auto& row, const auto& state) {
+        if (!selection.Matches(row.profile)) return;
+        add(tallies, selection.grouped() ? selection.GroupOf(row.profile, row.profile.referral_day) : 0, row, state);
+      });
+}
 
 // Applies disclosure control to the tallies' counts (Tally::Cells() as the
 // columns, Tally::Total() as a group's cases; see Disclosed) and fills the
@@ -154,22 +249,23 @@ template <typename Tally, typename Group, typename Fill>
 absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& selection, bool additive_rows,
                            const std::vector<Nested>& nested, v1::DisclosureReport* report, Group* overall,
                            google::protobuf::RepeatedPtrField<Group>* groups, Fill&& fill) {
+  const auto groups_in_order = tallies.Groups();
   std::vector<std::vector<uint64_t>> cells;
   std::vector<uint64_t> totals;
-  for (const auto& [key, tally] : tallies.groups) {
-    cells.push_back(tally.Cells());
-    totals.push_back(tally.Total());
+  for (const auto& [key, tally] : groups_in_order) {
+    cells.push_back(tally->Cells());
+    totals.push_back(tally->Total());
   }
   absl::StatusOr<Disclosed> d = Disclosed::Apply(cells, totals, tallies.overall.Cells(), tallies.overall.Total(),
                                                  additive_rows, nested, selection, report);
   if (!d.ok()) return d.status();
   absl::Status status = fill(tallies.overall, *d, Disclosed::kOverall, overall);
   size_t row = 0;
-  for (const auto& [key, tally] : tallies.groups) {
+  for (const auto& [key, tally] : groups_in_order) {
     if (!status.ok()) break;
     Group* g = groups->Add();
     g->set_key(selection.GroupName(key));
-    status = fill(tally, *d, row++, g);
+    status = fill(*tally, *d, row++, g);
   }
   return status;
 }

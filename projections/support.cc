@@ -77,30 +77,31 @@ struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
   std::array<double, kMonths.size()> retention_sum{};
-  std::map<int64_t, SurvivalCounts> survival;
+  DenseCounts lapses, censorings;  // cases by days to their lapse or censoring
 
   // Adds a case of the population (InPopulation).
-  void Add(const storage::SupportCase& c, const Parameters& p) {
-    const int32_t start = c.profile().conference_day();
-    const int32_t end = std::min(p.end_day, c.has_erased_day() ? c.erased_day() : INT32_MAX);
+  void Add(const SupportRow& c, const Parameters& p) {
+    const int32_t start = c.profile.conference_day;
+    const int32_t end = std::min(p.end_day, c.erased_day);
     ++cases;
     std::array<int32_t, kMonths.size()> best_distance;
     best_distance.fill(INT32_MAX);
     std::array<double, kMonths.size()> best{};
     std::optional<int64_t> lapse;
     int64_t last = 0;
-    for (int i = 0; i < c.follow_up_days_size(); ++i) {
-      const int32_t day = c.follow_up_days(i);
-      if (day > end) break;
-      const int64_t t = std::max(0, day - start);
+    for (const SupportRow::FollowUp& f : c.follow_ups) {
+      if (f.day > end) break;
+      const int64_t t = std::max(0, f.day - start);
       last = t;
-      if (!lapse && c.retention(i) < p.threshold) lapse = t;
+      if (!lapse && f.retention < p.threshold) lapse = t;
       for (size_t m = 0; m < kMonths.size(); ++m) {
+        // Rounded half away from zero, as std::lround (no ties: a whole t is
+        // never half a day from a mark).
         const int32_t distance =
-            static_cast<int32_t>(std::lround(std::abs(static_cast<double>(t) - kMonths[m] * kDaysPerMonth)));
+            static_cast<int32_t>(std::abs(static_cast<double>(t) - kMonths[m] * kDaysPerMonth) + 0.5);
         if (distance <= static_cast<int32_t>(p.window_days) && distance < best_distance[m]) {
           best_distance[m] = distance;
-          best[m] = c.retention(i);
+          best[m] = f.retention;
         }
       }
     }
@@ -110,22 +111,36 @@ struct SupportTally {
       retention_sum[m] += best[m];
     }
     if (lapse) {
-      survival[*lapse].events++;
+      lapses.Add(*lapse);
     } else {
-      survival[last].censored++;
+      censorings.Add(last);
     }
   }
 
+  void Merge(const SupportTally& o) {
+    cases += o.cases;
+    for (size_t m = 0; m < kMonths.size(); ++m) {
+      retention_cases[m] += o.retention_cases[m];
+      retention_sum[m] += o.retention_sum[m];
+    }
+    lapses.Merge(o.lapses);
+    censorings.Merge(o.censorings);
+  }
+  std::map<int64_t, SurvivalCounts> Survival() const {
+    std::map<int64_t, SurvivalCounts> out;
+    for (const auto& [t, n] : lapses.ToMap()) out[t].events = n;
+    for (const auto& [t, n] : censorings.ToMap()) out[t].censored = n;
+    return out;
+  }
   uint64_t Total() const { return cases; }
   std::vector<uint64_t> Cells() const { return {retention_cases.begin(), retention_cases.end()}; }
 };
 
 // Whether a case belongs to the curve's population: a support network, a
 // conference, and a follow-up by the end of its observation.
-bool InPopulation(const storage::SupportCase& c, const Parameters& p) {
-  if (c.network() == 0 || !c.profile().has_conference_day() || c.follow_up_days_size() == 0) return false;
-  const int32_t end = std::min(p.end_day, c.has_erased_day() ? c.erased_day() : INT32_MAX);
-  return c.follow_up_days(0) <= end;
+bool InPopulation(const SupportRow& c, const Parameters& p) {
+  if (c.network == 0 || !c.profile.has_conference() || c.follow_ups.empty()) return false;
+  return c.follow_ups.front().day <= std::min(p.end_day, c.erased_day);
 }
 
 absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const Selection& selection,
@@ -141,7 +156,7 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
   out->set_cases(t.cases);
-  ASSIGN_OR_RETURN(const KaplanMeierCurve curve, KaplanMeierFromCounts(t.survival));
+  ASSIGN_OR_RETURN(const KaplanMeierCurve curve, KaplanMeierFromCounts(t.Survival()));
   // Rows while at least k cases are at risk: a smaller risk set tells too
   // much about the few families left in it.
   const uint64_t k = selection.disclosure.min_cell_size;
@@ -227,16 +242,27 @@ absl::Status SupportProjection::Fold(const v1::RecordedEvent& event, storage::Su
   return absl::OkStatus();
 }
 
+SupportRow SupportProjection::MakeRow(const storage::SupportCase& c) const {
+  SupportRow row;
+  row.profile = ToRow(c.profile());
+  row.network = c.network();
+  if (c.has_erased_day()) row.erased_day = c.erased_day();
+  for (int i = 0; i < std::min(c.follow_up_days_size(), c.retention_size()); ++i) {
+    row.follow_ups.push_back({c.follow_up_days(i), c.retention(i)});
+  }
+  return row;
+}
+
 absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine, const v1::SupportRequest& request) {
   ASSIGN_OR_RETURN(const Selection selection, ParseSelection(request));
   ASSIGN_OR_RETURN(const Parameters parameters, ParseParameters(request));
   ASSIGN_OR_RETURN(const SupportProjection* model, ModelOf<SupportProjection>(engine));
   v1::SupportResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  GroupedTally<SupportTally> tallies;
-  ForEachInCohort(*model, selection, [&](int64_t group, const storage::SupportCase& c) {
-    if (InPopulation(c, parameters)) tallies.Add(selection, group, c, parameters);
-  });
+  const auto tallies =
+      TallyCohort<SupportTally>(*model, selection, [&](auto& t, int64_t group, const SupportRow& c, const auto&) {
+        if (InPopulation(c, parameters)) t.Add(selection, group, c, parameters);
+      });
   // The cases with a follow-up near each mark are some of the group's cases.
   const std::vector<Nested> nested = {{Nested::kTotal, 0}, {Nested::kTotal, 1}, {Nested::kTotal, 2}};
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, nested, response.mutable_disclosure(),

@@ -13,15 +13,29 @@
 
 #include <string>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "kring/storage/readmodels.pb.h"
 #include "kring/v1/research.pb.h"
 #include "projections/case_state.h"
 #include "projections/engine.h"
+#include "projections/research.h"
 
 namespace kring::projections {
 
-class SupportProjection : public CaseStateProjection<storage::SupportCase> {
+// What queries read of a case: the derived fields of its state.
+struct SupportRow {
+  struct FollowUp {
+    int32_t day = 0;
+    float retention = 0;
+  };
+  ProfileRow profile;
+  uint32_t network = 0;                         // the support network's size
+  int32_t erased_day = INT32_MAX;               // observation ends here
+  absl::InlinedVector<FollowUp, 3> follow_ups;  // in day order; none without a network
+};
+
+class SupportProjection : public CaseStateProjection<storage::SupportCase, SupportRow> {
  public:
   static constexpr char kName[] = "support";
   std::string name() const override { return kName; }
@@ -29,6 +43,7 @@ class SupportProjection : public CaseStateProjection<storage::SupportCase> {
  protected:
   bool Relevant(const v1::Event& event) const override;
   absl::Status Fold(const v1::RecordedEvent& event, storage::SupportCase& state) override;
+  SupportRow MakeRow(const storage::SupportCase& state) const override;
 };
 
 absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine, const v1::SupportRequest& request);

@@ -987,6 +987,24 @@ TEST_F(ResearchTest, LiveThroughKafkaWithRestartAndRedeliveryEqualsRebuildForAll
   }
 }
 
+// Large models answer over several threads (CaseStateProjection::Reduce):
+// split in two, three and seven (uneven parts, groups first met in a later
+// part), every answer equals the one counted on one thread.
+TEST_F(ResearchTest, QueriesSplitOverThreadsGiveTheAnswersOfOneThread) {
+  AppendSynthetic(*store_, Synthetic(23, 400, 0.1));
+  for (const ModelKind& m : AllModels()) {
+    auto engine = OpenEngine("split-" + m.name, m.factory);
+    ASSERT_TRUE(engine->CatchUpFromStore().ok());
+    SetQuerySplit({.parallel_from = SIZE_MAX, .threads = 1});
+    const auto one = m.answers(*engine, /*clear_watermark=*/false);
+    for (size_t threads : {2, 3, 7}) {
+      SetQuerySplit({.parallel_from = 1, .threads = threads});
+      ExpectSameAnswers(one, m.answers(*engine, false), m.name + " over " + std::to_string(threads) + " threads");
+    }
+    SetQuerySplit({});
+  }
+}
+
 // ---------------------------------------------------------------------------
 // 3. A retraction changes the figures exactly as if the event had never been
 // recorded.
