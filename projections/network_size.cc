@@ -204,7 +204,7 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
     composition.push_back(tally->Composition());
     totals.push_back(tally->conferences);
   }
-  const NetworkTally& overall = tallies.overall;
+  const NetworkTally overall = tallies.Overall();
   // The conferences with an attendee of a relation are some of the group's
   // conferences (the bins add up: their differences are sums of bins).
   std::vector<Nested> nested;

@@ -179,21 +179,30 @@ class Disclosed {
 };
 
 // An answer's tallies: the overall one, and one per group when the selection
-// groups. Tally::Add takes the arguments Add() is given.
+// groups. Tally::Add takes the arguments Add() is given. The groups partition
+// what is counted, so a grouped query adds to its group only and the overall
+// tally is their sum (Overall()).
 template <typename Tally>
 class GroupedTally {
  public:
-  Tally overall;
-
   template <typename... Args>
   void Add(const Selection& selection, int64_t group, const Args&... args) {
-    overall.Add(args...);
-    if (selection.grouped()) Group(group).Add(args...);
+    if (selection.grouped()) {
+      Group(group).Add(args...);
+    } else {
+      overall_.Add(args...);
+    }
   }
 
   void Merge(const GroupedTally& other) {
-    overall.Merge(other.overall);
+    overall_.Merge(other.overall_);
     for (const auto& [key, tally] : other.groups_) Group(key).Merge(tally);
+  }
+
+  Tally Overall() const {
+    Tally out = overall_;
+    for (const auto& [key, tally] : groups_) out.Merge(tally);
+    return out;
   }
 
   // The groups in key order.
@@ -224,6 +233,7 @@ class GroupedTally {
     return groups_[it->second].second;
   }
 
+  Tally overall_;  // of an ungrouped query
   std::vector<std::pair<int64_t, Tally>> groups_;
   std::vector<uint32_t> direct_;
   absl::flat_hash_map<int64_t, size_t> other_;
@@ -256,10 +266,11 @@ absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& 
     cells.push_back(tally->Cells());
     totals.push_back(tally->Total());
   }
-  absl::StatusOr<Disclosed> d = Disclosed::Apply(cells, totals, tallies.overall.Cells(), tallies.overall.Total(),
-                                                 additive_rows, nested, selection, report);
+  const Tally all = tallies.Overall();
+  absl::StatusOr<Disclosed> d =
+      Disclosed::Apply(cells, totals, all.Cells(), all.Total(), additive_rows, nested, selection, report);
   if (!d.ok()) return d.status();
-  absl::Status status = fill(tallies.overall, *d, Disclosed::kOverall, overall);
+  absl::Status status = fill(all, *d, Disclosed::kOverall, overall);
   size_t row = 0;
   for (const auto& [key, tally] : groups_in_order) {
     if (!status.ok()) break;
