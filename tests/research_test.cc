@@ -549,6 +549,28 @@ TEST_F(ResearchTest, CostBenefitWithTheBuiltInModelAsComputedByHand) {
   EXPECT_EQ(r->groups(1).gross_savings_cents(), gross - 20 * 2080000);
 }
 
+// A row keeps children counts in a byte; a case with more children for one
+// outcome type is counted from its state, exactly.
+TEST_F(ResearchTest, CostBenefitCountsChildrenBeyondWhatARowHolds) {
+  CaseSpec many;
+  many.referred = CivilDay(2022, 3, 1);
+  many.coordinator_after = 5;
+  many.conference_after = 30;
+  for (int i = 0; i < 11; ++i) many.outcomes.push_back({v1::OUTCOME_TYPE_PLACEMENT_PREVENTED, 25});  // 275
+  AddMany("many", 5, many);
+  CaseSpec few = many;
+  few.outcomes = {{v1::OUTCOME_TYPE_PLACEMENT_PREVENTED, 3}};
+  AddMany("few", 5, few);
+  auto engine = Rebuilt<OutcomesProjection>("outcomes");
+  auto r = QueryCostBenefit(*engine, WithK(v1::CostBenefitRequest(), 5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const v1::SavingLine& line = r->overall().lines(0);
+  ASSERT_EQ(line.outcome(), v1::OUTCOME_TYPE_PLACEMENT_PREVENTED);
+  EXPECT_EQ(line.cases(), 10u);
+  EXPECT_EQ(line.units(), 5u * 275 + 5u * 3);  // 1,390 children
+  EXPECT_EQ(line.savings_cents(), int64_t{1390} * 2080000);
+}
+
 v1::CostModel TestModel() {
   v1::CostModel m;
   m.set_version("test-1");
