@@ -1,9 +1,11 @@
 // Statistics for the research read models (DESIGN section 4): the
 // Kaplan–Meier estimator with Greenwood confidence bands ("support held"), and
 // percentiles by linear interpolation between closest ranks, from sorted
-// values or from a histogram of counts ("median days between steps").
+// values or from a histogram of counts ("median days between steps"); and
+// DenseCounts, the histogram a query counts into.
 //
-// Pure functions over values: no state, safe to call from any thread.
+// The functions are pure: no state, safe to call from any thread. A
+// DenseCounts belongs to one thread at a time.
 #pragma once
 
 #include <algorithm>

@@ -322,5 +322,21 @@ TEST(PercentileTest, RejectsNoValuesAndPOutsideZeroToOne) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(DenseCountsTest, CountsAndMergesKeysInAndOutsideTheArray) {
+  DenseCounts a, b;
+  a.Add(5);
+  a.Add(0, 2);
+  a.Add(-3);                       // negative: outside the array
+  a.Add(DenseCounts::kDense + 7);  // too large for it
+  b.Add(5, 4);
+  b.Add(-3);
+  b.Add(9000);
+  a.Merge(b);
+  const std::map<int64_t, uint64_t> want = {{-3, 2}, {0, 2}, {5, 5}, {9000, 1}, {DenseCounts::kDense + 7, 1}};
+  EXPECT_EQ(a.ToMap(), want);
+  EXPECT_EQ(*Percentile(a.ToMap(), 0.5), 5.0);  // 11 values: the 6th is 5
+  EXPECT_TRUE(DenseCounts().ToMap().empty());
+}
+
 }  // namespace
 }  // namespace kring::projections
