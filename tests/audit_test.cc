@@ -527,10 +527,12 @@ TEST_F(ReadAllTest, FollowStreamsEndPromptlyWhenTheServerShutsDown) {
   EXPECT_EQ(ReadEvents(*r2, 1), Range(3, 3));
 
   // The shutdown timeout is 10 s: a stream left open would hold it that long.
+  // Without one a shutdown still stops workers, relay and stores, which took
+  // just over 3 s on a busy CI machine: the bound is above that, below 10 s.
   const auto start = steady_clock::now();
   auto shutdown = std::async(std::launch::async, [this] { server_->Shutdown(); });
-  ASSERT_EQ(shutdown.wait_for(seconds(5)), std::future_status::ready) << "Shutdown waits for follow streams";
-  EXPECT_LT(steady_clock::now() - start, seconds(3));
+  ASSERT_EQ(shutdown.wait_for(seconds(9)), std::future_status::ready) << "Shutdown waits for follow streams";
+  EXPECT_LT(steady_clock::now() - start, seconds(8));
   for (auto* r : {r1.get(), r2.get()}) {
     v1::ReadAllResponse m;
     EXPECT_FALSE(r->Read(&m));
