@@ -79,9 +79,9 @@ struct OpsCommands::Args {
   int connect_timeout_s = 10;
 
   void Register(CLI::App* parent);
-  // The channel, once the server answers; otherwise nullptr, the message
-  // printed and *exit_code set.
-  std::shared_ptr<grpc::Channel> Dial(const char* command, int* exit_code) const;
+  // A stub of OperationsService, once the server answers; otherwise nullptr,
+  // the message printed and *exit_code set.
+  std::unique_ptr<v1::OperationsService::Stub> Dial(const char* command, int* exit_code) const;
   int RunRebuild() const;
   int RunBackup() const;
   int RunRestore() const;
@@ -167,7 +167,7 @@ std::optional<int> OpsCommands::Run() const {
   return std::nullopt;
 }
 
-std::shared_ptr<grpc::Channel> OpsCommands::Args::Dial(const char* command, int* exit_code) const {
+std::unique_ptr<v1::OperationsService::Stub> OpsCommands::Args::Dial(const char* command, int* exit_code) const {
   auto channel = Connect(*connect);
   if (!channel.ok()) {
     *exit_code = ConnectFailed(command, channel.status());
@@ -178,7 +178,7 @@ std::shared_ptr<grpc::Channel> OpsCommands::Args::Dial(const char* command, int*
     *exit_code = kExitUnreachable;
     return nullptr;
   }
-  return *std::move(channel);
+  return v1::OperationsService::NewStub(*channel);
 }
 
 // ---------------------------------------------------------------------------
@@ -187,10 +187,9 @@ std::shared_ptr<grpc::Channel> OpsCommands::Args::Dial(const char* command, int*
 
 int OpsCommands::Args::RunRebuild() const {
   int exit_code = 0;
-  const auto channel = Dial("rebuild", &exit_code);
-  if (!channel) return exit_code;
+  const auto stub = Dial("rebuild", &exit_code);
+  if (!stub) return exit_code;
   const bool bar = !no_progress && (progress || (!rebuild_json && isatty(STDERR_FILENO)));
-  auto stub = v1::OperationsService::NewStub(channel);
   grpc::ClientContext context;
   v1::RebuildRequest request;
   request.set_read_model(read_model);
@@ -234,9 +233,8 @@ int OpsCommands::Args::RunBackup() const {
     return kExitUsage;
   }
   int exit_code = 0;
-  const auto channel = Dial("backup", &exit_code);
-  if (!channel) return exit_code;
-  auto stub = v1::OperationsService::NewStub(channel);
+  const auto stub = Dial("backup", &exit_code);
+  if (!stub) return exit_code;
   grpc::ClientContext context;
   v1::BackupRequest request;
   request.set_destination(backup_to);
@@ -362,9 +360,8 @@ int OpsCommands::Args::RunRestore() const {
 
 int OpsCommands::Args::RunErase() const {
   int exit_code = 0;
-  const auto channel = Dial("erase", &exit_code);
-  if (!channel) return exit_code;
-  auto stub = v1::OperationsService::NewStub(channel);
+  const auto stub = Dial("erase", &exit_code);
+  if (!stub) return exit_code;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::ErasePersonalDataRequest request;
@@ -408,9 +405,8 @@ int OpsCommands::Args::RunRotateMasterKey() const {
     return kExitUsage;
   }
   int exit_code = 0;
-  const auto channel = Dial("rotate-master-key", &exit_code);
-  if (!channel) return exit_code;
-  auto stub = v1::OperationsService::NewStub(channel);
+  const auto stub = Dial("rotate-master-key", &exit_code);
+  if (!stub) return exit_code;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
   v1::RotateMasterKeyRequest request;
