@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/status.h"
 
 namespace kring::eventstore {
 namespace {
@@ -202,15 +203,19 @@ absl::Status CheckCaseRules(const CaseState& s, const std::string& case_id, cons
   return absl::OkStatus();
 }
 
+absl::Status CheckPartnerMayAppend(const CaseState& s, const std::string& source) {
+  // A new case is the sender's own: its case_referred makes it the referrer.
+  if (s.version == 0 || source == s.referrer || Live(s.granted, source)) return absl::OkStatus();
+  // One message for every refusal: it names nothing of the case.
+  return absl::PermissionDeniedError(
+      absl::StrCat("case_id: partner ", source, " neither referred this case nor was granted access to it"));
+}
+
 absl::Status CheckCaseAccess(const CaseState& s, const std::string& source, const v1::Event& e, size_t index,
                              const RetractionTarget* target) {
-  // A new case is the sender's own: its case_referred makes it the referrer.
   if (s.version == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(CheckPartnerMayAppend(s, source));
   const bool referrer = source == s.referrer;
-  if (!referrer && !Live(s.granted, source)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("case_id: partner ", source, " neither referred this case nor was granted access to it"));
-  }
   const bool grant_change = e.has_case_access_granted() || (target && target->event.has_case_access_granted());
   if (grant_change && !referrer) {
     return absl::PermissionDeniedError(absl::StrCat("events[", index,

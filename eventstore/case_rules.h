@@ -59,6 +59,13 @@ struct RetractionTarget {
 absl::Status CheckCaseRules(const CaseState& state, const std::string& case_id, const v1::Event& event, size_t index,
                             const RetractionTarget* target);
 
+// For a batch from a partner (AppendBatch::own_cases_only), checked before
+// anything else about the batch (expected version, event ids, rules): OK if
+// the case is new or `source` referred it or was granted access to it;
+// otherwise PERMISSION_DENIED with one message that reveals nothing about the
+// case (not its version, positions or events).
+absl::Status CheckPartnerMayAppend(const CaseState& state, const std::string& source);
+
 // For a batch from a partner (AppendBatch::own_cases_only): OK if `source`
 // may append `event` to a case in `state` — the case is new, or `source`
 // referred it or was granted access; only the referrer may grant access or

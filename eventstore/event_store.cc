@@ -3,7 +3,9 @@
 #include <google/protobuf/arena.h>
 #include <pthread.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -40,8 +42,24 @@ const std::string kPublishedPrefix = "published/";
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("event store: ", what, ": ", s.ToString()));
+  const std::string message = absl::StrCat("event store: ", what, ": ", s.ToString());
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
 }
+
+// Switches RocksDB's automatic recovery from background errors off: in 7.8
+// it may reuse the WAL writer that saw the error, which aborts on Debian's
+// librocksdb (assertion `sync_without_flush_called_`). The store recovers by
+// reopening the database instead (EventStore::Reopen).
+class NoAutoRecovery : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "KringNoAutoRecovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 
 std::string StreamKey(std::string_view case_id, uint64_t version) {
   std::string key(case_id);
@@ -105,9 +123,13 @@ RecordedId DecodeRecordedId(std::string_view v) {
 struct EventStore::GroupState {
   rocksdb::WriteBatch batch;
   uint64_t next_position;
-  std::unordered_map<std::string, CaseState> cases;                  // case -> rule state after staged events
-  std::unordered_map<std::string, RecordedId> ids;                   // event id -> where staged
-  std::unordered_map<std::string, const std::string*> staged_bytes;  // event id -> its bytes
+  std::unordered_map<std::string, CaseState> cases;  // case -> rule state after staged events
+  std::unordered_map<std::string, RecordedId> ids;   // event id -> where staged
+  struct Staged {
+    const std::string* bytes;   // the event's bytes
+    const std::string* source;  // who sent it
+  };
+  std::unordered_map<std::string, Staged> staged_bytes;  // event id -> what was staged
   google::protobuf::Timestamp recorded_at;
   std::string last_hash;  // of the last event staged (or recorded)
 };
@@ -129,8 +151,11 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
   return store;
 }
 
-absl::Status EventStore::OpenDb() {
+absl::Status EventStore::OpenDb(bool read_only) {
   rocksdb::DBOptions db_options;
+  if (options_.env != nullptr) db_options.env = options_.env;
+  db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
+  db_options.max_bgerror_resume_count = 0;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
@@ -150,7 +175,12 @@ absl::Status EventStore::OpenDb() {
       {kHeads, PointLookupOptions()},
   };
   rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw), "open"));
+  if (read_only) {
+    RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::OpenForReadOnly(db_options, options_.path, cfs, &handles_, &raw), "open read-only"));
+  } else {
+    RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw), "open"));
+  }
   db_.reset(raw);
   events_cf_ = handles_[1];
   streams_cf_ = handles_[2];
@@ -160,12 +190,41 @@ absl::Status EventStore::OpenDb() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
   it->SeekToLast();
   RETURN_IF_ERROR(FromRocks(it->status(), "find head"));
-  head_.store(it->Valid() ? ReadBigEndian64(it->key().ToStringView()) : 0);
+  std::string last_hash;
   if (it->Valid()) {
-    ASSIGN_OR_RETURN(last_hash_, CheckRecordHash(it->value().ToStringView()));
+    ASSIGN_OR_RETURN(last_hash, CheckRecordHash(it->value().ToStringView()));
   }
-  Logger("eventstore")->info("msg=opened head_position={}", head_.load());
+  // A reopen after a failed write may find that write on disk after all
+  // (it reached the WAL before its sync failed): the head moves on to it.
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    head_.store(it->Valid() ? ReadBigEndian64(it->key().ToStringView()) : 0, std::memory_order_release);
+  }
+  head_cv_.notify_all();
+  last_hash_ = std::move(last_hash);
+  Logger("eventstore")->info("msg=opened head_position={} read_only={}", head_.load(), read_only);
   return absl::OkStatus();
+}
+
+void EventStore::CloseDb() {
+  if (!db_) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  // After a failed write Close reports that error again; nothing is lost by
+  // it (the WAL holds every synced write).
+  auto s = db_->Close();
+  if (!s.ok()) Logger("eventstore")->warn("msg=close_status status=\"{}\"", s.ToString());
+  db_.reset();
+  events_cf_ = streams_cf_ = event_ids_cf_ = heads_cf_ = nullptr;
+}
+
+absl::StatusOr<std::shared_lock<std::shared_mutex>> EventStore::LockDb() const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) {
+    return absl::UnavailableError(
+        "event store: the database is closed (shut down, or being reopened after a failed write)");
+  }
+  return lock;
 }
 
 EventStore::~EventStore() { Close(); }
@@ -190,12 +249,9 @@ void EventStore::Close() {
   std::lock_guard<std::mutex> lock(queue_mu_);
   if (closed_) return;
   closed_ = true;
+  std::unique_lock<std::shared_mutex> db_lock(db_mu_);
   if (db_) {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    handles_.clear();
-    auto s = db_->Close();
-    if (!s.ok()) Logger("eventstore")->error("msg=close_failed status=\"{}\"", s.ToString());
-    db_.reset();
+    CloseDb();
     Logger("eventstore")
         ->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(), groups_written_,
                groups_written_ ? double(requests_written_) / groups_written_ : 0.0);
@@ -254,8 +310,15 @@ void EventStore::WriterLoop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing and drained
+      auto ready = [this] { return closing_ || !queue_.empty(); };
+      if (refusal_.ok()) {
+        queue_cv_.wait(lock, ready);
+      } else {
+        // Appends are refused: look again after a while even if none comes,
+        // so that health recovers by itself.
+        queue_cv_.wait_for(lock, options_.recovery_interval, ready);
+      }
+      if (closing_ && queue_.empty()) return;  // closing and drained
       size_t events = 0;
       while (!queue_.empty() && group.size() < options_.max_group_requests) {
         const size_t n = queue_.front().batch.events.size();
@@ -265,9 +328,16 @@ void EventStore::WriterLoop() {
         queue_.pop_front();
       }
     }
-    Completion completion = WriteGroup(group);
-    groups_written_++;
-    requests_written_ += group.size();
+    const absl::Status writable = CheckWritable();
+    if (group.empty()) continue;  // woken only to look again
+    Completion completion;
+    if (writable.ok()) {
+      completion = WriteGroup(group);
+      groups_written_++;
+      requests_written_ += group.size();
+    } else {
+      completion = Refuse(group, writable);
+    }
     group.clear();
     bool more_waiting;
     {
@@ -275,17 +345,19 @@ void EventStore::WriterLoop() {
       more_waiting = !queue_.empty();
     }
     std::unique_lock<std::mutex> lock(completion_mu_);
-    if (more_waiting || !completions_.empty()) {
+    if (more_waiting || !completions_.empty() || delivering_) {
       // Others wait to be written: hand the acknowledgements over and start
       // the next group at once.
       completions_.push_back(std::move(completion));
       lock.unlock();
       completion_cv_.notify_one();
     } else {
-      // Nobody waits: acknowledging here saves a thread hop of latency.
+      // Nobody waits and the completion thread is idle: acknowledging here
+      // saves a thread hop of latency and keeps the order.
       lock.unlock();
       Deliver(completion);
     }
+    if (options_.after_group) options_.after_group();
   }
 }
 
@@ -302,14 +374,129 @@ void EventStore::CompletionLoop() {
       if (completions_.empty()) return;  // writer stopped and all delivered
       c = std::move(completions_.front());
       completions_.pop_front();
+      delivering_ = true;
     }
     Deliver(c);
+    std::lock_guard<std::mutex> lock(completion_mu_);
+    delivering_ = false;
   }
+}
+
+const char* WriteHealthName(WriteHealth::State state) {
+  switch (state) {
+    case WriteHealth::State::kOk:
+      return "ok";
+    case WriteHealth::State::kDiskFull:
+      return "disk_full";
+    case WriteHealth::State::kWriteFailed:
+      return "write_failed";
+  }
+  return "unknown";
+}
+
+WriteHealth EventStore::write_health() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return health_;
+}
+
+void EventStore::WatchWriteHealth(std::function<void(const WriteHealth&)> listener) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_listener_ = std::move(listener);
+  if (health_listener_) health_listener_(health_);
+}
+
+void EventStore::SetWriteHealth(WriteHealth::State state, std::string reason) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (health_.state == state && health_.reason == reason) return;
+  if (state == WriteHealth::State::kOk) {
+    Logger("eventstore")->info("msg=appends_resumed was={}", WriteHealthName(health_.state));
+  } else {
+    Logger("eventstore")->error("msg=appends_refused state={} reason=\"{}\"", WriteHealthName(state), reason);
+  }
+  health_.state = state;
+  health_.reason = std::move(reason);
+  if (health_listener_) health_listener_(health_);
+}
+
+absl::StatusOr<uint64_t> EventStore::FreeBytes() const {
+  rocksdb::Env* env = options_.env != nullptr ? options_.env : rocksdb::Env::Default();
+  uint64_t free = 0;
+  RETURN_IF_ERROR(FromRocks(env->GetFreeSpace(options_.path, &free), "free space"));
+  return free;
+}
+
+absl::Status EventStore::CheckWritable() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!refusal_.ok() && now < next_recovery_) return refusal_;
+  if (options_.min_free_bytes > 0) {
+    absl::StatusOr<uint64_t> free = FreeBytes();
+    if (!free.ok()) {
+      // Unknown free space does not stop appends; a failed write would.
+      Logger("eventstore")->warn("msg=free_space_unknown status=\"{}\"", free.status().ToString());
+    } else if (*free < options_.min_free_bytes) {
+      std::string reason =
+          absl::StrCat("the data folder's file system has ", Mib(*free), " free, below the minimum of ",
+                       Mib(options_.min_free_bytes), " (min_free_bytes, kringd --min-free-mib)");
+      refusal_ = absl::ResourceExhaustedError(
+          absl::StrCat("disk full: ", reason, "; nothing of this batch was recorded, retry it once space is freed"));
+      next_recovery_ = now + options_.recovery_interval;
+      SetWriteHealth(WriteHealth::State::kDiskFull, std::move(reason));
+      return refusal_;
+    }
+  }
+  if (needs_reopen_) {
+    next_recovery_ = now + options_.recovery_interval;
+    if (absl::Status s = Reopen(); !s.ok()) {
+      const bool no_space = absl::IsResourceExhausted(s);
+      refusal_ = absl::Status(
+          no_space ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kUnavailable,
+          absl::StrCat(no_space ? "disk full: " : "event store: ",
+                       "cannot write (the database could not be reopened after a failed write: ", s.message(),
+                       "); nothing of this batch was recorded, and appends resume by themselves once it can"));
+      SetWriteHealth(no_space ? WriteHealth::State::kDiskFull : WriteHealth::State::kWriteFailed,
+                     absl::StrCat("reopen failed: ", s.message()));
+      return refusal_;
+    }
+    needs_reopen_ = false;
+  }
+  refusal_ = absl::OkStatus();
+  SetWriteHealth(WriteHealth::State::kOk, "");
+  return refusal_;
+}
+
+absl::Status EventStore::Reopen() {
+  auto log = Logger("eventstore");
+  log->info("msg=reopening_after_failed_write");
+  std::unique_lock<std::shared_mutex> lock(db_mu_);
+  CloseDb();
+  // The cached case states may hold effects of the failed write; the head
+  // and last hash are read again by OpenDb.
+  case_states_.clear();
+  absl::Status s = OpenDb();
+  if (s.ok()) return s;
+  log->error("msg=reopen_failed status=\"{}\"", s.ToString());
+  // Keep reads working meanwhile: a read-only open writes nothing.
+  CloseDb();
+  if (absl::Status ro = OpenDb(/*read_only=*/true); !ro.ok()) {
+    log->error("msg=reopen_read_only_failed status=\"{}\"", ro.ToString());
+    CloseDb();
+  }
+  return s;
+}
+
+EventStore::Completion EventStore::Refuse(std::vector<Pending>& group, const absl::Status& status) {
+  Completion completion;
+  for (Pending& p : group) {
+    completion.callbacks.push_back(std::move(p.done));
+    completion.results.emplace_back(status);
+  }
+  return completion;
 }
 
 EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   GroupState state;
-  state.next_position = head_.load() + 1;
+  const uint64_t durable_head = head_.load();
+  state.next_position = durable_head + 1;
   state.last_hash = last_hash_;
   state.recorded_at = ToTimestamp(Now());
 
@@ -323,15 +510,43 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   // failed (then those cases are folded again from the store when needed).
   bool keep_case_states = true;
   if (state.batch.Count() > 0) {
+    if (options_.before_group_write) options_.before_group_write(group.size());
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
-    absl::Status written = FromRocks(db_->Write(wo, &state.batch), "write");
-    if (!written.ok()) {
-      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(), written.ToString());
+    const rocksdb::Status s = db_->Write(wo, &state.batch);
+    if (!s.ok()) {
+      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(), s.ToString());
+      // Whether the write reached the disk is unknown (it may be in the WAL
+      // although its sync failed): the answer says so, and a retry with the
+      // same event ids is answered with the positions if it is there.
+      const char* outcome =
+          "; the batch may or may not have been recorded: retry it unchanged (same event ids) once appends resume, "
+          "and a recorded batch is answered with its positions";
+      absl::Status failed;
+      if (s.IsNoSpace()) {
+        failed = absl::ResourceExhaustedError(
+            absl::StrCat("disk full: the event store's write failed for lack of space", outcome));
+        SetWriteHealth(WriteHealth::State::kDiskFull, absl::StrCat("a write failed for lack of space: ", s.ToString()));
+      } else {
+        // The RocksDB status (with file names) goes to the log, not to clients.
+        failed = absl::UnavailableError(absl::StrCat("event store: the write failed", outcome));
+        SetWriteHealth(WriteHealth::State::kWriteFailed, absl::StrCat("a write failed: ", s.ToString()));
+      }
+      // Every answer that depends on this write fails with it: new batches,
+      // and retries of batches staged earlier in this group (their positions
+      // lie past the durable head too).
       for (auto& r : results) {
-        if (r.ok() && !r->already_recorded) r = written;
+        if (r.ok() && r->last_position.value() > durable_head) r = failed;
       }
       keep_case_states = false;
+      // RocksDB's WAL writer saw the error and must not be used again: no
+      // write until the database is reopened (CheckWritable).
+      needs_reopen_ = true;
+      refusal_ = absl::Status(failed.code(), absl::StrCat(s.IsNoSpace() ? "disk full: " : "event store: ",
+                                                          "appends are refused after a failed write until the "
+                                                          "database is reopened, which the store retries by itself; "
+                                                          "nothing of this batch was recorded"));
+      next_recovery_ = std::chrono::steady_clock::now();
     } else {
       last_hash_ = state.last_hash;
       {
@@ -364,14 +579,24 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
     // A retry repeats the same event; the same id on different content is a
     // different event and must not be answered as if it were stored.
     const std::string* recorded_bytes = nullptr;
+    const std::string* recorded_source = nullptr;
     if (auto it = state.staged_bytes.find(batch.events[i].event_id()); it != state.staged_bytes.end()) {
-      recorded_bytes = it->second;
+      recorded_bytes = it->second.bytes;
+      recorded_source = it->second.source;
     } else {
       ASSIGN_OR_RETURN(value, ReadRecord(found[i].position));
       if (!stored.ParseFromString(value)) {
         return absl::DataLossError(absl::StrCat("event store: unreadable event at position ", found[i].position));
       }
       recorded_bytes = &stored.event();
+      recorded_source = &stored.source();
+    }
+    // A partner's retry is answered with positions only for its own events:
+    // replaying another partner's batch learns nothing about it.
+    if (batch.own_cases_only && *recorded_source != batch.source) {
+      return absl::PermissionDeniedError(absl::StrCat("events[", i,
+                                                      "].event_id: recorded by another partner; a partner may only "
+                                                      "retry its own batches, and a new event needs a new id"));
     }
     if (*recorded_bytes != pending.serialized[i]) {
       return PreconditionError(
@@ -403,7 +628,7 @@ absl::StatusOr<CaseState> EventStore::LoadCaseState(const std::string& case_id) 
   CaseState state;
   ASSIGN_OR_RETURN(uint64_t version, LoadCaseVersion(case_id));
   if (version == 0) return state;
-  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, ReadCase(CaseId(case_id), StreamVersion(1)));
+  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, ReadCaseLocked(CaseId(case_id), StreamVersion(1), SIZE_MAX));
   std::unordered_map<std::string_view, size_t> index;  // event id -> position in `events`
   for (size_t i = 0; i < events.size(); ++i) {
     const v1::Event& e = events[i].event();
@@ -425,7 +650,7 @@ absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std:
   RetractionTarget target;
   if (auto it = state.ids.find(event_id); it != state.ids.end()) {
     target.case_id = it->second.case_id;
-    if (!target.event.ParseFromString(*state.staged_bytes.at(event_id))) {
+    if (!target.event.ParseFromString(*state.staged_bytes.at(event_id).bytes)) {
       return absl::InternalError("event store: unreadable staged event");
     }
     return target;
@@ -449,6 +674,24 @@ absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std:
 absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupState& state) {
   const AppendBatch& batch = pending.batch;
   const std::string& case_id = batch.case_id.value();
+
+  // The case's rule state after what is recorded and staged so far.
+  auto staged = state.cases.find(case_id);
+  if (staged == state.cases.end()) {
+    if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
+      // Taken out of the cache for the group; WriteGroup puts it back.
+      staged = state.cases.emplace(case_id, std::move(cached->second)).first;
+      case_states_.erase(cached);
+    } else {
+      ASSIGN_OR_RETURN(CaseState loaded, LoadCaseState(case_id));
+      staged = state.cases.emplace(case_id, std::move(loaded)).first;
+    }
+  }
+  uint64_t current = staged->second.version;
+
+  // Access before anything else: a partner refused a case learns nothing
+  // about it (no version, no positions), whatever its batch holds.
+  if (batch.own_cases_only) RETURN_IF_ERROR(CheckPartnerMayAppend(staged->second, batch.source));
 
   // Idempotency: a batch is either entirely new or an exact retry.
   std::vector<RecordedId> found;
@@ -476,20 +719,6 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     }
     return RetryOutcome(pending, found, state);
   }
-
-  // The case's rule state after what is recorded and staged so far.
-  auto staged = state.cases.find(case_id);
-  if (staged == state.cases.end()) {
-    if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
-      // Taken out of the cache for the group; WriteGroup puts it back.
-      staged = state.cases.emplace(case_id, std::move(cached->second)).first;
-      case_states_.erase(cached);
-    } else {
-      ASSIGN_OR_RETURN(CaseState loaded, LoadCaseState(case_id));
-      staged = state.cases.emplace(case_id, std::move(loaded)).first;
-    }
-  }
-  uint64_t current = staged->second.version;
 
   // Optimistic concurrency against the case's current version.
   const ExpectedVersion& expected = batch.expected;
@@ -559,7 +788,7 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
     state.batch.Put(events_cf_, pos_key, value);
     state.batch.Put(event_ids_cf_, event_id, EncodeRecordedId(position, version, case_id));
     state.ids[event_id] = RecordedId{position, version, case_id};
-    state.staged_bytes[event_id] = &event_bytes;
+    state.staged_bytes[event_id] = GroupState::Staged{&event_bytes, &batch.source};
   }
   // A batch has consecutive versions at consecutive positions: one index
   // entry per batch locates all of them.
@@ -575,6 +804,12 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
 
 absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId& case_id, StreamVersion from,
                                                                     size_t max_count) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
+  return ReadCaseLocked(case_id, from, max_count);
+}
+
+absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCaseLocked(const CaseId& case_id, StreamVersion from,
+                                                                          size_t max_count) const {
   std::vector<v1::RecordedEvent> out;
   const std::string prefix = case_id.value() + std::string(1, '\0');
   const std::string start = StreamKey(case_id.value(), from.value());
@@ -602,6 +837,7 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId
 }
 
 absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
   const std::string upper = BigEndian64(to.value() + 1);
@@ -641,6 +877,7 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadAll(GlobalPositio
 }
 
 absl::StatusOr<StreamVersion> EventStore::CaseVersion(const CaseId& case_id) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
   ASSIGN_OR_RETURN(uint64_t v, LoadCaseVersion(case_id.value()));
   return StreamVersion(v);
 }
@@ -652,6 +889,11 @@ GlobalPosition EventStore::WaitForHead(GlobalPosition after, std::chrono::millis
 }
 
 absl::StatusOr<GlobalPosition> EventStore::FirstUnpublished(const std::string& cluster_id) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
+  return FirstUnpublishedLocked(cluster_id);
+}
+
+absl::StatusOr<GlobalPosition> EventStore::FirstUnpublishedLocked(const std::string& cluster_id) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kPublishedPrefix + cluster_id, &value);
   if (s.IsNotFound()) return GlobalPosition(1);
@@ -664,7 +906,8 @@ absl::Status EventStore::MarkPublished(const std::string& cluster_id, GlobalPosi
     return absl::InvalidArgumentError(absl::StrCat("event store: cannot mark position ", up_to.value(),
                                                    " published beyond the head ", Head().value()));
   }
-  ASSIGN_OR_RETURN(GlobalPosition first_unpublished, FirstUnpublished(cluster_id));
+  ASSIGN_OR_RETURN(auto lock, LockDb());
+  ASSIGN_OR_RETURN(GlobalPosition first_unpublished, FirstUnpublishedLocked(cluster_id));
   if (up_to < first_unpublished) return absl::OkStatus();  // never move back
   return FromRocks(db_->Put(rocksdb::WriteOptions(), kPublishedPrefix + cluster_id, BigEndian64(up_to.value())),
                    "mark published");
@@ -756,6 +999,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
   const uint64_t last = std::min(to.value(), Head().value());
   ChainChecker checker;
   if (first > last) return checker.result();
+  ASSIGN_OR_RETURN(auto lock, LockDb());
   // What the first record must link to: its predecessor, trusted as stored.
   std::string global_prev;
   if (first > 1) {
@@ -791,7 +1035,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
     if (fresh && key_fields.stream_version > 1) {
       // The case's previous record lies before the range.
       tip->second.version = key_fields.stream_version - 1;
-      auto events = ReadCase(CaseId(std::string(key_fields.case_id)), StreamVersion(tip->second.version), 1);
+      auto events = ReadCaseLocked(CaseId(std::string(key_fields.case_id)), StreamVersion(tip->second.version), 1);
       if (!events.ok() || events->empty()) {
         checker.Fail(at, absl::StrCat("the case's previous event (version ", tip->second.version, ") cannot be read"));
         return checker.result();
@@ -811,6 +1055,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyChain(GlobalPosition from, G
 }
 
 absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
   ChainChecker checker;
   const std::string prefix = case_id.value() + std::string(1, '\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
@@ -843,6 +1088,7 @@ absl::StatusOr<ChainVerification> EventStore::VerifyCase(const CaseId& case_id) 
 }
 
 absl::StatusOr<GlobalPosition> EventStore::Checkpoint(const std::string& destination) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
   rocksdb::Checkpoint* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);

@@ -25,16 +25,37 @@
 // gapless and in write order; the case rules (case_rules.h) are checked
 // there too, against the state the earlier batches of the group left. When more batches wait, completion callbacks
 // run on a separate completion thread so that the writer can start the next
-// group at once; otherwise the writer runs them itself, saving a thread hop.
+// group at once; otherwise (and only when that thread is idle) the writer runs
+// them itself, saving a thread hop. Either way callbacks run one at a time and
+// in write order: every callback of a group returns before the first of the
+// next group runs, so the acknowledgements of one stream keep the order of its
+// requests.
+//
+// Failed writes (docs/operations.md, "Failure modes"): every acknowledgement
+// depends on the synced write that makes it durable, a retry answered from
+// the group being built included. Before each group the writer checks that
+// the data folder's file system keeps `min_free_bytes` free and refuses the
+// group with RESOURCE_EXHAUSTED ("disk full: ...") otherwise. When a write
+// fails anyway, RocksDB's WAL writer that saw the error is never used again:
+// the store refuses appends (RESOURCE_EXHAUSTED for a full disk, UNAVAILABLE
+// otherwise), and the writer closes and reopens the database in-process once
+// space allows (at most every `recovery_interval`), re-reading the head and
+// the last hash from disk and dropping its cache of case states. RocksDB's own
+// automatic error recovery is switched off: in 7.8 it can reuse that WAL
+// writer, and Debian's librocksdb then aborts on the assertion
+// `sync_without_flush_called_`. Reads keep working meanwhile. write_health()
+// and WatchWriteHealth() report the state for health checks.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -52,6 +73,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
 }  // namespace rocksdb
 
 namespace kring::eventstore {
@@ -98,7 +120,45 @@ struct EventStoreOptions {
   // occurred_at in validation. Default (unset): absl::Now. Tests only, to
   // record events on chosen days; must be safe to call from any thread.
   std::function<absl::Time()> clock;
+  // The RocksDB environment (file system) of the database. Default: nullptr,
+  // RocksDB's default Env. Tests pass one over a fault-injecting file system
+  // (tests/testing/fault_fs.h). Must outlive the store.
+  rocksdb::Env* env = nullptr;
+  // Free space the data folder's file system must keep: while less is free,
+  // groups are refused with RESOURCE_EXHAUSTED ("disk full: ...") before
+  // RocksDB meets a full disk, and appends resume by themselves once space is
+  // freed. Room for RocksDB to flush its memtables (about 200 MiB at most with
+  // this store's settings) and compact. 0 switches the check off. Default:
+  // 256 MiB (kringd: --min-free-mib).
+  uint64_t min_free_bytes = uint64_t{256} << 20;
+  // While appends are refused after a failed write or for lack of space, how
+  // often the writer looks again (free space; reopening the database) when
+  // no append arrives. Default: 1 s.
+  std::chrono::milliseconds recovery_interval{1000};
+  // Tests only: called on the writer thread after a group is staged and just
+  // before it is written, with the number of requests in it; it may block to
+  // hold the writer (so that the next requests queue up behind it). Default:
+  // unset.
+  std::function<void(size_t requests)> before_group_write;
+  // Tests only: called on the writer thread once a group's acknowledgements
+  // have been delivered or handed to the completion thread, before the
+  // writer takes the next group. Default: unset.
+  std::function<void()> after_group;
 };
+
+// Whether the store can take appends now (EventStore::write_health()).
+struct WriteHealth {
+  enum class State {
+    kOk,           // appends are written
+    kDiskFull,     // refused with RESOURCE_EXHAUSTED until space is freed
+    kWriteFailed,  // refused with UNAVAILABLE until the database is reopened
+  };
+  State state = State::kOk;
+  // Why appends are refused (empty when ok). Never personal data.
+  std::string reason;
+  bool ok() const { return state == State::kOk; }
+};
+const char* WriteHealthName(WriteHealth::State state);
 
 // The version a case must be at for an append to be accepted.
 struct ExpectedVersion {
@@ -201,6 +261,13 @@ class EventStore {
   // Records that `cluster_id` confirmed every position <= up_to.
   absl::Status MarkPublished(const std::string& cluster_id, GlobalPosition up_to);
 
+  // Whether appends are written now, and if not why (see the class comment).
+  WriteHealth write_health() const;
+  // Calls `listener` at once with the current write health and then on every
+  // change (on the writer thread; never two calls at a time). Replaces an
+  // earlier listener; nullptr removes it. `listener` must not call the store.
+  void WatchWriteHealth(std::function<void(const WriteHealth&)> listener);
+
   // Stops taking appends (new ones fail with UNAVAILABLE), finishes every
   // queued batch and stops the writer; reads keep working. Idempotent.
   void StopAppends();
@@ -224,10 +291,28 @@ class EventStore {
 
   explicit EventStore(EventStoreOptions options);
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
-  absl::Status OpenDb();
+  // Opens the database (read-only: only for reads while a reopen after a
+  // failed write does not succeed) and reads the head and last hash. The
+  // caller holds db_mu_ exclusively or is Open().
+  absl::Status OpenDb(bool read_only = false);
+  // Closes the database; the caller holds db_mu_ exclusively.
+  void CloseDb();
+  // Readers hold db_mu_ shared while they use db_ (only the writer's reopen
+  // replaces it); UNAVAILABLE when the database is closed.
+  absl::StatusOr<std::shared_lock<std::shared_mutex>> LockDb() const;
   void WriterLoop();
   void CompletionLoop();
   static void Deliver(Completion& c);
+  // Writer thread: OK when a group may be written now; otherwise the status
+  // that refuses it. Checks free space and, after a failed write, reopens
+  // the database once space allows (at most every recovery_interval).
+  absl::Status CheckWritable();
+  // Writer thread: closes and reopens the database after a failed write.
+  absl::Status Reopen();
+  // Free bytes of the data folder's file system.
+  absl::StatusOr<uint64_t> FreeBytes() const;
+  void SetWriteHealth(WriteHealth::State state, std::string reason);
+  static Completion Refuse(std::vector<Pending>& group, const absl::Status& status);
   Completion WriteGroup(std::vector<Pending>& group);
   absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
   // The outcome of a batch whose events are all recorded: the original
@@ -235,6 +320,10 @@ class EventStore {
   absl::StatusOr<AppendOutcome> RetryOutcome(const Pending& pending, const std::vector<RecordedId>& found,
                                              const GroupState& state) const;
   absl::StatusOr<uint64_t> LoadCaseVersion(const std::string& case_id) const;
+  // ReadCase without taking db_mu_ (the caller holds it or is the writer).
+  absl::StatusOr<std::vector<v1::RecordedEvent>> ReadCaseLocked(const CaseId& case_id, StreamVersion from,
+                                                                size_t max_count) const;
+  absl::StatusOr<GlobalPosition> FirstUnpublishedLocked(const std::string& cluster_id) const;
   // The stored record at a position (NOT_FOUND when there is none).
   absl::StatusOr<std::string> ReadRecord(uint64_t position) const;
   // The rule state of a case as recorded, folded from its events.
@@ -243,6 +332,10 @@ class EventStore {
   absl::StatusOr<std::optional<RetractionTarget>> FindEvent(const std::string& event_id, const GroupState& state) const;
 
   const EventStoreOptions options_;
+  // Guards db_ and the handles against the writer's reopen: readers hold it
+  // shared, Reopen exclusively. The writer thread reads without it (it is
+  // the only one that replaces db_). A reopen waits for reads in progress.
+  mutable std::shared_mutex db_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
@@ -265,7 +358,19 @@ class EventStore {
   std::condition_variable completion_cv_;
   std::deque<Completion> completions_;
   bool writer_done_ = false;
+  // The completion thread is running callbacks (outside the lock): the
+  // writer must then hand its group over instead of delivering it itself.
+  bool delivering_ = false;
   std::thread completer_;
+
+  mutable std::mutex health_mu_;
+  WriteHealth health_;
+  std::function<void(const WriteHealth&)> health_listener_;
+  // Writer thread only: a write failed, so the database must be reopened
+  // before the next write; until then groups are refused with `refusal_`.
+  bool needs_reopen_ = false;
+  absl::Status refusal_;
+  std::chrono::steady_clock::time_point next_recovery_;
 
   // Writer thread only: group-commit statistics, logged on close.
   uint64_t groups_written_ = 0;

@@ -63,6 +63,12 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   app.add_option("--clock-skew-seconds", clock_skew_s, "how far past the server's clock occurred_at may lie")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
+  uint64_t min_free_mib = o.min_free_bytes >> 20;
+  app.add_option("--min-free-mib", min_free_mib,
+                 "free space (MiB) the data folder must keep; appends are refused as disk full below it (0: off)")
+      ->envname("KRING_MIN_FREE_MIB")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
   app.add_option("--ready-file", o.ready_file, "write a JSON file with addresses once ready")
       ->envname("KRING_READY_FILE");
   app.add_option("--shutdown-timeout-ms", shutdown_ms, "graceful shutdown budget")->capture_default_str();
@@ -94,6 +100,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   o.validation.occurred_at_floor = absl::FromCivil(floor, absl::UTCTimeZone());
   o.validation.clock_skew = absl::Seconds(clock_skew_s);
   o.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
+  o.min_free_bytes = min_free_mib << 20;
   return o;
 }
 

@@ -36,6 +36,11 @@ struct ServerOptions {
   // Limits on one append batch (--max-batch-events, --max-batch-bytes) and
   // the occurred_at window (--occurred-at-floor, --clock-skew-seconds).
   eventstore::ValidationOptions validation;
+  // Free space the data folder's file system must keep: appends are refused
+  // with RESOURCE_EXHAUSTED ("disk full: ...") while less is free and resume
+  // by themselves once space is freed (EventStoreOptions::min_free_bytes).
+  // Default: 256 MiB (--min-free-mib, KRING_MIN_FREE_MIB).
+  uint64_t min_free_bytes = uint64_t{256} << 20;
   // When set, a JSON file written once the server is ready, naming the gRPC
   // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,
   // KRING_READY_FILE).

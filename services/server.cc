@@ -46,6 +46,7 @@ absl::Status KringServer::StartAll() {
   store_options.sealer = keys_.get();
   store_options.validation = options_.validation;
   store_options.clock = options_.clock;
+  store_options.min_free_bytes = options_.min_free_bytes;
   ASSIGN_OR_RETURN(store_, eventstore::EventStore::Open(store_options));
 
   bus::KafkaOptions kafka = options_.kafka;
@@ -107,12 +108,26 @@ absl::Status KringServer::StartAll() {
   }
   address_ = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(port);
   grpc_->GetHealthCheckService()->SetServingStatus(true);
+  WatchIngestHealth();
   Logger("server")->info(
       "msg=serving grpc={} tls={} mutual_tls={} development_mode={} personal_data_sealing={} kafka_bootstrap={} "
       "topic={} embedded_kafka={} data_dir={}",
       address_, auth_->tls(), auth_->mutual_tls(), auth_->development_mode(), keys_ != nullptr, kafka_bootstrap_,
       kafka.topic, embedded, options_.data_dir);
   return WriteReadyFile();
+}
+
+// Ingest health follows the store's write health: NOT_SERVING while appends
+// are refused (disk full, failed write), SERVING again once they resume. The
+// overall "" status stays SERVING meanwhile: reads, research and audit still
+// work, and a probe that restarted or drained the process on "" would not
+// free any space (docs/operations.md, "Failure modes").
+void KringServer::WatchIngestHealth() {
+  grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
+  store_->WatchWriteHealth([health](const eventstore::WriteHealth& h) {
+    health->SetServingStatus(kIngestServiceName, h.ok());
+    Logger("server")->info("msg=ingest_health serving={} state={}", h.ok(), eventstore::WriteHealthName(h.state));
+  });
 }
 
 absl::Status KringServer::WriteReadyFile() const {
@@ -135,6 +150,7 @@ void KringServer::Shutdown() {
   shut_down_ = true;
   auto log = Logger("server");
   log->info("msg=shutting_down");
+  if (store_) store_->WatchWriteHealth(nullptr);
   if (grpc_) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
     ingest_->BeginShutdown();

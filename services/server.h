@@ -47,10 +47,15 @@ class KringServer {
 
   void Shutdown();
 
+  // The health-checking service name whose status follows the event store's
+  // write health (EventStore::write_health).
+  static constexpr const char* kIngestServiceName = "kring.v1.IngestService";
+
  private:
   explicit KringServer(ServerOptions options) : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::Status WriteReadyFile() const;
+  void WatchIngestHealth();
 
   const ServerOptions options_;
   std::unique_ptr<security::Authenticator> auth_;
