@@ -93,6 +93,57 @@ TEST_F(EventStoreTest, RejectsStaleExpectedVersionWithCurrentVersion) {
   EXPECT_EQ(store->Head().value(), 2u);
 }
 
+// A partner refused a case learns nothing about it: access is checked before
+// the expected version and before idempotency, and every refusal carries the
+// same message (no version, no positions). Replaying another partner's batch
+// is refused too, also by a partner granted access to the case.
+TEST_F(EventStoreTest, PartnerRefusedACaseLearnsNeitherItsVersionNorItsPositions) {
+  auto store = OpenStore();
+  auto as = [](const std::string& partner, const std::string& case_id, std::vector<v1::Event> events,
+               ExpectedVersion expected = ExpectedVersion::Any()) {
+    AppendBatch b = Batch(case_id, std::move(events), expected);
+    b.source = partner;
+    b.own_cases_only = true;
+    return b;
+  };
+  ASSERT_TRUE(store->Append(as("partner-a", "case-x", SomeEvents(1))).ok());  // moves the head past 1
+  const auto a_events = SomeEvents(3);
+  auto original = store->Append(as("partner-a", "case-a", a_events));
+  ASSERT_TRUE(original.ok()) << original.status();
+
+  const std::string refusal = "case_id: partner partner-b neither referred this case nor was granted access to it";
+  const std::vector<AppendBatch> attempts = {
+      as("partner-b", "case-a", MoreEvents(1), ExpectedVersion::Exact(1)),  // stale version
+      as("partner-b", "case-a", MoreEvents(1), ExpectedVersion::Exact(3)),  // right version
+      as("partner-b", "case-a", MoreEvents(1), ExpectedVersion::NoStream()),
+      as("partner-b", "case-a", MoreEvents(1)),
+      as("partner-b", "case-a", a_events),  // a replay of partner-a's batch
+      as("partner-b", "case-a", a_events, ExpectedVersion::NoStream()),
+  };
+  for (const auto& attempt : attempts) {
+    auto r = store->Append(attempt);
+    ASSERT_FALSE(r.ok()) << "a partner without access got positions " << r->first_position.value();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+    EXPECT_EQ(r.status().message(), refusal);
+  }
+  // The owner's own retry is still answered with its positions.
+  auto retry = store->Append(as("partner-a", "case-a", a_events));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->already_recorded);
+  EXPECT_EQ(retry->first_position, original->first_position);
+
+  // A partner granted access may append, but not replay the referrer's batch.
+  v1::Event grant = kring::testing::EventOn(2023, 2, 1);
+  grant.mutable_case_access_granted()->set_partner("partner-b");
+  ASSERT_TRUE(store->Append(as("partner-a", "case-a", {grant})).ok());
+  auto replay = store->Append(as("partner-b", "case-a", a_events));
+  ASSERT_FALSE(replay.ok()) << "replaying another partner's batch returned its positions";
+  EXPECT_EQ(replay.status().code(), absl::StatusCode::kPermissionDenied) << replay.status();
+  EXPECT_NE(replay.status().message().find("recorded by another partner"), std::string::npos) << replay.status();
+  EXPECT_TRUE(store->Append(as("partner-b", "case-a", MoreEvents(1))).ok());
+  EXPECT_EQ(store->Head().value(), 6u);
+}
+
 TEST_F(EventStoreTest, RetriedBatchReturnsOriginalPositionsAlsoAfterReopen) {
   auto events = SomeEvents(3);
   AppendOutcome first;
