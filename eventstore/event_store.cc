@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "common/time.h"
 #include "eventstore/chain.h"
+#include "eventstore/info_log.h"
 #include "kring/storage/eventstore.pb.h"
 
 namespace kring::eventstore {
@@ -155,6 +156,9 @@ absl::Status EventStore::OpenDb(bool read_only) {
   rocksdb::DBOptions db_options;
   if (options_.env != nullptr) db_options.env = options_.env;
   db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
+  // RocksDB's own LOG writer aborts the process on its first line after a
+  // failed write (info_log.h).
+  db_options.info_log = NewInfoLog(options_.path);
   db_options.max_bgerror_resume_count = 0;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -445,8 +449,11 @@ absl::Status EventStore::CheckWritable() {
     }
   }
   if (needs_reopen_) {
-    next_recovery_ = now + options_.recovery_interval;
-    if (absl::Status s = Reopen(); !s.ok()) {
+    absl::Status s = Reopen();
+    // From the end of this attempt: a reopen can take a while (it replays
+    // the WAL), and appends are refused at once in between.
+    next_recovery_ = std::chrono::steady_clock::now() + options_.recovery_interval;
+    if (!s.ok()) {
       const bool no_space = absl::IsResourceExhausted(s);
       refusal_ = absl::Status(
           no_space ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kUnavailable,
