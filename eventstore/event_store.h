@@ -334,7 +334,10 @@ class EventStore {
   const EventStoreOptions options_;
   // Guards db_ and the handles against the writer's reopen: readers hold it
   // shared, Reopen exclusively. The writer thread reads without it (it is
-  // the only one that replaces db_). A reopen waits for reads in progress.
+  // the only one that replaces db_). A reopen waits for reads in progress
+  // (a long scan delays it). Reads may nest on one thread (a ScanAll
+  // callback that reads the store): glibc's rwlock, under std::shared_mutex,
+  // prefers readers, so a waiting reopen does not block the inner read.
   mutable std::shared_mutex db_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

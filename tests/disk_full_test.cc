@@ -121,6 +121,9 @@ struct DiskFullCase {
   bool events_only;
   uint64_t leave_free;
 };
+void PrintTo(const DiskFullCase& c, std::ostream* os) {
+  *os << "tmpfs_mib=" << c.tmpfs_mib << " min_free_mib=" << c.min_free_mib << " events_only=" << c.events_only;
+}
 
 class DiskFullTest : public ::testing::TestWithParam<DiskFullCase> {
  protected:
