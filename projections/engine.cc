@@ -465,7 +465,7 @@ void ProjectionEngine::ConsumeLoop() {
     if (w.events_applied != last_applied) {
       last_applied = w.events_applied;
       last_progress = now;
-    } else if (now - last_progress >= options_.fill_from_store_after &&
+    } else if (options_.fill_from_store && now - last_progress >= options_.fill_from_store_after &&
                (w.events_applied < w.max_global_position || w.max_global_position < store_->Head().value())) {
       Logger("projections")
           ->info("msg=filling_from_store projection={} events_applied={} max_position={} head_position={}",

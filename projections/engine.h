@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,9 +62,14 @@ struct ProjectionOptions {
   // so that under overload appends keep the CPU and the read model lags
   // instead. Default: 10.
   int nice = 10;
-  // When the consumer has applied nothing for this long while the watermark
-  // shows a hole or lags the store's head, the missing events come from the
-  // store (messages lost to Kafka retention or a broker). Default: 2 s.
+  // The consumer's fallback: when it has applied nothing for
+  // fill_from_store_after while the watermark shows a hole or lags the
+  // store's head, the missing events come from the store (messages lost to
+  // Kafka retention or a broker). Tests of the Kafka path turn it off, so
+  // that the fallback cannot repair what they break. Default: true.
+  bool fill_from_store = true;
+  // How long the consumer waits without progress before that fallback runs.
+  // Default: 2 s.
   std::chrono::milliseconds fill_from_store_after{2000};
   // Applied to every event consumed from Kafka (events read from the store
   // are upcast by the store). Default: Upcasters::Current(). Must outlive the
@@ -134,6 +140,10 @@ class ProjectionEngine {
   void StopConsumer();
 
   Watermark watermark() const;
+  // The next Kafka offset stored for a partition of this cluster (what the
+  // consumer has applied up to), if any.
+  absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
+                                                          KafkaPartition partition) const;
   const std::string& path() const { return options_.path; }
   std::string name() const { return projection_->name(); }
   // The read model, for queries (which read what it keeps in memory).
@@ -148,9 +158,6 @@ class ProjectionEngine {
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();
-  // The next offset stored for a partition of this cluster, if any.
-  absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
-                                                          KafkaPartition partition) const;
   void ConsumeLoop();
   // After an EventRetracted: forgets the case and applies its history up to
   // `up_to_version` again, without retractions and the events they withdrew.
