@@ -17,6 +17,11 @@
 // holds the read model "as of" that position (see replay.h), and an online
 // rebuild (read_model.h) fills a fresh engine next to the live one.
 //
+// Files: engine.cc holds the applier (the database, ApplyBatch) and the store
+// feed (CatchUpFromStore); kafka_feed.cc the Kafka feed (the consumer thread,
+// the damaged-message repair and the fill-from-store fallback, which
+// ProjectionOptions::fill_from_store switches off).
+//
 // Threads: the consumer runs on its own thread; ApplyBatch, CatchUpFromStore,
 // CopyOffsetsFrom, SyncWal and Scan* may be called from any thread (writes are
 // serialized by a mutex).
@@ -154,7 +159,11 @@ class ProjectionEngine {
                          const std::function<void(std::string_view key, std::string_view value)>& fn) const;
 
  private:
+  // The Kafka feed (kafka_feed.cc): the consumer and its thread.
   class Consumer;
+  struct ConsumerDeleter {  // defined where Consumer is complete
+    void operator()(Consumer* consumer) const;
+  };
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();
@@ -172,7 +181,7 @@ class ProjectionEngine {
   std::atomic<uint64_t> events_applied_{0};
   std::atomic<uint64_t> max_position_{0};
 
-  std::unique_ptr<Consumer> consumer_;
+  std::unique_ptr<Consumer, ConsumerDeleter> consumer_;
   std::atomic<bool> stopping_{false};
   std::thread consumer_thread_;
 };
