@@ -124,13 +124,49 @@ OutboxRelay::OutboxRelay(eventstore::EventStore* store, RelayOptions options)
 
 absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store, RelayOptions options) {
   std::unique_ptr<OutboxRelay> relay(new OutboxRelay(store, std::move(options)));
-  relay->producer_ = std::make_unique<Producer>();
-  RETURN_IF_ERROR(relay->producer_->Init(relay->options_.kafka, relay->options_.linger_ms, 0));
+  RETURN_IF_ERROR(relay->CreateProducer(0));
   relay->thread_ = std::thread([r = relay.get()] {
     pthread_setname_np(pthread_self(), "kring-relay");
     r->Run();
   });
   return relay;
+}
+
+absl::Status OutboxRelay::CreateProducer(uint64_t confirmed) {
+  auto producer = std::make_unique<Producer>();
+  absl::Status created = options_.before_producer_create ? options_.before_producer_create() : absl::OkStatus();
+  if (created.ok()) created = producer->Init(options_.kafka, options_.linger_ms, confirmed);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!created.ok()) {
+    ++failed_creations_;
+    health_ = absl::UnavailableError(
+        absl::StrCat("relay: cannot create the Kafka producer (", failed_creations_,
+                     " attempts failed, retrying; events wait in the outbox): ", created.message()));
+    return created;
+  }
+  producer_ = std::move(producer);
+  failed_creations_ = 0;
+  health_ = absl::OkStatus();
+  return absl::OkStatus();
+}
+
+absl::Status OutboxRelay::Health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_;
+}
+
+bool OutboxRelay::WaitUnlessStopping(std::chrono::milliseconds delay) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !stop_cv_.wait_for(lock, delay, [&] { return stopping_.load(); });
+}
+
+void OutboxRelay::PublishConfirmed(uint64_t confirmed) {
+  if (confirmed == confirmed_.load()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    confirmed_.store(confirmed);
+  }
+  confirmed_cv_.notify_all();
 }
 
 OutboxRelay::~OutboxRelay() { Stop(); }
@@ -169,18 +205,26 @@ void OutboxRelay::Run() {
   if (!FindStart()) return;
   uint64_t cursor = confirmed_.load() + 1;
   auto last_checkpoint = std::chrono::steady_clock::now();
+  std::chrono::milliseconds backoff = options_.producer_retry_initial;
   while (!stopping_.load()) {
-    if (producer_->failed()) {
+    if (!producer_ || producer_->failed()) {
       // Rebuild the producer and resend everything not yet confirmed.
-      const uint64_t confirmed = producer_->confirmed();
-      Logger("relay")->warn("msg=producer_restart resend_from_position={}", confirmed + 1);
-      producer_->Close(std::chrono::milliseconds(0));
-      producer_ = std::make_unique<Producer>();
-      if (auto s = producer_->Init(options_.kafka, options_.linger_ms, confirmed); !s.ok()) {
-        Logger("relay")->error("msg=producer_init_failed status=\"{}\"", s.ToString());
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (producer_) {
+        producer_->Close(std::chrono::milliseconds(0));
+        PublishConfirmed(producer_->confirmed());
+        producer_.reset();
+        Logger("relay")->warn("msg=producer_restart resend_from_position={}", confirmed_.load() + 1);
+      }
+      const uint64_t confirmed = confirmed_.load();
+      if (absl::Status s = CreateProducer(confirmed); !s.ok()) {
+        // No producer: report unhealthy (CreateProducer did), wait, try again.
+        // Appends go on; the outbox holds their events.
+        Logger("relay")->error("msg=producer_init_failed retry_in_ms={} status=\"{}\"", backoff.count(), s.ToString());
+        if (!WaitUnlessStopping(backoff)) break;
+        backoff = std::min(backoff * 2, options_.producer_retry_max);
         continue;
       }
+      backoff = options_.producer_retry_initial;
       cursor = confirmed + 1;
     }
 
@@ -214,13 +258,7 @@ void OutboxRelay::Run() {
       producer_->Poll(20);
     }
 
-    if (producer_->confirmed() != confirmed_.load()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        confirmed_.store(producer_->confirmed());
-      }
-      confirmed_cv_.notify_all();
-    }
+    PublishConfirmed(producer_->confirmed());
     if (std::chrono::steady_clock::now() - last_checkpoint >= options_.checkpoint_interval) {
       Checkpoint();
       last_checkpoint = std::chrono::steady_clock::now();
@@ -247,10 +285,16 @@ bool OutboxRelay::Flush(std::chrono::milliseconds timeout) {
 void OutboxRelay::Stop(std::chrono::milliseconds timeout) {
   if (!thread_.joinable()) return;
   const bool flushed = Flush(timeout);
-  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   thread_.join();
-  producer_->Close(std::chrono::milliseconds(flushed ? 1000 : 0));
-  confirmed_ = producer_->confirmed();
+  if (producer_) {
+    producer_->Close(std::chrono::milliseconds(flushed ? 1000 : 0));
+    confirmed_ = producer_->confirmed();
+  }
   Checkpoint();
   Logger("relay")->info("msg=relay_stopped confirmed_position={} head_position={} flushed={}", confirmed_.load(),
                         store_->Head().value(), flushed);

@@ -9,15 +9,18 @@
 // Kafka outages never block appends: the relay runs on its own thread,
 // producing with an unlimited message timeout, and the outbox waits on disk.
 // If the producer fails fatally, it is rebuilt and everything after the last
-// confirmed position is sent again (consumers skip by stream version).
+// confirmed position is sent again (consumers skip by stream version). If
+// rebuilding it fails, the relay retries with exponential backoff and reports
+// itself unhealthy (Health()) until a producer is up again; appends go on.
 //
-// Threads: Start() launches one relay thread; Flush(), Confirmed() and Stop()
-// may be called from any thread.
+// Threads: Start() launches one relay thread; Flush(), Confirmed(), Health()
+// and Stop() may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -46,6 +49,16 @@ struct RelayOptions {
   // requests cost the brokers (and the embedded cluster) far less CPU.
   // Default: 50 ms.
   int linger_ms = 50;
+  // After a failed attempt to rebuild the producer, the relay waits this long
+  // before the next attempt, doubling the wait after each further failure up
+  // to producer_retry_max. Default: 100 ms.
+  std::chrono::milliseconds producer_retry_initial{100};
+  // The longest wait between attempts to rebuild the producer. Default: 10 s.
+  std::chrono::milliseconds producer_retry_max{10000};
+  // Fault injection for tests: called before every producer the relay creates
+  // (the first one in Start() included); a non-OK status makes that creation
+  // fail as if librdkafka had refused it. Default: none.
+  std::function<absl::Status()> before_producer_create;
 };
 
 class OutboxRelay {
@@ -60,6 +73,11 @@ class OutboxRelay {
   GlobalPosition Confirmed() const { return GlobalPosition(confirmed_.load()); }
   // Flushes for at most `timeout`, records what was confirmed, stops.
   void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // OK while the relay has a working producer (also while Kafka is merely
+  // unreachable: the producer keeps trying by itself). UNAVAILABLE, saying
+  // why, while rebuilding a failed producer fails and the relay is waiting to
+  // try again; appends go on and the outbox holds the events meanwhile.
+  absl::Status Health() const;
 
  private:
   class Producer;
@@ -68,16 +86,25 @@ class OutboxRelay {
   bool FindStart();
   void Run();
   void Checkpoint();
+  // Creates producer_ (confirmed up to `confirmed`); on failure leaves it
+  // null, records why in health_ and returns the error.
+  absl::Status CreateProducer(uint64_t confirmed);
+  // Waits for `delay` or until Stop(); false if stopping.
+  bool WaitUnlessStopping(std::chrono::milliseconds delay);
+  void PublishConfirmed(uint64_t confirmed);
 
   eventstore::EventStore* const store_;
   const RelayOptions options_;
-  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<Producer> producer_;  // null while a rebuild keeps failing
   std::atomic<uint64_t> confirmed_{0};
   std::string cluster_id_;  // relay thread, then Stop() after joining it
   uint64_t checkpointed_ = 0;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable confirmed_cv_;
+  std::condition_variable stop_cv_;  // wakes a backoff wait on Stop()
+  absl::Status health_;              // guarded by mu_
+  int failed_creations_ = 0;         // in a row; guarded by mu_
   std::thread thread_;
 };
 

@@ -1,19 +1,15 @@
+// The applier of a ProjectionEngine (its database, ApplyBatch, the replay of
+// retracted cases) and its store feed (CatchUpFromStore). The Kafka feed is in
+// kafka_feed.cc.
 #include "projections/engine.h"
 
-#include <librdkafka/rdkafkacpp.h>
-#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
 #include "common/log.h"
@@ -67,113 +63,6 @@ absl::Status ModelTxn::DeletePrefix(std::string_view prefix) {
   for (const std::string& key : keys) batch_->Delete(key);
   return absl::OkStatus();
 }
-
-// The Kafka consumer of one engine; used by the consumer thread only (the
-// rebalance callback runs inside consume()).
-class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
- public:
-  explicit Consumer(ProjectionEngine* engine) : engine_(engine) {}
-
-  // Creates the consumer, waits (checking `stopping` every second) until the
-  // cluster answers with its id, and subscribes. The same client keeps
-  // trying, so a slow first connection is not started over.
-  absl::Status Init(const std::atomic<bool>& stopping) {
-    const ProjectionOptions& o = engine_->options_;
-    ASSIGN_OR_RETURN(auto conf, bus::MakeConf(o.kafka, {
-                                                           {"group.id", o.group_id},
-                                                           {"enable.auto.commit", "false"},
-                                                           {"enable.auto.offset.store", "false"},
-                                                           {"auto.offset.reset", "earliest"},
-                                                           {"fetch.wait.max.ms", "200"},
-                                                           {"session.timeout.ms", "10000"},
-                                                           {"heartbeat.interval.ms", "1000"},
-                                                       }));
-    std::string err;
-    conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), err);
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer_) return absl::InternalError(absl::StrCat("projection consumer: ", err));
-    for (int attempt = 0; cluster_id_.empty(); ++attempt) {
-      if (stopping.load()) return absl::CancelledError("projection consumer: stopped while waiting for Kafka");
-      if (attempt > 0 && attempt % 30 == 0) {
-        Logger("projections")->warn("msg=waiting_for_kafka projection={} seconds={}", o.group_id, attempt);
-      }
-      cluster_id_ = consumer_->clusterid(1000);
-    }
-    if (RdKafka::ErrorCode e = consumer_->subscribe({o.kafka.topic}); e != RdKafka::ERR_NO_ERROR) {
-      return absl::InternalError(absl::StrCat("projection consumer: subscribe: ", RdKafka::err2str(e)));
-    }
-    return absl::OkStatus();
-  }
-
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
-    if (err != RdKafka::ERR__ASSIGN_PARTITIONS) {
-      consumer->unassign();
-      return;
-    }
-    for (RdKafka::TopicPartition* tp : partitions) {
-      auto stored = engine_->StoredOffset(cluster_id_, KafkaPartition(tp->partition()));
-      tp->set_offset(stored.ok() && *stored ? (*stored)->value() : RdKafka::Topic::OFFSET_BEGINNING);
-    }
-    consumer->assign(partitions);
-    Logger("projections")
-        ->info("msg=partitions_assigned projection={} count={}", engine_->projection_->name(), partitions.size());
-  }
-
-  // Reads up to max messages (waiting at most ~100 ms for the first).
-  void Poll(size_t max, std::vector<v1::RecordedEvent>* events, std::vector<PartitionOffset>* offsets) {
-    std::unordered_map<int32_t, int64_t> next;
-    for (int timeout = 100; events->size() < max; timeout = 0) {
-      std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeout));
-      if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) break;
-      if (m->err() != RdKafka::ERR_NO_ERROR) {
-        Logger("projections")->warn("msg=consume_error error=\"{}\"", m->errstr());
-        break;
-      }
-      v1::RecordedEvent e;
-      if (e.ParseFromArray(m->payload(), static_cast<int>(m->len())) &&
-          engine_->options_.upcasters->Apply(*e.mutable_event()).ok()) {
-        events->push_back(std::move(e));
-      } else if (auto repaired = FromStore(*m); repaired.ok()) {
-        // The message is damaged, but its header names the position: the
-        // store holds the original.
-        events->push_back(*std::move(repaired));
-      } else {
-        Logger("projections")
-            ->error("msg=unreadable_message partition={} offset={} status=\"{}\"", m->partition(), m->offset(),
-                    repaired.status().ToString());
-      }
-      next[m->partition()] = m->offset() + 1;
-    }
-    for (const auto& [p, o] : next) offsets->push_back({KafkaPartition(p), KafkaOffset(o)});
-  }
-
-  const std::string& cluster_id() const { return cluster_id_; }
-
-  absl::StatusOr<v1::RecordedEvent> FromStore(RdKafka::Message& m) const {
-    const RdKafka::Headers* headers = m.headers();
-    if (headers == nullptr) return absl::DataLossError("no headers");
-    const RdKafka::Headers::Header h = headers->get_last(bus::kHeaderGlobalPosition);
-    if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return absl::DataLossError("no position header");
-    uint64_t position = 0;
-    if (!absl::SimpleAtoi(std::string(static_cast<const char*>(h.value()), h.value_size()), &position)) {
-      return absl::DataLossError("unreadable position header");
-    }
-    ASSIGN_OR_RETURN(auto events, engine_->store_->ReadAll(GlobalPosition(position), 1));
-    if (events.empty() || events[0].global_position() != position) {
-      return absl::DataLossError("position not in the event store");
-    }
-    return std::move(events[0]);
-  }
-  void Close() {
-    if (consumer_) consumer_->close();
-  }
-
- private:
-  ProjectionEngine* engine_;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::string cluster_id_;
-};
 
 ProjectionEngine::ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                                    const eventstore::EventStore* store)
@@ -407,87 +296,6 @@ rocksdb::WriteOptions ProjectionEngine::WriteOpts() const {
   rocksdb::WriteOptions wo;
   wo.disableWAL = !options_.write_ahead_log;
   return wo;
-}
-
-void ProjectionEngine::StartConsumer() {
-  if (consumer_thread_.joinable()) return;
-  stopping_ = false;
-  consumer_.reset();  // of an earlier run, stopped and closed
-  consumer_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "kring-project");
-    ConsumeLoop();
-  });
-}
-
-void ProjectionEngine::ConsumeLoop() {
-  // Below the append path in CPU priority: under overload the read model lags
-  // and catches up later, instead of slowing acknowledgements. librdkafka's
-  // threads, created below from this thread, inherit the niceness.
-  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
-    Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
-  }
-  // Kafka may be down when we start: keep trying, appends do not wait for us.
-  consumer_ = std::make_unique<Consumer>(this);
-  if (absl::Status s = consumer_->Init(stopping_); !s.ok()) {
-    if (!stopping_.load()) {
-      Logger("projections")
-          ->error("msg=consumer_init_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
-    }
-    consumer_.reset();
-    return;
-  }
-  Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
-  std::vector<v1::RecordedEvent> events;
-  std::vector<PartitionOffset> offsets;
-  uint64_t last_applied = events_applied_.load();
-  auto last_progress = std::chrono::steady_clock::now();
-  while (!stopping_.load()) {
-    events.clear();
-    offsets.clear();
-    consumer_->Poll(options_.max_batch, &events, &offsets);
-    if (!offsets.empty()) {
-      // Nothing of a failed batch was written; retry it rather than skip it.
-      for (absl::Status s = ApplyBatch(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
-           s = ApplyBatch(events, consumer_->cluster_id(), offsets)) {
-        Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-      }
-    }
-    // Kafka may never deliver some events: a topic's retention (the embedded
-    // cluster keeps about 5 MiB per partition) can drop messages before this
-    // worker read them, and a broker can lose them. The watermark shows it:
-    // fewer distinct events applied than the highest position (a hole), or a
-    // highest position below the store's head (lag). When that stays so for
-    // fill_from_store_after, the store supplies what is missing; everything
-    // applied already is skipped by version, so this is exact.
-    const Watermark w = watermark();
-    const auto now = std::chrono::steady_clock::now();
-    if (w.events_applied != last_applied) {
-      last_applied = w.events_applied;
-      last_progress = now;
-    } else if (now - last_progress >= options_.fill_from_store_after &&
-               (w.events_applied < w.max_global_position || w.max_global_position < store_->Head().value())) {
-      Logger("projections")
-          ->info("msg=filling_from_store projection={} events_applied={} max_position={} head_position={}",
-                 projection_->name(), w.events_applied, w.max_global_position, store_->Head().value());
-      if (absl::Status s =
-              CatchUpFromStore(store_->Head(), [this](const CatchUpProgress&) { return !stopping_.load(); });
-          !s.ok() && !stopping_.load()) {
-        Logger("projections")->error("msg=fill_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
-      }
-      last_applied = events_applied_.load();
-      last_progress = std::chrono::steady_clock::now();
-    }
-  }
-}
-
-void ProjectionEngine::StopConsumer() {
-  if (!consumer_thread_.joinable()) return;
-  stopping_ = true;
-  consumer_thread_.join();
-  if (consumer_) consumer_->Close();
-  Logger("projections")
-      ->info("msg=consumer_stopped projection={} events_applied={}", projection_->name(), events_applied_.load());
 }
 
 Watermark ProjectionEngine::watermark() const { return {events_applied_.load(), max_position_.load()}; }

@@ -17,6 +17,11 @@
 // holds the read model "as of" that position (see replay.h), and an online
 // rebuild (read_model.h) fills a fresh engine next to the live one.
 //
+// Files: engine.cc holds the applier (the database, ApplyBatch) and the store
+// feed (CatchUpFromStore); kafka_feed.cc the Kafka feed (the consumer thread,
+// the damaged-message repair and the fill-from-store fallback, which
+// ProjectionOptions::fill_from_store switches off).
+//
 // Threads: the consumer runs on its own thread; ApplyBatch, CatchUpFromStore,
 // CopyOffsetsFrom, SyncWal and Scan* may be called from any thread (writes are
 // serialized by a mutex).
@@ -27,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,9 +67,14 @@ struct ProjectionOptions {
   // so that under overload appends keep the CPU and the read model lags
   // instead. Default: 10.
   int nice = 10;
-  // When the consumer has applied nothing for this long while the watermark
-  // shows a hole or lags the store's head, the missing events come from the
-  // store (messages lost to Kafka retention or a broker). Default: 2 s.
+  // The consumer's fallback: when it has applied nothing for
+  // fill_from_store_after while the watermark shows a hole or lags the
+  // store's head, the missing events come from the store (messages lost to
+  // Kafka retention or a broker). Tests of the Kafka path turn it off, so
+  // that the fallback cannot repair what they break. Default: true.
+  bool fill_from_store = true;
+  // How long the consumer waits without progress before that fallback runs.
+  // Default: 2 s.
   std::chrono::milliseconds fill_from_store_after{2000};
   // Applied to every event consumed from Kafka (events read from the store
   // are upcast by the store). Default: Upcasters::Current(). Must outlive the
@@ -134,6 +145,10 @@ class ProjectionEngine {
   void StopConsumer();
 
   Watermark watermark() const;
+  // The next Kafka offset stored for a partition of this cluster (what the
+  // consumer has applied up to), if any.
+  absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
+                                                          KafkaPartition partition) const;
   const std::string& path() const { return options_.path; }
   std::string name() const { return projection_->name(); }
   // The read model, for queries (which read what it keeps in memory).
@@ -144,13 +159,14 @@ class ProjectionEngine {
                          const std::function<void(std::string_view key, std::string_view value)>& fn) const;
 
  private:
+  // The Kafka feed (kafka_feed.cc): the consumer and its thread.
   class Consumer;
+  struct ConsumerDeleter {  // defined where Consumer is complete
+    void operator()(Consumer* consumer) const;
+  };
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();
-  // The next offset stored for a partition of this cluster, if any.
-  absl::StatusOr<std::optional<KafkaOffset>> StoredOffset(const std::string& cluster_id,
-                                                          KafkaPartition partition) const;
   void ConsumeLoop();
   // After an EventRetracted: forgets the case and applies its history up to
   // `up_to_version` again, without retractions and the events they withdrew.
@@ -165,7 +181,7 @@ class ProjectionEngine {
   std::atomic<uint64_t> events_applied_{0};
   std::atomic<uint64_t> max_position_{0};
 
-  std::unique_ptr<Consumer> consumer_;
+  std::unique_ptr<Consumer, ConsumerDeleter> consumer_;
   std::atomic<bool> stopping_{false};
   std::thread consumer_thread_;
 };

@@ -326,7 +326,6 @@ TEST_F(EndToEndTest, AppendsNeverWaitForKafkaEvenWhenItIsDownAtStart) {
 // Against a real Apache Kafka broker (KRaft, one node on loopback), started
 // from the broker's jars fetched through Maven by tests/kafka/kafka-broker.sh.
 TEST_F(EndToEndTest, AgainstARealKafkaBroker) {
-  if (getenv("KRING_SKIP_REAL_KAFKA") != nullptr) GTEST_SKIP() << "KRING_SKIP_REAL_KAFKA is set";
   testing::KafkaBroker broker(dir_.Sub("kafka"));
   const std::vector<std::string> args = {"--kafka-bootstrap", broker.bootstrap()};
   uint64_t first_half;
@@ -362,7 +361,6 @@ TEST_F(EndToEndTest, AgainstARealKafkaBroker) {
 // for Kafka, and afterwards the topic holds every event exactly once, in
 // order per case, and the read model equals a clean rebuild.
 TEST_F(EndToEndTest, ABrokerOfThreeStoppedAndRestartedLosesAndDuplicatesNothing) {
-  if (getenv("KRING_SKIP_REAL_KAFKA") != nullptr) GTEST_SKIP() << "KRING_SKIP_REAL_KAFKA is set";
   testing::KafkaBroker cluster(dir_.Sub("kafka"), 3);
   KringdProcess server(DataDir(), {"--kafka-bootstrap", cluster.bootstrap()});
   auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());

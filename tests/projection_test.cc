@@ -27,10 +27,16 @@ class ProjectionTest : public ::testing::Test {
     store_ = std::move(EventStore::Open(options)).value();
   }
 
-  std::unique_ptr<ProjectionEngine> OpenEngine(const std::string& name, const std::string& bootstrap = "") {
+  // An engine on `bootstrap`. Tests of the Kafka path pass
+  // fill_from_store = false, so that the store fallback cannot repair what
+  // they break (see ProjectionOptions::fill_from_store).
+  std::unique_ptr<ProjectionEngine> OpenEngine(const std::string& name, const std::string& bootstrap = "",
+                                               bool fill_from_store = true) {
     ProjectionOptions options;
     options.path = dir_.Sub(name);
     options.kafka.bootstrap = bootstrap;
+    options.fill_from_store = fill_from_store;
+    options.fill_from_store_after = std::chrono::milliseconds(200);
     auto engine = ProjectionEngine::Open(options, std::make_unique<NetworkSizeProjection>(), store_.get());
     EXPECT_TRUE(engine.ok()) << engine.status();
     return std::move(engine).value();
@@ -75,6 +81,39 @@ class ProjectionTest : public ::testing::Test {
     return *r;
   }
 
+  // Puts `events` on the topic (partition 0, key the case id, the position
+  // header), with `value` as each message's value.
+  static void Produce(const std::string& bootstrap, const std::vector<v1::RecordedEvent>& events,
+                      const std::function<std::string(const v1::RecordedEvent&)>& value) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    conf->set("bootstrap.servers", bootstrap, err);
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+    ASSERT_TRUE(producer) << err;
+    for (const auto& e : events) {
+      const std::string v = value(e);
+      RdKafka::Headers* headers = RdKafka::Headers::create();
+      headers->add(bus::kHeaderGlobalPosition, std::to_string(e.global_position()));
+      ASSERT_EQ(producer->produce(kTopic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(v.data()), v.size(),
+                                  e.case_id().data(), e.case_id().size(), 0, headers, nullptr),
+                RdKafka::ERR_NO_ERROR);
+    }
+    ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
+  }
+
+  // Whether `engine` has applied every message on the topic: its stored
+  // offsets are the end of every partition. Duplicates included, so a test
+  // that waits for this has seen them all applied (or skipped).
+  static bool ConsumedToTheEnd(const ProjectionEngine& engine, const std::string& bootstrap) {
+    return testing::ConsumedToTheEnd(bootstrap, kTopic,
+                                     [&](const std::string& cluster_id, int32_t partition) -> std::optional<int64_t> {
+                                       auto stored = engine.StoredOffset(cluster_id, KafkaPartition(partition));
+                                       if (!stored.ok() || !stored->has_value()) return std::nullopt;
+                                       return (*stored)->value();
+                                     });
+  }
+
+  static constexpr char kTopic[] = "kring.case-events.v1";
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;
 };
@@ -310,33 +349,74 @@ TEST_F(ProjectionTest, FillsAVersionGapFromTheStore) {
 }
 
 // A message damaged on the topic is replaced by the original from the store,
-// found through its global-position header.
+// found through its global-position header. The store fallback is off: it
+// would otherwise fill the damaged events in after a while, whether or not
+// the header path works.
 TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
   AddHandMadeCohort();
-  auto kafka = std::move(bus::EmbeddedKafka::Start(1, "kring.case-events.v1", 1)).value();
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", kafka->bootstrap(), err);
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 1)).value();
   const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
-  for (const auto& e : all) {
-    // Every case's last event (its ConferenceHeld) arrives as garbage.
-    std::string value = e.event().has_conference_held() ? std::string("\xff\xff garbage") : e.SerializeAsString();
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add(bus::kHeaderGlobalPosition, std::to_string(e.global_position()));
-    ASSERT_EQ(producer->produce("kring.case-events.v1", 0, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                                e.case_id().data(), e.case_id().size(), 0, headers, nullptr),
-              RdKafka::ERR_NO_ERROR);
-  }
-  ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
+  // Every case's last event (its ConferenceHeld) arrives as garbage.
+  Produce(kafka->bootstrap(), all, [](const v1::RecordedEvent& e) {
+    return e.event().has_conference_held() ? std::string("\xff\xff garbage") : e.SerializeAsString();
+  });
 
-  auto worker = OpenEngine("live", kafka->bootstrap());
+  auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
   worker->StartConsumer();
-  for (int i = 0; i < 1200 && worker->watermark().events_applied < all.size(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
   worker->StopConsumer();
   EXPECT_EQ(worker->watermark().events_applied, all.size());
+  EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
+}
+
+// The store fallback on its own: a topic that lost the messages of some cases
+// (a hole) and never got the last ones (lag). Without the fallback, the
+// worker holds exactly what Kafka delivered; reopened with it, the same worker
+// (its offsets at the end of the topic, so Kafka has nothing more for it)
+// fills the rest from the store and ends equal to a clean rebuild.
+TEST_F(ProjectionTest, WhatKafkaNeverDeliveredIsFilledFromTheStore) {
+  AddHandMadeCohort();
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 1)).value();
+  const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
+  std::vector<v1::RecordedEvent> delivered;
+  for (const auto& e : all) {
+    const bool lost = e.case_id().rfind("case-2-", 0) == 0 || e.case_id() == "case-4-4";  // case-4-4 is last
+    if (!lost) delivered.push_back(e);
+  }
+  ASSERT_LT(delivered.size(), all.size());
+  Produce(kafka->bootstrap(), delivered, [](const v1::RecordedEvent& e) { return e.SerializeAsString(); });
+
+  auto worker = OpenEngine("worker", kafka->bootstrap(), /*fill_from_store=*/false);
+  worker->StartConsumer();
+  ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
+  worker->StopConsumer();
+  EXPECT_EQ(worker->watermark().events_applied, delivered.size());
+  EXPECT_EQ(worker->watermark().max_global_position, delivered.back().global_position());
+  EXPECT_EQ(Query(*worker).overall().conferences(), 3u * kCopies - 1);
+  worker.reset();
+
+  worker = OpenEngine("worker", kafka->bootstrap(), /*fill_from_store=*/true);
+  worker->StartConsumer();
+  ASSERT_TRUE(testing::WaitFor([&] { return worker->watermark().events_applied == all.size(); }))
+      << "applied " << worker->watermark().events_applied << " of " << all.size();
+  worker->StopConsumer();
+  auto rebuilt = OpenEngine("rebuilt");
+  ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(Query(*worker), Query(*rebuilt)));
+  EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
+}
+
+// The fallback also covers a Kafka path that delivers nothing at all (a
+// topic never published to): the read model converges from the store.
+TEST_F(ProjectionTest, AWorkerOnAnEmptyTopicConvergesFromTheStore) {
+  AddHandMadeCohort();
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 3)).value();
+  auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/true);
+  worker->StartConsumer();
+  const uint64_t head = store_->Head().value();
+  ASSERT_TRUE(testing::WaitFor([&] { return worker->watermark().events_applied == head; }))
+      << "applied " << worker->watermark().events_applied << " of " << head;
+  worker->StopConsumer();
   EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
 }
 
@@ -344,8 +424,9 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
 // one started on its store, while the relay republishes everything from the
 // start (as after a restart of the embedded cluster), ends equal to a clean
 // rebuild from the store.
+// The store fallback is off, so the worker has only Kafka to go by.
 TEST_F(ProjectionTest, RestartedWorkerUnderRepublishingEqualsCleanRebuild) {
-  auto kafka = std::move(bus::EmbeddedKafka::Start(1, "kring.case-events.v1", 6)).value();
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 6)).value();
   bus::RelayOptions relay_options;
   relay_options.kafka.bootstrap = kafka->bootstrap();
   auto relay = std::move(bus::OutboxRelay::Start(store_.get(), relay_options)).value();
@@ -354,12 +435,9 @@ TEST_F(ProjectionTest, RestartedWorkerUnderRepublishingEqualsCleanRebuild) {
     AddCase("a-" + std::to_string(i), 2 + i % 17, v1::DOMAIN_YOUTH_PROTECTION, "GM0363", 2021 + i % 3, 1 + i % 12);
   }
   {
-    auto worker = OpenEngine("live", kafka->bootstrap());
+    auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
     worker->StartConsumer();
-    for (int i = 0; i < 1200 && worker->watermark().events_applied == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_GT(worker->watermark().events_applied, 0u);
+    ASSERT_TRUE(testing::WaitFor([&] { return worker->watermark().events_applied > 0; }));
   }  // stopped, possibly mid-stream
   for (int i = 0; i < 60; ++i) {
     AddCase("b-" + std::to_string(i), 4 + i % 13, v1::DOMAIN_HOUSING, "GM0599", 2022 + i % 2, 1 + i % 12);
@@ -370,15 +448,14 @@ TEST_F(ProjectionTest, RestartedWorkerUnderRepublishingEqualsCleanRebuild) {
   relay = std::move(bus::OutboxRelay::Start(store_.get(), relay_options)).value();
   ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
 
-  auto worker = OpenEngine("live", kafka->bootstrap());
+  auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
   worker->StartConsumer();
   const uint64_t head = store_->Head().value();
-  for (int i = 0; i < 1200 && worker->watermark().events_applied < head; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(worker->watermark().events_applied, head);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // duplicates still arriving change nothing
+  // Every message, duplicates included, applied or skipped.
+  ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }))
+      << "applied " << worker->watermark().events_applied << " of " << head;
   worker->StopConsumer();
+  EXPECT_EQ(worker->watermark().events_applied, head);
 
   auto rebuilt = OpenEngine("rebuilt");
   ASSERT_TRUE(rebuilt->CatchUpFromStore().ok());

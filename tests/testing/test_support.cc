@@ -167,6 +167,8 @@ v1::Event RetractionOf(const v1::Event& target, int year, int month, int day) {
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <thread>
+
 namespace kring::testing {
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
@@ -183,6 +185,47 @@ std::string ClusterId(const std::string& bootstrap) {
   conf->set("bootstrap.servers", bootstrap, err);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
   return producer ? producer->clusterid(10000) : "";
+}
+
+std::map<int32_t, std::pair<int64_t, int64_t>> TopicOffsets(const std::string& bootstrap, const std::string& topic) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, err);
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), err));
+  std::map<int32_t, std::pair<int64_t, int64_t>> out;
+  if (!client) return out;
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(client.get(), topic, nullptr, err));
+  RdKafka::Metadata* md = nullptr;
+  if (client->metadata(false, t.get(), &md, 10000) != RdKafka::ERR_NO_ERROR) return out;
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  for (const auto* tm : *md->topics()) {
+    for (const auto* pm : *tm->partitions()) {
+      int64_t low = 0, high = 0;
+      if (client->query_watermark_offsets(topic, pm->id(), &low, &high, 10000) != RdKafka::ERR_NO_ERROR) return {};
+      out[pm->id()] = {low, high};
+    }
+  }
+  return out;
+}
+
+bool ConsumedToTheEnd(const std::string& bootstrap, const std::string& topic,
+                      const std::function<std::optional<int64_t>(const std::string&, int32_t)>& next_offset) {
+  const std::string cluster_id = ClusterId(bootstrap);
+  const auto ends = TopicOffsets(bootstrap, topic);
+  if (cluster_id.empty() || ends.empty()) return false;
+  for (const auto& [partition, range] : ends) {
+    if (next_offset(cluster_id, partition).value_or(range.first) != range.second) return false;
+  }
+  return true;
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std::string& topic, size_t expected,

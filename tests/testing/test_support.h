@@ -5,7 +5,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +94,22 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
 
 // The cluster id a Kafka cluster reports (empty if unreachable).
 std::string ClusterId(const std::string& bootstrap);
+
+// Each partition's first and next offset on a topic: partition -> (low,
+// high); high - low messages are on it. Empty if the cluster does not answer.
+std::map<int32_t, std::pair<int64_t, int64_t>> TopicOffsets(const std::string& bootstrap, const std::string& topic);
+
+// Whether a consumer has consumed every message on the topic: for each
+// partition, `next_offset(cluster_id, partition)` (the next offset it
+// stored; nullopt: none) is the partition's end. False if the cluster does not
+// answer.
+bool ConsumedToTheEnd(
+    const std::string& bootstrap, const std::string& topic,
+    const std::function<std::optional<int64_t>(const std::string& cluster_id, int32_t partition)>& next_offset);
+
+// Checks `done` every 20 ms until it holds (true) or `timeout` passes
+// (false): a generous deadline for a condition, not a timing bound.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // Reads the topic from the beginning of every partition until `expected`
 // messages arrived, no more arrive for `settle`, or `timeout` passes.

@@ -1,7 +1,9 @@
 """Fixtures: a real kringd with a SYNTHETIC cohort, for the integration tests.
 
 The binaries come from $KRING_KRINGD and $KRING_KRINGCTL (ctest sets both);
-without them the integration tests are skipped.
+without them the integration tests are skipped. Under ctest ($KRING_KRINGD
+set) a skipped test fails instead: ctest would count the skip as a pass, so a
+missing package or binary must not quietly turn a test off in CI.
 """
 
 import json
@@ -18,6 +20,17 @@ from kring_research import Client, ResearchError
 
 COHORT_CASES = 300
 COHORT_SEED = 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ctest, reports a skipped test as failed, with the skip's reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("KRING_KRINGD") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under ctest, which would count the skip as a pass: {reason}"
 
 
 def _binary(env: str) -> str:
