@@ -19,6 +19,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/crash_point.h"
 #include "common/errors.h"
@@ -127,20 +128,26 @@ absl::StatusOr<Record> DecodeRecord(std::string_view v) {
 }
 
 // An erasure in progress as stored: key_id NUL event_id NUL operator_name
-// (none of them holds a NUL: hex, a UUID, an identity name).
+// NUL occurred_at as Unix nanoseconds (none of them holds a NUL: hex, a
+// UUID, an identity name, digits).
 std::string EncodeIntent(const KeyStore::ErasureIntent& intent) {
-  return absl::StrCat(intent.key_id, std::string(1, '\0'), intent.event_id, std::string(1, '\0'),
-                      intent.operator_name);
+  const std::string nul(1, '\0');
+  return absl::StrCat(intent.key_id, nul, intent.event_id, nul, intent.operator_name, nul,
+                      absl::ToUnixNanos(intent.occurred_at));
 }
 
 absl::StatusOr<KeyStore::ErasureIntent> DecodeIntent(const std::string& case_id, std::string_view v) {
-  std::vector<std::string> parts = absl::StrSplit(v, absl::ByChar('\0'));
-  if (parts.size() != 3) return absl::DataLossError("key store: malformed erasure-in-progress record");
+  std::vector<std::string> parts = absl::StrSplit(absl::string_view(v.data(), v.size()), absl::ByChar('\0'));
+  int64_t nanos = 0;
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[3], &nanos)) {
+    return absl::DataLossError("key store: malformed erasure-in-progress record");
+  }
   KeyStore::ErasureIntent intent;
   intent.case_id = case_id;
   intent.key_id = std::move(parts[0]);
   intent.event_id = std::move(parts[1]);
   intent.operator_name = std::move(parts[2]);
+  intent.occurred_at = absl::FromUnixNanos(nanos);
   return intent;
 }
 
@@ -567,7 +574,8 @@ bool KeyStore::IsErased(const std::string& case_id) const {
 
 absl::StatusOr<KeyStore::ErasureIntent> KeyStore::BeginErasure(const std::string& case_id,
                                                                const std::string& event_id,
-                                                               const std::string& operator_name) {
+                                                               const std::string& operator_name,
+                                                               absl::Time occurred_at) {
   Impl& impl = *impl_;
   std::lock_guard<std::mutex> admin(impl.admin_mu);
   ASSIGN_OR_RETURN(std::optional<ErasureIntent> pending, impl.ReadIntent(case_id));
@@ -577,6 +585,7 @@ absl::StatusOr<KeyStore::ErasureIntent> KeyStore::BeginErasure(const std::string
   intent.case_id = case_id;
   intent.event_id = event_id;
   intent.operator_name = operator_name;
+  intent.occurred_at = occurred_at;
   {
     // No new key starts for the case while its marker is written, and a key
     // being created now is written first (and then erased).
@@ -657,7 +666,7 @@ absl::StatusOr<KeyStore::Erasure> KeyStore::Erase(const std::string& case_id) {
     ASSIGN_OR_RETURN(erasure.key_id, KeyIdOf(case_id));
     return erasure;
   }
-  ASSIGN_OR_RETURN(ErasureIntent intent, BeginErasure(case_id, "", ""));
+  ASSIGN_OR_RETURN(ErasureIntent intent, BeginErasure(case_id, "", "", absl::Now()));
   erasure.key_id = intent.key_id;
   RETURN_IF_ERROR(CompleteErasure(case_id));
   return erasure;

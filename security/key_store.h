@@ -16,7 +16,7 @@
 //       "kring data key" NUL case_id NUL key_id NUL master_key_id
 //     so a record moved to another case or re-labelled does not unwrap.
 //   "erase/" case_id      -> an erasure in progress (see below):
-//       key_id NUL event_id NUL operator_name
+//       key_id NUL event_id NUL operator_name NUL occurred_at (Unix ns, decimal)
 //
 // A sealed personal part is AES-256-GCM of the PersonalData's deterministic
 // serialization under the case's data key, with associated data
@@ -79,6 +79,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "eventstore/event_store.h"
 #include "kring/v1/events.pb.h"
 
@@ -149,12 +150,13 @@ class KeyStore final : public eventstore::PersonalDataSealer {
     std::string key_id;         // the destroyed key; "" when the case had none
     std::string event_id;       // the PersonalDataErased event to append
     std::string operator_name;  // who asked: the event's source
+    absl::Time occurred_at;     // the event's occurred_at (so a repeated append is the same event)
   };
   // Step 1 (see above). When an intent for the case is pending already, it
   // is returned unchanged (with its own event id and operator), and nothing
   // is written. A case erased before gets a new intent and keeps its marker.
   absl::StatusOr<ErasureIntent> BeginErasure(const std::string& case_id, const std::string& event_id,
-                                             const std::string& operator_name);
+                                             const std::string& operator_name, absl::Time occurred_at);
   // Step 2 (see above): purges, then deletes the intent. OK when none is
   // pending.
   absl::Status CompleteErasure(const std::string& case_id);

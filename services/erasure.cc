@@ -68,14 +68,16 @@ absl::StatusOr<v1::ErasePersonalDataResponse> Eraser::Erase(const std::string& c
     // (a store written before erasures recorded their intent first): destroy
     // it under the logged event's id, which the append then finds.
     std::string event_id;
+    absl::Time occurred_at = absl::Now();
     if (logged != nullptr) {
       event_id = logged->event().event_id();
+      occurred_at = FromTimestamp(logged->event().occurred_at());
     } else {
       ASSIGN_OR_RETURN(event_id, NewEventId());
     }
     KRING_CRASH_POINT("erase.before_intent");
     absl::StatusOr<security::KeyStore::ErasureIntent> begun =
-        keys_->BeginErasure(case_id, event_id, logged != nullptr ? logged->source() : operator_name);
+        keys_->BeginErasure(case_id, event_id, logged != nullptr ? logged->source() : operator_name, occurred_at);
     if (!begun.ok()) {
       return StepFailed("erasure not done: recording it in the key store failed; nothing changed, retry",
                         begun.status());
@@ -92,7 +94,7 @@ absl::StatusOr<v1::ErasePersonalDataResponse> Eraser::Finish(const security::Key
   batch.server_written = true;
   v1::Event& erased = batch.events.emplace_back();
   erased.set_event_id(intent.event_id);
-  *erased.mutable_occurred_at() = ToTimestamp(absl::Now());
+  *erased.mutable_occurred_at() = ToTimestamp(intent.occurred_at);
   erased.mutable_personal_data_erased()->set_key_id(intent.key_id);
   absl::StatusOr<eventstore::AppendOutcome> outcome = store_->Append(std::move(batch));
   if (!outcome.ok()) {
