@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <condition_variable>
@@ -286,6 +287,8 @@ struct KeyStore::Impl {
   // Serializes erasures, purges and rotations with each other; the append
   // path (Seal) never takes it, so a purge's compaction stalls no seal.
   std::mutex admin_mu;
+  // A write, flush or compaction failed since the last resume.
+  std::atomic<bool> write_failed{false};
 
   // The stored record of `case_id`; std::nullopt when it has none.
   absl::StatusOr<std::optional<Record>> ReadRecord(const std::string& case_id) const {
@@ -359,9 +362,10 @@ struct KeyStore::Impl {
     record.nonce = std::move(wrapped.nonce);
     record.wrapped = std::move(wrapped.ciphertext);
     KRING_CRASH_POINT("keys.create.before_write");
+    RETURN_IF_ERROR(ResumeAfterFailure());
     rocksdb::WriteOptions wo;
     wo.sync = options.sync;
-    RETURN_IF_ERROR(FromRocks(db->Put(wo, kCasePrefix + case_id, EncodeRecord(record)), "write data key"));
+    RETURN_IF_ERROR(Written(FromRocks(db->Put(wo, kCasePrefix + case_id, EncodeRecord(record)), "write data key")));
     Logger("keys")->debug("msg=data_key_created key_id={}", record.key_id);
     CaseKey key;
     key.key_id = record.key_id;
@@ -385,7 +389,9 @@ struct KeyStore::Impl {
   // files are deleted; then a rotation's pending-purge marker goes. Costs a
   // rewrite of the whole folder (one small record per case). `admin_mu`
   // held, `mu` not: seals go on meanwhile.
-  absl::Status Purge() {
+  absl::Status Purge() { return Written(PurgeSteps()); }
+  absl::Status PurgeSteps() {
+    RETURN_IF_ERROR(ResumeAfterFailure());
     rocksdb::FlushOptions flush;
     flush.wait = true;
     RETURN_IF_ERROR(FromRocks(db->Flush(flush), "flush"));
@@ -408,6 +414,26 @@ struct KeyStore::Impl {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     return FromRocks(db->Delete(wo, kPurgePendingKey), "clear the pending purge");
+  }
+
+  // After a failed write or flush RocksDB stops taking writes (a background
+  // error) until it is resumed. The next write tries DB::Resume(); RocksDB
+  // 7.8 refuses to resume after most I/O errors (a failed WAL sync, a failed
+  // table write), and then only a restart helps: Open replays what reached
+  // the disk and purges, and the server finishes any erasure in progress.
+  absl::Status ResumeAfterFailure() {
+    if (!write_failed.exchange(false)) return absl::OkStatus();
+    rocksdb::Status s = db->Resume();
+    if (s.ok()) return absl::OkStatus();
+    write_failed = true;
+    return absl::UnavailableError(absl::StrCat(
+        "key store: stopped after a failed write (", s.ToString(),
+        "); restart kringd: the start-up finishes any erasure in progress, and the key store takes writes again"));
+  }
+  // Remembers a failed write for ResumeAfterFailure.
+  absl::Status Written(const absl::Status& s) {
+    if (!s.ok()) write_failed = true;
+    return s;
   }
 
   // True when an erasure or rotation left a purge to do. `admin_mu` held.
@@ -608,7 +634,8 @@ absl::StatusOr<KeyStore::ErasureIntent> KeyStore::BeginErasure(const std::string
   if (written.ok()) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    written = FromRocks(impl.db->Write(wo, &batch), "write erased marker");
+    written = impl.ResumeAfterFailure();
+    if (written.ok()) written = impl.Written(FromRocks(impl.db->Write(wo, &batch), "write erased marker"));
   }
   {
     std::lock_guard<std::mutex> lock(impl.mu);
@@ -637,7 +664,8 @@ absl::Status KeyStore::CompleteErasure(const std::string& case_id) {
   KRING_CRASH_POINT("keys.erase.after_purge");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  RETURN_IF_ERROR(FromRocks(impl.db->Delete(wo, kErasePrefix + case_id), "clear the erasure in progress"));
+  RETURN_IF_ERROR(
+      impl.Written(FromRocks(impl.db->Delete(wo, kErasePrefix + case_id), "clear the erasure in progress")));
   Logger("keys")->info("msg=data_key_erased key_id={}", pending->key_id.empty() ? "none" : pending->key_id);
   return absl::OkStatus();
 }
@@ -717,9 +745,10 @@ absl::StatusOr<KeyStore::Rotation> KeyStore::RotateMasterKey(const std::string& 
       RETURN_IF_ERROR(FromRocks(it->status(), "scan data keys"));
       RETURN_IF_ERROR(FromRocks(batch.Put(kMasterKeyIdKey, new_id), "stage master key id"));
       RETURN_IF_ERROR(FromRocks(batch.Put(kPurgePendingKey, ""), "stage the pending purge"));
+      RETURN_IF_ERROR(impl.ResumeAfterFailure());
       rocksdb::WriteOptions wo;
       wo.sync = true;
-      return FromRocks(impl.db->Write(wo, &batch), "write re-wrapped keys");
+      return impl.Written(FromRocks(impl.db->Write(wo, &batch), "write re-wrapped keys"));
     }();
     if (written.ok()) {
       // Committed: from here on only the new key unwraps. The cached data

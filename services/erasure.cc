@@ -79,8 +79,10 @@ absl::StatusOr<v1::ErasePersonalDataResponse> Eraser::Erase(const std::string& c
     absl::StatusOr<security::KeyStore::ErasureIntent> begun =
         keys_->BeginErasure(case_id, event_id, logged != nullptr ? logged->source() : operator_name, occurred_at);
     if (!begun.ok()) {
-      return StepFailed("erasure not done: recording it in the key store failed; nothing changed, retry",
-                        begun.status());
+      return StepFailed(
+          "erasure not confirmed: recording it in the key store failed; nothing is half done: if the record "
+          "reached the disk, the next start of kringd finishes the erasure, otherwise nothing changed; retry it",
+          begun.status());
     }
     intent = *std::move(begun);
   }

@@ -61,6 +61,22 @@ std::vector<std::string> FilesContaining(const std::string& dir, const std::stri
   return hits;
 }
 
+// The case ids with an erasure in progress in the key folder, read past the
+// running server.
+std::vector<std::string> PendingInKeyFolder(const std::string& keys_dir) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::Options(), keys_dir, &raw);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (!s.ok()) return {"(unreadable)"};
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> pending;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("erase/"); it->Valid() && it->key().starts_with("erase/"); it->Next()) {
+    pending.push_back(it->key().ToString().substr(6));
+  }
+  return pending;
+}
+
 // The case's stored key record, read past the running server.
 std::string PeekKeyRecord(const std::string& keys_dir, const std::string& case_id) {
   rocksdb::DB* raw = nullptr;
@@ -165,6 +181,7 @@ TEST_P(ErasureCrashTest, AKilledErasureIsFinishedAtStartOrNotDoneAndNeverHalfDon
   {
     auto kringd = Start();
     ASSERT_NE(kringd, nullptr);
+    EXPECT_EQ(PendingInKeyFolder(data_dir_ + "/keys"), std::vector<std::string>{}) << "finished at start-up";
     v1::ReadCaseResponse after = ReadCase("case-crash");
     int erased_events = 0;
     for (const v1::AuditEvent& e : after.events()) {
