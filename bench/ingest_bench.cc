@@ -71,8 +71,8 @@
 
 #include "absl/time/time.h"
 #include "common/uuid.h"
-#include "kring/v1/events.pb.h"
 #include "kring/v1/audit.grpc.pb.h"
+#include "kring/v1/events.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "synth/cohort.h"
 
@@ -1476,13 +1476,12 @@ int Run(const Options& o) {
     };
     const std::string what = std::string(personal ? ", every event with a personal part" : "") +
                              (erasing ? ", while an operator erases cases back to back" : "");
-    ScenarioResult s =
-        RunScenario(o, kringd, key,
-                    std::string(key == "scenario_b" ? "Scenario (b)" : "Scenario (p)") + ": unary Append, " +
-                        std::to_string(o.clients) + " clients x single events" + what + ", each waiting " +
-                        "for its ack (" + o.unary_mode + " API, " + std::to_string(o.unary_channels) +
-                        " channels); latency = call -> ack",
-                    key == "scenario_b" ? o.target_b : 0, o.events_b, "requests", round);
+    ScenarioResult s = RunScenario(o, kringd, key,
+                                   std::string(key == "scenario_b" ? "Scenario (b)" : "Scenario (p)") +
+                                       ": unary Append, " + std::to_string(o.clients) + " clients x single events" +
+                                       what + ", each waiting " + "for its ack (" + o.unary_mode + " API, " +
+                                       std::to_string(o.unary_channels) + " channels); latency = call -> ack",
+                                   key == "scenario_b" ? o.target_b : 0, o.events_b, "requests", round);
     s.settings = {{"clients", o.clients},
                   {"channels", o.unary_channels},
                   {"mode", o.unary_mode},
@@ -1496,8 +1495,9 @@ int Run(const Options& o) {
       s.settings["erasure_p50_ms"] = ns.empty() ? 0.0 : PercentileMs(ns, 0.50);
       s.settings["erasure_p99_ms"] = ns.empty() ? 0.0 : PercentileMs(ns, 0.99);
       std::cout << "erasures during the rounds: " << eraser->erasures() << " ("
-                << (ns.empty() ? std::string("none") : "p50 " + Fixed(PercentileMs(ns, 0.50), 1) + " ms, p99 " +
-                                                           Fixed(PercentileMs(ns, 0.99), 1) + " ms")
+                << (ns.empty() ? std::string("none")
+                               : "p50 " + Fixed(PercentileMs(ns, 0.50), 1) + " ms, p99 " +
+                                     Fixed(PercentileMs(ns, 0.99), 1) + " ms")
                 << "), failed: " << eraser->failures()
                 << (eraser->failures() > 0 ? " (first: " + eraser->first_error() + ")" : "") << "\n";
       if (eraser->failures() > 0) s.extra_failures += eraser->failures();
@@ -1521,8 +1521,7 @@ int Run(const Options& o) {
     for (size_t i = first; i < results.size(); ++i) {
       const Json j = results[i].ToJson();
       std::cout << Pad(results[i].key.substr(11), 30, true) << Pad(Grouped(j["events_per_s"].get<double>()), 11)
-                << Pad(Fixed(j["p50_ms"].get<double>(), 2), 9) << Pad(Fixed(j["p99_ms"].get<double>(), 2), 9)
-                << "\n";
+                << Pad(Fixed(j["p50_ms"].get<double>(), 2), 9) << Pad(Fixed(j["p99_ms"].get<double>(), 2), 9) << "\n";
     }
     return 0;
   };
@@ -1595,7 +1594,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check([](const std::string& v) {
         return !v.empty() && v.find_first_not_of("abp") == std::string::npos ? std::string()
-                                                                               : std::string("letters a, b, p only");
+                                                                             : std::string("letters a, b, p only");
       });
   app.add_option("--warmup", o.warmup_s, "warm-up seconds before the timed rounds (0: none)")->capture_default_str();
   app.add_option("--rounds", o.rounds, "timed rounds per scenario")->capture_default_str()->check(CLI::Range(1, 100));

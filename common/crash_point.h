@@ -39,9 +39,9 @@ void ClearCrashPointHooks();
 
 }  // namespace kring
 
-#define KRING_CRASH_POINT(name)                                                       \
-  do {                                                                                \
-    if (::kring::crash_point_internal::armed.load(std::memory_order_relaxed)) {       \
-      ::kring::crash_point_internal::Reached(name);                                   \
-    }                                                                                 \
+#define KRING_CRASH_POINT(name)                                                 \
+  do {                                                                          \
+    if (::kring::crash_point_internal::armed.load(std::memory_order_relaxed)) { \
+      ::kring::crash_point_internal::Reached(name);                             \
+    }                                                                           \
   } while (false)

@@ -32,7 +32,7 @@
 namespace rocksdb {
 class DB;
 class Env;
-}
+}  // namespace rocksdb
 
 namespace kring::security {
 

@@ -10,17 +10,17 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <unordered_set>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/crash_point.h"
 #include "common/errors.h"
@@ -598,8 +598,7 @@ bool KeyStore::IsErased(const std::string& case_id) const {
   return record->has_value() && (*record)->erased;
 }
 
-absl::StatusOr<KeyStore::ErasureIntent> KeyStore::BeginErasure(const std::string& case_id,
-                                                               const std::string& event_id,
+absl::StatusOr<KeyStore::ErasureIntent> KeyStore::BeginErasure(const std::string& case_id, const std::string& event_id,
                                                                const std::string& operator_name,
                                                                absl::Time occurred_at) {
   Impl& impl = *impl_;

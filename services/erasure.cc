@@ -133,8 +133,9 @@ absl::StatusOr<int> Eraser::CompletePending() {
   for (const security::KeyStore::ErasureIntent& intent : pending) {
     absl::StatusOr<v1::ErasePersonalDataResponse> r = Finish(intent);
     if (!r.ok()) {
-      Logger("operations")->error("msg=erasure_not_finished pending={} status=\"{}\"", pending.size() - finished,
-                                  r.status().ToString());
+      Logger("operations")
+          ->error("msg=erasure_not_finished pending={} status=\"{}\"", pending.size() - finished,
+                  r.status().ToString());
       return r.status();
     }
     ++finished;

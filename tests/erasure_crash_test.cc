@@ -39,8 +39,8 @@ using testing::kPlantedPersonal;
 
 // Every step of an erasure, in order (services/erasure.h).
 const char* const kCrashPoints[] = {
-    "erase.before_intent",       "keys.erase.after_intent",  "erase.after_event_appended", "keys.purge.before_compact",
-    "keys.purge.after_compact", "keys.erase.after_purge", "erase.before_reply",
+    "erase.before_intent",      "keys.erase.after_intent", "erase.after_event_appended", "keys.purge.before_compact",
+    "keys.purge.after_compact", "keys.erase.after_purge",  "erase.before_reply",
 };
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& purpose = "") {
@@ -106,8 +106,8 @@ class ErasureCrashTest : public ::testing::TestWithParam<const char*> {
     if (!crash_at.empty()) ::setenv("KRING_CRASH_AT", crash_at.c_str(), 1);
     std::unique_ptr<testing::KringdProcess> kringd;
     try {
-      kringd = std::make_unique<testing::KringdProcess>(data_dir_, std::vector<std::string>{"--master-key-file",
-                                                                                            key_file_});
+      kringd =
+          std::make_unique<testing::KringdProcess>(data_dir_, std::vector<std::string>{"--master-key-file", key_file_});
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
     }

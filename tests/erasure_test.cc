@@ -11,6 +11,8 @@
 //  - while an erasure's purge is held, and while a new case's first key
 //    write is held, seals of other cases complete (neither runs under the
 //    store's lock).
+#include "services/erasure.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -25,7 +27,6 @@
 #include "common/crash_point.h"
 #include "eventstore/event_store.h"
 #include "security/key_store.h"
-#include "services/erasure.h"
 #include "tests/testing/fault_fs.h"
 #include "tests/testing/test_support.h"
 

@@ -80,8 +80,9 @@ TEST_F(FreeTextTest, UnknownFieldsAreRefusedWhereverTheySitAndNothingIsStored) {
   auto* at = in_timestamp.mutable_occurred_at();
   at->GetReflection()->MutableUnknownFields(at)->AddLengthDelimited(3, "x");
 
-  const absl::Status refused = store_->Append(
-      testing::Batch("case-new", {testing::CaseReferredEvent(), top, in_payload, in_list, in_timestamp})).status();
+  const absl::Status refused =
+      store_->Append(testing::Batch("case-new", {testing::CaseReferredEvent(), top, in_payload, in_list, in_timestamp}))
+          .status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
   const std::vector<std::string> violations = Violations(refused);
   ASSERT_EQ(violations.size(), 4u) << refused;

@@ -339,8 +339,7 @@ TEST_F(KeyStoreTest, AcceptsOnlyMode0600Or0400ForTheMasterKeyFile) {
     EXPECT_NE(message.find("chmod 600"), std::string::npos) << message;
     EXPECT_FALSE(std::filesystem::exists(db_path_));
     // The same rule for a rotation's new key file, under its own name.
-    EXPECT_EQ(ReadMasterKeyFile(key_file_, "new_master_key_file").status().code(),
-              absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(ReadMasterKeyFile(key_file_, "new_master_key_file").status().code(), absl::StatusCode::kPermissionDenied);
   }
   for (const mode_t mode : {0600, 0400}) {
     WriteFile(key_file_, master_key_, mode);
