@@ -9,6 +9,12 @@
 //   (b) unary Append: C concurrent clients (default 16), each appending one
 //       event at a time to its own cases (expected version exact) and waiting
 //       for the acknowledgement before sending the next.
+//   (p) personal data: scenario (b) three times on one kringd with a master
+//       key, side by side: events without a personal part; every event with
+//       a personal part (so each append seals, and each new case creates and
+//       syncs its data key); and the same while an operator erases cases
+//       back to back (each erasure appends an event and purges the key
+//       folder: a flush and a full compaction).
 // For each round it prints durable events/s (events acknowledged OK / wall
 // time until the last acknowledgement), acknowledgement latency p50/p99 and
 // the CPU used by the server, by this client and by everything else on the
@@ -59,11 +65,13 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "common/uuid.h"
+#include "kring/v1/audit.grpc.pb.h"
 #include "kring/v1/events.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "synth/cohort.h"
@@ -837,6 +845,8 @@ class UnaryWorker {
     result_ = result;
     done_ = false;
   }
+  // Every event from now on carries a personal part (scenario p).
+  void SetPersonal(bool personal) { personal_ = personal; }
 
   // Builds the next request; false when the round allows no more.
   bool Prepare() {
@@ -857,6 +867,13 @@ class UnaryWorker {
     e->set_event_id(case_ids_.back());
     const int cause = workload_.cause[pos_];
     if (cause >= 0) e->set_causation_id(case_ids_[static_cast<size_t>(cause) - begin_]);
+    if (personal_) {
+      // A name and a short note: about 120 bytes to seal, as a partner's
+      // case tool would send with a referral or a follow-up.
+      auto& fields = *e->mutable_personal()->mutable_fields();
+      fields["name"] = "Bench Person";
+      fields["note"] = "contact by phone in the afternoon; the family prefers Dutch and Arabic; 2 children";
+    }
     if (version_ == 0) {
       request_.mutable_expected_version()->set_no_stream(true);
     } else {
@@ -979,10 +996,77 @@ class UnaryWorker {
   size_t begin_ = 0, pos_ = 0, end_ = 0;
   uint64_t version_ = 0;
   std::vector<std::string> case_ids_;  // fresh event ids of the current case
+  bool personal_ = false;
 
   std::mutex mu_;
   std::condition_variable done_cv_;
   bool done_ = false;
+};
+
+// Scenario (p)'s operator: appends a case with personal data and erases it,
+// back to back, until stopped; counts the erasures and their latency.
+class EraseLoop {
+ public:
+  EraseLoop(const std::shared_ptr<grpc::Channel>& channel, const v1::Event& referral, const std::string& run)
+      : ingest_(v1::IngestService::NewStub(channel)),
+        ops_(v1::OperationsService::NewStub(channel)),
+        referral_(referral),
+        run_(run) {
+    (*referral_.mutable_personal()->mutable_fields())["name"] = "Bench Erased";
+    referral_.clear_causation_id();
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~EraseLoop() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t erasures() const { return erasures_; }
+  uint64_t failures() const { return failures_; }
+  std::vector<int64_t>& latency_ns() { return latency_ns_; }
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  void Loop() {
+    UuidGen uuids(RandomSeed());
+    for (uint64_t n = 1; !stop_ && !g_interrupted; ++n) {
+      v1::AppendRequest append;
+      append.set_case_id("SYNTH-E" + run_ + "-" + std::to_string(n));
+      *append.add_events() = referral_;
+      uuids.Fill(append.mutable_events(0)->mutable_event_id());
+      v1::AppendResult appended;
+      grpc::ClientContext append_context;
+      append_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      grpc::Status s = ingest_->Append(&append_context, append, &appended);
+      if (s.ok()) {
+        v1::ErasePersonalDataRequest erase;
+        erase.set_case_id(append.case_id());
+        v1::ErasePersonalDataResponse erased;
+        grpc::ClientContext erase_context;
+        erase_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        const Clock::time_point start = Clock::now();
+        s = ops_->ErasePersonalData(&erase_context, erase, &erased);
+        latency_ns_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+      }
+      if (s.ok()) {
+        ++erasures_;
+      } else {
+        ++failures_;
+        if (first_error_.empty()) first_error_ = std::to_string(s.error_code()) + " " + s.error_message();
+      }
+    }
+  }
+
+  std::unique_ptr<v1::IngestService::Stub> ingest_;
+  std::unique_ptr<v1::OperationsService::Stub> ops_;
+  v1::Event referral_;
+  std::string run_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> erasures_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::vector<int64_t> latency_ns_;
+  std::string first_error_;
+  std::thread thread_;
 };
 
 // ---------------------------------------------------------------------------
@@ -998,8 +1082,10 @@ struct ScenarioResult {
   std::vector<std::pair<std::string, double>> thread_cpu;  // name (count), % of one core
   Json settings;
 
+  uint64_t extra_failures = 0;  // failed erasures of scenario (p)
+
   uint64_t Failures() const {
-    uint64_t f = warmup ? warmup->failures : 0;
+    uint64_t f = (warmup ? warmup->failures : 0) + extra_failures;
     for (const auto& r : rounds) f += r.failures;
     return f;
   }
@@ -1199,13 +1285,27 @@ int Run(const Options& o) {
   };
   // Starts kringd on the fresh data folder `name` and waits (bounded) for its
   // ready file; 0, or the exit code to return.
+  // Every kringd gets a master key (mode 0600): scenario (p) seals; the
+  // others send no personal part, so it costs them nothing.
+  const fs::path master_key = work / "master.key";
+  {
+    std::ofstream key(master_key, std::ios::binary);
+    std::mt19937_64 random(RandomSeed());
+    for (int i = 0; i < 4; ++i) {
+      const uint64_t word = random();
+      key.write(reinterpret_cast<const char*>(&word), sizeof word);
+    }
+  }
+  fs::permissions(master_key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
+  Options with_key = o;
+  with_key.kringd_args.insert(with_key.kringd_args.begin(), {"--master-key-file", master_key.string()});
   auto start_server = [&](const std::string& name) -> int {
     data_dir = work / ("data-" + name);
     log_file = work / ("kringd-" + name + ".log");
     const fs::path ready_file = work / ("ready-" + name + ".json");
     std::string error;
     std::cout << "\nkringd: " << o.kringd << " on " << data_dir.string() << "\n" << std::flush;
-    if (!kringd.Start(o, data_dir, ready_file, log_file, &error)) {
+    if (!kringd.Start(with_key, data_dir, ready_file, log_file, &error)) {
       std::cerr << "ingest_bench: cannot start kringd: " << error << "\n";
       return 3;
     }
@@ -1296,7 +1396,9 @@ int Run(const Options& o) {
     return 0;
   };
 
-  auto run_b = [&]() -> int {
+  // Scenario (b); with `personal`, every event carries a personal part; with
+  // `erasing`, an EraseLoop runs beside the rounds. `key` names the result.
+  auto run_unary = [&](const std::string& key, bool personal, bool erasing) -> int {
     std::vector<std::shared_ptr<grpc::Channel>> channels;
     std::vector<std::unique_ptr<v1::IngestService::Stub>> stubs;
     for (int i = 0; i < o.unary_channels; ++i) {
@@ -1306,8 +1408,11 @@ int Run(const Options& o) {
     }
     std::vector<std::unique_ptr<UnaryWorker>> workers;
     for (int i = 0; i < o.clients; ++i) {
-      workers.push_back(std::make_unique<UnaryWorker>(workload, i, o.clients, run));
+      workers.push_back(std::make_unique<UnaryWorker>(workload, i, o.clients, run + key.substr(key.size() - 1)));
+      workers.back()->SetPersonal(personal);
     }
+    std::unique_ptr<EraseLoop> eraser;
+    if (erasing) eraser = std::make_unique<EraseLoop>(channels.front(), workload.pool.front(), run);
     const bool blocking = o.unary_mode == "blocking";
     const bool queue = o.unary_mode == "cq";
     auto round = [&](RoundControl* control, Clock::time_point) {
@@ -1369,14 +1474,55 @@ int Run(const Options& o) {
       for (auto& t : threads) t.join();
       return out;
     };
-    ScenarioResult s =
-        RunScenario(o, kringd, "scenario_b",
-                    "Scenario (b): unary Append, " + std::to_string(o.clients) +
-                        " clients x single events, each waiting " + "for its ack (" + o.unary_mode + " API, " +
-                        std::to_string(o.unary_channels) + " channels); latency = call -> ack",
-                    o.target_b, o.events_b, "requests", round);
-    s.settings = {{"clients", o.clients}, {"channels", o.unary_channels}, {"mode", o.unary_mode}};
+    const std::string what = std::string(personal ? ", every event with a personal part" : "") +
+                             (erasing ? ", while an operator erases cases back to back" : "");
+    ScenarioResult s = RunScenario(o, kringd, key,
+                                   std::string(key == "scenario_b" ? "Scenario (b)" : "Scenario (p)") +
+                                       ": unary Append, " + std::to_string(o.clients) + " clients x single events" +
+                                       what + ", each waiting " + "for its ack (" + o.unary_mode + " API, " +
+                                       std::to_string(o.unary_channels) + " channels); latency = call -> ack",
+                                   key == "scenario_b" ? o.target_b : 0, o.events_b, "requests", round);
+    s.settings = {{"clients", o.clients},
+                  {"channels", o.unary_channels},
+                  {"mode", o.unary_mode},
+                  {"personal", personal},
+                  {"erasing", erasing}};
+    if (eraser) {
+      eraser->Stop();
+      auto& ns = eraser->latency_ns();
+      s.settings["erasures"] = eraser->erasures();
+      s.settings["erasure_failures"] = eraser->failures();
+      s.settings["erasure_p50_ms"] = ns.empty() ? 0.0 : PercentileMs(ns, 0.50);
+      s.settings["erasure_p99_ms"] = ns.empty() ? 0.0 : PercentileMs(ns, 0.99);
+      std::cout << "erasures during the rounds: " << eraser->erasures() << " ("
+                << (ns.empty() ? std::string("none")
+                               : "p50 " + Fixed(PercentileMs(ns, 0.50), 1) + " ms, p99 " +
+                                     Fixed(PercentileMs(ns, 0.99), 1) + " ms")
+                << "), failed: " << eraser->failures()
+                << (eraser->failures() > 0 ? " (first: " + eraser->first_error() + ")" : "") << "\n";
+      if (eraser->failures() > 0) s.extra_failures += eraser->failures();
+    }
     results.push_back(std::move(s));
+    return 0;
+  };
+  auto run_b = [&]() -> int { return run_unary("scenario_b", false, false); };
+  // Scenario (p): the three runs of (b) on one server, then side by side.
+  auto run_p = [&]() -> int {
+    const size_t first = results.size();
+    for (const auto& [key, personal, erasing] :
+         {std::tuple{"scenario_p_plain", false, false}, std::tuple{"scenario_p_personal", true, false},
+          std::tuple{"scenario_p_personal_erasing", true, true}}) {
+      if (g_interrupted || !kringd.Running()) break;
+      if (const int rc = run_unary(key, personal, erasing); rc != 0) return rc;
+    }
+    std::cout << "\nScenario (p) side by side (medians over the rounds; load average "
+              << ReadSmallFile("/proc/loadavg").substr(0, 14) << ")\n"
+              << Pad("", 30, true) << Pad("events/s", 11) << Pad("p50 ms", 9) << Pad("p99 ms", 9) << "\n";
+    for (size_t i = first; i < results.size(); ++i) {
+      const Json j = results[i].ToJson();
+      std::cout << Pad(results[i].key.substr(11), 30, true) << Pad(Grouped(j["events_per_s"].get<double>()), 11)
+                << Pad(Fixed(j["p50_ms"].get<double>(), 2), 9) << Pad(Fixed(j["p99_ms"].get<double>(), 2), 9) << "\n";
+    }
     return 0;
   };
 
@@ -1391,7 +1537,7 @@ int Run(const Options& o) {
     if (!o.shared_server) {
       if (const int rc = start_server(std::string(1, scenario)); rc != 0) return rc;
     }
-    if (const int rc = scenario == 'a' ? run_a() : run_b(); rc != 0) return rc;
+    if (const int rc = scenario == 'a' ? run_a() : scenario == 'b' ? run_b() : run_p(); rc != 0) return rc;
     if (!o.shared_server) stop_server();
   }
   if (o.shared_server) stop_server();
@@ -1402,7 +1548,7 @@ int Run(const Options& o) {
   Json line = Json::object();
   for (const auto& s : results) {
     failures += s.Failures();
-    if (s.MedianRate() < s.target) targets_met = false;
+    if (s.target > 0 && s.MedianRate() < s.target) targets_met = false;
     line[s.key] = s.ToJson();
   }
   line["failures"] = failures;
@@ -1442,9 +1588,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--stop-timeout", o.stop_timeout_s, "seconds to wait for kringd after SIGTERM before SIGKILL")
       ->capture_default_str();
-  app.add_option("--scenarios", o.scenarios, "which scenarios to run: a, b or ab")
+  app.add_option("--scenarios", o.scenarios,
+                 "which scenarios to run, in order: any of a, b and p (p: (b) without and with personal data, "
+                 "and with erasures running)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"a", "b", "ab", "ba"}));
+      ->check([](const std::string& v) {
+        return !v.empty() && v.find_first_not_of("abp") == std::string::npos ? std::string()
+                                                                             : std::string("letters a, b, p only");
+      });
   app.add_option("--warmup", o.warmup_s, "warm-up seconds before the timed rounds (0: none)")->capture_default_str();
   app.add_option("--rounds", o.rounds, "timed rounds per scenario")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--duration", o.duration_s, "seconds per round (0: until the event count)")->capture_default_str();

@@ -2,17 +2,24 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/time.h"
 #include "eventstore/event_store.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace kring::eventstore {
 namespace {
 
 constexpr size_t kMaxViolations = 50;
-constexpr size_t kMaxReasonBytes = 500;
+// Free text outside `personal` is stored and published in clear and survives
+// an erasure: a retraction's reason is kept to a code or a short phrase
+// (docs/security.md "Free text outside personal").
+constexpr size_t kMaxReasonBytes = 100;
 constexpr uint32_t kMaxChildrenAffected = 25;
 constexpr size_t kMaxPersonalFields = 64;
 constexpr size_t kMaxPersonalValueBytes = 4096;
@@ -183,7 +190,10 @@ void CheckPayload(const v1::Event& e, const std::string& at, bool server_written
       }
       if (p.reason().empty() || p.reason().size() > kMaxReasonBytes) {
         c.Add(at + ".event_retracted.reason",
-              absl::StrCat("is required: 1-", kMaxReasonBytes, " bytes saying why, without personal data"));
+              absl::StrCat("is required: 1-", kMaxReasonBytes,
+                           " bytes saying why (a code or a short phrase), without personal data: it is stored in "
+                           "clear and outlives an erasure; put a longer note in the event's personal part, which "
+                           "is sealed"));
       }
       return;
     }
@@ -199,6 +209,34 @@ void CheckPayload(const v1::Event& e, const std::string& at, bool server_written
     case v1::Event::PAYLOAD_NOT_SET:
       c.Add(at + ".payload", "exactly one event payload (case_referred ... event_retracted) is required");
       return;
+  }
+}
+
+// Fields this server's schema does not define, anywhere in the event:
+// refused, since they cannot be checked and would be stored and published in
+// clear, beyond the reach of an erasure (docs/schema-evolution.md rule 4).
+// Only the field numbers are named, never their content.
+void CheckUnknownFields(const google::protobuf::Message& m, const std::string& at, Checker& c) {
+  const google::protobuf::Reflection* reflection = m.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(m);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    c.Add(at, absl::StrCat("carries field number ", unknown.field(i).number(),
+                           ", which this server's schema (kring/v1/events.proto) does not define; unknown fields "
+                           "are refused (they cannot be checked and would be stored in clear): leave the field out, "
+                           "or upgrade the server first"));
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string path = absl::StrCat(at, ".", f->name());
+    if (!f->is_repeated()) {
+      CheckUnknownFields(reflection->GetMessage(m, f), path, c);
+      continue;
+    }
+    for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
+      CheckUnknownFields(reflection->GetRepeatedMessage(m, f, i), absl::StrCat(path, "[", i, "]"), c);
+    }
   }
 }
 
@@ -321,6 +359,7 @@ absl::Status ValidateBatch(const AppendBatch& batch, const ValidationOptions& op
     }
     if (e.has_personal()) CheckPersonal(e.personal(), at + ".personal", c);
     CheckPayload(e, at, batch.server_written, c);
+    CheckUnknownFields(e, at, c);
   }
   return c.Status();
 }

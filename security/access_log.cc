@@ -94,6 +94,7 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(AccessLogOptions opti
   db_options.create_if_missing = true;
   // Small and written rarely (one entry per audited read): keep it light.
   db_options.max_background_jobs = 1;
+  if (impl.options.env != nullptr) db_options.env = impl.options.env;
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, impl.options.path, &raw), "open"));
   impl.db.reset(raw);

@@ -31,7 +31,8 @@
 
 namespace rocksdb {
 class DB;
-}
+class Env;
+}  // namespace rocksdb
 
 namespace kring::security {
 
@@ -43,6 +44,10 @@ struct AccessLogOptions {
   bool sync = true;
   // Stamps `at`. Default (unset): absl::Now. Tests only.
   std::function<absl::Time()> clock;
+  // The RocksDB environment the folder is written through, e.g. a
+  // fault-injecting one (tests/testing/fault_fs.h); must outlive the log.
+  // Default: nullptr (the default environment).
+  rocksdb::Env* env = nullptr;
 };
 
 class AccessLog {

@@ -244,63 +244,15 @@ grpc::ServerUnaryReactor* OperationsService::ErasePersonalData(grpc::CallbackSer
     return reactor;
   }
   // The compaction that purges the key may take a moment: off gRPC's threads.
-  const bool started =
-      background_.Run("kring-erase", 0,
-                      [this, reactor, response, case_id = request->case_id(), name = caller->name](
-                          const std::atomic<bool>&) { reactor->Finish(ToGrpc(Erase(case_id, name, response))); });
+  const bool started = background_.Run(
+      "kring-erase", 0,
+      [this, reactor, response, case_id = request->case_id(), name = caller->name](const std::atomic<bool>&) {
+        absl::StatusOr<v1::ErasePersonalDataResponse> r = eraser_.Erase(case_id, name);
+        if (r.ok()) *response = *std::move(r);
+        reactor->Finish(ToGrpc(r.status()));
+      });
   if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   return reactor;
-}
-
-absl::Status OperationsService::Erase(const std::string& case_id, const std::string& operator_name,
-                                      v1::ErasePersonalDataResponse* response) {
-  if (!eventstore::IsValidId(case_id)) {
-    return BadRequestError("case_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
-  }
-  if (keys_ == nullptr) {
-    return absl::FailedPreconditionError(
-        "--master-key-file: this server runs without a master key, so it holds no data keys to destroy");
-  }
-  // One erasure at a time: a second call for the same case then finds the
-  // first one's event and reports already_erased.
-  std::lock_guard<std::mutex> lock(erase_mu_);
-  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, store_->ReadCase(CaseId(case_id), StreamVersion(1)));
-  if (events.empty())
-    return BadRequestError("case_id", "no events recorded for this case", absl::StatusCode::kNotFound);
-  response->set_case_id(case_id);
-  // An erasure recorded before (perhaps by a call that failed before the key
-  // was destroyed): destroy the key, append nothing.
-  for (const v1::RecordedEvent& e : events) {
-    if (!e.event().has_personal_data_erased()) continue;
-    ASSIGN_OR_RETURN(security::KeyStore::Erasure erasure, keys_->Erase(case_id));
-    response->set_key_id(e.event().personal_data_erased().key_id());
-    response->set_global_position(e.global_position());
-    response->set_stream_version(e.stream_version());
-    response->set_already_erased(true);
-    return absl::OkStatus();
-  }
-  ASSIGN_OR_RETURN(std::string key_id, keys_->KeyIdOf(case_id));
-  eventstore::AppendBatch batch;
-  batch.case_id = CaseId(case_id);
-  batch.source = operator_name;
-  batch.server_written = true;
-  v1::Event& erased = batch.events.emplace_back();
-  ASSIGN_OR_RETURN(std::string random, security::RandomBytes(16));
-  uint64_t hi = 0, lo = 0;
-  std::memcpy(&hi, random.data(), 8);
-  std::memcpy(&lo, random.data() + 8, 8);
-  FormatUuidV4(hi, lo, erased.mutable_event_id());
-  *erased.mutable_occurred_at() = ToTimestamp(absl::Now());
-  erased.mutable_personal_data_erased()->set_key_id(key_id);
-  ASSIGN_OR_RETURN(eventstore::AppendOutcome outcome, store_->Append(std::move(batch)));
-  ASSIGN_OR_RETURN(security::KeyStore::Erasure erasure, keys_->Erase(case_id));
-  response->set_key_id(key_id);
-  response->set_global_position(outcome.first_position.value());
-  response->set_stream_version(outcome.first_version.value());
-  Logger("operations")
-      ->info("msg=personal_data_erased position={} key_destroyed={}", outcome.first_position.value(),
-             !erasure.key_id.empty());
-  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* OperationsService::RotateMasterKey(grpc::CallbackServerContext* context,

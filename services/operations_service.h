@@ -26,6 +26,7 @@
 #include "security/auth.h"
 #include "security/key_store.h"
 #include "services/background.h"
+#include "services/erasure.h"
 
 namespace kring::services {
 
@@ -36,7 +37,7 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   // operator role.
   OperationsService(eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models,
                     const security::Authenticator* auth, security::KeyStore* keys)
-      : store_(store), read_models_(std::move(read_models)), auth_(auth), keys_(keys) {}
+      : store_(store), read_models_(std::move(read_models)), auth_(auth), keys_(keys), eraser_(store, keys) {}
   ~OperationsService() override { Shutdown(); }
 
   grpc::ServerWriteReactor<v1::RebuildProgress>* Rebuild(grpc::CallbackServerContext* context,
@@ -50,19 +51,19 @@ class OperationsService final : public v1::OperationsService::CallbackService {
                                             const v1::RotateMasterKeyRequest* request,
                                             v1::RotateMasterKeyResponse* response) override;
 
+  // Finishes the erasures that a crash or a failure interrupted
+  // (services/erasure.h); the server calls it at start-up, before serving.
+  absl::StatusOr<int> CompletePendingErasures() { return eraser_.CompletePending(); }
+
   void BeginShutdown() { background_.BeginShutdown(); }
   void Shutdown() { background_.Shutdown(); }
 
  private:
-  // The erasure itself (see ErasePersonalData in audit.proto).
-  absl::Status Erase(const std::string& case_id, const std::string& operator_name,
-                     v1::ErasePersonalDataResponse* response);
-
   eventstore::EventStore* const store_;
   const std::map<std::string, projections::LiveReadModel*> read_models_;
   const security::Authenticator* const auth_;
   security::KeyStore* const keys_;
-  std::mutex erase_mu_;  // serializes erasures (Erase)
+  Eraser eraser_;  // the erasures themselves (see ErasePersonalData in audit.proto)
   BackgroundWork background_;
 };
 

@@ -91,6 +91,12 @@ absl::Status KringServer::StartAll() {
   research_models.support = by_name.at(projections::SupportProjection::kName);
   research_ = std::make_unique<ResearchService>(research_models, auth_.get());
   operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get());
+  // An erasure that a crash interrupted is finished before anyone can read
+  // or append (services/erasure.h). Should that fail, the case's key already
+  // opens nothing; the server serves, and a repeated erasure finishes it.
+  if (absl::StatusOr<int> finished = operations_->CompletePendingErasures(); !finished.ok()) {
+    Logger("server")->error("msg=interrupted_erasure_not_finished status=\"{}\"", finished.status().ToString());
+  }
   audit_ = std::make_unique<AuditService>(store_.get(), auth_.get(), access_log_.get(), keys_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -1,6 +1,7 @@
 // AccessLog (security/access_log.h): sequences and timestamps, the hash chain
-// across restarts, paging and the case filter of Read, tamper evidence, and
-// concurrent Record calls.
+// across restarts, paging and the case filter of Read, tamper evidence,
+// concurrent Record calls, and a failed sync under the fault-injecting file
+// system.
 #include "security/access_log.h"
 
 #include <google/protobuf/util/message_differencer.h>
@@ -17,6 +18,7 @@
 #include "common/bytes.h"
 #include "common/errors.h"
 #include "eventstore/chain.h"
+#include "testing/fault_fs.h"
 #include "testing/test_support.h"
 
 namespace kring::security {
@@ -115,6 +117,34 @@ class AccessLogTest : public ::testing::Test {
   kring::testing::TempDir dir_;
   std::atomic<int64_t> ticks_{0};
 };
+
+// On the fault-injecting file system (AccessLogOptions::env): an entry whose
+// sync fails is not acknowledged, uses up no sequence, and a crash right
+// after keeps every acknowledged entry and the chain.
+TEST_F(AccessLogTest, AFailedSyncIsRefusedUsesNoSequenceAndACrashKeepsWhatWasAcknowledged) {
+  kring::testing::FaultFs fs;
+  std::unique_ptr<rocksdb::Env> env = fs.NewEnv();
+  AccessLogOptions options = Options();
+  options.env = env.get();
+  {
+    auto log = AccessLog::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    RecordN(**log, 2);
+    fs.FailOn(kring::testing::FaultFs::Op::kSync, ".log", kring::testing::FaultFs::Error::kIoError, 0, 1);
+    auto refused = (*log)->Record(EntryAbout("case-1"));
+    EXPECT_FALSE(refused.ok());
+    EXPECT_EQ(fs.faults_injected(), 1);
+    EXPECT_EQ((*log)->size(), 2u) << "a failed write uses up no sequence";
+    fs.Deactivate();
+  }
+  fs.DropUnsyncedData();
+  fs.Reactivate();
+  auto log = AccessLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->size(), 2u) << "the refused entry was never acknowledged and is gone";
+  EXPECT_TRUE((*log)->Verify().ok());
+  EXPECT_EQ(Sequences(ReadOrDie(**log, 1, 10)).front(), 1u);
+}
 
 TEST_F(AccessLogTest, OpenRequiresAPath) {
   auto log = AccessLog::Open(AccessLogOptions());

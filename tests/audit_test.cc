@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -562,11 +563,19 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
   constexpr uint64_t kEvents = uint64_t{kCases} * kEventsPerCase;
   constexpr uint64_t kBoundBytes = 64 << 20;
   testing::TempDir dir;
-  testing::KringdProcess kringd(dir.Sub("data"), {"--kafka-config", "queued.max.messages.kbytes=4096"});
+  // A master key, so that the retractions can carry a sealed note (a
+  // retraction's reason is at most 100 bytes).
+  {
+    std::ofstream key(dir.Sub("master.key"), std::ios::binary);
+    key << std::string(32, 'k');
+  }
+  std::filesystem::permissions(dir.Sub("master.key"), std::filesystem::perms::owner_read);
+  testing::KringdProcess kringd(dir.Sub("data"), {"--kafka-config", "queued.max.messages.kbytes=4096",
+                                                  "--master-key-file", dir.Sub("master.key")});
   auto channel = NewChannel(kringd.address());
 
   // The log: per case a referral, then costs each followed by its retraction
-  // with a 500-byte reason (~0.45 KB per event on average).
+  // with a 500-byte sealed note (~0.5 KB per event on average).
   {
     auto stub = v1::IngestService::NewStub(channel);
     grpc::ClientContext context;
@@ -580,12 +589,13 @@ TEST(ReadAllMemoryTest, ASlowReaderOfALargeLogKeepsTheServersMemoryBounded) {
         if (ack.code() != 0) ++refused;
       }
     });
-    const std::string reason(500, 'r');
+    const std::string note(500, 'r');
     for (int c = 0; c < kCases; ++c) {
       std::vector<v1::Event> events = {Referral()};
       while (events.size() + 2 <= kEventsPerCase) {
         events.push_back(testing::CostRecordedEvent());
-        events.push_back(Retract(events.back().event_id(), reason));
+        events.push_back(Retract(events.back().event_id()));
+        (*events.back().mutable_personal()->mutable_fields())["note"] = note;
       }
       while (events.size() < kEventsPerCase) events.push_back(testing::CostRecordedEvent());
       v1::AppendRequest request = Request(absl::StrCat("big-", c), events);

@@ -20,6 +20,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "security/aead.h"
 #include "testing/test_support.h"
 
@@ -320,6 +321,30 @@ TEST_F(KeyStoreTest, RefusesAMasterKeyFileReadableByOthers) {
   EXPECT_EQ(KeyStore::Open(Options(key_file_)).status().code(), absl::StatusCode::kPermissionDenied);
   // Nothing was created for a refused key.
   EXPECT_FALSE(std::filesystem::exists(db_path_));
+}
+
+// The help and the docs say 0600 or 0400: an execute bit (0700, 0500), a
+// set-id or sticky bit is refused too, with a message naming the flag, the
+// mode and the rule; nothing is created.
+TEST_F(KeyStoreTest, AcceptsOnlyMode0600Or0400ForTheMasterKeyFile) {
+  for (const mode_t mode : {0700, 0500, 0640, 0604, 04600, 01600}) {
+    WriteFile(key_file_, master_key_, mode);
+    auto store = KeyStore::Open(Options(key_file_));
+    ASSERT_FALSE(store.ok()) << absl::StrFormat("mode %04o", mode);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kPermissionDenied) << store.status();
+    const std::string message(store.status().message());
+    EXPECT_EQ(message.rfind("--master-key-file: ", 0), 0u) << message;
+    EXPECT_NE(message.find(absl::StrFormat("has mode %04o", mode)), std::string::npos) << message;
+    EXPECT_NE(message.find("must be mode 0600 or 0400"), std::string::npos) << message;
+    EXPECT_NE(message.find("chmod 600"), std::string::npos) << message;
+    EXPECT_FALSE(std::filesystem::exists(db_path_));
+    // The same rule for a rotation's new key file, under its own name.
+    EXPECT_EQ(ReadMasterKeyFile(key_file_, "new_master_key_file").status().code(), absl::StatusCode::kPermissionDenied);
+  }
+  for (const mode_t mode : {0600, 0400}) {
+    WriteFile(key_file_, master_key_, mode);
+    EXPECT_TRUE(ReadMasterKeyFile(key_file_, "--master-key-file").ok()) << absl::StrFormat("mode %04o", mode);
+  }
 }
 
 TEST_F(KeyStoreTest, RefusesAMasterKeyFileOfTheWrongShape) {
