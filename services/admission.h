@@ -21,9 +21,9 @@
 // OnBudgetFreed.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <condition_variable>
 #include <list>
 #include <mutex>
 #include <string>

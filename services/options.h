@@ -45,9 +45,9 @@ struct ServerOptions {
   // connection.
   AdmissionOptions admission;
   // Most bytes of the metadata (headers) of one request; a larger one is
-  // refused by gRPC with RESOURCE_EXHAUSTED. Default: 16 KiB
+  // refused by gRPC with RESOURCE_EXHAUSTED. Default: 8 KiB, gRPC's own
   // (--max-metadata-bytes).
-  int max_metadata_bytes = 16 << 10;
+  int max_metadata_bytes = 8 << 10;
   // Most concurrent calls (HTTP/2 streams) on one connection; the client
   // queues further calls until one ends. Default: 100
   // (--max-concurrent-streams).

@@ -101,8 +101,8 @@ class Walker {
     if (!in_->ReadVarint32(&length)) return Problem(here, absl::StrCat("truncated length at byte ", at));
     const int left = in_->BytesUntilLimit();
     if (length > static_cast<uint32_t>(left)) {
-      return Problem(here, absl::StrCat("length ", length, " at byte ", at, " runs past the end (", left,
-                                        " bytes left)"));
+      return Problem(here,
+                     absl::StrCat("length ", length, " at byte ", at, " runs past the end (", left, " bytes left)"));
     }
     const auto limit = in_->PushLimit(static_cast<int>(length));
     std::optional<WireProblem> p;

@@ -79,8 +79,8 @@ std::vector<Garbage> GarbageCases(uint64_t request_id) {
   *with_conference.add_events() = testing::ConferenceHeldEvent({"ZZZZ", "p-2"});
   std::string bad_utf8 = with_conference.SerializeAsString();
   bad_utf8.replace(bad_utf8.find("ZZZZ"), 4, "\xff\xfe\xc3\x28");
-  out.push_back({"invalid UTF-8", bad_utf8, "events[2].conference_held.attendee_ids[0]",
-                 "invalid UTF-8 in a string field"});
+  out.push_back(
+      {"invalid UTF-8", bad_utf8, "events[2].conference_held.attendee_ids[0]", "invalid UTF-8 in a string field"});
   return out;
 }
 
