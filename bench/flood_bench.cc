@@ -158,8 +158,7 @@ int main(int argc, char** argv) {
   v1::AppendResult result;
   const auto t0 = std::chrono::steady_clock::now();
   grpc::Status other_status = other->Append(&context, Batch("FLOOD-OTHER", 3), &result);
-  const double other_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double other_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   for (auto& f : flood) f->Cancel();
   for (auto& f : flood) f->Wait();
@@ -168,14 +167,14 @@ int main(int argc, char** argv) {
 
   std::cout << "streams=" << streams << " channels=" << channels << " batches_per_stream=" << batches
             << " events_per_batch=" << events << "\n"
-            << "batches_written_before_back_pressure=" << written.load() << " of " << int64_t{streams} * batches
-            << "\n"
+            << "batches_written_before_back_pressure=" << written.load() << " of " << int64_t{streams} * batches << "\n"
             << "rss_rest_mib=" << MiB(rss_rest) << "\n"
             << "rss_flood_peak_mib=" << MiB(rss_peak) << " (+" << MiB(double(rss_peak) - double(rss_rest)) << ")\n"
             << "rss_flood_end_mib=" << MiB(rss_flood) << "\n"
             << "other_client_append=" << (other_status.ok() ? "OK" : other_status.error_message())
             << " in_ms=" << other_ms << "\n"
-            << "rss_after_cancel_mib=" << MiB(rss_after) << " (+" << MiB(double(rss_after) - double(rss_rest)) << " over rest)\n";
+            << "rss_after_cancel_mib=" << MiB(rss_after) << " (+" << MiB(double(rss_after) - double(rss_rest))
+            << " over rest)\n";
   server->Terminate();
   return 0;
 }

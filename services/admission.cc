@@ -12,6 +12,13 @@ namespace {
 // on its own then goes alone rather than never).
 bool Fits(size_t used, size_t add, size_t limit) { return used == 0 || used + add <= limit; }
 
+// Callers that can wait (streams) fill at most kStreamShare of the overall
+// budget; the rest stays for unary appends, which cannot wait and would
+// otherwise be refused for as long as streams keep the queue full.
+size_t OverallLimit(size_t limit, const AdmissionController::Waiter* waiter) {
+  return waiter == nullptr ? limit : std::max<size_t>(1, limit / 4 * 3);
+}
+
 }  // namespace
 
 absl::Status AdmissionController::Admit(const std::string& connection, AdmissionCost cost, Waiter* waiter) {
@@ -25,12 +32,12 @@ absl::Status AdmissionController::Admit(const std::string& connection, Admission
   } else if (!Fits(conn.bytes, cost.bytes, options_.max_queued_bytes_per_connection)) {
     full = "bytes waiting to be stored from this connection";
     limit = options_.max_queued_bytes_per_connection;
-  } else if (!Fits(total_.events, cost.events, options_.max_queued_events)) {
+  } else if (!Fits(total_.events, cost.events, OverallLimit(options_.max_queued_events, waiter))) {
     full = "events waiting to be stored";
-    limit = options_.max_queued_events;
-  } else if (!Fits(total_.bytes, cost.bytes, options_.max_queued_bytes)) {
+    limit = OverallLimit(options_.max_queued_events, waiter);
+  } else if (!Fits(total_.bytes, cost.bytes, OverallLimit(options_.max_queued_bytes, waiter))) {
     full = "bytes waiting to be stored";
-    limit = options_.max_queued_bytes;
+    limit = OverallLimit(options_.max_queued_bytes, waiter);
   }
   if (full != nullptr) {
     if (conn.events == 0 && conn.bytes == 0) by_connection_.erase(connection);

@@ -8,8 +8,10 @@
 //   - AppendStream: the stream keeps the batch it read, stops reading (so
 //     HTTP/2 flow control pushes back on the client) and waits until an
 //     answer of the store frees enough budget (Waiter::OnBudgetFreed).
-// The per-connection budget keeps one flooding connection from filling the
-// whole queue, so another client's appends still get a place (fairness).
+// Fairness: the per-connection budget keeps one flooding connection from
+// filling the whole queue, and streams (callers that pass a waiter) fill at
+// most three quarters of the overall budget, so that unary appends from other
+// clients still get a place while many connections flood streams.
 //
 // A batch larger than a budget on its own is admitted only while nothing else
 // is queued in that scope, so no batch waits forever; whenever every batch
@@ -76,7 +78,8 @@ class AdmissionController {
 
   explicit AdmissionController(AdmissionOptions options) : options_(options) {}
 
-  // Admits `cost` for `connection` if it fits; otherwise RESOURCE_EXHAUSTED
+  // Admits `cost` for `connection` if it fits (a caller with a `waiter`: in
+  // three quarters of the overall budget); otherwise RESOURCE_EXHAUSTED
   // naming the budget that is used up (no personal data, no peer address),
   // and, given a `waiter`, adds it in the same step (so no Release is missed):
   // it is called once, at the next Release, and then forgotten (it calls

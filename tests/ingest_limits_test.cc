@@ -138,6 +138,30 @@ TEST_F(IngestLimitsTest, StreamStopsReadingWhileTheQueueIsFullAndAnswersOnceItFr
   EXPECT_TRUE(finished.ok()) << finished.error_message();
 }
 
+// A waiter that is never woken usefully: stands for a stream in the tests
+// that drive the admission controller directly.
+class IdleWaiter : public AdmissionController::Waiter {
+ public:
+  void OnBudgetFreed() override {}
+};
+
+TEST_F(IngestLimitsTest, StreamsLeaveAQuarterOfTheQueueForUnaryAppends) {
+  ServerOptions options;
+  options.admission.max_queued_events = 400;
+  options.admission.max_queued_events_per_connection = 1000;
+  Start(options);
+  IdleWaiter waiter;
+  // Streams (callers that can wait) on many connections fill three quarters.
+  for (int c = 0; c < 3; ++c) ASSERT_TRUE(admission().Admit(absl::StrCat("stream-", c), {100, 10}, &waiter).ok());
+  EXPECT_EQ(admission().Admit("stream-3", {1, 10}, &waiter).code(), absl::StatusCode::kResourceExhausted);
+  admission().RemoveWaiter(&waiter);
+  // A unary Append from another client still fits.
+  auto stub = v1::IngestService::NewStub(testing::NewChannel(server_->address()));
+  grpc::Status ok = Append(*stub, Batch("reserve-1", 3));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  for (int c = 0; c < 3; ++c) admission().Release(absl::StrCat("stream-", c), {100, 10});
+}
+
 TEST_F(IngestLimitsTest, FloodingConnectionStaysWithinItsShareAndAnotherClientIsAnswered) {
   ServerOptions options;
   options.admission.max_queued_events = 400;
