@@ -1,6 +1,7 @@
 #include "services/append_request.h"
 
 #include "common/errors.h"
+#include "services/wire_walk.h"
 
 namespace kring::services {
 
@@ -32,6 +33,23 @@ absl::StatusOr<eventstore::AppendBatch> ToBatch(v1::AppendRequest&& request, con
   for (auto& e : *request.mutable_events()) batch.events.push_back(std::move(e));
   batch.source = source;
   return batch;
+}
+
+absl::Status UndecodableRequestError(absl::string_view bytes) {
+  std::optional<WireProblem> problem = FindWireProblem(*v1::AppendRequest::descriptor(), bytes);
+  if (!problem) {
+    return BadRequestError("request", "does not decode as a kring.v1.AppendRequest");
+  }
+  return BadRequestError(problem->field.empty() ? "request" : problem->field, problem->rule);
+}
+
+std::optional<uint64_t> ReadableRequestId(absl::string_view bytes) {
+  return ReadTopLevelVarint(bytes, v1::AppendRequest::kRequestIdFieldNumber);
+}
+
+absl::Status DecodeAppendRequest(absl::string_view bytes, v1::AppendRequest* request) {
+  if (request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return absl::OkStatus();
+  return UndecodableRequestError(bytes);
 }
 
 void ToResult(const std::string& case_id, const eventstore::AppendOutcome& outcome, v1::AppendResult* result) {

@@ -1,7 +1,11 @@
 #include "services/ingest_service.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <deque>
 #include <mutex>
+#include <optional>
 
 #include "common/log.h"
 #include "services/grpc_status.h"
@@ -17,14 +21,75 @@ absl::StatusOr<eventstore::AppendBatch> BatchFrom(v1::AppendRequest&& request, c
   return batch;
 }
 
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// A request as read from the wire: decoded, or why not (with the request_id
+// when it could still be read).
+struct Decoded {
+  absl::Status status;
+  v1::AppendRequest request;
+  uint64_t request_id = 0;
+  AdmissionCost cost;
+};
+
+// Protobuf parses straight from gRPC's slices; only bytes it refuses are
+// copied and walked to say why.
+Decoded Decode(grpc::ByteBuffer* buffer) {
+  Decoded d;
+  d.cost.bytes = buffer->Length();
+  grpc::ProtoBufferReader reader(buffer);
+  if (d.request.ParseFromZeroCopyStream(&reader) && reader.status().ok()) {
+    d.request_id = d.request.request_id();
+    d.cost.events = static_cast<size_t>(d.request.events_size());
+    return d;
+  }
+  const std::string bytes = Flatten(*buffer);
+  d.status = UndecodableRequestError(bytes);
+  d.request_id = ReadableRequestId(bytes).value_or(0);
+  d.request.Clear();
+  return d;
+}
+
+template <typename Message>
+grpc::ByteBuffer Serialize(const Message& message) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  grpc::SerializationTraits<Message>::Serialize(message, &buffer, &own_buffer);
+  return buffer;
+}
+
+v1::AppendAck AckFor(uint64_t request_id, const std::string& case_id,
+                     const absl::StatusOr<eventstore::AppendOutcome>& r) {
+  v1::AppendAck ack;
+  ack.set_request_id(request_id);
+  if (r.ok()) {
+    ToResult(case_id, *r, ack.mutable_result());
+  } else {
+    google::rpc::Status status = ToRpcStatus(r.status());
+    ack.set_code(status.code());
+    ack.set_message(std::move(*status.mutable_message()));
+    *ack.mutable_details() = std::move(*status.mutable_details());
+  }
+  return ack;
+}
+
 }  // namespace
 
-class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck> {
+class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                                  public AdmissionController::Waiter {
  public:
-  AppendStreamReactor(IngestService* service, security::Identity sender)
-      : service_(service), store_(service->store_), sender_(std::move(sender)) {
+  AppendStreamReactor(IngestService* service, security::Identity sender, std::string connection)
+      : service_(service), store_(service->store_), sender_(std::move(sender)), connection_(std::move(connection)) {
     std::lock_guard<std::mutex> lock(service_->streams_mu_);
     service_->streams_.insert(this);
+    service_->peak_streams_ = std::max(service_->peak_streams_, service_->streams_.size());
     draining_ = service_->shutting_down_;
     if (draining_) {
       finished_ = true;
@@ -48,43 +113,49 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
       MaybeFinishLocked();
       return;
     }
-    const uint64_t request_id = request_.request_id();
-    const std::string case_id = request_.case_id();
+    Decoded decoded = Decode(&request_);
+    request_.Clear();
+    const bool decodable = decoded.status.ok();
+    std::optional<Decoded> admitted;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // A read that completes after the stream was finished (a drain with a
       // read outstanding) could no longer be acknowledged: do not store it.
       if (finished_) return;
       ++in_flight_;
-    }
-    auto done = [this, request_id, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
-      v1::AppendAck ack;
-      ack.set_request_id(request_id);
-      if (r.ok()) {
-        ToResult(case_id, *r, ack.mutable_result());
-      } else {
-        google::rpc::Status status = ToRpcStatus(r.status());
-        ack.set_code(status.code());
-        ack.set_message(std::move(*status.mutable_message()));
-        *ack.mutable_details() = std::move(*status.mutable_details());
+      if (decodable) {
+        held_ = std::move(decoded);
+        admitted = TryAdmitLocked();
       }
-      Acknowledge(std::move(ack));
-    };
-    // May call back at once (malformed batch), so no lock is held here.
-    auto batch = BatchFrom(std::move(request_), sender_);
-    if (batch.ok()) {
-      store_->AppendAsync(*std::move(batch), std::move(done));
-    } else {
-      done(batch.status());
+    }
+    // Submit and Acknowledge may call back at once, so no lock is held here.
+    if (!decodable) {
+      // Not decodable: nothing to store, answered at once; the stream goes on.
+      Acknowledge(AckFor(decoded.request_id, "", decoded.status));
+    } else if (admitted) {
+      Submit(*std::move(admitted));
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_ || finished_) {
       MaybeFinishLocked();
-    } else if (Unanswered() < IngestService::kMaxInFlightPerStream) {
+    } else if (CanReadLocked()) {
       StartRead(&request_);
     } else {
       read_paused_ = true;
     }
+  }
+
+  // The admission controller freed budget: the batch held back may fit now.
+  void OnBudgetFreed() override {
+    std::optional<Decoded> admitted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (held_) admitted = TryAdmitLocked();
+    }
+    if (!admitted) return;
+    Submit(*std::move(admitted));
+    std::lock_guard<std::mutex> lock(mu_);
+    ResumeReadingLocked();
   }
 
   void OnWriteDone(bool ok) override {
@@ -106,6 +177,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   }
 
   void OnDone() override {
+    service_->admission_.RemoveWaiter(this);
     {
       std::lock_guard<std::mutex> lock(service_->streams_mu_);
       service_->streams_.erase(this);
@@ -114,11 +186,38 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   }
 
  private:
-  void Acknowledge(v1::AppendAck ack) {
+  // Takes the held batch if the admission controller lets it in; otherwise
+  // keeps it (reading stays paused) and waits for OnBudgetFreed.
+  std::optional<Decoded> TryAdmitLocked() {
+    if (!service_->admission_.Admit(connection_, held_->cost, this).ok()) return std::nullopt;
+    std::optional<Decoded> out = std::move(held_);
+    held_.reset();
+    return out;
+  }
+
+  // Hands an admitted batch to the store; its answer returns the budget and
+  // becomes the acknowledgement.
+  void Submit(Decoded d) {
+    const uint64_t request_id = d.request_id;
+    const std::string case_id = d.request.case_id();
+    const AdmissionCost cost = d.cost;
+    auto done = [this, request_id, case_id, cost](absl::StatusOr<eventstore::AppendOutcome> r) {
+      service_->admission_.Release(connection_, cost);
+      Acknowledge(AckFor(request_id, case_id, r));  // last: the stream may end and be deleted
+    };
+    auto batch = BatchFrom(std::move(d.request), sender_);
+    if (batch.ok()) {
+      store_->AppendAsync(*std::move(batch), std::move(done));
+    } else {
+      done(batch.status());
+    }
+  }
+
+  void Acknowledge(const v1::AppendAck& ack) {
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
     if (!broken_) {
-      acks_.push_back(std::move(ack));
+      acks_.push_back(Serialize(ack));
       if (!writing_) {
         writing_ = true;
         StartWrite(&acks_.front());
@@ -128,13 +227,15 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
     MaybeFinishLocked();
   }
 
-  // Batches read but not yet acknowledged to the client: being stored, or
-  // acknowledgements waiting to be written (a client that does not read its
-  // acknowledgements must not make the server buffer without bound).
+  // Batches read but not yet acknowledged to the client: held for budget,
+  // being stored, or acknowledgements waiting to be written (a client that
+  // does not read its acknowledgements must not make the server buffer
+  // without bound).
   int Unanswered() const { return in_flight_ + static_cast<int>(acks_.size()); }
+  bool CanReadLocked() const { return !held_ && Unanswered() < IngestService::kMaxInFlightPerStream; }
 
   void ResumeReadingLocked() {
-    if (read_paused_ && !reads_done_ && !draining_ && Unanswered() < IngestService::kMaxInFlightPerStream) {
+    if (read_paused_ && !reads_done_ && !draining_ && !finished_ && CanReadLocked()) {
       read_paused_ = false;
       StartRead(&request_);
     }
@@ -155,10 +256,12 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   IngestService* const service_;
   eventstore::EventStore* const store_;
   const security::Identity sender_;
-  v1::AppendRequest request_;
+  const std::string connection_;  // the peer: the admission controller's per-connection key
+  grpc::ByteBuffer request_;
   std::mutex mu_;
-  std::deque<v1::AppendAck> acks_;  // front is being written when writing_
-  int in_flight_ = 0;
+  std::optional<Decoded> held_;        // read, waiting for admission (reading paused meanwhile)
+  std::deque<grpc::ByteBuffer> acks_;  // front is being written when writing_
+  int in_flight_ = 0;                  // read and not yet acknowledged (held_ included)
   bool writing_ = false;
   bool reads_done_ = false;
   bool read_paused_ = false;
@@ -167,39 +270,66 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<v1::AppendReque
   bool finished_ = false;
 };
 
-grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
-                                                v1::AppendResult* result) {
+grpc::ServerUnaryReactor* IngestService::Append(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<security::Identity> sender = auth_->Authorize(*context, security::Role::kPartner);
   if (!sender.ok()) {
     reactor->Finish(ToGrpc(sender.status()));
     return reactor;
   }
-  v1::AppendRequest copy = *request;
-  const std::string case_id = copy.case_id();
-  auto batch = BatchFrom(std::move(copy), *sender);
-  if (!batch.ok()) {
-    reactor->Finish(ToGrpc(batch.status()));
+  Decoded decoded = Decode(const_cast<grpc::ByteBuffer*>(request));  // read only
+  if (!decoded.status.ok()) {
+    reactor->Finish(ToGrpc(decoded.status));
     return reactor;
   }
-  store_->AppendAsync(*std::move(batch), [reactor, result, case_id](absl::StatusOr<eventstore::AppendOutcome> r) {
-    if (r.ok()) ToResult(case_id, *r, result);
+  std::string connection = context->peer();
+  const AdmissionCost cost = decoded.cost;
+  if (absl::Status admitted = admission_.Admit(connection, cost); !admitted.ok()) {
+    reactor->Finish(ToGrpc(admitted));
+    return reactor;
+  }
+  const std::string case_id = decoded.request.case_id();
+  auto done = [this, reactor, response, case_id, connection = std::move(connection),
+               cost](absl::StatusOr<eventstore::AppendOutcome> r) {
+    admission_.Release(connection, cost);
+    if (r.ok()) {
+      v1::AppendResult result;
+      ToResult(case_id, *r, &result);
+      *response = Serialize(result);
+    }
     reactor->Finish(ToGrpc(r.status()));
-  });
+  };
+  auto batch = BatchFrom(std::move(decoded.request), *sender);
+  if (batch.ok()) {
+    store_->AppendAsync(*std::move(batch), std::move(done));
+  } else {
+    done(batch.status());
+  }
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* IngestService::AppendStream(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IngestService::AppendStream(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<security::Identity> sender = auth_->Authorize(*context, security::Role::kPartner);
-  if (!sender.ok()) return new RefusedBidiReactor<v1::AppendRequest, v1::AppendAck>(sender.status());
-  return new AppendStreamReactor(this, *std::move(sender));
+  if (!sender.ok()) return new RefusedBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>(sender.status());
+  return new AppendStreamReactor(this, *std::move(sender), context->peer());
 }
 
 void IngestService::BeginShutdown() {
   std::lock_guard<std::mutex> lock(streams_mu_);
   shutting_down_ = true;
   for (AppendStreamReactor* stream : streams_) stream->Drain();
+}
+
+size_t IngestService::open_streams() const {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return streams_.size();
+}
+
+size_t IngestService::peak_open_streams() const {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return peak_streams_;
 }
 
 }  // namespace kring::services

@@ -6,9 +6,22 @@
 //                 control pushes back on the client.
 // Both are callback handlers: no thread waits while a batch is written.
 //
+// The handlers take the raw request bytes and decode them here (protobuf
+// first; wire_walk.h only when that fails), so a request that does not decode
+// gets INVALID_ARGUMENT naming what could not be decoded — on a stream as the
+// acknowledgement of that request (its request_id when it can be read), with
+// the stream's other batches still read and answered.
+//
+// Back-pressure (admission.h): every batch read is admitted against the
+// append-queue budgets before it goes to the store; a unary Append that does
+// not fit gets RESOURCE_EXHAUSTED, a stream keeps the batch and stops reading
+// until the store's answers free enough budget.
+//
 // Shutdown: BeginShutdown() makes every open stream stop reading; each one
 // acknowledges the batches it has already read, then ends with UNAVAILABLE.
 #pragma once
+
+#include <grpcpp/support/byte_buffer.h>
 
 #include <mutex>
 #include <set>
@@ -16,33 +29,46 @@
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "security/auth.h"
+#include "services/admission.h"
 #include "services/append_request.h"
 
 namespace kring::services {
 
-class IngestService final : public v1::IngestService::CallbackService {
+using RawIngestService = v1::IngestService::WithRawCallbackMethod_Append<
+    v1::IngestService::WithRawCallbackMethod_AppendStream<v1::IngestService::Service>>;
+
+class IngestService final : public RawIngestService {
  public:
   static constexpr int kMaxInFlightPerStream = 64;
 
   // Every call needs the partner role; the caller's identity is the source
   // of what it appends. `store` and `auth` must outlive the service.
-  IngestService(eventstore::EventStore* store, const security::Authenticator* auth) : store_(store), auth_(auth) {}
+  IngestService(eventstore::EventStore* store, const security::Authenticator* auth, AdmissionOptions admission = {})
+      : store_(store), auth_(auth), admission_(admission) {}
 
   // Drains open AppendStreams (see above). Call before grpc::Server::Shutdown.
   void BeginShutdown();
 
-  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context, const v1::AppendRequest* request,
-                                   v1::AppendResult* result) override;
-  grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendAck>* AppendStream(
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context) override;
+
+  // The append-queue bound, e.g. for tests to read its counters.
+  AdmissionController& admission() { return admission_; }
+  // AppendStreams open now, and the most that were open at once.
+  size_t open_streams() const;
+  size_t peak_open_streams() const;
 
  private:
   friend class AppendStreamReactor;
   eventstore::EventStore* const store_;
   const security::Authenticator* const auth_;
-  std::mutex streams_mu_;
+  AdmissionController admission_;
+  mutable std::mutex streams_mu_;
   bool shutting_down_ = false;
   std::set<class AppendStreamReactor*> streams_;
+  size_t peak_streams_ = 0;
 };
 
 }  // namespace kring::services

@@ -13,6 +13,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   size_t max_batch_events = o.validation.max_batch_events;
   size_t max_batch_bytes = o.validation.max_batch_bytes;
   int64_t shutdown_ms = o.shutdown_timeout.count();
+  int64_t idle_ms = o.max_connection_idle.count();
   std::string occurred_at_floor = absl::FormatTime("%Y-%m-%d", o.validation.occurred_at_floor, absl::UTCTimeZone());
   int64_t clock_skew_s = absl::ToInt64Seconds(o.validation.clock_skew);
   app.add_option("--data-dir", o.data_dir, "folder for the event store and read models")
@@ -57,6 +58,34 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   app.add_option("--max-batch-bytes", max_batch_bytes, "most bytes in one append batch")
       ->capture_default_str()
       ->check(CLI::Range(1024, 64 << 20));
+  app.add_option("--max-queued-events", o.admission.max_queued_events,
+                 "most events of append batches waiting for the store, over all connections")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  app.add_option("--max-queued-bytes", o.admission.max_queued_bytes,
+                 "most bytes of append batches waiting for the store, over all connections")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 40));
+  app.add_option("--max-queued-events-per-connection", o.admission.max_queued_events_per_connection,
+                 "most events of append batches waiting for the store from one connection")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  app.add_option("--max-queued-bytes-per-connection", o.admission.max_queued_bytes_per_connection,
+                 "most bytes of append batches waiting for the store from one connection")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 40));
+  app.add_option("--max-metadata-bytes", o.max_metadata_bytes, "most bytes of one request's metadata (headers)")
+      ->capture_default_str()
+      ->check(CLI::Range(1024, 16 << 20));
+  app.add_option("--max-concurrent-streams", o.max_concurrent_streams, "most concurrent calls on one connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-connection-idle-ms", idle_ms, "close a connection without calls after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{86400000}));
+  app.add_option("--memory-quota-bytes", o.memory_quota_bytes, "memory gRPC may take for its buffers (ResourceQuota)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{16} << 20, size_t{1} << 40));
   app.add_option("--occurred-at-floor", occurred_at_floor, "earliest accepted occurred_at, a UTC date YYYY-MM-DD")
       ->envname("KRING_OCCURRED_AT_FLOOR")
       ->capture_default_str();
@@ -101,6 +130,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   o.validation.clock_skew = absl::Seconds(clock_skew_s);
   o.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
   o.min_free_bytes = min_free_mib << 20;
+  o.max_connection_idle = std::chrono::milliseconds(idle_ms);
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include "bus/kafka.h"
 #include "eventstore/validation.h"
 #include "security/auth.h"
+#include "services/admission.h"
 
 namespace kring::services {
 
@@ -41,6 +42,29 @@ struct ServerOptions {
   // by themselves once space is freed (EventStoreOptions::min_free_bytes).
   // Default: 256 MiB (--min-free-mib, KRING_MIN_FREE_MIB).
   uint64_t min_free_bytes = uint64_t{256} << 20;
+  // The append-queue bound (services/admission.h): events and bytes of
+  // batches read and not yet answered by the event store, overall and per
+  // connection (--max-queued-events, --max-queued-bytes,
+  // --max-queued-events-per-connection, --max-queued-bytes-per-connection).
+  // Defaults: 20000 events and 64 MiB overall, 5000 events and 16 MiB per
+  // connection.
+  AdmissionOptions admission;
+  // Most bytes of the metadata (headers) of one request; a larger one is
+  // refused by gRPC with RESOURCE_EXHAUSTED. Default: 8 KiB, gRPC's own
+  // (--max-metadata-bytes).
+  int max_metadata_bytes = 8 << 10;
+  // Most concurrent calls (HTTP/2 streams) on one connection; the client
+  // queues further calls until one ends. Default: 100
+  // (--max-concurrent-streams).
+  int max_concurrent_streams = 100;
+  // A connection without any call for this long is closed (HTTP/2 GOAWAY;
+  // clients reconnect on their next call). Default: 300000 ms, 5 minutes
+  // (--max-connection-idle-ms).
+  std::chrono::milliseconds max_connection_idle{300000};
+  // The gRPC ResourceQuota: memory the transport may take for its buffers
+  // across all connections; near it, gRPC shrinks flow-control windows and
+  // refuses new connections. Default: 1 GiB (--memory-quota-bytes).
+  size_t memory_quota_bytes = size_t{1} << 30;
   // When set, a JSON file written once the server is ready, naming the gRPC
   // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,
   // KRING_READY_FILE).

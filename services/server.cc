@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -83,7 +84,7 @@ absl::Status KringServer::StartAll() {
     read_models_[model->name()] = std::move(model);
   }
 
-  ingest_ = std::make_unique<IngestService>(store_.get(), auth_.get());
+  ingest_ = std::make_unique<IngestService>(store_.get(), auth_.get(), options_.admission);
   ResearchModels research_models;
   research_models.network_size = by_name.at(projections::NetworkSizeProjection::kName);
   research_models.outcomes = by_name.at(projections::OutcomesProjection::kName);
@@ -104,6 +105,18 @@ absl::Status KringServer::StartAll() {
   int port = 0;
   builder.AddListeningPort(options_.listen, auth_->ServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.validation.max_batch_bytes) + (1 << 20));
+  // Limits and back-pressure (docs/operations.md). Compressed requests are
+  // refused (UNIMPLEMENTED): gRPC 1.51 checks the receive limit before it
+  // inflates a message and then inflates it whole, so a small request could
+  // take any amount of memory.
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, options_.max_metadata_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, static_cast<int>(options_.max_connection_idle.count()));
+  grpc::ResourceQuota quota("kringd");
+  quota.Resize(options_.memory_quota_bytes);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(ingest_.get());
   builder.RegisterService(research_.get());
   builder.RegisterService(operations_.get());

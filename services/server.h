@@ -44,6 +44,8 @@ class KringServer {
   const std::string& address() const { return address_; }
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
   const eventstore::EventStore& store() const { return *store_; }
+  // The ingest service, e.g. for its admission counters.
+  IngestService& ingest() { return *ingest_; }
 
   void Shutdown();
 
