@@ -89,7 +89,7 @@ absl::Status KringServer::StartAll() {
   research_models.funnel = by_name.at(projections::FunnelProjection::kName);
   research_models.support = by_name.at(projections::SupportProjection::kName);
   research_ = std::make_unique<ResearchService>(research_models, auth_.get());
-  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get());
+  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(), options_.data_dir);
   audit_ = std::make_unique<AuditService>(store_.get(), auth_.get(), access_log_.get(), keys_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

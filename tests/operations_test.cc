@@ -8,6 +8,8 @@
 //  - a backup taken under load, restored with `kringctl restore` into a new
 //    data folder: the chain verifies, the head hash is the one the backup
 //    reported, and a kringd started on it serves the same history;
+//  - a backup refuses a destination inside the data folder, and removes the
+//    staging folder (DEST.tmp) that a backup killed midway left behind;
 //  - kringctl rebuild, backup and restore: output and exit codes.
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
@@ -435,6 +437,86 @@ TEST(OperationsTest, BackupUnderLoadRestoresTheSameChainAndHistory) {
   std::cout << "[ figures ] backup of " << p << " events (" << backup.bytes() << " bytes) taken while "
             << appended.appended << " events were appended (head " << head_before << " -> " << head_after
             << "); restored and verified\n";
+}
+
+grpc::Status Backup(v1::OperationsService::Stub& operations, const std::string& destination,
+                    v1::BackupResponse* response) {
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_destination(destination);
+  return operations.Backup(&context, request, response);
+}
+
+TEST(OperationsTest, BackupRefusesADestinationInsideTheDataFolder) {
+  testing::TempDir dir;
+  auto server = StartServer(dir.Sub("data"));
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(client::StreamCohort(NewChannel(server->address()), Cohort(1, 20)).refused, 0u);
+  auto operations = v1::OperationsService::NewStub(NewChannel(server->address()));
+  fs::create_directory_symlink(dir.Sub("data"), dir.Sub("link"));
+  // Into the live event store, the data folder itself, a read model's
+  // folder, through "..", and through a symbolic link to the data folder.
+  for (const std::string& destination :
+       {dir.Sub("data/events/backup"), dir.Sub("data/backup"), dir.Sub("data/projections/backup"),
+        dir.Sub("elsewhere/../data/events/backup"), dir.Sub("link/events/backup")}) {
+    v1::BackupResponse ignored;
+    const grpc::Status s = Backup(*operations, destination, &ignored);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << destination << ": " << s.error_message();
+    EXPECT_EQ(s.error_message().rfind("destination: must be outside the server's data folder", 0), 0u)
+        << s.error_message();
+    EXPECT_FALSE(fs::exists(destination)) << destination;
+    EXPECT_FALSE(fs::exists(destination + ".tmp")) << destination;
+  }
+  // A sibling whose name starts like the data folder's is outside it.
+  v1::BackupResponse backup;
+  const grpc::Status s = Backup(*operations, dir.Sub("data-backup"), &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(backup.head_position(), server->store().Head().value());
+}
+
+TEST(OperationsTest, BackupRemovesTheStagingFolderOfABackupKilledMidway) {
+  testing::TempDir dir;
+  auto server = StartServer(dir.Sub("data"));
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(client::StreamCohort(NewChannel(server->address()), Cohort(1, 200)).refused, 0u);
+  auto operations = v1::OperationsService::NewStub(NewChannel(server->address()));
+
+  // What a backup killed midway leaves: RocksDB's staging folder
+  // (DEST.tmp) holding the files copied so far, here a whole checkpoint
+  // but for its CURRENT file, which the checkpoint writes last.
+  v1::BackupResponse first;
+  ASSERT_TRUE(Backup(*operations, dir.Sub("first"), &first).ok());
+  fs::rename(dir.Sub("first"), dir.Sub("backup.tmp"));
+  fs::remove(dir.Sub("backup.tmp/CURRENT"));
+  ASSERT_TRUE(fs::is_directory(dir.Sub("backup.tmp")));
+  ASSERT_EQ(client::StreamCohort(NewChannel(server->address()), Cohort(201, 50)).refused, 0u);
+
+  // The next backup to that destination removes the leftover and succeeds.
+  v1::BackupResponse backup;
+  const grpc::Status s = Backup(*operations, dir.Sub("backup"), &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(fs::exists(dir.Sub("backup.tmp")));
+  EXPECT_EQ(backup.head_position(), server->store().Head().value());
+  EXPECT_GT(backup.head_position(), first.head_position());
+  {
+    eventstore::EventStoreOptions options;
+    options.path = dir.Sub("backup");
+    auto copy = eventstore::EventStore::Open(options);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    EXPECT_EQ((*copy)->Head().value(), backup.head_position());
+  }
+
+  // A DEST.tmp that is not a staging folder (it holds a file of someone
+  // else) is left alone, and the backup is refused, naming the field.
+  fs::create_directory(dir.Sub("other.tmp"));
+  std::ofstream(dir.Sub("other.tmp/notes.txt")) << "not a backup\n";
+  v1::BackupResponse ignored;
+  const grpc::Status refused = Backup(*operations, dir.Sub("other"), &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_EQ(refused.error_message().rfind("destination: " + dir.Sub("other.tmp") + " exists and is not", 0), 0u)
+      << refused.error_message();
+  EXPECT_TRUE(fs::exists(dir.Sub("other.tmp/notes.txt")));
+  EXPECT_FALSE(fs::exists(dir.Sub("other")));
 }
 
 TEST(OperationsTest, KringctlRebuildBackupAndRestoreOutputAndExitCodes) {
