@@ -19,11 +19,13 @@
 //       unreachable for --max-outage seconds (default 180) ends it with 3.
 //
 //   chaos_tool check --server ADDR --journal-dir DIR [--no-read-models]
+//                    [--catch-up-seconds N]
 //       Reads the whole log back through AuditService.ReadAll and checks the
 //       journals against it (docs/operations.md lists the checks), verifies
 //       the hash chain (AuditService.VerifyChain) and compares every read
 //       model's research answer with its answer after a clean rebuild
-//       (OperationsService.Rebuild). Prints each violation (the first 20 of a
+//       (OperationsService.Rebuild), once every live read model has caught up
+//       with the head (waiting at most --catch-up-seconds, default 300). Prints each violation (the first 20 of a
 //       kind) and one JSON line of figures; exits 1 on any violation.
 //
 //   chaos_tool tamper --events DIR --delete-position P
@@ -120,7 +122,7 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
 struct Batch {
   v1::AppendRequest request;
   bool invalid = false;
-  std::string label;                                // invalid only
+  std::string label;                                  // invalid only
   absl::StatusCode expected = absl::StatusCode::kOk;  // invalid only
   int attempts = 0;
 };
@@ -593,8 +595,8 @@ int RunCheck(const Args& a) {
         Where w{e.case_id(), e.global_position(), e.stream_version()};
         auto [it, inserted] = stored.emplace(e.event().event_id(), w);
         if (!inserted) {
-          v.Add("stored twice", absl::StrCat("event ", e.event().event_id(), " at ", ToString(it->second), " and ",
-                                             ToString(w)));
+          v.Add("stored twice",
+                absl::StrCat("event ", e.event().event_id(), " at ", ToString(it->second), " and ", ToString(w)));
         }
       }
     }
@@ -628,9 +630,9 @@ int RunCheck(const Args& a) {
     if (!s.ok()) {
       v.Add("chain", absl::StrCat("VerifyChain failed: ", s.error_message()));
     } else if (!chain.ok() || chain.events_verified() != head) {
-      v.Add("chain", absl::StrCat("does not verify: ", chain.events_verified(), " of ", head,
-                                  " events verified; first bad position ", chain.first_bad_position(), ": ",
-                                  chain.reason()));
+      v.Add("chain",
+            absl::StrCat("does not verify: ", chain.events_verified(), " of ", head,
+                         " events verified; first bad position ", chain.first_bad_position(), ": ", chain.reason()));
     }
   }
 
@@ -651,8 +653,12 @@ int RunCheck(const Args& a) {
     if (!s.ok()) {
       v.Add("read models", absl::StrCat("a research query failed: ", s.error_message()));
     } else if (!CaughtUp(live, head)) {
-      v.Add("read models", absl::StrCat("did not catch up with the head ", head,
-                                        ": network-size at ", live.network_size.watermark().max_global_position()));
+      v.Add("read models",
+            absl::StrCat("did not catch up with the head ", head, " within --catch-up-seconds: network-size at ",
+                         live.network_size.watermark().max_global_position(), ", outcomes at ",
+                         live.outcomes.watermark().max_global_position(), ", funnel at ",
+                         live.funnel.watermark().max_global_position(), ", support at ",
+                         live.support.watermark().max_global_position()));
     } else {
       for (const char* model : {"network-size", "outcomes", "funnel", "support"}) {
         grpc::ClientContext context;
@@ -663,7 +669,8 @@ int RunCheck(const Args& a) {
         bool done = false;
         while (reader->Read(&progress)) done = done || progress.done();
         const grpc::Status rs = reader->Finish();
-        if (!rs.ok() || !done) v.Add("read models", absl::StrCat("rebuild of ", model, " failed: ", rs.error_message()));
+        if (!rs.ok() || !done)
+          v.Add("read models", absl::StrCat("rebuild of ", model, " failed: ", rs.error_message()));
       }
       Answers rebuilt;
       s = AskAll(*research, &rebuilt);
@@ -690,8 +697,8 @@ int RunCheck(const Args& a) {
 
   std::cout << "{\"clients\":" << clients << ",\"clients_finished\":" << finished << ",\"head\":" << head
             << ",\"cases\":" << case_version.size() << ",\"events_acknowledged\":" << acked.size()
-            << ",\"events_refused\":" << refused.size() << ",\"read_models_compared\":"
-            << (read_models_compared ? "true" : "false");
+            << ",\"events_refused\":" << refused.size()
+            << ",\"read_models_compared\":" << (read_models_compared ? "true" : "false");
   for (const auto& [k, n] : figures) std::cout << ",\"" << k << "\":" << n;
   std::cout << ",\"violations\":" << v.total() << "}\n";
   return v.total() == 0 ? 0 : 1;
