@@ -166,7 +166,7 @@ done
 CLIENT_PIDS=()
 set +e
 # A tampered store leaves a read model waiting for the deleted event: do not wait long.
-catch_up=300
+catch_up=900
 [ $TAMPER -eq 0 ] || catch_up=20
 "$TOOL" check --server "$ADDR" --journal-dir "$JOURNALS" --catch-up-seconds "$catch_up" >"$WORK/check.out" 2>&1
 check_rc=$?

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -180,7 +181,6 @@ bool IsInside(const std::string& path, const std::string& folder) {
 absl::Status OperationsService::RemoveLeftoverStaging(const std::string& destination) const {
   const std::string staging = StagingFolder(destination);
   std::error_code ec;
-  if (true) return absl::OkStatus();
   if (!fs::exists(fs::symlink_status(staging, ec))) return absl::OkStatus();
   size_t files = 0;
   if (!IsLeftoverStaging(staging, &files)) {
@@ -197,6 +197,56 @@ absl::Status OperationsService::RemoveLeftoverStaging(const std::string& destina
   Logger("operations")
       ->warn("msg=backup_staging_removed path={} files={} reason=\"left by a killed backup\"", staging, files);
   return absl::OkStatus();
+}
+
+namespace {
+// The list of running backups' staging folders, one per line.
+std::string RunningBackupsFile(const std::string& data_dir) { return data_dir + "/backups-running"; }
+}  // namespace
+
+absl::Status OperationsService::RecordRunningBackups() {
+  if (data_dir_.empty()) return absl::OkStatus();
+  const std::string path = RunningBackupsFile(data_dir_);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const std::string& staging : backups_running_) out << staging << "\n";
+    out.flush();
+    if (!out) return absl::InternalError(absl::StrCat("backup: could not write ", tmp, ": ", std::strerror(errno)));
+  }
+  // Not synced: losing the list in a power cut only leaves a staging folder
+  // for the operator to delete, as before the list existed.
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("backup: could not write ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+void OperationsService::RemoveStagingOfKilledBackups() {
+  if (data_dir_.empty()) return;
+  std::ifstream in(RunningBackupsFile(data_dir_));
+  std::string staging;
+  while (std::getline(in, staging)) {
+    if (staging.empty() || backups_running_.count(staging) > 0) continue;
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(staging, ec))) continue;
+    size_t files = 0;
+    if (!IsLeftoverStaging(staging, &files)) {
+      Logger("operations")
+          ->warn(
+              "msg=backup_staging_kept path={} reason=\"left by a killed backup, but holds more than RocksDB's "
+              "files\"",
+              staging);
+      continue;
+    }
+    fs::remove_all(staging, ec);
+    if (ec) {
+      Logger("operations")->warn("msg=backup_staging_kept path={} reason=\"{}\"", staging, ec.message());
+    } else {
+      Logger("operations")
+          ->warn("msg=backup_staging_removed path={} files={} reason=\"left by a killed backup\"", staging, files);
+    }
+  }
 }
 
 uint64_t FolderBytes(const std::string& path) {
@@ -272,7 +322,7 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
   } else if (!fs::path(destination).is_absolute()) {
     invalid = absl::InvalidArgumentError(
         absl::StrCat("destination: must be an absolute path on the server's machine, got \"", destination, "\""));
-  } else if (false && IsInside(destination, data_dir_)) {
+  } else if (IsInside(destination, data_dir_)) {
     invalid = absl::InvalidArgumentError(absl::StrCat(
         "destination: must be outside the server's data folder ", data_dir_,
         " (a backup there would change the live folders and be lost with them), got \"", destination, "\""));
@@ -286,8 +336,12 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
   const std::string staging = StagingFolder(destination);
   if (invalid.ok()) {
     std::lock_guard<std::mutex> lock(backup_mu_);
+    RemoveStagingOfKilledBackups();
     if (!backups_running_.insert(staging).second) {
       invalid = absl::FailedPreconditionError(absl::StrCat("destination: a backup into ", destination, " is running"));
+    } else if (absl::Status recorded = RecordRunningBackups(); !recorded.ok()) {
+      backups_running_.erase(staging);
+      invalid = recorded;
     }
   }
   if (!invalid.ok()) {
@@ -331,12 +385,16 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
         {
           std::lock_guard<std::mutex> lock(backup_mu_);
           backups_running_.erase(staging);
+          if (absl::Status recorded = RecordRunningBackups(); !recorded.ok()) {
+            log->warn("msg=backup_list_not_written status=\"{}\"", recorded.ToString());
+          }
         }
         reactor->Finish(ToGrpc(status));
       });
   if (!started) {
     std::lock_guard<std::mutex> lock(backup_mu_);
     backups_running_.erase(staging);
+    RecordRunningBackups().IgnoreError();  // the list is a help for the next backup, not a promise
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   }
   return reactor;

@@ -10,9 +10,9 @@
 //            on, into `destination`: an absolute path on the server's machine,
 //            outside the data folder, that does not exist yet
 //            (INVALID_ARGUMENT / ALREADY_EXISTS naming `destination`
-//            otherwise). RocksDB stages the copy in `destination`.tmp; a
-//            staging folder left by a backup that was killed midway is
-//            removed by the next backup to the same destination.
+//            otherwise). RocksDB stages the copy in `destination`.tmp; the
+//            staging folder of a backup killed midway is removed by the next
+//            backup (DATA/backups-running lists the running ones).
 //
 // Lifecycle: BeginShutdown() makes rebuilds stop (their calls end with
 // UNAVAILABLE); Shutdown() also waits for every rebuild and backup. Call both
@@ -64,8 +64,15 @@ class OperationsService final : public v1::OperationsService::CallbackService {
                      v1::ErasePersonalDataResponse* response);
   // Removes `destination`.tmp when it is a staging folder that a backup
   // killed midway left behind; FAILED_PRECONDITION naming `destination` when
-  // that path holds anything else.
+  // that path holds anything else (RocksDB would delete its files).
   absl::Status RemoveLeftoverStaging(const std::string& destination) const;
+  // The staging folders of running backups are listed in
+  // DATA/backups-running (RecordRunningBackups, after each change of
+  // backups_running_). A listed folder that no backup of this process owns
+  // belongs to a backup killed midway: RemoveStagingOfKilledBackups deletes it
+  // if it holds only RocksDB's files. Both need backup_mu_.
+  absl::Status RecordRunningBackups();
+  void RemoveStagingOfKilledBackups();
 
   eventstore::EventStore* const store_;
   const std::map<std::string, projections::LiveReadModel*> read_models_;
@@ -74,7 +81,7 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   const std::string data_dir_;
   std::mutex erase_mu_;  // serializes erasures (Erase)
   std::mutex backup_mu_;
-  std::set<std::string> backups_running_;  // destinations of backups in flight; guarded by backup_mu_
+  std::set<std::string> backups_running_;  // staging folders of backups in flight; guarded by backup_mu_
   BackgroundWork background_;
 };
 
