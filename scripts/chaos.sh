@@ -16,7 +16,7 @@
 #     rebuild (OperationsService.Rebuild).
 #
 #   scripts/chaos.sh [--cycles N] [--clients N] [--seed S] [--data-dir DIR]
-#                    [--build-dir DIR] [--tamper]
+#                    [--build-dir DIR] [--catch-up-seconds N] [--tamper]
 #
 #   --cycles N     kills and restarts (default 10)
 #   --clients N    client processes, half unary, half stream (default 4)
@@ -24,6 +24,9 @@
 #   --data-dir DIR kringd's data folder, must not exist (default: a new folder in
 #                  $TMPDIR, removed after a clean run, kept after a failed one)
 #   --build-dir    where kringd and chaos_tool are built (default ./build)
+#   --catch-up-seconds N  how long the check waits for the read models to reach
+#                  the head (default 900; 20 with --tamper, whose deleted event
+#                  holds them back)
 #   --tamper       proves the checker: before the last start, deletes one
 #                  acknowledged event from the stopped store (chaos_tool tamper);
 #                  the run must then fail
@@ -38,6 +41,7 @@ SEED=""
 DATA=""
 BUILD="$ROOT/build"
 TAMPER=0
+CATCH_UP=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
     --data-dir) DATA="$2"; shift 2 ;;
     --build-dir) BUILD="$2"; shift 2 ;;
     --tamper) TAMPER=1; shift ;;
+    --catch-up-seconds) CATCH_UP="$2"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "chaos: unknown option $1" >&2; usage ;;
   esac
@@ -168,6 +173,7 @@ set +e
 # A tampered store leaves a read model waiting for the deleted event: do not wait long.
 catch_up=900
 [ $TAMPER -eq 0 ] || catch_up=20
+[ -z "$CATCH_UP" ] || catch_up="$CATCH_UP"
 "$TOOL" check --server "$ADDR" --journal-dir "$JOURNALS" --catch-up-seconds "$catch_up" >"$WORK/check.out" 2>&1
 check_rc=$?
 set -e

@@ -695,6 +695,7 @@ int RunCheck(const Args& a) {
     }
   }
 
+  for (const auto& [kind, n] : v.by_kind()) std::cout << "chaos check: " << n << " x " << kind << "\n";
   std::cout << "{\"clients\":" << clients << ",\"clients_finished\":" << finished << ",\"head\":" << head
             << ",\"cases\":" << case_version.size() << ",\"events_acknowledged\":" << acked.size()
             << ",\"events_refused\":" << refused.size()
