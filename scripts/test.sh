@@ -3,7 +3,9 @@
 # through ctest (unit, fault-injection and end-to-end tests, including one
 # against a real Apache Kafka broker fetched through Maven, and `fuzz_append`,
 # which builds the libFuzzer target with clang into build-fuzz/ and runs it for
-# a minute: scripts/fuzz.sh).
+# a minute: scripts/fuzz.sh), the kill -9 loop for 10 cycles (`chaos_quick`:
+# scripts/chaos.sh) and the ThreadSanitizer build and run of the concurrency
+# tests (`tsan`: scripts/tsan.sh, into build-tsan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -115,6 +116,139 @@ v1::RebuildProgress ToRebuildProgress(const projections::RebuildStatus& status) 
   return p;
 }
 
+namespace {
+
+// Where RocksDB's CreateCheckpoint stages a checkpoint of `destination` before
+// it renames the folder to `destination` (utilities/checkpoint/
+// checkpoint_impl.cc): the path without trailing slashes, plus ".tmp". A
+// checkpoint that fails cleans it up; one killed midway leaves it behind.
+std::string StagingFolder(std::string destination) {
+  while (destination.size() > 1 && destination.back() == '/') destination.pop_back();
+  return destination + ".tmp";
+}
+
+// The names of the files a checkpoint writes: the table, blob and log files
+// (digits and an extension), MANIFEST-n, OPTIONS-n, CURRENT, IDENTITY and
+// RocksDB's temporary files (*.dbtmp).
+bool IsCheckpointFileName(const std::string& name) {
+  if (name == "CURRENT" || name == "IDENTITY") return true;
+  for (const char* prefix : {"MANIFEST-", "OPTIONS-"}) {
+    if (name.rfind(prefix, 0) == 0) return true;
+  }
+  const size_t dot = name.find('.');
+  if (dot == std::string::npos || dot == 0) return false;
+  for (size_t i = 0; i < dot; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  const std::string ext = name.substr(dot);
+  return ext == ".sst" || ext == ".log" || ext == ".blob" || ext == ".dbtmp";
+}
+
+// True when `folder` is a real folder that holds nothing but checkpoint files:
+// what a backup killed midway leaves in its staging folder.
+bool IsLeftoverStaging(const fs::path& folder, size_t* files) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(folder, ec))) return false;
+  *files = 0;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec) || it->is_symlink(type_ec)) return false;
+    if (!IsCheckpointFileName(it->path().filename().string())) return false;
+    ++*files;
+  }
+  return !ec;
+}
+
+// True when `path` is `folder` or lies inside it, after resolving symbolic
+// links and "..": both as far as they exist.
+bool IsInside(const std::string& path, const std::string& folder) {
+  if (folder.empty()) return false;
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec) return false;
+  const fs::path f = fs::weakly_canonical(fs::absolute(folder, ec), ec);
+  if (ec || f.empty()) return false;
+  auto pi = p.begin();
+  for (auto fi = f.begin(); fi != f.end(); ++fi, ++pi) {
+    if (fi->empty()) continue;  // a trailing slash
+    if (pi == p.end() || *pi != *fi) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status OperationsService::RemoveLeftoverStaging(const std::string& destination) const {
+  const std::string staging = StagingFolder(destination);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(staging, ec))) return absl::OkStatus();
+  size_t files = 0;
+  if (!IsLeftoverStaging(staging, &files)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "destination: ", staging,
+        " exists and is not a backup's staging folder (RocksDB stages the copy there before it renames it to the "
+        "destination): move it away or choose another destination"));
+  }
+  fs::remove_all(staging, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("backup: could not remove the staging folder ", staging,
+                                            " left by an earlier backup: ", ec.message()));
+  }
+  Logger("operations")
+      ->warn("msg=backup_staging_removed path={} files={} reason=\"left by a killed backup\"", staging, files);
+  return absl::OkStatus();
+}
+
+namespace {
+// The list of running backups' staging folders, one per line.
+std::string RunningBackupsFile(const std::string& data_dir) { return data_dir + "/backups-running"; }
+}  // namespace
+
+absl::Status OperationsService::RecordRunningBackups() {
+  if (data_dir_.empty()) return absl::OkStatus();
+  const std::string path = RunningBackupsFile(data_dir_);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const std::string& staging : backups_running_) out << staging << "\n";
+    out.flush();
+    if (!out) return absl::InternalError(absl::StrCat("backup: could not write ", tmp, ": ", std::strerror(errno)));
+  }
+  // Not synced: losing the list in a power cut only leaves a staging folder
+  // for the operator to delete, as before the list existed.
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("backup: could not write ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+void OperationsService::RemoveStagingOfKilledBackups() {
+  if (data_dir_.empty()) return;
+  std::ifstream in(RunningBackupsFile(data_dir_));
+  std::string staging;
+  while (std::getline(in, staging)) {
+    if (staging.empty() || backups_running_.count(staging) > 0) continue;
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(staging, ec))) continue;
+    size_t files = 0;
+    if (!IsLeftoverStaging(staging, &files)) {
+      Logger("operations")
+          ->warn(
+              "msg=backup_staging_kept path={} reason=\"left by a killed backup, but holds more than RocksDB's "
+              "files\"",
+              staging);
+      continue;
+    }
+    fs::remove_all(staging, ec);
+    if (ec) {
+      Logger("operations")->warn("msg=backup_staging_kept path={} reason=\"{}\"", staging, ec.message());
+    } else {
+      Logger("operations")
+          ->warn("msg=backup_staging_removed path={} files={} reason=\"left by a killed backup\"", staging, files);
+    }
+  }
+}
+
 uint64_t FolderBytes(const std::string& path) {
   uint64_t bytes = 0;
   std::error_code ec;
@@ -188,22 +322,42 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
   } else if (!fs::path(destination).is_absolute()) {
     invalid = absl::InvalidArgumentError(
         absl::StrCat("destination: must be an absolute path on the server's machine, got \"", destination, "\""));
+  } else if (IsInside(destination, data_dir_)) {
+    invalid = absl::InvalidArgumentError(absl::StrCat(
+        "destination: must be outside the server's data folder ", data_dir_,
+        " (a backup there would change the live folders and be lost with them), got \"", destination, "\""));
   } else if (fs::exists(destination, ec) || fs::is_symlink(destination, ec)) {
     invalid = absl::AlreadyExistsError(absl::StrCat("destination: ", destination, " already exists"));
   } else if (const fs::path parent = fs::path(destination).parent_path(); !fs::is_directory(parent, ec)) {
     invalid = absl::FailedPreconditionError(
         absl::StrCat("destination: the folder ", parent.string(), " does not exist on the server's machine"));
   }
+  // Two backups into one destination would share its staging folder.
+  const std::string staging = StagingFolder(destination);
+  if (invalid.ok()) {
+    std::lock_guard<std::mutex> lock(backup_mu_);
+    RemoveStagingOfKilledBackups();
+    if (!backups_running_.insert(staging).second) {
+      invalid = absl::FailedPreconditionError(absl::StrCat("destination: a backup into ", destination, " is running"));
+    } else if (absl::Status recorded = RecordRunningBackups(); !recorded.ok()) {
+      backups_running_.erase(staging);
+      invalid = recorded;
+    }
+  }
   if (!invalid.ok()) {
     reactor->Finish(ToGrpc(invalid));
     return reactor;
   }
   const bool started =
-      background_.Run("kring-backup", 0, [this, reactor, destination, response](const std::atomic<bool>&) {
+      background_.Run("kring-backup", 0, [this, reactor, destination, staging, response](const std::atomic<bool>&) {
         auto log = Logger("operations");
         const auto started_at = std::chrono::steady_clock::now();
-        absl::StatusOr<GlobalPosition> head = store_->Checkpoint(destination);
-        absl::Status status = head.status();
+        absl::Status status = RemoveLeftoverStaging(destination);
+        absl::StatusOr<GlobalPosition> head = absl::UnknownError("backup: no checkpoint taken");
+        if (status.ok()) {
+          head = store_->Checkpoint(destination);
+          status = head.status();
+        }
         if (status.ok()) {
           response->set_path(destination);
           response->set_head_position(head->value());
@@ -228,9 +382,21 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
         } else {
           log->error("msg=backup_failed path={} status=\"{}\"", destination, status.ToString());
         }
+        {
+          std::lock_guard<std::mutex> lock(backup_mu_);
+          backups_running_.erase(staging);
+          if (absl::Status recorded = RecordRunningBackups(); !recorded.ok()) {
+            log->warn("msg=backup_list_not_written status=\"{}\"", recorded.ToString());
+          }
+        }
         reactor->Finish(ToGrpc(status));
       });
-  if (!started) reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  if (!started) {
+    std::lock_guard<std::mutex> lock(backup_mu_);
+    backups_running_.erase(staging);
+    RecordRunningBackups().IgnoreError();  // the list is a help for the next backup, not a promise
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  }
   return reactor;
 }
 

@@ -7,9 +7,12 @@
 //            `read_model`; one already rebuilding: FAILED_PRECONDITION.
 //            Cancelling the call abandons the rebuild (the live model stays).
 //   Backup   a RocksDB checkpoint of the event store, taken while appends go
-//            on, into `destination`: an absolute path on the server's machine
-//            that does not exist yet (INVALID_ARGUMENT / ALREADY_EXISTS naming
-//            `destination` otherwise).
+//            on, into `destination`: an absolute path on the server's machine,
+//            outside the data folder, that does not exist yet
+//            (INVALID_ARGUMENT / ALREADY_EXISTS naming `destination`
+//            otherwise). RocksDB stages the copy in `destination`.tmp; the
+//            staging folder of a backup killed midway is removed by the next
+//            backup (DATA/backups-running lists the running ones).
 //
 // Lifecycle: BeginShutdown() makes rebuilds stop (their calls end with
 // UNAVAILABLE); Shutdown() also waits for every rebuild and backup. Call both
@@ -18,6 +21,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "eventstore/event_store.h"
@@ -33,11 +37,17 @@ namespace kring::services {
 class OperationsService final : public v1::OperationsService::CallbackService {
  public:
   // `read_models` by name; they, `store`, `auth` and `keys` (null when the
-  // server has no master key) must outlive the service. Every call needs the
+  // server has no master key) must outlive the service. `data_dir` is the
+  // server's data folder, where no backup may go. Every call needs the
   // operator role.
   OperationsService(eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models,
-                    const security::Authenticator* auth, security::KeyStore* keys)
-      : store_(store), read_models_(std::move(read_models)), auth_(auth), keys_(keys), eraser_(store, keys) {}
+                    const security::Authenticator* auth, security::KeyStore* keys, std::string data_dir)
+      : store_(store),
+        read_models_(std::move(read_models)),
+        auth_(auth),
+        keys_(keys),
+        data_dir_(std::move(data_dir)),
+        eraser_(store, keys) {}
   ~OperationsService() override { Shutdown(); }
 
   grpc::ServerWriteReactor<v1::RebuildProgress>* Rebuild(grpc::CallbackServerContext* context,
@@ -59,11 +69,26 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   void Shutdown() { background_.Shutdown(); }
 
  private:
+  // Removes `destination`.tmp when it is a staging folder that a backup
+  // killed midway left behind; FAILED_PRECONDITION naming `destination` when
+  // that path holds anything else (RocksDB would delete its files).
+  absl::Status RemoveLeftoverStaging(const std::string& destination) const;
+  // The staging folders of running backups are listed in
+  // DATA/backups-running (RecordRunningBackups, after each change of
+  // backups_running_). A listed folder that no backup of this process owns
+  // belongs to a backup killed midway: RemoveStagingOfKilledBackups deletes it
+  // if it holds only RocksDB's files. Both need backup_mu_.
+  absl::Status RecordRunningBackups();
+  void RemoveStagingOfKilledBackups();
+
   eventstore::EventStore* const store_;
   const std::map<std::string, projections::LiveReadModel*> read_models_;
   const security::Authenticator* const auth_;
   security::KeyStore* const keys_;
+  const std::string data_dir_;
   Eraser eraser_;  // the erasures themselves (see ErasePersonalData in audit.proto)
+  std::mutex backup_mu_;
+  std::set<std::string> backups_running_;  // staging folders of backups in flight; guarded by backup_mu_
   BackgroundWork background_;
 };
 

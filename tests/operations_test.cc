@@ -8,6 +8,9 @@
 //  - a backup taken under load, restored with `kringctl restore` into a new
 //    data folder: the chain verifies, the head hash is the one the backup
 //    reported, and a kringd started on it serves the same history;
+//  - a backup refuses a destination inside the data folder; the next backup
+//    removes the staging folder (DEST.tmp) of a backup killed midway, and
+//    leaves a DEST.tmp that is not a staging folder alone;
 //  - kringctl rebuild, backup and restore: output and exit codes.
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
@@ -435,6 +438,107 @@ TEST(OperationsTest, BackupUnderLoadRestoresTheSameChainAndHistory) {
   std::cout << "[ figures ] backup of " << p << " events (" << backup.bytes() << " bytes) taken while "
             << appended.appended << " events were appended (head " << head_before << " -> " << head_after
             << "); restored and verified\n";
+}
+
+grpc::Status Backup(v1::OperationsService::Stub& operations, const std::string& destination,
+                    v1::BackupResponse* response) {
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_destination(destination);
+  return operations.Backup(&context, request, response);
+}
+
+TEST(OperationsTest, BackupRefusesADestinationInsideTheDataFolder) {
+  testing::TempDir dir;
+  auto server = StartServer(dir.Sub("data"));
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(client::StreamCohort(NewChannel(server->address()), Cohort(1, 20)).refused, 0u);
+  auto operations = v1::OperationsService::NewStub(NewChannel(server->address()));
+  fs::create_directory_symlink(dir.Sub("data"), dir.Sub("link"));
+  // Into the live event store, the data folder itself, a read model's
+  // folder, through "..", and through a symbolic link to the data folder.
+  for (const std::string& destination :
+       {dir.Sub("data/events/backup"), dir.Sub("data/backup"), dir.Sub("data/projections/backup"),
+        dir.Sub("elsewhere/../data/events/backup"), dir.Sub("link/events/backup")}) {
+    v1::BackupResponse ignored;
+    const grpc::Status s = Backup(*operations, destination, &ignored);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << destination << ": " << s.error_message();
+    EXPECT_EQ(s.error_message().rfind("destination: must be outside the server's data folder", 0), 0u)
+        << s.error_message();
+    EXPECT_FALSE(fs::exists(destination)) << destination;
+    EXPECT_FALSE(fs::exists(destination + ".tmp")) << destination;
+  }
+  // A sibling whose name starts like the data folder's is outside it.
+  v1::BackupResponse backup;
+  const grpc::Status s = Backup(*operations, dir.Sub("data-backup"), &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(backup.head_position(), server->store().Head().value());
+}
+
+TEST(OperationsTest, TheNextBackupRemovesTheStagingFolderOfABackupKilledMidway) {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("data");
+  // kringd is killed (SIGKILL) while its backup's staging folder exists: the
+  // events in its memtable make RocksDB flush them before it links the
+  // files, so the staging folder lives long enough to be seen. If a backup
+  // still finishes first, the next attempt appends more and tries again.
+  std::string killed;
+  for (int attempt = 1; attempt <= 5 && killed.empty(); ++attempt) {
+    testing::KringdProcess kringd(data);
+    ASSERT_EQ(
+        client::StreamCohort(NewChannel(kringd.address()), Cohort(static_cast<size_t>(attempt - 1) * 1500 + 1, 1500))
+            .refused,
+        0u);
+    const std::string destination = dir.Sub("killed-" + std::to_string(attempt));
+    std::thread backup([&] {
+      auto operations = v1::OperationsService::NewStub(NewChannel(kringd.address()));
+      v1::BackupResponse ignored;
+      Backup(*operations, destination, &ignored).ok();  // killed: UNAVAILABLE, or OK if it won the race
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(destination + ".tmp") && !fs::exists(destination) &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
+    if (fs::exists(destination + ".tmp")) kringd.Kill();
+    backup.join();
+    if (fs::exists(destination + ".tmp") && !fs::exists(destination)) killed = destination;
+  }
+  ASSERT_FALSE(killed.empty()) << "no backup was killed midway in 5 attempts";
+  std::cout << "[ figures ] kringd killed during its backup into " << fs::path(killed).filename() << "\n";
+  ASSERT_TRUE(fs::is_directory(killed + ".tmp"));
+
+  // A restarted kringd, a backup elsewhere: the leftover is gone.
+  testing::KringdProcess kringd(data);
+  auto operations = v1::OperationsService::NewStub(NewChannel(kringd.address()));
+  v1::BackupResponse backup;
+  const grpc::Status s = Backup(*operations, dir.Sub("next"), &backup);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(fs::exists(killed + ".tmp"));
+  EXPECT_FALSE(fs::exists(killed));
+  EXPECT_TRUE(fs::exists(dir.Sub("next/CURRENT")));
+  EXPECT_GT(backup.head_position(), 0u);
+  std::ifstream log(kringd.log_path());
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("msg=backup_staging_removed path=" + killed + ".tmp"), std::string::npos);
+}
+
+TEST(OperationsTest, BackupLeavesAStagingPathThatIsNotAStagingFolderAlone) {
+  testing::TempDir dir;
+  auto server = StartServer(dir.Sub("data"));
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(client::StreamCohort(NewChannel(server->address()), Cohort(1, 20)).refused, 0u);
+  auto operations = v1::OperationsService::NewStub(NewChannel(server->address()));
+  // DEST.tmp holds a file of someone else: RocksDB would delete it before
+  // staging there. The backup is refused, naming the field, and the file stays.
+  fs::create_directory(dir.Sub("other.tmp"));
+  std::ofstream(dir.Sub("other.tmp/notes.txt")) << "not a backup\n";
+  v1::BackupResponse ignored;
+  const grpc::Status refused = Backup(*operations, dir.Sub("other"), &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_EQ(refused.error_message().rfind("destination: " + dir.Sub("other.tmp") + " exists and is not", 0), 0u)
+      << refused.error_message();
+  EXPECT_TRUE(fs::exists(dir.Sub("other.tmp/notes.txt")));
+  EXPECT_FALSE(fs::exists(dir.Sub("other")));
 }
 
 TEST(OperationsTest, KringctlRebuildBackupAndRestoreOutputAndExitCodes) {
