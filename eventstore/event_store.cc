@@ -1110,8 +1110,10 @@ absl::StatusOr<GlobalPosition> EventStore::Checkpoint(const std::string& destina
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* copy_raw = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), destination, cfs, &handles, &copy_raw),
-                            "open checkpoint"));
+  rocksdb::DBOptions copy_options;
+  copy_options.info_log = NewInfoLog(destination);  // a full disk must not abort (info_log.h)
+  RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::OpenForReadOnly(copy_options, destination, cfs, &handles, &copy_raw), "open checkpoint"));
   std::unique_ptr<rocksdb::DB> copy(copy_raw);
   uint64_t head = 0;
   {
