@@ -62,8 +62,9 @@ struct ServerOptions {
   // (--max-connection-idle-ms).
   std::chrono::milliseconds max_connection_idle{300000};
   // The gRPC ResourceQuota: memory the transport may take for its buffers
-  // across all connections; near it, gRPC shrinks flow-control windows and
-  // refuses new connections. Default: 1 GiB (--memory-quota-bytes).
+  // across all connections; under pressure gRPC shrinks its flow-control
+  // windows. No kringd test drives it to its limit. Default: 1 GiB
+  // (--memory-quota-bytes).
   size_t memory_quota_bytes = size_t{1} << 30;
   // When set, a JSON file written once the server is ready, naming the gRPC
   // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,
