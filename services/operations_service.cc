@@ -127,6 +127,9 @@ std::string StagingFolder(std::string destination) {
   return destination + ".tmp";
 }
 
+// The list of running backups' staging folders, one per line.
+std::string RunningBackupsFile(const std::string& data_dir) { return data_dir + "/backups-running"; }
+
 // The names of the files a checkpoint writes: the table, blob and log files
 // (digits and an extension), MANIFEST-n, OPTIONS-n, CURRENT, IDENTITY and
 // RocksDB's temporary files (*.dbtmp).
@@ -198,11 +201,6 @@ absl::Status OperationsService::RemoveLeftoverStaging(const std::string& destina
       ->warn("msg=backup_staging_removed path={} files={} reason=\"left by a killed backup\"", staging, files);
   return absl::OkStatus();
 }
-
-namespace {
-// The list of running backups' staging folders, one per line.
-std::string RunningBackupsFile(const std::string& data_dir) { return data_dir + "/backups-running"; }
-}  // namespace
 
 absl::Status OperationsService::RecordRunningBackups() {
   if (data_dir_.empty()) return absl::OkStatus();
