@@ -136,18 +136,26 @@ absl::Status OutboxRelay::CreateProducer(uint64_t confirmed) {
   auto producer = std::make_unique<Producer>();
   absl::Status created = options_.before_producer_create ? options_.before_producer_create() : absl::OkStatus();
   if (created.ok()) created = producer->Init(options_.kafka, options_.linger_ms, confirmed);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!created.ok()) {
-    ++failed_creations_;
-    health_ = absl::UnavailableError(
-        absl::StrCat("relay: cannot create the Kafka producer (", failed_creations_,
-                     " attempts failed, retrying; events wait in the outbox): ", created.message()));
-    return created;
+  bool changed;
+  absl::Status health;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool was_ok = health_.ok();
+    if (created.ok()) {
+      producer_ = std::move(producer);
+      failed_creations_ = 0;
+      health_ = absl::OkStatus();
+    } else {
+      ++failed_creations_;
+      health_ = absl::UnavailableError(
+          absl::StrCat("relay: cannot create the Kafka producer (", failed_creations_,
+                       " attempts failed, retrying; events wait in the outbox): ", created.message()));
+    }
+    changed = was_ok != health_.ok();
+    health = health_;
   }
-  producer_ = std::move(producer);
-  failed_creations_ = 0;
-  health_ = absl::OkStatus();
-  return absl::OkStatus();
+  if (changed && options_.on_health_change) options_.on_health_change(health);
+  return created;
 }
 
 absl::Status OutboxRelay::Health() const {

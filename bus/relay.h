@@ -55,6 +55,10 @@ struct RelayOptions {
   std::chrono::milliseconds producer_retry_initial{100};
   // The longest wait between attempts to rebuild the producer. Default: 10 s.
   std::chrono::milliseconds producer_retry_max{10000};
+  // Called (on the relay's thread, or in Start()) whenever Health() changes
+  // between OK and not OK, with the new status; the server turns it into the
+  // gRPC health status "kring.relay". Must not block. Default: none.
+  std::function<void(const absl::Status&)> on_health_change;
   // Fault injection for tests: called before every producer the relay creates
   // (the first one in Start() included); a non-OK status makes that creation
   // fail as if librdkafka had refused it. Default: none.

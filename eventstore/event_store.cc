@@ -28,18 +28,6 @@ namespace kring::eventstore {
 
 namespace {
 
-// Switches RocksDB's automatic recovery from background errors off: in 7.8
-// it may reuse the WAL writer that saw the error, which aborts on Debian's
-// librocksdb (assertion `sync_without_flush_called_`). The store recovers by
-// reopening the database instead (EventStore::Reopen).
-class NoAutoRecovery : public rocksdb::EventListener {
- public:
-  const char* Name() const override { return "KringNoAutoRecovery"; }
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
-    *auto_recovery = false;
-  }
-};
-
 std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 
 }  // namespace
@@ -64,11 +52,9 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
 absl::Status EventStore::OpenDb(bool read_only) {
   rocksdb::DBOptions db_options;
   if (options_.env != nullptr) db_options.env = options_.env;
-  db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
-  // RocksDB's own LOG writer aborts the process on its first line after a
-  // failed write (info_log.h).
-  db_options.info_log = NewInfoLog(options_.path);
-  db_options.max_bgerror_resume_count = 0;
+  // No LOG writer or automatic recovery that could abort the process after a
+  // failed write (info_log.h); the store reopens the database instead.
+  UseFailSafeErrorHandling(&db_options, options_.path);
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;

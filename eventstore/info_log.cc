@@ -1,5 +1,6 @@
 #include "eventstore/info_log.h"
 
+#include <rocksdb/listener.h>
 #include <sys/time.h>
 
 #include <cstdarg>
@@ -63,6 +64,24 @@ std::shared_ptr<rocksdb::Logger> NewInfoLog(const std::string& db_path, rocksdb:
   const std::string log = db_path + "/LOG";
   std::filesystem::rename(log, log + ".old", ec);  // a missing LOG is fine
   return std::make_shared<StdioInfoLog>(std::fopen(log.c_str(), "w"), level);
+}
+
+namespace {
+
+class NoAutoRecovery : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "KringNoAutoRecovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+}  // namespace
+
+void UseFailSafeErrorHandling(rocksdb::DBOptions* options, const std::string& db_path) {
+  options->info_log = NewInfoLog(db_path);
+  options->listeners.push_back(std::make_shared<NoAutoRecovery>());
+  options->max_bgerror_resume_count = 0;
 }
 
 }  // namespace kring::eventstore

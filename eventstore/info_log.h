@@ -5,12 +5,13 @@
 // librocksdb 7.8 and aborts the process — the disk-full crash of issue 12. A
 // lost info-log line costs nothing; a crash costs every connection.
 //
-// Use: options.info_log = NewInfoLog(path) before DB::Open. Any RocksDB
-// database of kringd should use it (a full disk is shared by all of them).
+// Use: UseFailSafeErrorHandling(&options, path) before DB::Open, in every
+// RocksDB database of kringd (a full disk is shared by all of them).
 // Threads: the returned logger may be called from any thread.
 #pragma once
 
 #include <rocksdb/env.h>
+#include <rocksdb/options.h>
 
 #include <memory>
 #include <string>
@@ -22,5 +23,13 @@ namespace kring::eventstore {
 // the file cannot be opened the logger drops every line (never fails).
 std::shared_ptr<rocksdb::Logger> NewInfoLog(const std::string& db_path,
                                             rocksdb::InfoLogLevel level = rocksdb::InfoLogLevel::INFO_LEVEL);
+
+// Sets the info log above and switches RocksDB's automatic recovery from
+// background errors off: in 7.8 it may reuse the WAL writer that saw the
+// error, which aborts on Debian's librocksdb (the same assertion). After a
+// failed write the database refuses writes until it is reopened: the event
+// store reopens it in-process (EventStore's recovery); the other databases
+// stay refusing (fail closed) until kringd restarts.
+void UseFailSafeErrorHandling(rocksdb::DBOptions* options, const std::string& db_path);
 
 }  // namespace kring::eventstore

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "eventstore/event_store.h"
+#include "eventstore/info_log.h"
 
 namespace kring::projections {
 namespace {
@@ -82,6 +83,10 @@ absl::Status ProjectionEngine::OpenDb() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 2;
+  // No LOG writer or automatic recovery that could abort kringd after a
+  // failed write (info_log.h); a failed write leaves this database refusing
+  // writes until kringd restarts.
+  eventstore::UseFailSafeErrorHandling(&options, options_.path);
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, options_.path, &raw), "open"));
   db_.reset(raw);

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "common/time.h"
 #include "eventstore/chain.h"
+#include "eventstore/info_log.h"
 
 namespace kring::security {
 namespace {
@@ -95,6 +96,10 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(AccessLogOptions opti
   // Small and written rarely (one entry per audited read): keep it light.
   db_options.max_background_jobs = 1;
   if (impl.options.env != nullptr) db_options.env = impl.options.env;
+  // No LOG writer or automatic recovery that could abort kringd after a
+  // failed write (info_log.h); a failed write leaves this database refusing
+  // writes until kringd restarts.
+  eventstore::UseFailSafeErrorHandling(&db_options, impl.options.path);
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, impl.options.path, &raw), "open"));
   impl.db.reset(raw);

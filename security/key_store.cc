@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "eventstore/chain.h"
+#include "eventstore/info_log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "security/aead.h"
@@ -475,6 +476,10 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(KeyStoreOptions options
   // Keys and wrapped keys are random bytes: compression would only cost CPU.
   db_options.compression = rocksdb::kNoCompression;
   if (options.env != nullptr) db_options.env = options.env;
+  // No LOG writer or automatic recovery that could abort kringd after a
+  // failed write (info_log.h); a failed write leaves this database refusing
+  // writes until kringd restarts.
+  eventstore::UseFailSafeErrorHandling(&db_options, options.path);
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options.path, &raw), "open"));
 

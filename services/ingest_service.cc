@@ -4,6 +4,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -36,6 +37,7 @@ struct Decoded {
   absl::Status status;
   v1::AppendRequest request;
   uint64_t request_id = 0;
+  uint64_t sequence = 0;  // the stream's count of requests read before this one
   AdmissionCost cost;
 };
 
@@ -117,12 +119,14 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
     request_.Clear();
     const bool decodable = decoded.status.ok();
     std::optional<Decoded> admitted;
+    uint64_t sequence;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // A read that completes after the stream was finished (a drain with a
       // read outstanding) could no longer be acknowledged: do not store it.
       if (finished_) return;
       ++in_flight_;
+      sequence = decoded.sequence = next_sequence_++;
       if (decodable) {
         held_ = std::move(decoded);
         admitted = TryAdmitLocked();
@@ -130,8 +134,9 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
     }
     // Submit and Acknowledge may call back at once, so no lock is held here.
     if (!decodable) {
-      // Not decodable: nothing to store, answered at once; the stream goes on.
-      Acknowledge(AckFor(decoded.request_id, "", decoded.status));
+      // Not decodable: nothing to store; answered in its turn, the stream
+      // goes on.
+      Acknowledge(sequence, AckFor(decoded.request_id, "", decoded.status));
     } else if (admitted) {
       Submit(*std::move(admitted));
     }
@@ -169,6 +174,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
                                in_flight_);
       broken_ = true;
       acks_.clear();
+      ready_.clear();
     }
     writing_ = !acks_.empty();
     if (writing_) StartWrite(&acks_.front());
@@ -199,11 +205,12 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
   // becomes the acknowledgement.
   void Submit(Decoded d) {
     const uint64_t request_id = d.request_id;
+    const uint64_t sequence = d.sequence;
     const std::string case_id = d.request.case_id();
     const AdmissionCost cost = d.cost;
-    auto done = [this, request_id, case_id, cost](absl::StatusOr<eventstore::AppendOutcome> r) {
+    auto done = [this, request_id, sequence, case_id, cost](absl::StatusOr<eventstore::AppendOutcome> r) {
       service_->admission_.Release(connection_, cost);
-      Acknowledge(AckFor(request_id, case_id, r));  // last: the stream may end and be deleted
+      Acknowledge(sequence, AckFor(request_id, case_id, r));  // last: the stream may end and be deleted
     };
     auto batch = BatchFrom(std::move(d.request), sender_);
     if (batch.ok()) {
@@ -213,12 +220,19 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
     }
   }
 
-  void Acknowledge(const v1::AppendAck& ack) {
+  // Acknowledgements leave in the order of the requests: an answer that is
+  // ready before an earlier request's (a refused batch, an undecodable
+  // request, a batch of a later group) waits in ready_ for its turn.
+  void Acknowledge(uint64_t sequence, const v1::AppendAck& ack) {
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
     if (!broken_) {
-      acks_.push_back(Serialize(ack));
-      if (!writing_) {
+      ready_.emplace(sequence, Serialize(ack));
+      for (auto it = ready_.begin(); it != ready_.end() && it->first == next_to_send_; it = ready_.erase(it)) {
+        acks_.push_back(std::move(it->second));
+        ++next_to_send_;
+      }
+      if (!writing_ && !acks_.empty()) {
         writing_ = true;
         StartWrite(&acks_.front());
       }
@@ -231,7 +245,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
   // being stored, or acknowledgements waiting to be written (a client that
   // does not read its acknowledgements must not make the server buffer
   // without bound).
-  int Unanswered() const { return in_flight_ + static_cast<int>(acks_.size()); }
+  int Unanswered() const { return in_flight_ + static_cast<int>(ready_.size() + acks_.size()); }
   bool CanReadLocked() const { return !held_ && Unanswered() < IngestService::kMaxInFlightPerStream; }
 
   void ResumeReadingLocked() {
@@ -261,7 +275,12 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
   std::mutex mu_;
   std::optional<Decoded> held_;        // read, waiting for admission (reading paused meanwhile)
   std::deque<grpc::ByteBuffer> acks_;  // front is being written when writing_
-  int in_flight_ = 0;                  // read and not yet acknowledged (held_ included)
+  // Answers waiting for an earlier request's, by sequence number (the order
+  // in which requests were read, from 0); next_to_send_ is the next in turn.
+  std::map<uint64_t, grpc::ByteBuffer> ready_;
+  uint64_t next_sequence_ = 0;
+  uint64_t next_to_send_ = 0;
+  int in_flight_ = 0;  // read and not yet acknowledged (held_ included)
   bool writing_ = false;
   bool reads_done_ = false;
   bool read_paused_ = false;

@@ -64,6 +64,7 @@ absl::Status KringServer::StartAll() {
   // The embedded cluster starts empty: publish the whole log again; workers
   // skip what they have applied.
   relay_options.republish_from_start = embedded;
+  relay_options.on_health_change = [this](const absl::Status& health) { SetRelayHealth(health); };
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
   const std::vector<projections::ProjectionFactory> factories = {
@@ -91,8 +92,7 @@ absl::Status KringServer::StartAll() {
   research_models.funnel = by_name.at(projections::FunnelProjection::kName);
   research_models.support = by_name.at(projections::SupportProjection::kName);
   research_ = std::make_unique<ResearchService>(research_models, auth_.get());
-  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(),
-                                                    options_.data_dir);
+  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(), options_.data_dir);
   // An erasure that a crash interrupted is finished before anyone can read
   // or append (services/erasure.h). Should that fail, the case's key already
   // opens nothing; the server serves, and a repeated erasure finishes it.
@@ -129,6 +129,11 @@ absl::Status KringServer::StartAll() {
   address_ = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(port);
   grpc_->GetHealthCheckService()->SetServingStatus(true);
   WatchIngestHealth();
+  {
+    std::lock_guard<std::mutex> lock(relay_health_mu_);
+    health_ = grpc_->GetHealthCheckService();
+  }
+  SetRelayHealth(relay_->Health());
   Logger("server")->info(
       "msg=serving grpc={} tls={} mutual_tls={} development_mode={} personal_data_sealing={} kafka_bootstrap={} "
       "topic={} embedded_kafka={} data_dir={}",
@@ -148,6 +153,19 @@ void KringServer::WatchIngestHealth() {
     health->SetServingStatus(kIngestServiceName, h.ok());
     Logger("server")->info("msg=ingest_health serving={} state={}", h.ok(), eventstore::WriteHealthName(h.state));
   });
+}
+
+void KringServer::SetRelayHealth(const absl::Status& health) {
+  std::lock_guard<std::mutex> lock(relay_health_mu_);
+  if (health.ok() != relay_health_.ok()) {
+    if (health.ok()) {
+      Logger("server")->info("msg=relay_health serving=true");
+    } else {
+      Logger("server")->warn("msg=relay_health serving=false status=\"{}\"", health.ToString());
+    }
+  }
+  relay_health_ = health;
+  if (health_ != nullptr) health_->SetServingStatus(kRelayHealthName, health.ok());
 }
 
 absl::Status KringServer::WriteReadyFile() const {
@@ -171,6 +189,10 @@ void KringServer::Shutdown() {
   auto log = Logger("server");
   log->info("msg=shutting_down");
   if (store_) store_->WatchWriteHealth(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(relay_health_mu_);
+    health_ = nullptr;  // the relay's thread may still report until it stops
+  }
   if (grpc_) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
     ingest_->BeginShutdown();

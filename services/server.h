@@ -16,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -52,12 +53,19 @@ class KringServer {
   // The health-checking service name whose status follows the event store's
   // write health (EventStore::write_health).
   static constexpr const char* kIngestServiceName = "kring.v1.IngestService";
+  // The health-checking service name whose status follows the outbox relay's
+  // health (OutboxRelay::Health): NOT_SERVING while it cannot create its
+  // Kafka producer. Appends go on meanwhile (the outbox holds the events).
+  static constexpr const char* kRelayHealthName = "kring.relay";
 
  private:
   explicit KringServer(ServerOptions options) : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::Status WriteReadyFile() const;
   void WatchIngestHealth();
+  // Records the relay's health and, once the gRPC server runs, publishes it
+  // as kRelayHealthName. Called by the relay's thread and after start-up.
+  void SetRelayHealth(const absl::Status& health);
 
   const ServerOptions options_;
   std::unique_ptr<security::Authenticator> auth_;
@@ -76,6 +84,9 @@ class KringServer {
   std::string address_;
   std::string kafka_bootstrap_;
   bool shut_down_ = false;
+  std::mutex relay_health_mu_;
+  absl::Status relay_health_;                            // guarded by relay_health_mu_
+  grpc::HealthCheckServiceInterface* health_ = nullptr;  // guarded by relay_health_mu_; set once serving
 };
 
 }  // namespace kring::services

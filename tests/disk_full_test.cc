@@ -114,7 +114,8 @@ bool Alive(pid_t pid) {
 //   with ENOSPC (32 MiB: too small for RocksDB to preallocate a 70 MiB WAL,
 //   which would hold appends for a while), and the store recovers by reopening its database once space
 //   is freed. (The other databases of kringd are kept off the full disk
-//   here: their own RocksDB info logs abort on it — see docs/operations.md.)
+//   here: they open with the same fail-safe options, see docs/operations.md,
+//   but this test does not show them meeting a full disk.)
 struct DiskFullCase {
   int tmpfs_mib;
   int min_free_mib;

@@ -14,6 +14,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
@@ -284,6 +285,63 @@ TEST_F(GarbageTest, StreamAcknowledgesUndecodableRequestsAndAnswersTheBatchesBef
   EXPECT_EQ(acks[0].message(), "events[0]: length 66 at byte 15 runs past the end (59 bytes left)");
   EXPECT_EQ(Version("garbage-case"), 0u);
   EXPECT_EQ(Version("never-stored"), 0u);
+}
+
+// Defect 9 of issue 12: acknowledgements of one stream leave in the order of
+// its requests. A request answered at once (undecodable, or a batch refused
+// before it is queued) must wait for the answers of the batches before it,
+// which need their group's synced write.
+TEST_F(GarbageTest, StreamAcknowledgesInTheOrderOfItsRequests) {
+  auto channel = testing::NewChannel(server_->address());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          channel.get(), grpc::internal::RpcMethod(kAppendStream, grpc::internal::RpcMethod::BIDI_STREAMING),
+          &context));
+  const Garbage garbage = GarbageCases(0).front();
+  std::vector<uint64_t> sent;
+  uint64_t id = 1;
+  // Written from a thread of its own, so the flow control of a stream that
+  // answers in order cannot block the test's reads.
+  std::thread writer([&] {
+    for (int round = 0; round < 100; ++round) {
+      // A valid batch (stored by the writer thread, answered after its sync)…
+      stream->Write(ToBuffer(Valid(absl::StrCat("ordered-case-", id), id).SerializeAsString()));
+      sent.push_back(id++);
+      // …an undecodable request (answered by the reactor at once)…
+      v1::AppendRequest id_only;
+      id_only.set_request_id(id);
+      const std::string before_damage = Valid("garbage-case", 0).SerializeAsString();
+      std::string bytes = garbage.bytes;
+      if (bytes.compare(0, before_damage.size(), before_damage) == 0) {
+        bytes = before_damage + id_only.SerializeAsString() + bytes.substr(before_damage.size());
+      } else {
+        bytes = id_only.SerializeAsString() + bytes;
+      }
+      stream->Write(ToBuffer(bytes));
+      sent.push_back(id++);
+      // …and a batch refused before it is queued (no case id).
+      v1::AppendRequest refused = Valid("", id);
+      stream->Write(ToBuffer(refused.SerializeAsString()));
+      sent.push_back(id++);
+    }
+    stream->WritesDone();
+  });
+  std::vector<uint64_t> received;
+  grpc::ByteBuffer buffer;
+  while (stream->Read(&buffer)) {
+    v1::AppendAck ack;
+    ASSERT_TRUE(ack.ParseFromString(FromBuffer(buffer)));
+    received.push_back(ack.request_id());
+  }
+  writer.join();
+  grpc::Status finished = stream->Finish();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+  ASSERT_EQ(received.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    ASSERT_EQ(received[i], sent[i]) << "acknowledgement " << i << " out of request order";
+  }
 }
 
 }  // namespace

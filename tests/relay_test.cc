@@ -208,6 +208,13 @@ TEST_F(RelayTest, AProducerThatCannotBeRebuiltIsRetriedWhileUnhealthyAndNothingI
     ++refused;
     return absl::InternalError("injected: producer creation refused");
   };
+  // What the server turns into the health status "kring.relay".
+  std::mutex changes_mu;
+  std::vector<absl::StatusCode> changes;
+  options.on_health_change = [&](const absl::Status& health) {
+    std::lock_guard<std::mutex> lock(changes_mu);
+    changes.push_back(health.code());
+  };
   auto relay = StartRelay(options);
   AppendCases("first-", 10, 5);
   ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
@@ -234,6 +241,11 @@ TEST_F(RelayTest, AProducerThatCannotBeRebuiltIsRetriedWhileUnhealthyAndNothingI
   EXPECT_TRUE(relay->Health().ok()) << relay->Health();
   EXPECT_EQ(relay->Confirmed(), store_->Head());
   relay->Stop();
+  {
+    std::lock_guard<std::mutex> lock(changes_mu);
+    EXPECT_EQ(changes, (std::vector<absl::StatusCode>{absl::StatusCode::kUnavailable, absl::StatusCode::kOk}))
+        << "the relay reports each change of its health once";
+  }
   const uint64_t head = store_->Head().value();
   ExpectExactlyOnceInOrder(ConsumeTopic(kafka_->bootstrap(), kTopic, head), /*allow_duplicates=*/false);
   EXPECT_EQ(MessagesOnTopic(), head);
