@@ -35,6 +35,7 @@
 namespace kring {
 namespace {
 
+using testing::FilesContaining;
 using testing::kPlantedPersonal;
 
 // Every step of an erasure, in order (services/erasure.h).
@@ -48,17 +49,6 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& purpose = "") {
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   if (!purpose.empty()) context->AddMetadata("kring-purpose", purpose);
   return context;
-}
-
-std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> hits;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) hits.push_back(entry.path().filename().string());
-  }
-  return hits;
 }
 
 // The case ids with an erasure in progress in the key folder, read past the

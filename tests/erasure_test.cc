@@ -34,17 +34,7 @@ namespace kring {
 namespace {
 
 using testing::FaultFs;
-
-std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> hits;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) hits.push_back(entry.path().filename().string());
-  }
-  return hits;
-}
+using testing::FilesContaining;
 
 v1::PersonalData Personal(const std::string& name) {
   v1::PersonalData p;

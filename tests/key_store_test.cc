@@ -27,6 +27,7 @@
 namespace kring::security {
 namespace {
 
+using kring::testing::FilesContaining;
 using kring::testing::TempDir;
 
 // Writes `content` to `path` and gives it `mode` (umask aside).
@@ -49,18 +50,6 @@ v1::PersonalData Personal(const std::string& name, const std::string& phone) {
   (*p.mutable_fields())["name"] = name;
   (*p.mutable_fields())["phone"] = phone;
   return p;
-}
-
-// Every regular file under `dir` whose bytes contain `needle`.
-std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> hits;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) hits.push_back(entry.path().filename().string());
-  }
-  return hits;
 }
 
 // A case's key record as stored, read past the store (layout in

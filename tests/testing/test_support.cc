@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 
@@ -277,6 +278,17 @@ std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std:
   }
   consumer->close();
   return out;
+}
+
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) hits.push_back(entry.path().filename().string());
+  }
+  return hits;
 }
 
 }  // namespace kring::testing

@@ -31,6 +31,10 @@ class TempDir {
   std::string path_;
 };
 
+// The names of the regular files under `dir` (recursively) whose bytes
+// contain `needle`: where a planted secret may have leaked to.
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
+
 // A random canonical UUID.
 std::string NewUuid();
 
