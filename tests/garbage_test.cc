@@ -184,6 +184,15 @@ class GarbageTest : public ::testing::Test {
     return s;
   }
 
+  // An AppendStream that sends and receives raw bytes.
+  static std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> RawStream(
+      const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context) {
+    return std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>(
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            channel.get(), grpc::internal::RpcMethod(kAppendStream, grpc::internal::RpcMethod::BIDI_STREAMING),
+            context));
+  }
+
   static size_t Version(const std::string& case_id) {
     auto v = server_->store().CaseVersion(CaseId(case_id));
     return v.ok() ? v->value() : 0;
@@ -223,10 +232,7 @@ TEST_F(GarbageTest, StreamAcknowledgesUndecodableRequestsAndAnswersTheBatchesBef
   auto channel = testing::NewChannel(server_->address());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
-      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-          channel.get(), grpc::internal::RpcMethod(kAppendStream, grpc::internal::RpcMethod::BIDI_STREAMING),
-          &context));
+  auto stream = RawStream(channel, &context);
   // valid 100, garbage 101, valid 102, garbage 103, ..., then one whose top
   // level breaks before its request_id (acknowledged under 0), then valid.
   std::map<uint64_t, std::string> garbage_rule;  // request id -> part of the message
@@ -295,10 +301,7 @@ TEST_F(GarbageTest, StreamAcknowledgesInTheOrderOfItsRequests) {
   auto channel = testing::NewChannel(server_->address());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
-      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-          channel.get(), grpc::internal::RpcMethod(kAppendStream, grpc::internal::RpcMethod::BIDI_STREAMING),
-          &context));
+  auto stream = RawStream(channel, &context);
   const Garbage garbage = GarbageCases(0).front();
   std::vector<uint64_t> sent;
   uint64_t id = 1;
