@@ -403,8 +403,10 @@ TEST_F(EndToEndTest, BrokersOfThreeStoppedAndRestartedNeitherBlockAppendsNorLose
     }
     EXPECT_LE(on_topic, before_outage) << "acknowledged positions were on Kafka before the acknowledgement";
   }
-  cluster.RestartNode(3);
+  // Together: each restart waits until the cluster serves three brokers.
+  auto restart_3 = std::async(std::launch::async, [&] { cluster.RestartNode(3); });
   cluster.RestartNode(2);
+  restart_3.get();
   append(301, 100);
 
   const auto live = QueryWhenApplied(server.address(), head);
