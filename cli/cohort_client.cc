@@ -53,6 +53,7 @@ grpc::Status StreamCases(v1::IngestService::Stub& stub, const CohortStreamOption
       } else {
         t.appended += batch.second;
       }
+      if (options.acknowledged_batches) options.acknowledged_batches->fetch_add(1);
     }
     std::lock_guard<std::mutex> lock(mu);
     stream_closed = true;

@@ -6,6 +6,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,10 @@ struct CohortStreamOptions {
   int streams = 4;
   // Unacknowledged batches per stream. Default: 32.
   int window = 32;
+  // If set, incremented once for every acknowledged batch (recorded, a retry
+  // or refused) as its acknowledgement arrives: lets a caller on another
+  // thread wait until the stream is under way. Default: nullptr (not counted).
+  std::atomic<uint64_t>* acknowledged_batches = nullptr;
 };
 
 struct CohortStreamTotals {
