@@ -91,12 +91,15 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
       : service_(service), store_(service->store_), sender_(std::move(sender)), connection_(std::move(connection)) {
     std::lock_guard<std::mutex> lock(service_->streams_mu_);
     service_->streams_.insert(this);
-    service_->peak_streams_ = std::max(service_->peak_streams_, service_->streams_.size());
     draining_ = service_->shutting_down_;
     if (draining_) {
       finished_ = true;
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down; retry on another instance"));
     } else {
+      const size_t running = ++service_->running_;
+      size_t peak = service_->peak_running_.load();
+      while (running > peak && !service_->peak_running_.compare_exchange_weak(peak, running)) {
+      }
       StartRead(&request_);
     }
   }
@@ -260,6 +263,7 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
     // cancelled; every batch read by then must be acknowledged first.
     if (finished_ || in_flight_ > 0 || writing_ || !(reads_done_ || draining_)) return;
     finished_ = true;
+    --service_->running_;
     Finish(reads_done_
                ? grpc::Status::OK
                : grpc::Status(
@@ -344,11 +348,6 @@ void IngestService::BeginShutdown() {
 size_t IngestService::open_streams() const {
   std::lock_guard<std::mutex> lock(streams_mu_);
   return streams_.size();
-}
-
-size_t IngestService::peak_open_streams() const {
-  std::lock_guard<std::mutex> lock(streams_mu_);
-  return peak_streams_;
 }
 
 }  // namespace kring::services

@@ -23,6 +23,7 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -56,9 +57,12 @@ class IngestService final : public RawIngestService {
 
   // The append-queue bound, e.g. for tests to read its counters.
   AdmissionController& admission() { return admission_; }
-  // AppendStreams open now, and the most that were open at once.
+  // AppendStreams open now (until gRPC is done with them), and the most that
+  // were running at once: counted from the start of a call until the server
+  // finishes it, which precedes the end of its HTTP/2 stream, so the count
+  // never runs ahead of the transport's concurrent-stream limit.
   size_t open_streams() const;
-  size_t peak_open_streams() const;
+  size_t peak_open_streams() const { return peak_running_.load(); }
 
  private:
   friend class AppendStreamReactor;
@@ -68,7 +72,8 @@ class IngestService final : public RawIngestService {
   mutable std::mutex streams_mu_;
   bool shutting_down_ = false;
   std::set<class AppendStreamReactor*> streams_;
-  size_t peak_streams_ = 0;
+  std::atomic<size_t> running_{0};       // started and not yet finished by the server
+  std::atomic<size_t> peak_running_{0};  // the most running_ has been
 };
 
 }  // namespace kring::services
