@@ -40,6 +40,10 @@ using RawIngestService = v1::IngestService::WithRawCallbackMethod_Append<
 class IngestService final : public RawIngestService {
  public:
   static constexpr int kMaxInFlightPerStream = 64;
+  // When the last open AppendStream ends and at least this many have ended
+  // since the last time, the freed heap memory is given back to the system
+  // (glibc's malloc_trim; docs/operations.md "Limits and back-pressure").
+  static constexpr size_t kStreamEndsPerMemoryReturn = 64;
 
   // Every call needs the partner role; the caller's identity is the source
   // of what it appends. `store` and `auth` must outlive the service.
@@ -59,6 +63,9 @@ class IngestService final : public RawIngestService {
   // AppendStreams open now, and the most that were open at once.
   size_t open_streams() const;
   size_t peak_open_streams() const;
+  // How often freed heap memory was given back to the system after streams
+  // ended (see kStreamEndsPerMemoryReturn).
+  size_t memory_returns() const;
 
  private:
   friend class AppendStreamReactor;
@@ -69,6 +76,8 @@ class IngestService final : public RawIngestService {
   bool shutting_down_ = false;
   std::set<class AppendStreamReactor*> streams_;
   size_t peak_streams_ = 0;
+  size_t streams_ended_since_return_ = 0;
+  size_t memory_returns_ = 0;
 };
 
 }  // namespace kring::services
