@@ -297,6 +297,50 @@ TEST_F(IngestLimitsTest, CompressedRequestIsRefused) {
   EXPECT_EQ(Version("gzip-1"), 0u);
 }
 
+// Freed heap memory is given back to the system (malloc_trim) when the last
+// open AppendStream ends and at least kStreamEndsPerMemoryReturn streams
+// ended since the last time; not per stream, and not while one is open.
+TEST_F(IngestLimitsTest, FreedMemoryIsReturnedWhenTheLastOfManyStreamsEnds) {
+  Start(ServerOptions());
+  auto stub = v1::IngestService::NewStub(testing::NewChannel(server_->address()));
+  struct Open {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendAck>> stream;
+  };
+  auto open = [&] {
+    auto o = std::make_unique<Open>();
+    o->context.set_deadline(Deadline());
+    o->stream = stub->AppendStream(&o->context);
+    return o;
+  };
+  auto end = [](Open& o) {
+    o.stream->WritesDone();
+    return o.stream->Finish().ok();
+  };
+  services::IngestService& ingest = server_->ingest();
+
+  // The last open stream ends, but too few have ended.
+  auto single = open();
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 1; }));
+  ASSERT_TRUE(end(*single));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 0; }));
+  EXPECT_EQ(ingest.memory_returns(), 0u);
+
+  // Enough end (with the one above), but one stays open.
+  constexpr size_t kEnds = services::IngestService::kStreamEndsPerMemoryReturn;
+  std::vector<std::unique_ptr<Open>> streams;
+  for (size_t i = 0; i < kEnds + 1; ++i) streams.push_back(open());
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == kEnds + 1; }));
+  for (size_t i = 0; i < kEnds; ++i) ASSERT_TRUE(end(*streams[i]));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 1; }));
+  EXPECT_EQ(ingest.memory_returns(), 0u);
+
+  // The last one ends: once.
+  ASSERT_TRUE(end(*streams[kEnds]));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 0; }));
+  EXPECT_EQ(ingest.memory_returns(), 1u);
+}
+
 // Batches of 5000 events (about 300 KB) pass kringd's own validation.
 ServerOptions LargeBatchesAllowed() {
   ServerOptions options;
