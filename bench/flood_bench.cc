@@ -51,10 +51,11 @@ struct Server {
   pid_t pid = -1;
   std::string address;
 };
-Server StartKringd(const std::string& kringd, const std::string& data_dir, const std::vector<std::string>& extra) {
+Server StartKringd(const std::string& kringd, const std::string& data_dir, const std::string& log_level,
+                   const std::vector<std::string>& extra) {
   const std::string ready = data_dir + ".ready";
   std::vector<std::string> args = {kringd,         "--data-dir", data_dir,      "--listen", "127.0.0.1:0",
-                                   "--ready-file", ready,        "--log-level", "warn"};
+                                   "--ready-file", ready,        "--log-level", log_level};
   args.insert(args.end(), extra.begin(), extra.end());
   Server s;
   s.pid = fork();
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
   size_t events = 10;
   std::vector<std::string> extra;
   std::string kringd = KRING_KRINGD_PATH;
+  std::string log_level = "warn";
   app.add_option("--kringd", kringd, "the kringd binary")->capture_default_str();
   app.add_option("--streams", streams, "streams that never read")->capture_default_str();
   app.add_option("--channels", channels, "connections they share")->capture_default_str();
@@ -149,11 +151,13 @@ int main(int argc, char** argv) {
   app.add_option("--events", events, "events per batch")->capture_default_str();
   app.add_flag("--refused", refused_batches,
                "send batches the server refuses (expected_version.any=false): the ingest path without stored data");
+  app.add_option("--log-level", log_level, "kringd's --log-level (info shows msg=freed_memory_returned)")
+      ->capture_default_str();
   app.add_option("--kringd-arg", extra, "extra kringd flag (repeatable), e.g. --kringd-arg=--max-queued-events=1000");
   CLI11_PARSE(app, argc, argv);
 
   testing::TempDir dir;
-  const Server server = StartKringd(kringd, dir.Sub("data"), extra);
+  const Server server = StartKringd(kringd, dir.Sub("data"), log_level, extra);
   if (server.address.empty()) {
     std::cerr << "flood_bench: " << kringd << " did not become ready\n";
     if (server.pid > 0) kill(server.pid, SIGKILL);

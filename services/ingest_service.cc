@@ -2,7 +2,9 @@
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
+#include <malloc.h>
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -80,6 +82,26 @@ v1::AppendAck AckFor(uint64_t request_id, const std::string& case_id,
     *ack.mutable_details() = std::move(*status.mutable_details());
   }
   return ack;
+}
+
+// Gives the heap memory that is free back to the system. glibc's malloc
+// keeps freed memory in its arenas (one per thread that allocated, up to
+// 8 per core) and returns on its own only what lies at the top of a heap, so
+// what many streams' gRPC threads freed stays in the process's RSS until
+// malloc_trim gives back every free page. It walks every arena under its
+// lock, so it runs only after many streams ended, not per stream.
+void ReturnFreedMemory(size_t streams_ended) {
+#ifdef __GLIBC__
+  const struct mallinfo2 heap = mallinfo2();
+  const auto start = std::chrono::steady_clock::now();
+  const int returned = malloc_trim(0);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  Logger("ingest")->info(
+      "msg=freed_memory_returned streams_ended={} heap_in_use_mib={} heap_free_mib={} returned={} ms={}", streams_ended,
+      heap.uordblks >> 20, heap.fordblks >> 20, returned == 1, took.count());
+#else
+  (void)streams_ended;
+#endif
 }
 
 }  // namespace
@@ -187,11 +209,19 @@ class AppendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffe
 
   void OnDone() override {
     service_->admission_.RemoveWaiter(this);
+    size_t return_memory_after = 0;  // streams ended, when the last one just did
     {
       std::lock_guard<std::mutex> lock(service_->streams_mu_);
       service_->streams_.erase(this);
+      if (++service_->streams_ended_since_return_ >= IngestService::kStreamEndsPerMemoryReturn &&
+          service_->streams_.empty()) {
+        return_memory_after = service_->streams_ended_since_return_;
+        service_->streams_ended_since_return_ = 0;
+        ++service_->memory_returns_;
+      }
     }
     delete this;
+    if (return_memory_after > 0) ReturnFreedMemory(return_memory_after);
   }
 
  private:
@@ -348,6 +378,11 @@ void IngestService::BeginShutdown() {
 size_t IngestService::open_streams() const {
   std::lock_guard<std::mutex> lock(streams_mu_);
   return streams_.size();
+}
+
+size_t IngestService::memory_returns() const {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return memory_returns_;
 }
 
 }  // namespace kring::services

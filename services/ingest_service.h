@@ -41,6 +41,10 @@ using RawIngestService = v1::IngestService::WithRawCallbackMethod_Append<
 class IngestService final : public RawIngestService {
  public:
   static constexpr int kMaxInFlightPerStream = 64;
+  // When the last open AppendStream ends and at least this many have ended
+  // since the last time, the freed heap memory is given back to the system
+  // (glibc's malloc_trim; docs/operations.md "Limits and back-pressure").
+  static constexpr size_t kStreamEndsPerMemoryReturn = 64;
 
   // Every call needs the partner role; the caller's identity is the source
   // of what it appends. `store` and `auth` must outlive the service.
@@ -63,6 +67,9 @@ class IngestService final : public RawIngestService {
   // never runs ahead of the transport's concurrent-stream limit.
   size_t open_streams() const;
   size_t peak_open_streams() const { return peak_running_.load(); }
+  // How often freed heap memory was given back to the system after streams
+  // ended (see kStreamEndsPerMemoryReturn).
+  size_t memory_returns() const;
 
  private:
   friend class AppendStreamReactor;
@@ -74,6 +81,8 @@ class IngestService final : public RawIngestService {
   std::set<class AppendStreamReactor*> streams_;
   std::atomic<size_t> running_{0};       // started and not yet finished by the server
   std::atomic<size_t> peak_running_{0};  // the most running_ has been
+  size_t streams_ended_since_return_ = 0;
+  size_t memory_returns_ = 0;
 };
 
 }  // namespace kring::services

@@ -8,7 +8,7 @@
 //    are answered;
 //  - gRPC's own limits as kringd sets them: request metadata size, concurrent
 //    streams per connection, idle connections closed, compressed requests
-//    refused;
+//    refused, a message larger than the memory quota refused;
 //  - the flags that set them.
 // No assertion is on time: each waits for a condition with a generous
 // deadline and checks counts.
@@ -295,6 +295,84 @@ TEST_F(IngestLimitsTest, CompressedRequestIsRefused) {
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNIMPLEMENTED) << refused.error_message();
   EXPECT_EQ(refused.error_message(), "Compression algorithm 'gzip' is disabled.");
   EXPECT_EQ(Version("gzip-1"), 0u);
+}
+
+// Freed heap memory is given back to the system (malloc_trim) when the last
+// open AppendStream ends and at least kStreamEndsPerMemoryReturn streams
+// ended since the last time; not per stream, and not while one is open.
+TEST_F(IngestLimitsTest, FreedMemoryIsReturnedWhenTheLastOfManyStreamsEnds) {
+  Start(ServerOptions());
+  auto stub = v1::IngestService::NewStub(testing::NewChannel(server_->address()));
+  struct Open {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendAck>> stream;
+  };
+  auto open = [&] {
+    auto o = std::make_unique<Open>();
+    o->context.set_deadline(Deadline());
+    o->stream = stub->AppendStream(&o->context);
+    return o;
+  };
+  auto end = [](Open& o) {
+    o.stream->WritesDone();
+    return o.stream->Finish().ok();
+  };
+  services::IngestService& ingest = server_->ingest();
+
+  // The last open stream ends, but too few have ended.
+  auto single = open();
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 1; }));
+  ASSERT_TRUE(end(*single));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 0; }));
+  EXPECT_EQ(ingest.memory_returns(), 0u);
+
+  // Enough end (with the one above), but one stays open.
+  constexpr size_t kEnds = services::IngestService::kStreamEndsPerMemoryReturn;
+  std::vector<std::unique_ptr<Open>> streams;
+  for (size_t i = 0; i < kEnds + 1; ++i) streams.push_back(open());
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == kEnds + 1; }));
+  for (size_t i = 0; i < kEnds; ++i) ASSERT_TRUE(end(*streams[i]));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 1; }));
+  EXPECT_EQ(ingest.memory_returns(), 0u);
+
+  // The last one ends: once.
+  ASSERT_TRUE(end(*streams[kEnds]));
+  ASSERT_TRUE(WaitFor([&] { return ingest.open_streams() == 0; }));
+  EXPECT_EQ(ingest.memory_returns(), 1u);
+}
+
+// Batches of 5000 events (about 300 KB) pass kringd's own validation.
+ServerOptions LargeBatchesAllowed() {
+  ServerOptions options;
+  options.validation.max_batch_events = 5000;
+  return options;
+}
+
+// gRPC 1.51 counts the bytes it reads from a connection against the
+// ResourceQuota. A message larger than the whole quota cannot be taken in:
+// gRPC resets that call (HTTP/2 RST_STREAM ENHANCE_YOUR_CALM), which the
+// client sees as RESOURCE_EXHAUSTED, and nothing of it is stored. Small calls
+// still pass. With the default quota the same message is stored.
+TEST_F(IngestLimitsTest, MessageLargerThanTheMemoryQuotaIsRefusedAndSmallOnesPass) {
+  ServerOptions options = LargeBatchesAllowed();
+  options.memory_quota_bytes = 256 * 1024;
+  Start(options);
+  auto stub = v1::IngestService::NewStub(testing::NewChannel(server_->address()));
+  ASSERT_TRUE(Append(*stub, Batch("quota-small", 3)).ok());
+  const v1::AppendRequest large = Batch("quota-large", 5000);
+  ASSERT_GT(large.ByteSizeLong(), options.memory_quota_bytes);
+  grpc::Status refused = Append(*stub, large);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_EQ(Version("quota-large"), 0u) << "a refused batch is not stored";
+  EXPECT_EQ(Version("quota-small"), 3u);
+}
+
+TEST_F(IngestLimitsTest, MessageLargerThanATinyMemoryQuotaIsStoredWithTheDefaultQuota) {
+  Start(LargeBatchesAllowed());
+  auto stub = v1::IngestService::NewStub(testing::NewChannel(server_->address()));
+  grpc::Status ok = Append(*stub, Batch("quota-large", 5000));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(Version("quota-large"), 5000u);
 }
 
 TEST(IngestLimitFlagsTest, FlagsSetEveryLimit) {
