@@ -216,10 +216,7 @@ TEST_P(DiskFullTest, KringdRefusesAppendsWhileTheDiskIsFullAndResumesOnceSpaceIs
 
   // Space freed: appends resume by themselves.
   std::filesystem::remove(filler);
-  const auto resume_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (HealthStatus(channel, "kring.v1.IngestService") != 1 && std::chrono::steady_clock::now() < resume_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor([&] { return HealthStatus(channel, "kring.v1.IngestService") == 1; }, std::chrono::seconds(60));
   EXPECT_EQ(HealthStatus(channel, "kring.v1.IngestService"), 1);
   stop = true;
   appender_thread.join();

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -37,15 +38,7 @@ constexpr auto kDeadline = std::chrono::seconds(60);
 std::chrono::system_clock::time_point Deadline() { return std::chrono::system_clock::now() + kDeadline; }
 
 // Waits (bounded) until `condition` holds; false if it never did.
-template <typename F>
-bool WaitFor(F condition) {
-  const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
+bool WaitFor(const std::function<bool()>& condition) { return testing::WaitFor(condition, kDeadline); }
 
 // A new case's first batch: a referral and n-1 costs.
 v1::AppendRequest Batch(const std::string& case_id, size_t events, uint64_t request_id = 0) {
