@@ -31,8 +31,6 @@ struct CivilDate {
   uint32_t day;    // 1..31
 };
 CivilDate CivilFromDay(int32_t day);
-// Days per month on average (365.2425 / 12), for "6, 12 and 24 months".
-constexpr double kDaysPerMonth = 30.436875;
 
 // A participant, coordinator or attendee id as the read models keep it: its
 // 64-bit FNV-1a hash, which only needs to tell the people of one case apart.

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <numeric>
-#include <set>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -16,6 +18,10 @@ namespace kring::projections {
 namespace {
 
 constexpr std::array<uint32_t, 3> kMonths = {6, 12, 24};
+// A month is 30.44 days exactly, so the marks are 182.64, 365.28 and 730.56
+// days. Distances to a mark are compared in hundredths of a day, in integers:
+// exact, where a double 30.44 is not.
+constexpr int64_t kHundredthsPerMonth = 3044;
 constexpr uint32_t kDefaultWindowDays = 91;
 constexpr uint32_t kMaxWindowDays = 180;
 constexpr double kDefaultLapseThreshold = 0.8;
@@ -24,15 +30,18 @@ void AddDistinct(google::protobuf::RepeatedField<uint64_t>* ids, uint64_t id) {
   if (!ContainsKey(*ids, id)) ids->Add(id);
 }
 
-// A member of the person's own network: invited, not as a professional, and
-// not the case's coordinator.
+// A member of the person's own network, judged when the event is folded:
+// not a coordinator of the case so far and not (latest) invited with
+// relation PROFESSIONAL. Ids never invited (central persons named in the
+// referral) are members, as network size counts them.
 bool OwnNetwork(const storage::SupportCase& c, uint64_t id) {
+  if (ContainsKey(c.coordinators(), id)) return false;
   auto it = c.participants().find(id);
-  return it != c.participants().end() && it->second != v1::RELATION_PROFESSIONAL && !ContainsKey(c.coordinators(), id);
+  return it == c.participants().end() || it->second != v1::RELATION_PROFESSIONAL;
 }
 
-// The derived fields: the support network's size and each follow-up's
-// retention, in day order.
+// The derived fields: the support network's size and, per follow-up in day
+// order (log order within a day), the network members it lists as active.
 void Derive(storage::SupportCase& c) {
   const auto& network = c.action_owners_size() > 0 ? c.action_owners() : c.attendees();
   c.set_network(static_cast<uint32_t>(network.size()));
@@ -40,20 +49,21 @@ void Derive(storage::SupportCase& c) {
   for (const auto& f : c.follow_ups()) follow_ups.push_back(&f);
   std::stable_sort(follow_ups.begin(), follow_ups.end(), [](auto* a, auto* b) { return a->day() < b->day(); });
   c.clear_follow_up_days();
-  c.clear_retention();
+  c.clear_still();
   if (network.empty()) return;
   for (const storage::SupportFollowUp* f : follow_ups) {
+    // The write side refuses an id listed twice in one follow-up.
     uint32_t still = 0;
     for (uint64_t id : f->active()) still += ContainsKey(network, id);
     c.add_follow_up_days(f->day());
-    c.add_retention(static_cast<float>(still) / network.size());
+    c.add_still(still);
   }
 }
 
 struct Parameters {
   uint32_t window_days = kDefaultWindowDays;
   double threshold = kDefaultLapseThreshold;
-  int32_t end_day = INT32_MAX;  // the data cut-off
+  int32_t end_day = INT32_MAX;  // the data cut-off: follow-ups on later days are ignored
 };
 
 absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
@@ -73,42 +83,70 @@ absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
   return p;
 }
 
+// The exact sum of retentions, rounded once to double when read (the double
+// nearest the real sum, as Python's math.fsum gives it): the same in any
+// order, so a rebuild, a live model and a replay "as of P" give the same mean
+// whatever order their cases are kept in. A retention is 0 or a double in
+// [2^-32, 1] (still / network with network < 2^32): f * 2^e with f in
+// [0.5, 1), f * 2^53 whole and e >= -31, so a whole multiple of 2^-84. The
+// sum is kept in units of 2^-84 in 128 bits: exact for up to 2^44 terms.
+class RetentionSum {
+ public:
+  void Add(double retention) {
+    int e = 0;
+    const double f = std::frexp(retention, &e);
+    if (f == 0) return;
+    const auto mantissa = static_cast<uint64_t>(std::ldexp(f, 53));  // exact
+    units_ += static_cast<Units>(mantissa) << (e + 31);              // mantissa * 2^(e - 53) / 2^-84
+  }
+  void Merge(const RetentionSum& o) { units_ += o.units_; }
+  // Correctly rounded: the 128-bit conversion rounds to nearest, scaling by a
+  // power of two is exact.
+  double Value() const { return std::ldexp(static_cast<double>(units_), -84); }
+
+ private:
+  __extension__ typedef unsigned __int128 Units;
+  Units units_ = 0;
+};
+
 struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
-  std::array<double, kMonths.size()> retention_sum{};
+  std::array<RetentionSum, kMonths.size()> retention_sum{};
   DenseCounts lapses, censorings;  // cases by days to their lapse or censoring
 
   // Adds a case of the population (InPopulation).
   void Add(const SupportRow& c, const Parameters& p) {
     const int32_t start = c.profile.conference_day;
-    const int32_t end = std::min(p.end_day, c.erased_day);
     ++cases;
-    std::array<int32_t, kMonths.size()> best_distance;
-    best_distance.fill(INT32_MAX);
+    // Per mark: the distance of the nearest follow-up so far, in hundredths
+    // of a day, and its retention.
+    std::array<int64_t, kMonths.size()> best_distance;
+    best_distance.fill(INT64_MAX);
     std::array<double, kMonths.size()> best{};
     std::optional<int64_t> lapse;
     int64_t last = 0;
     for (const SupportRow::FollowUp& f : c.follow_ups) {
-      if (f.day > end) break;
-      const int64_t t = std::max(0, f.day - start);
+      if (f.day > p.end_day) break;
+      const int64_t t = std::max(0, f.day - start);  // before the first conference: 0
+      const double retention = c.Retention(f);
       last = t;
-      if (!lapse && f.retention < p.threshold) lapse = t;
+      if (!lapse && retention < p.threshold) lapse = t;
       for (size_t m = 0; m < kMonths.size(); ++m) {
-        // Rounded half away from zero, as std::lround (no ties: a whole t is
-        // never half a day from a mark).
-        const int32_t distance =
-            static_cast<int32_t>(std::abs(static_cast<double>(t) - kMonths[m] * kDaysPerMonth) + 0.5);
-        if (distance <= static_cast<int32_t>(p.window_days) && distance < best_distance[m]) {
+        // |t - M| <= window exactly (no rounding of the distance). Strictly
+        // nearer only: of several follow-ups on one day the first in log
+        // order; two different days never tie (2M is not a whole number).
+        const int64_t distance = std::abs(100 * t - kHundredthsPerMonth * kMonths[m]);
+        if (distance <= 100 * int64_t{p.window_days} && distance < best_distance[m]) {
           best_distance[m] = distance;
-          best[m] = f.retention;
+          best[m] = retention;
         }
       }
     }
     for (size_t m = 0; m < kMonths.size(); ++m) {
-      if (best_distance[m] == INT32_MAX) continue;
+      if (best_distance[m] == INT64_MAX) continue;
       ++retention_cases[m];
-      retention_sum[m] += best[m];
+      retention_sum[m].Add(best[m]);
     }
     if (lapse) {
       lapses.Add(*lapse);
@@ -121,7 +159,7 @@ struct SupportTally {
     cases += o.cases;
     for (size_t m = 0; m < kMonths.size(); ++m) {
       retention_cases[m] += o.retention_cases[m];
-      retention_sum[m] += o.retention_sum[m];
+      retention_sum[m].Merge(o.retention_sum[m]);
     }
     lapses.Merge(o.lapses);
     censorings.Merge(o.censorings);
@@ -137,10 +175,11 @@ struct SupportTally {
 };
 
 // Whether a case belongs to the curve's population: a support network, a
-// conference, and a follow-up by the end of its observation.
+// conference, and a follow-up by the data cut-off (the row holds only those
+// recorded before an erasure).
 bool InPopulation(const SupportRow& c, const Parameters& p) {
   if (c.network == 0 || !c.profile.has_conference() || c.follow_ups.empty()) return false;
-  return c.follow_ups.front().day <= std::min(p.end_day, c.erased_day);
+  return c.follow_ups.front().day <= p.end_day;
 }
 
 absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const Selection& selection,
@@ -152,7 +191,9 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
     f->set_suppression(ToProto(d.cell(row, m)));
     if (d.cell(row, m) != Suppression::kNone) continue;
     f->set_cases(t.retention_cases[m]);
-    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m] / t.retention_cases[m]);
+    if (t.retention_cases[m] > 0) {
+      f->set_mean_retention(t.retention_sum[m].Value() / static_cast<double>(t.retention_cases[m]));
+    }
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
   out->set_cases(t.cases);
@@ -186,16 +227,20 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
 }  // namespace
 
 const char kSupportDefinition[] =
-    "sustained support = the support network of a case is its non-professional participants (invited, not as "
-    "PROFESSIONAL, not a coordinator) who own at least one action of an adopted plan, or all its non-professional "
-    "attendees when the plans name no such owner. Retention at a follow-up = the network members it reports as "
-    "still actively supporting / the network's size. Population: cases with a conference, a support network and a "
-    "follow-up; time = days since the first conference. Retention at 6, 12 and 24 months (of 30.44 days): per case "
-    "the follow-up nearest the mark within +-window_days (default 91), averaged over the cases with one. "
-    "Kaplan-Meier of 'support held': event = the first follow-up with retention under lapse_threshold (default "
-    "0.8); a case without a lapse is censored at its last follow-up; observation ends at erasure and at the data "
-    "cut-off (later follow-ups ignored). Greenwood variance, 95% band by the log(-log) transform; rows only while at "
-    "least k cases are at risk. Cohort and grouping by year or quarter: the referral date.";
+    "sustained support = own network of a case: ids that are not its coordinator and not invited with relation "
+    "PROFESSIONAL, judged at each event; its support network: those who own an action (owner kind not PROFESSIONAL) "
+    "of an adopted plan, or, when the plans name none, all own-network attendees of every conference, invited or "
+    "not. Retention at a follow-up = distinct network members it reports as still active / network size, one "
+    "division in double. Time t = UTC day of the follow-up - UTC day of the first conference (0 if earlier). "
+    "Observation: follow-ups recorded in the log after the case's PersonalDataErased and those dated after "
+    "data_cutoff are ignored; closure does not end it. Population: cases with a conference, a support network and an "
+    "observed follow-up. Retention at 6, 12 and 24 months of 30.44 days (182.64, 365.28, 730.56 days): per case the "
+    "follow-up with the smallest |t - mark| <= window_days (default 91), exactly, the first in log order on one day; "
+    "mean = (exact sum of those retentions, rounded once to double) / cases with one, in double. Kaplan-Meier of "
+    "'support held': event = the first "
+    "follow-up with retention < lapse_threshold (default 0.8); without one a case is censored at its last observed "
+    "follow-up. Greenwood variance, 95% band by the log(-log) transform; rows only while at least k cases are at "
+    "risk. Cohort and grouping by year or quarter: the referral date. Retracted events count as never recorded.";
 
 bool SupportProjection::Relevant(const v1::Event& e) const {
   return e.has_case_referred() || e.has_conference_held() || e.has_participant_invited() ||
@@ -227,13 +272,15 @@ absl::Status SupportProjection::Fold(const v1::RecordedEvent& event, storage::Su
       }
       break;
     case v1::Event::kFollowUpRecorded: {
+      // Recorded after the erasure: the family withdrew from processing.
+      if (c.erased()) break;
       storage::SupportFollowUp* f = c.add_follow_ups();
       f->set_day(DayOf(e.occurred_at()));
       for (const std::string& id : e.follow_up_recorded().active_supporter_ids()) f->add_active(ParticipantKey(id));
       break;
     }
     case v1::Event::kPersonalDataErased:
-      if (!c.has_erased_day()) c.set_erased_day(DayOf(event.recorded_at()));
+      c.set_erased(true);
       break;
     default:
       break;
@@ -246,9 +293,8 @@ SupportRow SupportProjection::MakeRow(const storage::SupportCase& c) const {
   SupportRow row;
   row.profile = ToRow(c.profile());
   row.network = c.network();
-  if (c.has_erased_day()) row.erased_day = c.erased_day();
-  for (int i = 0; i < std::min(c.follow_up_days_size(), c.retention_size()); ++i) {
-    row.follow_ups.push_back({c.follow_up_days(i), c.retention(i)});
+  for (int i = 0; i < std::min(c.follow_up_days_size(), c.still_size()); ++i) {
+    row.follow_ups.push_back({c.follow_up_days(i), c.still(i)});
   }
   return row;
 }
