@@ -293,7 +293,9 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   SetWatermark(engine, response.mutable_watermark());
   const auto tallies = TallyCohort<CostTally>(
       *outcomes, selection, [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
-        t.Add(selection, group, c, state, model, per_child, by_domain);
+        // The population is the cases with a conference: a group without one
+        // is not listed (docs/research.md, group_by).
+        if (c.profile.has_conference()) t.Add(selection, group, c, state, model, per_child, by_domain);
       });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),

@@ -54,8 +54,8 @@ std::vector<std::string> Active(const std::string& id, int n) {
 std::vector<v1::Event> CaseStart(const std::string& id, int members, const std::vector<std::string>& owners,
                                  bool central_attends = false) {
   std::vector<v1::Event> ev;
-  v1::Event referral = testing::CaseReferredEvent(v1::DOMAIN_YOUTH_PROTECTION, "GM0363",
-                                                  static_cast<int>(kReferral.year()), kReferral.month(), kReferral.day());
+  v1::Event referral = testing::CaseReferredEvent(
+      v1::DOMAIN_YOUTH_PROTECTION, "GM0363", static_cast<int>(kReferral.year()), kReferral.month(), kReferral.day());
   referral.mutable_case_referred()->add_central_person_ids(id + "-cp");
   ev.push_back(referral);
   ev.push_back(On(testing::CoordinatorAssignedEvent(id + "-coord"), kReferral + 4));
@@ -250,8 +250,8 @@ TEST_F(SupportDefinitionTest, CaseWithOnlyFollowUpsAfterTheErasureIsNotInThePopu
 // 403 / 480 in Python). Rounding each retention to single precision first
 // gives 0.8395833373069763 instead, the 0.8395833373.
 TEST_F(SupportDefinitionTest, MeanRetentionIsComputedInDoubleFromExactRetentions) {
-  const std::vector<std::pair<int, int>> retentions = {{2, 3}, {3, 3}, {3, 3},  {3, 3},  {3, 5},  {4, 5},
-                                                       {4, 5}, {4, 6}, {4, 6},  {5, 5},  {5, 6},  {6, 10},
+  const std::vector<std::pair<int, int>> retentions = {{2, 3},  {3, 3},  {3, 3},   {3, 3},  {3, 5}, {4, 5},
+                                                       {4, 5},  {4, 6},  {4, 6},   {5, 5},  {5, 6}, {6, 10},
                                                        {9, 10}, {9, 10}, {10, 10}, {10, 10}};
   for (size_t i = 0; i < retentions.size(); ++i) {
     const auto [still, network] = retentions[i];
