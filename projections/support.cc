@@ -237,10 +237,10 @@ const char kSupportDefinition[] =
     "observed follow-up. Retention at 6, 12 and 24 months of 30.44 days (182.64, 365.28, 730.56 days): per case the "
     "follow-up with the smallest |t - mark| <= window_days (default 91), exactly, the first in log order on one day; "
     "mean = (exact sum of those retentions, rounded once to double) / cases with one, in double. Kaplan-Meier of "
-    "'support held': event = the first "
-    "follow-up with retention < lapse_threshold (default 0.8); without one a case is censored at its last observed "
-    "follow-up. Greenwood variance, 95% band by the log(-log) transform; rows only while at least k cases are at "
-    "risk. Cohort and grouping by year or quarter: the referral date. Retracted events count as never recorded.";
+    "'support held': event = the first follow-up with retention < lapse_threshold (default 0.8); without one a case "
+    "is censored at its last observed follow-up. Greenwood variance, 95% band by the log(-log) transform; rows only "
+    "while at least k cases are at risk. Cohort and grouping by year or quarter: the referral date. Retracted events "
+    "count as never recorded.";
 
 bool SupportProjection::Relevant(const v1::Event& e) const {
   return e.has_case_referred() || e.has_conference_held() || e.has_participant_invited() ||
