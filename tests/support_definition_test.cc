@@ -167,7 +167,9 @@ TEST_F(SupportDefinitionTest, TwentyFourMonthWindowUsesMonthsOf3044DaysAndExactD
 // The 6-month mark is 182.64 days: of follow-ups on days 182 (0.64 off) and
 // 183 (0.36 off) the one on 183 is nearest, whichever was recorded first; of
 // two follow-ups on one day the first in log order is taken. The 12-month mark
-// is 365.28: 365 (0.28 off) beats 366 (0.72 off).
+// is 365.28: 365 (0.28 off) beats 366 (0.72 off). The 24-month mark is 730.56:
+// 731 (0.44 off) beats 730 (0.56 off); with months of 30.436875 days the mark
+// would be 730.485 and 730 the nearer.
 TEST_F(SupportDefinitionTest, NearestFollowUpByExactDistanceAndFirstInLogOrderOnOneDay) {
   for (int copy = 0; copy < 5; ++copy) {
     const std::string id = "n-" + std::to_string(copy);
@@ -177,6 +179,8 @@ TEST_F(SupportDefinitionTest, NearestFollowUpByExactDistanceAndFirstInLogOrderOn
     ev.push_back(FollowUp(366, Active(id, 2)));  // 0.4: 0.72 from 365.28
     ev.push_back(FollowUp(365, Active(id, 5)));  // 1.0: nearest to 12 months, first on its day
     ev.push_back(FollowUp(365, Active(id, 3)));  // 0.6: same day, later in the log
+    ev.push_back(FollowUp(730, Active(id, 3)));  // 0.6: 0.56 from 730.56
+    ev.push_back(FollowUp(731, Active(id, 4)));  // 0.8: nearest to 24 months
     Append(id, ev);
   }
   const v1::SupportGroup o = Query().overall();
@@ -186,6 +190,8 @@ TEST_F(SupportDefinitionTest, NearestFollowUpByExactDistanceAndFirstInLogOrderOn
   EXPECT_DOUBLE_EQ(o.retention(0).mean_retention(), Retention(4, 5));
   EXPECT_EQ(o.retention(1).cases(), 5u);
   EXPECT_DOUBLE_EQ(o.retention(1).mean_retention(), Retention(5, 5));
+  EXPECT_EQ(o.retention(2).cases(), 5u);
+  EXPECT_DOUBLE_EQ(o.retention(2).mean_retention(), Retention(4, 5));
   // Kaplan–Meier: the first lapse (retention < 0.8) in time is day 182's 0.2.
   ASSERT_GE(o.curve_size(), 1);
   EXPECT_EQ(o.curve(0).day(), 182u);
