@@ -1,6 +1,7 @@
 #include "projections/disclosure.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -386,7 +387,6 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
   const Layout layout{table.rows, table.cols, table.extras.size()};
   const std::vector<int64_t> value = Values(table);
   const std::vector<Line> lines = Lines(layout, table.additive_rows, table.additive_cols);
-  const std::vector<Equation> equations = AllEquations({}, table.equations);
   const std::vector<Equation> all_equations = AllEquations(lines, table.equations);
 
   // States of the counts (indices up to the grand total); an extra takes the
@@ -427,8 +427,18 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
     return best;
   };
 
+  // What the reader knows: every number not blank.
+  auto Known = [&] {
+    std::vector<std::optional<int64_t>> known(layout.size());
+    for (size_t i = 0; i < layout.size(); ++i) {
+      if (!blank(i)) known[i] = value[i];
+    }
+    return known;
+  };
+
   for (;;) {
-    // The complement rule until stable: no equation with exactly one blank.
+    // The complement rule on the margins until stable: no margin equation
+    // with exactly one blank.
     for (bool changed = true; changed;) {
       changed = false;
       for (const Line& line : lines) {
@@ -449,32 +459,11 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
         state[*pick] = Suppression::kSecondary;
         changed = true;
       }
-      for (const Equation& eq : equations) {
-        size_t blanks = 0;
-        bool lone_guarded = false;
-        std::vector<size_t> members;
-        for (const auto& [i, c] : eq.terms) {
-          members.push_back(i);
-          if (blank(i)) {
-            ++blanks;
-            lone_guarded = guarded(i);
-          }
-        }
-        if (blanks != 1 || !lone_guarded) continue;
-        std::optional<size_t> pick = smallest(members);
-        if (!pick) continue;
-        state[*pick] = Suppression::kSecondary;
-        changed = true;
-      }
     }
 
     // What combinations of equations still give away.
-    std::vector<std::optional<int64_t>> known(layout.size());
-    for (size_t i = 0; i < layout.size(); ++i) {
-      if (!blank(i)) known[i] = value[i];
-    }
     std::optional<size_t> x;
-    const auto determined = Determined(all_equations, known);
+    const auto determined = Determined(all_equations, Known());
     if (determined) {
       for (const auto& [i, v] : *determined) {
         if (guarded(i)) {
@@ -490,16 +479,33 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
       }
     }
     if (!x) break;
-    // Blank one more number next to the first determined one: it joins that
-    // blank into a cycle of blanks. Then the complement rule again.
+    // Blank one more number next to the first determined one: the smallest
+    // of the numbers in its equations whose blanking leaves it undetermined
+    // (it joins that blank into a cycle of blanks), else the smallest of
+    // them. Then the complement rule again.
     std::vector<size_t> near;
     for (const Equation& eq : all_equations) {
       bool has = false;
       for (const auto& [i, c] : eq.terms) has |= i == *x;
       if (!has) continue;
-      for (const auto& [i, c] : eq.terms) near.push_back(i);
+      for (const auto& [i, c] : eq.terms) {
+        if (candidate(count_of(i))) near.push_back(count_of(i));
+      }
     }
-    std::optional<size_t> pick = smallest(near);
+    std::sort(near.begin(), near.end(),
+              [&](size_t a, size_t b) { return std::tie(value[a], a) < std::tie(value[b], b); });
+    near.erase(std::unique(near.begin(), near.end()), near.end());
+    std::optional<size_t> pick;
+    for (size_t c : near) {
+      state[c] = Suppression::kSecondary;
+      const auto after = Determined(all_equations, Known());
+      state[c] = Suppression::kNone;
+      if (after && std::none_of(after->begin(), after->end(), [&](const auto& d) { return d.first == *x; })) {
+        pick = c;
+        break;
+      }
+    }
+    if (!pick) pick = smallest(near);
     if (!pick) {
       std::vector<size_t> all(layout.Grand() + 1);
       for (size_t i = 0; i < all.size(); ++i) all[i] = i;

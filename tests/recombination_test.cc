@@ -182,8 +182,7 @@ int64_t Times(double mean, uint64_t n) { return std::llround(mean * static_cast<
 constexpr uint32_t kCap = 30;
 
 // Writes one row's figures and relations under `p` ("" overall, else "g<i>.").
-void ReadNetworkRow(const v1::NetworkSizeStats& s, const std::string& p, Attacker& a,
-                    std::vector<std::string>* names) {
+void ReadNetworkRow(const v1::NetworkSizeStats& s, const std::string& p, Attacker& a, std::vector<std::string>* names) {
   const bool n_known = s.has_conferences();
   const bool n_guarded = s.suppression() != v1::SUPPRESSION_NONE;
   if (n_known) {
@@ -440,8 +439,8 @@ std::vector<v1::Event> Events(const std::string& id, const Spec& s) {
   std::vector<std::string> attendees;
   for (int i = 0; i < s.network; ++i) {
     const v1::Relation relation = !s.relations.empty() ? s.relations[i % s.relations.size()]
-                                  : i % 3 == 2        ? v1::RELATION_FRIEND
-                                                      : v1::RELATION_FAMILY;
+                                  : i % 3 == 2         ? v1::RELATION_FRIEND
+                                                       : v1::RELATION_FAMILY;
     ev.push_back(testing::ParticipantInvitedEvent(id + "-p" + std::to_string(i), relation, i == 0));
     attendees.push_back(id + "-p" + std::to_string(i));
   }
@@ -531,15 +530,19 @@ TEST_F(RecombinationTest, TwoOneConferenceBinsAreNotSolvedFromTheMeanAndTheCount
   ExpectReportCountsTheSuppressedFields(*r, "network size");
 }
 
-// Three municipalities with 12, 15 and 3 conferences of four (FAMILY,
-// FAMILY, FRIEND, FAMILY). GM0014's row is suppressed (3 conferences), its
-// friends' attendees too. The attacker has every municipality's mean x n and
-// the relations' attendees of the published rows: within a row the relations
-// add up to mean x n, and over the municipalities each relation adds up to
-// the overall row.
+// Three municipalities: GM0363 with 12 conferences of four (FAMILY, FAMILY,
+// FRIEND, FAMILY), GM0599 with 10 of four and 10 of two (no friend), GM0014
+// with 3 of four. GM0014's row is suppressed (3 conferences), its friends'
+// attendees too. Counts alone pick different complements for the row totals
+// (GM0363's 12) and for the friends' column (GM0599's 10), so GM0599's mean
+// stays published: mean x n minus its family's attendees would give its
+// friends' attendees, and the overall friends minus GM0363's and GM0599's
+// would give GM0014's. Within a row the relations add up to mean x n, and over
+// the municipalities each relation adds up to the overall row.
 TEST_F(RecombinationTest, ACompositionCellOfASmallMunicipalityIsNotTheOverallMinusTheOthers) {
   AddMany("a", 12, Spec{.municipality = "GM0363"});
-  AddMany("b", 15, Spec{.municipality = "GM0599"});
+  AddMany("b", 10, Spec{.municipality = "GM0599"});
+  AddMany("b2", 10, Spec{.municipality = "GM0599", .network = 2});
   AddMany("c", 3, Spec{.municipality = "GM0014"});
   auto engine = Rebuilt<NetworkSizeProjection>();
   for (uint32_t k : {5u, 10u}) {
@@ -634,7 +637,9 @@ TEST_F(RecombinationTest, CostBenefitWithNothingSuppressedReportsNothingSuppress
 TEST_F(RecombinationTest, EveryAnswersReportCountsExactlyItsSuppressedFields) {
   AddMany("a", 12, Spec{.municipality = "GM0363", .outcomes = {v1::OUTCOME_TYPE_PLACEMENT_PREVENTED}});
   AddMany("b", 15,
-          Spec{.domain = v1::DOMAIN_MULTI_PROBLEM, .municipality = "GM0599", .network = 7,
+          Spec{.domain = v1::DOMAIN_MULTI_PROBLEM,
+               .municipality = "GM0599",
+               .network = 7,
                .outcomes = {v1::OUTCOME_TYPE_HOUSEHOLD_TAKEN_OVER_BY_NETWORK}});
   AddMany("c", 3, Spec{.municipality = "GM0014", .network = 2, .outcomes = {v1::OUTCOME_TYPE_OTS_PREVENTED}});
   AddMany("d", 4, Spec{.domain = v1::DOMAIN_HOUSING, .municipality = "GM0599", .conference = false});
