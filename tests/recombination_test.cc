@@ -600,10 +600,14 @@ TEST_F(RecombinationTest, DomainSavingsDoNotDivideBackToASmallNumberOfCases) {
 TEST_F(RecombinationTest, GrossAndNetDoNotGiveASuppressedLineBack) {
   AddMany("a", 20, Spec{.outcomes = {v1::OUTCOME_TYPE_PLACEMENT_PREVENTED}, .children = 2});
   AddMany("b", 3, Spec{.outcomes = {v1::OUTCOME_TYPE_EVICTION_PREVENTED}});
+  AddMany("c", 10, Spec{});  // so that 20 of 33 is not a nested difference under k
   auto engine = Rebuilt<OutcomesProjection>();
   auto r = QueryCostBenefit(*engine, With<v1::CostBenefitRequest>(v1::GROUPING_UNSPECIFIED, 10));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->overall().has_conferences());
+  ASSERT_EQ(r->overall().lines_size(), 4);
+  EXPECT_TRUE(r->overall().lines(0).has_savings_cents());                   // PLACEMENT_PREVENTED
+  EXPECT_EQ(r->overall().lines(3).suppression(), v1::SUPPRESSION_PRIMARY);  // EVICTION_PREVENTED
   EXPECT_FALSE(r->overall().has_gross_savings_cents());
   EXPECT_FALSE(r->overall().has_net_savings_cents());
   const std::vector<std::string> leaks = Attack(*r, 10);
