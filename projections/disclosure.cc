@@ -411,8 +411,11 @@ absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const Disclosu
     return layout.IsExtra(i) ? count_blank || !table.extras[i - layout.Grand() - 1].published : count_blank;
   };
   // Must not be recomputable: a suppressed count (hidden ones only when they
-  // count 1..k-1) and what follows it.
-  auto guarded = [&](size_t i) { return blank(i) && state[count_of(i)] != Suppression::kNone; };
+  // count 1..k-1) and a non-zero sum following it. (A sum of zero over units
+  // of size zero is what the published zero bins say already; with every
+  // non-zero number blank, the equations are homogeneous and determine only
+  // such zeros, so no complement could hide them.)
+  auto guarded = [&](size_t i) { return blank(i) && value[i] != 0 && state[count_of(i)] != Suppression::kNone; };
   auto candidate = [&](size_t i) {
     return i <= layout.Grand() && state[i] == Suppression::kNone && !hidden(i) && value[i] > 0;
   };
@@ -597,12 +600,12 @@ std::vector<Recomputed> FindRecomputable(const PublishedTable& table, Audit audi
       AllEquations(Lines(layout, table.additive_rows, table.additive_cols), table.equations);
 
   // Whether recomputing number i (to v) discloses something: a blank count
-  // (a hidden one when it counts 1..k-1), an extra whose count is such a
-  // blank or is hidden (assumed the worst: its value is not published).
+  // (a hidden one when it counts 1..k-1), a non-zero extra whose count is
+  // blank (see Suppress on zero sums).
   auto guarded = [&](size_t i, int64_t v) {
     if (layout.IsExtra(i)) {
       const size_t c = table.extra_follows[i - layout.Grand() - 1];
-      return !known[c].has_value();
+      return v != 0 && !known[c].has_value();
     }
     if (Hidden(layout, table.hidden_cols, i)) return v > 0 && v < static_cast<int64_t>(min_cell_size);
     return true;

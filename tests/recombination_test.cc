@@ -155,7 +155,9 @@ class Attacker {
       const bool guarded = it != unknown_.end() && it->second.first;
       const bool small_count = it != unknown_.end() && it->second.second && value.den == 1 && value.num >= 1 &&
                                value.num < static_cast<Int>(k_);
-      if (guarded || small_count) leaks.push_back(name + " = " + ToString(value));
+      // A sum recovered as zero (units all of size zero) is what the
+      // published zero bins say already: no figure the answer withholds.
+      if ((guarded && !value.zero()) || small_count) leaks.push_back(name + " = " + ToString(value));
     }
     return leaks;
   }
