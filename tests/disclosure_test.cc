@@ -750,14 +750,23 @@ TEST(DisclosureTest, HiddenColumnsAreUnknownsProtectedOnlyUnderK) {
     table.hidden_cols = {false, true, true};
     const SuppressionMask mask = SuppressAndAudit(table);
     const PublishedTable published = Publish(table, mask);
-    EXPECT_FALSE(published.cells[1].has_value());   // hidden, whatever it counts
-    EXPECT_EQ(published.cells[2], uint64_t{0});      // a zero is known
+    EXPECT_FALSE(published.cells[1].has_value());  // hidden, whatever it counts
+    EXPECT_EQ(published.cells[2], uint64_t{0});    // a zero is known
     if (hidden_cases < 10) {
       EXPECT_TRUE(mask.suppressed(0, 0) || mask.grand_total_suppressed()) << Picture(mask);
     } else {
       EXPECT_FALSE(mask.any()) << Picture(mask);
     }
   }
+  // Beside another hidden count of 15 the 3 is one of two unknowns of the
+  // equation: nothing published needs to go (the answer does not lose its
+  // figures to counts it never shows).
+  CountTable table = AdditiveTable(1, 3, {20, 3, 15});
+  table.hidden_cols = {false, true, true};
+  const SuppressionMask mask = SuppressAndAudit(table);
+  EXPECT_FALSE(mask.suppressed(0, 0)) << Picture(mask);
+  EXPECT_FALSE(mask.col_total_suppressed(0)) << Picture(mask);
+  EXPECT_FALSE(mask.grand_total_suppressed()) << Picture(mask);
 }
 
 TEST(DisclosureTest, RefusesExtrasAndEquationsThatDoNotFitTheTable) {
@@ -823,7 +832,7 @@ TEST(DisclosureTest, LinearAuditAgreesWithAnIndependentRankCheckWithSumsAndHidde
     mask.grand_total = rng.Below(3) == 0 ? Suppression::kPrimary : Suppression::kNone;
     for (const Extra& e : table.extras) {
       const size_t f = e.follows;
-      mask.extras.push_back(f < rows * cols                ? mask.cells[f]
+      mask.extras.push_back(f < rows * cols                 ? mask.cells[f]
                             : f < rows * cols + rows        ? mask.row_totals[f - rows * cols]
                             : f < rows * cols + rows + cols ? mask.col_totals[f - rows * cols - rows]
                                                             : mask.grand_total);
