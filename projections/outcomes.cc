@@ -295,8 +295,10 @@ const char kCostBenefitDefinition[] =
     "with that outcome (or, for per-child savings, the children affected, at least 1 per case) times the model's "
     "first-year saving, plus the model's domain savings per conference case of that domain; conference costs = the "
     "case's recorded CostRecorded of kind CONFERENCE, COORDINATOR_HOURS and INTERPRETER where it has any, the "
-    "model's conference cost otherwise; net = gross savings - conference costs. Gross and net are left out of a row "
-    "in which a saving line is suppressed.";
+    "model's conference cost otherwise; net = gross savings - conference costs. An amount is published only with the "
+    "count it multiplies: a line with its cases, the domain savings with the conference cases of every domain that "
+    "has a domain saving, gross when every line and the domain savings are, net when gross and the conference cases "
+    "are.";
 
 bool OutcomesProjection::Relevant(const v1::Event& e) const {
   return e.has_case_referred() || e.has_conference_held() || e.has_outcome_recorded() || e.has_cost_recorded();
