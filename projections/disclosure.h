@@ -26,12 +26,33 @@
 // which margins are additive (CountTable::additive_rows / additive_cols). The
 // primary rule applies to margins either way.
 //
+// Beyond counts and margins (issue 13): an answer also publishes figures that
+// multiply or divide back to counts and sums — a mean times its n is a sum of
+// sizes, a histogram's bins times their sizes add up to that sum, a share
+// times a sum is another sum. A table can therefore carry
+// - extra numbers (CountTable::extras): sums that are published exactly when
+//   the count they follow is (attendees with their conferences), or never
+//   published (the sizes of the "30 or more" bin), and
+// - further linear equations with integer coefficients between any numbers
+//   (CountTable::equations): "the bins times their sizes plus the 30+ sizes
+//   add up to the attendees", "the relations' attendees add up to them".
+// - hidden columns (CountTable::hidden_cols): counts the answer never
+//   publishes but whose relations to published ones are known (the conference
+//   cases of a domain without a domain saving); they are unknowns of the
+//   equations and protected only when they count 1..k-1.
+// The audit then covers every equation together: a suppressed count, a sum
+// following a suppressed count, or a hidden count of 1..k-1 that the
+// published numbers determine gets complements as above. A number that
+// follows a count of zero is zero (a sum over no units), and the attacker is
+// assumed to know every zero, hidden or not.
+//
 // FindRecomputable() is the audit the tests run on the published table: it
-// reports every blanked number an attacker can recompute, either by repeatedly
-// solving an equation with a single unknown (the standard simple audit) or by
-// exact linear algebra over all equations together (stronger). It does not
-// consider bounds from non-negativity (an interval attack), only unique
-// values.
+// reports every protected number an attacker can recompute, either by
+// repeatedly solving an equation with a single unknown (the standard simple
+// audit) or by exact linear algebra over all equations together (stronger).
+// It does not consider bounds from non-negativity or integrality (an interval
+// or knapsack attack), only values the equations determine uniquely over the
+// rationals.
 //
 // Everything here is a pure function of its arguments; any thread may call it.
 #pragma once
@@ -61,6 +82,34 @@ struct DisclosureOptions {
 // INVALID_ARGUMENT naming the field and the rule, e.g.
 // "disclosure.min_cell_size: must be at least 5, got 3".
 [[nodiscard]] absl::Status ValidateDisclosure(const DisclosureOptions& options);
+
+// A number of an answer besides its counts: a sum over the units a count
+// counts (the attendees of a group's conferences), or an unknown the answer
+// never publishes (the sizes of the conferences in the "30 or more" bin).
+struct Extra {
+  // Its exact value.
+  // Default: 0.
+  int64_t value = 0;
+  // The index (CountTable::CellIndex and friends) of the count whose units it
+  // sums: it is published only when that count is, protected when that count
+  // is suppressed, and zero (known to be) when that count is zero.
+  // Default: 0.
+  size_t follows = 0;
+  // Whether the answer publishes it (directly or through a mean, a share or
+  // an amount) when its count is published. False: never published.
+  // Default: true.
+  bool published = true;
+};
+
+// sum(coefficient * number) = constant, over the indices of a table's numbers.
+struct Equation {
+  // (index, coefficient) pairs; an index at most once, no zero coefficient.
+  // Default: empty.
+  std::vector<std::pair<size_t, int64_t>> terms;
+  // The right-hand side.
+  // Default: 0.
+  int64_t constant = 0;
+};
 
 // The case counts of an answer, before suppression.
 struct CountTable {
@@ -100,8 +149,27 @@ struct CountTable {
   // Default: empty.
   std::vector<bool> forced_cells;
   std::vector<bool> forced_col_totals;
+  // Columns the answer never publishes (neither their cells nor their column
+  // total) but whose relations to published numbers are known. Empty: none.
+  // Default: empty.
+  std::vector<bool> hidden_cols;
+  // Numbers besides the counts, each numbered after them (ExtraIndex).
+  // Default: empty.
+  std::vector<Extra> extras;
+  // Linear equations besides the additive margins, over the numbers' indices
+  // (CellIndex, RowTotalIndex, ColTotalIndex, GrandTotalIndex, ExtraIndex).
+  // Suppress() refuses a table whose values do not satisfy them.
+  // Default: empty.
+  std::vector<Equation> equations;
 
   uint64_t cell(size_t row, size_t col) const { return cells[row * cols + col]; }
+  // Every number of a table has an index: the cells row-major, then the row
+  // totals, the column totals, the grand total and the extras.
+  size_t CellIndex(size_t row, size_t col) const { return row * cols + col; }
+  size_t RowTotalIndex(size_t row) const { return rows * cols + row; }
+  size_t ColTotalIndex(size_t col) const { return rows * cols + rows + col; }
+  size_t GrandTotalIndex() const { return rows * cols + rows + cols; }
+  size_t ExtraIndex(size_t i) const { return GrandTotalIndex() + 1 + i; }
 };
 
 // A table whose margins are the sums of `cells` (rows * cols, row-major), both
@@ -127,6 +195,9 @@ struct SuppressionMask {
   std::vector<Suppression> row_totals;
   std::vector<Suppression> col_totals;
   Suppression grand_total = Suppression::kNone;
+  // One per CountTable::extras: the suppression of the count it follows
+  // (kNone for a never-published extra of a published count).
+  std::vector<Suppression> extras;
 
   Suppression cell(size_t row, size_t col) const { return cells[row * cols + col]; }
   bool suppressed(size_t row, size_t col) const { return cell(row, col) != Suppression::kNone; }
@@ -138,8 +209,10 @@ struct SuppressionMask {
 };
 
 // The suppression for `table` (see the file comment). INVALID_ARGUMENT if the
-// options are invalid, the vectors' sizes do not match rows and cols, or a
-// margin declared additive is not the sum it should be.
+// options are invalid, the vectors' sizes do not match rows and cols, a margin
+// declared additive is not the sum it should be, an extra follows no count or
+// is not zero where its count is, or an equation names an unknown index or
+// does not hold.
 [[nodiscard]] absl::StatusOr<SuppressionMask> Suppress(const CountTable& table, const DisclosureOptions& options);
 
 // A table as an answer shows it: a value, or nothing where it was blanked.
@@ -153,6 +226,13 @@ struct PublishedTable {
   // As in CountTable: which equations the reader may use.
   bool additive_rows = true;
   bool additive_cols = true;
+  // As in CountTable: what is never published, the extras (a value where
+  // published or known to be zero), what each extra follows, and the further
+  // equations (the definitions are public: the reader knows them).
+  std::vector<bool> hidden_cols;
+  std::vector<std::optional<int64_t>> extras;
+  std::vector<size_t> extra_follows;
+  std::vector<Equation> equations;
 };
 
 // `table` with the numbers that `mask` (of the same shape) suppresses blanked.
@@ -160,15 +240,15 @@ PublishedTable Publish(const CountTable& table, const SuppressionMask& mask);
 
 // One number of a table.
 struct TableElement {
-  enum class Part { kCell, kRowTotal, kColTotal, kGrandTotal };
+  enum class Part { kCell, kRowTotal, kColTotal, kGrandTotal, kExtra };
   Part part = Part::kCell;
-  size_t row = 0;  // for kCell and kRowTotal
+  size_t row = 0;  // for kCell and kRowTotal; the extra's number for kExtra
   size_t col = 0;  // for kCell and kColTotal
 
   bool operator==(const TableElement& o) const { return part == o.part && row == o.row && col == o.col; }
 };
 
-// "cell(1,2)", "row_total[1]", "col_total[2]" or "grand_total".
+// "cell(1,2)", "row_total[1]", "col_total[2]", "grand_total" or "extra[3]".
 std::string DebugString(const TableElement& e);
 
 enum class Audit {
@@ -185,10 +265,12 @@ struct Recomputed {
   int64_t value = 0;  // what the equations give for it
 };
 
-// The blanked numbers of `table` that `audit` recomputes from the published
-// ones, in element order (cells row-major, row totals, column totals, grand
-// total) for kLinear and in order of discovery for kSingleUnknown. Empty means
-// the suppression holds against that audit.
-std::vector<Recomputed> FindRecomputable(const PublishedTable& table, Audit audit);
+// The protected numbers of `table` that `audit` recomputes from the published
+// ones and the equations, in element order (cells row-major, row totals,
+// column totals, grand total, extras) for kLinear and in order of discovery
+// for kSingleUnknown. Protected: a blanked count that is not hidden, a hidden
+// count of 1..k-1 (`min_cell_size`), an extra whose count is protected. Empty
+// means the suppression holds against that audit.
+std::vector<Recomputed> FindRecomputable(const PublishedTable& table, Audit audit, uint32_t min_cell_size = 10);
 
 }  // namespace kring::projections

@@ -52,10 +52,55 @@ struct NetworkTally {
   std::vector<uint64_t> Composition() const { return {conferences_with.begin(), conferences_with.end()}; }
 };
 
-void Fill(const NetworkTally& t, const Disclosed& bins, const Disclosed& composition, size_t row,
-          v1::NetworkSizeStats* out) {
-  // The count is published only where both tables publish it.
-  const Suppression total = std::max(bins.total(row), composition.total(row));
+// The answer's table: the histogram's bins (columns 0..kHistogramCap, a
+// partition of the conferences), then per relation the conferences with an
+// attendee of it (kComposition + relation; a conference has several).
+constexpr size_t kComposition = kHistogramCap + 1;
+
+// The sums the answer publishes through its means and shares, by column of
+// Relations::sums: the attendees (mean x conferences), the central persons
+// (central_persons_mean x conferences), the sizes of the conferences of the
+// "30 or more" bin (never published), and per relation its attendees.
+enum SumColumnOf : size_t { kAttendees = 0, kCentral = 1, kSizesOver = 2, kRelationAttendees = 3 };
+
+std::vector<SumColumn> NetworkSums() {
+  std::vector<SumColumn> sums = {{Nested::kTotal, true}, {Nested::kTotal, true}, {kHistogramCap, false}};
+  for (int r = 0; r < kRelations; ++r) sums.push_back({kComposition + r, true});
+  return sums;
+}
+
+// A row's sums and the equations a reader can write down from its published
+// figures (docs/research.md, "Disclosure control"):
+// - the bins add up to the conferences;
+// - sum over bins of size x conferences, plus the sizes of the 30+ bin, is the
+//   attendees (mean x conferences);
+// - the relations' attendees add up to the attendees (mean_per_conference x
+//   conferences, or share x attendees, or `attendees` itself).
+// Percentiles are not among them (docs/research.md, "Known limits").
+RowSums NetworkRowSums(const NetworkTally& t) {
+  RowSums out;
+  int64_t over = 0;
+  const std::map<int64_t, uint64_t> sizes = t.sizes.ToMap();
+  for (const auto& [size, n] : sizes) {
+    if (size >= kHistogramCap) over += size * static_cast<int64_t>(n);
+  }
+  out.values = {static_cast<int64_t>(t.attendees), static_cast<int64_t>(t.central), over};
+  for (int r = 0; r < kRelations; ++r) out.values.push_back(static_cast<int64_t>(t.by_relation[r]));
+  using Kind = RowTerm::Kind;
+  RowEquation bins{{{Kind::kCount, Nested::kTotal, -1}}, 0};
+  RowEquation weighted{{{Kind::kSum, kSizesOver, 1}, {Kind::kSum, kAttendees, -1}}, 0};
+  RowEquation relations{{{Kind::kSum, kAttendees, -1}}, 0};
+  for (uint32_t s = 0; s <= kHistogramCap; ++s) {
+    bins.terms.push_back({Kind::kCount, s, 1});
+    if (s < kHistogramCap && s > 0) weighted.terms.push_back({Kind::kCount, s, static_cast<int64_t>(s)});
+  }
+  for (int r = 0; r < kRelations; ++r) relations.terms.push_back({Kind::kSum, kRelationAttendees + r, 1});
+  out.equations = {bins, weighted, relations};
+  return out;
+}
+
+void Fill(const NetworkTally& t, const Disclosed& d, size_t row, v1::NetworkSizeStats* out) {
+  const Suppression total = d.total(row);
   out->set_suppression(ToProto(total));
   if (total == Suppression::kNone && t.conferences > 0) {
     const double n = static_cast<double>(t.conferences);
@@ -81,15 +126,16 @@ void Fill(const NetworkTally& t, const Disclosed& bins, const Disclosed& composi
     if (histogram[size] == 0) continue;
     v1::HistogramBin* bin = out->add_histogram();
     bin->set_size(size);
-    bin->set_suppression(ToProto(bins.cell(row, size)));
-    if (bins.cell(row, size) == Suppression::kNone) bin->set_conferences(histogram[size]);
+    bin->set_suppression(ToProto(d.cell(row, size)));
+    if (d.cell(row, size) == Suppression::kNone) bin->set_conferences(histogram[size]);
   }
   for (int r = 0; r < kRelations; ++r) {
     if (t.conferences_with[r] == 0) continue;
     v1::RelationShare* share = out->add_composition();
     share->set_relation(static_cast<v1::Relation>(r));
-    share->set_suppression(ToProto(composition.cell(row, r)));
-    if (composition.cell(row, r) != Suppression::kNone) continue;
+    const Suppression s = d.cell(row, kComposition + r);
+    share->set_suppression(ToProto(s));
+    if (s != Suppression::kNone) continue;
     share->set_conferences(t.conferences_with[r]);
     share->set_attendees(t.by_relation[r]);
     if (total == Suppression::kNone) {
@@ -97,6 +143,14 @@ void Fill(const NetworkTally& t, const Disclosed& bins, const Disclosed& composi
       share->set_share(t.attendees ? static_cast<double>(t.by_relation[r]) / t.attendees : 0);
     }
   }
+}
+
+// The table's columns for one tally: bins, then composition.
+std::vector<uint64_t> Columns(const NetworkTally& t) {
+  std::vector<uint64_t> cols = t.Bins();
+  const std::vector<uint64_t> composition = t.Composition();
+  cols.insert(cols.end(), composition.begin(), composition.end());
+  return cols;
 }
 
 }  // namespace
@@ -194,35 +248,37 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
     }
   });
 
-  // Two tables over the same groups: the histogram (its bins partition the
-  // conferences) and the composition (a conference has several relations).
+  // One table over the groups: the bins (they partition a group's
+  // conferences) and the composition (a conference has several relations),
+  // with the sums the means and shares publish and their equations.
   const auto groups = tallies.Groups();
-  std::vector<std::vector<uint64_t>> bins, composition;
+  std::vector<std::vector<uint64_t>> columns;
   std::vector<uint64_t> totals;
+  Relations relations;
+  relations.sums = NetworkSums();
   for (const auto& [key, tally] : groups) {
-    bins.push_back(tally->Bins());
-    composition.push_back(tally->Composition());
+    columns.push_back(Columns(*tally));
     totals.push_back(tally->conferences);
+    relations.groups.push_back(NetworkRowSums(*tally));
   }
   const NetworkTally overall = tallies.Overall();
+  relations.overall = NetworkRowSums(overall);
   // The conferences with an attendee of a relation are some of the group's
   // conferences (the bins add up: their differences are sums of bins).
   std::vector<Nested> nested;
-  for (size_t r = 0; r < kRelations; ++r) nested.push_back({Nested::kTotal, r});
-  ASSIGN_OR_RETURN(Disclosed bins_mask,
-                   Disclosed::Apply(bins, totals, overall.Bins(), overall.conferences,
-                                    /*additive_rows=*/true, {}, selection, response.mutable_disclosure()));
-  ASSIGN_OR_RETURN(Disclosed composition_mask,
-                   Disclosed::Apply(composition, totals, overall.Composition(), overall.conferences,
-                                    /*additive_rows=*/false, nested, selection, response.mutable_disclosure(),
-                                    /*report_totals=*/false));
-  Fill(overall, bins_mask, composition_mask, Disclosed::kOverall, response.mutable_overall());
+  for (size_t r = 0; r < kRelations; ++r) nested.push_back({Nested::kTotal, kComposition + r});
+  ASSIGN_OR_RETURN(Disclosed disclosed, Disclosed::Apply(columns, totals, Columns(overall), overall.conferences,
+                                                         /*additive_rows=*/false, nested, selection,
+                                                         response.mutable_disclosure(), &relations));
+  Fill(overall, disclosed, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;
   for (const auto& [key, tally] : groups) {
     v1::NetworkSizeGroup* g = response.add_groups();
     g->set_key(selection.GroupName(key));
-    Fill(*tally, bins_mask, composition_mask, row++, g->mutable_stats());
+    Fill(*tally, disclosed, row++, g->mutable_stats());
   }
+  CountSuppressedFields(response.overall(), response.mutable_disclosure());
+  for (const v1::NetworkSizeGroup& g : response.groups()) CountSuppressedFields(g, response.mutable_disclosure());
   response.set_definition(kNetworkSizeDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

@@ -90,17 +90,6 @@ const std::vector<Nested>& OutcomeNesting() {
   return nested;
 }
 
-// Within a group: the cases with a recorded cost, and those with each
-// outcome, in the conference cases.
-const std::vector<Nested>& CostNesting() {
-  static const std::vector<Nested> nested = [] {
-    std::vector<Nested> n;
-    for (size_t col = 0; col < kOutcomeTypes; ++col) n.push_back({Nested::kTotal, col});
-    return n;
-  }();
-  return nested;
-}
-
 absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
   const bool referred_ok = d.total(row) == Suppression::kNone;
   const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
@@ -131,6 +120,12 @@ absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, siz
 // ---------------------------------------------------------------------------
 // Cost–benefit
 
+// The cost table's columns: 0 the cases with a recorded conference cost,
+// 1..kOutcomeTypes-1 the cases with each outcome type, then the conference
+// cases of each domain (kDomainColumn + domain; they partition the cases).
+constexpr size_t kDomainColumn = kOutcomeTypes;
+constexpr int kDomains = v1::Domain_ARRAYSIZE;
+
 struct CostTally {
   uint64_t conferences = 0;
   uint64_t with_recorded_cost = 0;
@@ -138,10 +133,10 @@ struct CostTally {
   int64_t domain_savings = 0;
   std::array<uint64_t, kOutcomeTypes> cases{};
   std::array<uint64_t, kOutcomeTypes> units{};
+  std::array<uint64_t, kDomains> domain_cases{};
 
   void Add(const OutcomeRow& c, const storage::OutcomeCase& state, const v1::CostModel& model,
-           const std::array<bool, kOutcomeTypes>& per_child,
-           const std::array<int64_t, v1::Domain_ARRAYSIZE>& by_domain) {
+           const std::array<bool, kOutcomeTypes>& per_child, const std::array<int64_t, kDomains>& by_domain) {
     if (!c.profile.has_conference()) return;
     ++conferences;
     if (c.conference_cost_recorded) {
@@ -150,7 +145,10 @@ struct CostTally {
     } else {
       conference_costs += model.conference_cost_cents();
     }
-    if (c.profile.domain < by_domain.size()) domain_savings += by_domain[c.profile.domain];
+    if (c.profile.domain < by_domain.size()) {
+      domain_savings += by_domain[c.profile.domain];
+      ++domain_cases[c.profile.domain];
+    }
     ForEachOutcome(c, [&](int t) {
       ++cases[t];
       units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, state, t)) : 1;
@@ -165,22 +163,85 @@ struct CostTally {
       cases[t] += o.cases[t];
       units[t] += o.units[t];
     }
+    for (int d = 0; d < kDomains; ++d) domain_cases[d] += o.domain_cases[d];
   }
   uint64_t Total() const { return conferences; }
   std::vector<uint64_t> Cells() const {
     std::vector<uint64_t> cells{with_recorded_cost};
     for (int t = 1; t < kOutcomeTypes; ++t) cells.push_back(cases[t]);
+    cells.insert(cells.end(), domain_cases.begin(), domain_cases.end());
     return cells;
   }
 };
 
-absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Disclosed& d, size_t row,
+// Within a group: every column's cases are some of the conference cases.
+const std::vector<Nested>& CostNesting() {
+  static const std::vector<Nested> nested = [] {
+    std::vector<Nested> n;
+    for (size_t col = 0; col < kDomainColumn + kDomains; ++col) n.push_back({Nested::kTotal, col});
+    return n;
+  }();
+  return nested;
+}
+
+// What cost–benefit publishes besides its counts, for the audit: every amount
+// is a count times a price of the model, so an amount is published only with
+// its count (a line with its cases, the domain savings with the conference
+// cases of each priced domain), and the counts no amount publishes (outcomes
+// the model does not price, domains without a domain saving) are hidden
+// columns whose relations are still known: the domains partition the
+// conference cases. The sums: the children of each per-child line (its
+// `units`), and the conference costs (published with the conferences: the
+// model's cost per case without a recorded one, plus the recorded ones).
+// Gross and net add nothing: they are published only when every line and the
+// domain savings are, and the conferences for net.
+struct CostRelations {
+  std::vector<int> per_child;  // outcome types with a per-child saving, by sum column
+  Relations relations;
+
+  CostRelations(const v1::CostModel& model, const std::array<int64_t, kDomains>& by_domain) {
+    relations.hidden_cols.assign(kDomainColumn + kDomains, true);
+    relations.hidden_cols[0] = false;  // conferences_with_recorded_cost
+    for (const v1::OutcomeSaving& s : model.savings()) {
+      relations.hidden_cols[s.outcome()] = false;
+      if (s.per_child()) {
+        per_child.push_back(s.outcome());
+        relations.sums.push_back({static_cast<size_t>(s.outcome()), true});
+      }
+    }
+    for (int d = 0; d < kDomains; ++d) relations.hidden_cols[kDomainColumn + d] = by_domain[d] == 0;
+    relations.sums.push_back({Nested::kTotal, true});  // conference costs
+  }
+
+  RowSums Row(const CostTally& t) const {
+    RowSums out;
+    for (int type : per_child) out.values.push_back(static_cast<int64_t>(t.units[type]));
+    out.values.push_back(t.conference_costs);
+    RowEquation domains{{{RowTerm::Kind::kCount, Nested::kTotal, -1}}, 0};
+    for (int d = 0; d < kDomains; ++d) domains.terms.push_back({RowTerm::Kind::kCount, kDomainColumn + d, 1});
+    out.equations.push_back(std::move(domains));
+    return out;
+  }
+};
+
+// The suppression to show for a figure made of several counts: primary if
+// any is primary, else secondary if any is, else none.
+Suppression Worst(Suppression a, Suppression b) {
+  if (a == Suppression::kPrimary || b == Suppression::kPrimary) return Suppression::kPrimary;
+  if (a == Suppression::kSecondary || b == Suppression::kSecondary) return Suppression::kSecondary;
+  return Suppression::kNone;
+}
+
+absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model,
+                           const std::array<int64_t, kDomains>& by_domain, const Disclosed& d, size_t row,
                            v1::CostBenefitGroup* out) {
   const bool conferences_ok = d.total(row) == Suppression::kNone;
   out->set_conferences_suppression(ToProto(d.total(row)));
+  out->set_conferences_with_recorded_cost_suppression(ToProto(d.cell(row, 0)));
+  if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
   // A sum over lines is published only when every line of the row is: it
   // would otherwise give away the suppressed line's savings, and so its count.
-  bool all_lines = conferences_ok && d.cell(row, 0) == Suppression::kNone;
+  bool all_lines = true;
   int64_t gross = tally.domain_savings;
   for (const v1::OutcomeSaving& saving : model.savings()) {
     const int t = saving.outcome();
@@ -198,13 +259,21 @@ absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model, c
     line->set_units(tally.units[t]);
     line->set_savings_cents(amount);
   }
-  if (!conferences_ok) return absl::OkStatus();
-  out->set_conferences(tally.conferences);
-  out->set_conference_costs_cents(tally.conference_costs);
-  out->set_domain_savings_cents(tally.domain_savings);
-  if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
-  if (!all_lines) return absl::OkStatus();
+  // The domain savings divided by a domain's saving give its conference cases:
+  // published only when every priced domain's count is.
+  Suppression domains = Suppression::kNone;
+  for (int dom = 0; dom < kDomains; ++dom) {
+    if (by_domain[dom] != 0) domains = Worst(domains, d.cell(row, kDomainColumn + dom));
+  }
+  out->set_domain_savings_suppression(ToProto(domains));
+  if (domains == Suppression::kNone) out->set_domain_savings_cents(tally.domain_savings);
+  if (conferences_ok) {
+    out->set_conferences(tally.conferences);
+    out->set_conference_costs_cents(tally.conference_costs);
+  }
+  if (!all_lines || domains != Suppression::kNone) return absl::OkStatus();
   out->set_gross_savings_cents(gross);
+  if (!conferences_ok) return absl::OkStatus();
   out->set_net_savings_cents(gross - tally.conference_costs);
   if (tally.conferences > 0) {
     out->set_net_savings_per_conference_cents((gross - tally.conference_costs) /
@@ -226,8 +295,10 @@ const char kCostBenefitDefinition[] =
     "with that outcome (or, for per-child savings, the children affected, at least 1 per case) times the model's "
     "first-year saving, plus the model's domain savings per conference case of that domain; conference costs = the "
     "case's recorded CostRecorded of kind CONFERENCE, COORDINATOR_HOURS and INTERPRETER where it has any, the "
-    "model's conference cost otherwise; net = gross savings - conference costs. Gross and net are left out of a row "
-    "in which a saving line is suppressed.";
+    "model's conference cost otherwise; net = gross savings - conference costs. An amount is published only with the "
+    "count it multiplies: a line with its cases, the domain savings with the conference cases of every domain that "
+    "has a domain saving, gross when every line and the domain savings are, net when gross and the conference cases "
+    "are.";
 
 bool OutcomesProjection::Relevant(const v1::Event& e) const {
   return e.has_case_referred() || e.has_conference_held() || e.has_outcome_recorded() || e.has_cost_recorded();
@@ -286,7 +357,7 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   if (request.has_cost_model()) RETURN_IF_ERROR(ValidateCostModel(model, "cost_model"));
   std::array<bool, kOutcomeTypes> per_child{};
   for (const auto& s : model.savings()) per_child[s.outcome()] = s.per_child();
-  std::array<int64_t, v1::Domain_ARRAYSIZE> by_domain{};  // validated: known domains, each once
+  std::array<int64_t, kDomains> by_domain{};  // validated: known domains, each once
   for (const auto& s : model.domain_savings()) by_domain[s.domain()] = s.amount_cents();
 
   v1::CostBenefitResponse response;
@@ -297,11 +368,18 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
         // is not listed (docs/research.md, group_by).
         if (c.profile.has_conference()) t.Add(selection, group, c, state, model, per_child, by_domain);
       });
-  RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
-                                response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
-                                [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
-                                  return FillCostGroup(t, model, d, row, out);
-                                }));
+  CostRelations relations(model, by_domain);
+  if (selection.grouped()) {
+    for (const auto& [key, tally] : tallies.Groups()) relations.relations.groups.push_back(relations.Row(*tally));
+  }
+  relations.relations.overall = relations.Row(tallies.Overall());
+  RETURN_IF_ERROR(PublishGroups(
+      tallies, selection, /*additive_rows=*/false, CostNesting(), response.mutable_disclosure(),
+      response.mutable_overall(), response.mutable_groups(),
+      [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
+        return FillCostGroup(t, model, by_domain, d, row, out);
+      },
+      &relations.relations));
   *response.mutable_cost_model() = model;
   response.set_definition(kCostBenefitDefinition);
   response.set_as_of_position(request.as_of_position());

@@ -220,7 +220,7 @@ absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_
                                            const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
                                            bool additive_rows, const std::vector<Nested>& nested,
                                            const Selection& selection, v1::DisclosureReport* report,
-                                           bool report_totals) {
+                                           const Relations* relations) {
   const bool grouped = selection.group_by != v1::GROUPING_UNSPECIFIED;
   const uint32_t k = selection.disclosure.min_cell_size;
   CountTable table;
@@ -244,21 +244,80 @@ absl::StatusOr<Disclosed> Disclosed::Apply(const std::vector<std::vector<uint64_
     table.forced_cells = table.forced_col_totals;
     table.row_totals = {overall_total};
   }
-  ASSIGN_OR_RETURN(SuppressionMask mask, Suppress(table, selection.disclosure));
-  report->set_min_cell_size(selection.disclosure.min_cell_size);
-  auto add = [&](Suppression s) {
-    if (s == Suppression::kPrimary) report->set_primary_cells(report->primary_cells() + 1);
-    if (s == Suppression::kSecondary) report->set_secondary_cells(report->secondary_cells() + 1);
-  };
-  if (grouped) {
-    for (Suppression s : mask.cells) add(s);
-    if (report_totals) {
-      for (Suppression s : mask.row_totals) add(s);
+  if (relations != nullptr) {
+    table.hidden_cols = relations->hidden_cols;
+    const size_t sums = relations->sums.size();
+    // The sums of row `row` (kOverall: the column totals' row) as extras,
+    // then their equations.
+    auto add_row = [&](size_t row, const RowSums& row_sums) -> absl::Status {
+      if (row_sums.values.size() != sums) {
+        return absl::InternalError("disclosure: a row's sums do not match the answer's sum columns");
+      }
+      auto count_index = [&](size_t col) {
+        if (row == kOverall) return col == Nested::kTotal ? table.GrandTotalIndex() : table.ColTotalIndex(col);
+        return col == Nested::kTotal ? table.RowTotalIndex(row) : table.CellIndex(row, col);
+      };
+      const size_t first = table.extras.size();
+      for (size_t j = 0; j < sums; ++j) {
+        table.extras.push_back(
+            {row_sums.values[j], count_index(relations->sums[j].follows), relations->sums[j].published});
+      }
+      for (const RowEquation& re : row_sums.equations) {
+        Equation eq;
+        eq.constant = re.constant;
+        for (const RowTerm& t : re.terms) {
+          if (t.coefficient == 0) continue;
+          eq.terms.emplace_back(
+              t.kind == RowTerm::Kind::kCount ? count_index(t.index) : table.ExtraIndex(first + t.index),
+              t.coefficient);
+        }
+        table.equations.push_back(std::move(eq));
+      }
+      return absl::OkStatus();
+    };
+    if (grouped) {
+      if (relations->groups.size() != group_cells.size()) {
+        return absl::InternalError("disclosure: the sums do not match the answer's groups");
+      }
+      for (size_t r = 0; r < group_cells.size(); ++r) RETURN_IF_ERROR(add_row(r, relations->groups[r]));
+    }
+    const size_t overall_first = table.extras.size();
+    RETURN_IF_ERROR(add_row(kOverall, relations->overall));
+    if (grouped) {
+      // The groups partition the units: each sum of the overall row is the sum
+      // of the groups'.
+      for (size_t j = 0; j < sums; ++j) {
+        Equation eq;
+        for (size_t r = 0; r < group_cells.size(); ++r) eq.terms.emplace_back(table.ExtraIndex(r * sums + j), 1);
+        eq.terms.emplace_back(table.ExtraIndex(overall_first + j), -1);
+        table.equations.push_back(std::move(eq));
+      }
     }
   }
-  for (Suppression s : mask.col_totals) add(s);
-  if (report_totals) add(mask.grand_total);
+  ASSIGN_OR_RETURN(SuppressionMask mask, Suppress(table, selection.disclosure));
+  report->set_min_cell_size(selection.disclosure.min_cell_size);
   return Disclosed(std::move(mask));
+}
+
+void CountSuppressedFields(const google::protobuf::Message& answer, v1::DisclosureReport* report) {
+  const google::protobuf::Descriptor* d = answer.GetDescriptor();
+  const google::protobuf::Reflection* r = answer.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->type() == google::protobuf::FieldDescriptor::TYPE_ENUM && f->enum_type() == v1::Suppression_descriptor() &&
+        !f->is_repeated()) {
+      const int s = r->GetEnumValue(answer, f);
+      if (s == v1::SUPPRESSION_PRIMARY) report->set_primary_cells(report->primary_cells() + 1);
+      if (s == v1::SUPPRESSION_SECONDARY) report->set_secondary_cells(report->secondary_cells() + 1);
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int n = 0; n < r->FieldSize(answer, f); ++n)
+          CountSuppressedFields(r->GetRepeatedMessage(answer, f, n), report);
+      } else if (r->HasField(answer, f)) {
+        CountSuppressedFields(r->GetMessage(answer, f), report);
+      }
+    }
+  }
 }
 
 }  // namespace kring::projections

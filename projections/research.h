@@ -148,14 +148,53 @@ struct Nested {
   size_t inner;
 };
 
+// Sums and relations an answer publishes besides its counts (issue 13): a
+// mean times its n is a sum, bins times their sizes add up to it, an amount
+// divided by its unit price is a count. Disclosed::Apply puts them under the
+// same audit as the counts (see projections/disclosure.h): a sum is published
+// with the count whose units it sums and protected with it; the groups
+// partition the units, so a sum of the overall row is the sum of its groups'
+// (Apply adds those equations).
+struct SumColumn {
+  // The count column whose units it sums, or Nested::kTotal (the row's units).
+  size_t follows = Nested::kTotal;
+  // False: never published (an unknown of the equations, such as the sizes of
+  // the conferences in the "30 or more" bin).
+  bool published = true;
+};
+// A term of an equation within one row.
+struct RowTerm {
+  enum class Kind { kCount, kSum };
+  Kind kind = Kind::kCount;
+  size_t index = 0;  // a count column (Nested::kTotal: the row's total) or a sum column
+  int64_t coefficient = 1;
+};
+// sum(coefficient * term) = constant within one row.
+struct RowEquation {
+  std::vector<RowTerm> terms;
+  int64_t constant = 0;
+};
+struct RowSums {
+  std::vector<int64_t> values;         // one per Relations::sums
+  std::vector<RowEquation> equations;  // true within the row
+};
+struct Relations {
+  std::vector<SumColumn> sums;
+  // Count columns the answer never publishes but whose relations are known
+  // (see CountTable::hidden_cols). Empty: none.
+  std::vector<bool> hidden_cols;
+  RowSums overall;
+  std::vector<RowSums> groups;  // one per group row when grouped, in row order
+};
+
 // Disclosure control over an answer's counts: one row per group, one column
 // per count, the overall row as the column totals (groups partition the cases,
 // so the columns add up over the groups), each group's cases as row totals
 // (additive over the columns only when `additive_rows`). Without grouping
 // there is one row, the overall one. `nested` lists the counts contained in
-// others (see Nested). Counts the suppressions into `report`, the totals' only
-// when `report_totals` (a second table over the same groups shares its totals
-// with the first).
+// others (see Nested); `relations`, when given, the sums and equations the
+// answer publishes besides. Sets the report's k; CountSuppressedFields counts
+// the suppressions once the answer is filled.
 class Disclosed {
  public:
   static absl::StatusOr<Disclosed> Apply(const std::vector<std::vector<uint64_t>>& group_cells,
@@ -163,7 +202,7 @@ class Disclosed {
                                          const std::vector<uint64_t>& overall_cells, uint64_t overall_total,
                                          bool additive_rows, const std::vector<Nested>& nested,
                                          const Selection& selection, v1::DisclosureReport* report,
-                                         bool report_totals = true);
+                                         const Relations* relations = nullptr);
   // Of column `col` in group row `row`, or in the overall row (kOverall).
   static constexpr size_t kOverall = SIZE_MAX;
   Suppression cell(size_t row, size_t col) const {
@@ -175,6 +214,11 @@ class Disclosed {
   explicit Disclosed(SuppressionMask mask) : mask_(std::move(mask)) {}
   SuppressionMask mask_;
 };
+
+// Adds to `report` every field of `answer` (recursively) of type
+// kring.v1.Suppression that is not SUPPRESSION_NONE: the report counts exactly
+// the suppressed fields an answer shows.
+void CountSuppressedFields(const google::protobuf::Message& answer, v1::DisclosureReport* report);
 
 // An answer's tallies: the overall one, and one per group when the selection
 // groups. Tally::Add takes the arguments Add() is given. The groups partition
@@ -250,13 +294,16 @@ GroupedTally<Tally> TallyCohort(const Model& model, const Selection& selection, 
 }
 
 // Applies disclosure control to the tallies' counts (Tally::Cells() as the
-// columns, Tally::Total() as a group's cases; see Disclosed) and fills the
+// columns, Tally::Total() as a group's cases; see Disclosed), with the
+// `relations` when given (groups in the order of tallies.Groups()), fills the
 // overall row and a keyed row per group with
-// fill(tally, disclosed, row, Group*) -> absl::Status.
+// fill(tally, disclosed, row, Group*) -> absl::Status, and counts the
+// suppressed fields into `report`.
 template <typename Tally, typename Group, typename Fill>
 absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& selection, bool additive_rows,
                            const std::vector<Nested>& nested, v1::DisclosureReport* report, Group* overall,
-                           google::protobuf::RepeatedPtrField<Group>* groups, Fill&& fill) {
+                           google::protobuf::RepeatedPtrField<Group>* groups, Fill&& fill,
+                           const Relations* relations = nullptr) {
   const auto groups_in_order = tallies.Groups();
   std::vector<std::vector<uint64_t>> cells;
   std::vector<uint64_t> totals;
@@ -266,7 +313,7 @@ absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& 
   }
   const Tally all = tallies.Overall();
   absl::StatusOr<Disclosed> d =
-      Disclosed::Apply(cells, totals, all.Cells(), all.Total(), additive_rows, nested, selection, report);
+      Disclosed::Apply(cells, totals, all.Cells(), all.Total(), additive_rows, nested, selection, report, relations);
   if (!d.ok()) return d.status();
   absl::Status status = fill(all, *d, Disclosed::kOverall, overall);
   size_t row = 0;
@@ -276,7 +323,10 @@ absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& 
     g->set_key(selection.GroupName(key));
     status = fill(*tally, *d, row++, g);
   }
-  return status;
+  if (!status.ok()) return status;
+  CountSuppressedFields(*overall, report);
+  for (const Group& g : *groups) CountSuppressedFields(g, report);
+  return absl::OkStatus();
 }
 
 // The read model of type Model that `engine` holds (INTERNAL when it holds

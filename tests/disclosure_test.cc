@@ -78,12 +78,16 @@ size_t Rank(std::vector<std::vector<Fraction>> m) {
 // The blanks of `published` that its equations determine, found independently
 // of disclosure.cc (which shares Determined() between Suppress and
 // FindRecomputable(kLinear)): the equations are written out here from what the
-// table publishes, and a blank x is determined iff its unit vector lies in the
+// table publishes (its margins, and its further equations with their
+// coefficients), and a blank x is determined iff its unit vector lies in the
 // row space of the equations' coefficients on the blanks, i.e. iff appending
 // that unit vector does not raise the rank. Ranks over exact fractions.
+// Every blank counts here, hidden ones and extras included: Disclosing()
+// keeps those that disclose.
 std::vector<TableElement> IndependentlyDetermined(const PublishedTable& p) {
   using Part = TableElement::Part;
-  // Every number of the table with whether it is blank.
+  // Every number of the table with whether it is blank, in the order of
+  // CountTable's indices (cells, row totals, column totals, grand, extras).
   std::vector<TableElement> elements;
   std::vector<bool> blank;
   for (size_t r = 0; r < p.rows; ++r) {
@@ -102,6 +106,10 @@ std::vector<TableElement> IndependentlyDetermined(const PublishedTable& p) {
   }
   elements.push_back({Part::kGrandTotal, 0, 0});
   blank.push_back(!p.grand_total.has_value());
+  for (size_t i = 0; i < p.extras.size(); ++i) {
+    elements.push_back({Part::kExtra, i, 0});
+    blank.push_back(!p.extras[i].has_value());
+  }
   auto index = [&](const TableElement& e) {
     return static_cast<size_t>(std::find(elements.begin(), elements.end(), e) - elements.begin());
   };
@@ -134,6 +142,11 @@ std::vector<TableElement> IndependentlyDetermined(const PublishedTable& p) {
     }
     add(row_totals, {Part::kGrandTotal, 0, 0});
   }
+  for (const Equation& e : p.equations) {  // indices are the elements' positions
+    std::vector<int64_t> eq(elements.size(), 0);
+    for (const auto& [i, c] : e.terms) eq[i] += c;
+    equations.push_back(std::move(eq));
+  }
 
   // Coefficients on the blanks only (the published numbers are constants).
   std::vector<size_t> blanks;
@@ -158,6 +171,48 @@ std::vector<TableElement> IndependentlyDetermined(const PublishedTable& p) {
   return out;
 }
 
+// Of `determined` (blanks of `published`, the publication of `table`), those
+// whose recomputation discloses: a blanked count that the answer would show,
+// a hidden count of 1..k-1, a non-zero extra whose count is blank.
+std::vector<TableElement> Disclosing(const CountTable& table, const PublishedTable& published,
+                                     const std::vector<TableElement>& determined, uint32_t k = 10) {
+  std::vector<TableElement> out;
+  auto hidden = [&](size_t col) { return col < table.hidden_cols.size() && table.hidden_cols[col]; };
+  auto blank_count = [&](size_t index) {
+    if (index < table.rows * table.cols) return !published.cells[index].has_value();
+    index -= table.rows * table.cols;
+    if (index < table.rows) return !published.row_totals[index].has_value();
+    index -= table.rows;
+    if (index < table.cols) return !published.col_totals[index].has_value();
+    return !published.grand_total.has_value();
+  };
+  for (const TableElement& e : determined) {
+    uint64_t value = 0;
+    bool is_hidden = false;
+    switch (e.part) {
+      case Part::kExtra:  // a sum of zero is what the zero bins say already
+        if (table.extras[e.row].value != 0 && blank_count(table.extras[e.row].follows)) out.push_back(e);
+        continue;
+      case Part::kCell:
+        value = table.cell(e.row, e.col);
+        is_hidden = hidden(e.col);
+        break;
+      case Part::kColTotal:
+        value = table.col_totals[e.col];
+        is_hidden = hidden(e.col);
+        break;
+      case Part::kRowTotal:
+        value = table.row_totals[e.row];
+        break;
+      case Part::kGrandTotal:
+        value = table.grand_total;
+        break;
+    }
+    if (!is_hidden || (value > 0 && value < k)) out.push_back(e);
+  }
+  return out;
+}
+
 std::string Describe(const std::vector<TableElement>& found) {
   std::string out;
   for (const TableElement& e : found) out += DebugString(e) + " ";
@@ -171,12 +226,12 @@ SuppressionMask SuppressAndAudit(const CountTable& table, const DisclosureOption
   EXPECT_TRUE(mask.ok()) << mask.status();
   if (!mask.ok()) return {};
   const PublishedTable published = Publish(table, *mask);
-  EXPECT_TRUE(FindRecomputable(published, Audit::kSingleUnknown).empty())
-      << Describe(FindRecomputable(published, Audit::kSingleUnknown)) << "\n"
+  EXPECT_TRUE(FindRecomputable(published, Audit::kSingleUnknown, options.min_cell_size).empty())
+      << Describe(FindRecomputable(published, Audit::kSingleUnknown, options.min_cell_size)) << "\n"
       << Picture(*mask);
-  EXPECT_TRUE(IndependentlyDetermined(published).empty())
-      << "determined: " << Describe(IndependentlyDetermined(published)) << "\n"
-      << Picture(*mask);
+  const std::vector<TableElement> disclosing =
+      Disclosing(table, published, IndependentlyDetermined(published), options.min_cell_size);
+  EXPECT_TRUE(disclosing.empty()) << "determined: " << Describe(disclosing) << "\n" << Picture(*mask);
   return *mask;
 }
 
@@ -561,6 +616,235 @@ TEST(DisclosureTest, LinearAuditAgreesWithAnIndependentRankCheckOnRandomBlanking
     leaking += !independent.empty();
   }
   EXPECT_GT(leaking, 100);  // not vacuous
+}
+
+// ---------------------------------------------------------------------------
+// Sums, weighted equations and hidden columns (issue 13)
+
+// Rows partitioned into bins of sizes 0..cols-1 with, per row and overall,
+// the sum of the sizes as an extra following the row's count ("attendees"
+// = mean x n) and the equations the reader knows: sum(size x bin) = the sum,
+// and the rows' sums add up to the overall one.
+CountTable BinsWithSizes(size_t rows, size_t cols, std::vector<uint64_t> cells, std::vector<int64_t> sizes = {}) {
+  CountTable t = AdditiveTable(rows, cols, std::move(cells));
+  if (sizes.empty()) {
+    for (size_t c = 0; c < cols; ++c) sizes.push_back(static_cast<int64_t>(c));
+  }
+  Equation column;
+  for (size_t r = 0; r <= rows; ++r) {  // rows, then the overall row (index `rows`)
+    const bool overall = r == rows;
+    Equation eq;
+    int64_t sum = 0;
+    for (size_t c = 0; c < cols; ++c) {
+      const size_t index = overall ? t.ColTotalIndex(c) : t.CellIndex(r, c);
+      sum += sizes[c] * static_cast<int64_t>(overall ? t.col_totals[c] : t.cell(r, c));
+      if (sizes[c] != 0) eq.terms.emplace_back(index, sizes[c]);
+    }
+    t.extras.push_back({sum, overall ? t.GrandTotalIndex() : t.RowTotalIndex(r), true});
+    eq.terms.emplace_back(t.ExtraIndex(r), -1);
+    t.equations.push_back(std::move(eq));
+    column.terms.emplace_back(t.ExtraIndex(r), overall ? -1 : 1);
+  }
+  if (rows > 1) t.equations.push_back(std::move(column));
+  return t;
+}
+
+// The issue's histogram: 20 conferences of size 5, one of 3, one of 8. With
+// n and the mean (the sum, 111) published, "bins add up to n" and "size x bin
+// adds up to the sum" solve the two one-conference bins; only the exact
+// linear audit sees it (every equation has two unknowns).
+TEST(DisclosureTest, TwoSmallBinsAreSolvedFromTheCountAndTheSumOfSizesUnlessAThirdIsBlanked) {
+  std::vector<uint64_t> bins(9, 0);
+  bins[3] = 1;
+  bins[5] = 20;
+  bins[8] = 1;
+  const CountTable table = BinsWithSizes(1, 9, bins);
+  ASSERT_EQ(table.extras[1].value, 111);
+  SuppressionMask primary_only;
+  primary_only.rows = 1;
+  primary_only.cols = 9;
+  primary_only.cells.assign(9, Suppression::kNone);
+  primary_only.col_totals.assign(9, Suppression::kNone);
+  primary_only.row_totals = {Suppression::kNone};
+  primary_only.extras.assign(2, Suppression::kNone);
+  for (size_t c : {3, 8}) primary_only.cells[c] = primary_only.col_totals[c] = Suppression::kPrimary;
+  const PublishedTable leaky = Publish(table, primary_only);
+  EXPECT_TRUE(FindRecomputable(leaky, Audit::kSingleUnknown).empty());
+  const std::vector<Recomputed> found = FindRecomputable(leaky, Audit::kLinear);
+  EXPECT_EQ(Describe(found), "cell(0,3)=1 cell(0,8)=1 col_total[3]=1 col_total[8]=1 ");
+  EXPECT_EQ(Describe(Disclosing(table, leaky, IndependentlyDetermined(leaky))),
+            "cell(0,3) cell(0,8) col_total[3] col_total[8] ");
+
+  const SuppressionMask mask = SuppressAndAudit(table);
+  EXPECT_EQ(mask.cell(0, 3), Suppression::kPrimary);
+  EXPECT_EQ(mask.cell(0, 8), Suppression::kPrimary);
+  // The only other non-zero bin (20) or the count itself joins them.
+  EXPECT_TRUE(mask.suppressed(0, 5) || mask.grand_total_suppressed()) << Picture(mask);
+}
+
+// Three groups with two relations each (a conference can have both, so rows
+// do not add up), each group's attendees (a sum following its count) and
+// each relation's attendees (sums following the cells), with "the relations'
+// attendees add up to the group's" and "the groups add up to the overall".
+// Suppressed on its counts alone, the small group's relation is recomputable
+// through the sums; with the equations, Suppress leaves nothing to recompute.
+TEST(DisclosureTest, SumsFollowTheirCountsAndTheirEquationsGetComplementsToo) {
+  CountTable table;
+  table.rows = 3;
+  table.cols = 2;  // conferences with an attendee of relation 0, of relation 1
+  table.cells = {3, 3, 12, 12, 20, 10};
+  table.row_totals = {3, 12, 20};
+  table.col_totals = {35, 25};
+  table.grand_total = 35;
+  table.additive_rows = false;
+  // Attendees by relation (three of relation 0 and one of relation 1 per
+  // conference, in the groups' conferences with them) and in all.
+  const std::vector<int64_t> by_relation = {9, 3, 36, 12, 60, 10};
+  // Extras: per row r (0..2, then 3 = overall): 3r + 0 the row's attendees,
+  // 3r + 1 and 3r + 2 its relations'.
+  for (size_t r = 0; r <= 3; ++r) {
+    const bool overall = r == 3;
+    int64_t rel[2] = {0, 0};
+    for (size_t c = 0; c < 2; ++c) {
+      for (size_t g = 0; g < 3; ++g) {
+        if (overall || g == r) rel[c] += by_relation[g * 2 + c];
+      }
+    }
+    table.extras.push_back({rel[0] + rel[1], overall ? table.GrandTotalIndex() : table.RowTotalIndex(r), true});
+    for (size_t c = 0; c < 2; ++c) {
+      table.extras.push_back({rel[c], overall ? table.ColTotalIndex(c) : table.CellIndex(r, c), true});
+    }
+    table.equations.push_back(
+        {{{table.ExtraIndex(3 * r + 1), 1}, {table.ExtraIndex(3 * r + 2), 1}, {table.ExtraIndex(3 * r), -1}}, 0});
+  }
+  for (size_t j = 0; j < 3; ++j) {
+    table.equations.push_back({{{table.ExtraIndex(j), 1},
+                                {table.ExtraIndex(3 + j), 1},
+                                {table.ExtraIndex(6 + j), 1},
+                                {table.ExtraIndex(9 + j), -1}},
+                               0});
+  }
+  CountTable counts_only = table;
+  counts_only.equations.clear();
+  const absl::StatusOr<SuppressionMask> on_counts = Suppress(counts_only, {});
+  ASSERT_TRUE(on_counts.ok()) << on_counts.status();
+  const PublishedTable leaky = Publish(table, *on_counts);
+  EXPECT_FALSE(FindRecomputable(leaky, Audit::kLinear).empty()) << Picture(*on_counts);
+  EXPECT_FALSE(Disclosing(table, leaky, IndependentlyDetermined(leaky)).empty()) << Picture(*on_counts);
+
+  const SuppressionMask mask = SuppressAndAudit(table);
+  EXPECT_EQ(mask.row_totals[0], Suppression::kPrimary);
+  // Each extra takes its count's suppression.
+  EXPECT_EQ(mask.extras[0], mask.row_totals[0]);
+  EXPECT_EQ(mask.extras[4], mask.cell(1, 0));
+  EXPECT_EQ(mask.extras[9], mask.grand_total);
+}
+
+// A column the answer never shows (conference cases of a domain without a
+// domain saving) is an unknown of the row's equation "the domains add up to
+// the cases": it must not be recomputable while it counts 1..k-1, and needs
+// nothing once it counts k or more.
+TEST(DisclosureTest, HiddenColumnsAreUnknownsProtectedOnlyUnderK) {
+  for (uint64_t hidden_cases : {3u, 15u}) {
+    CountTable table = AdditiveTable(1, 3, {20, hidden_cases, 0});
+    table.hidden_cols = {false, true, true};
+    const SuppressionMask mask = SuppressAndAudit(table);
+    const PublishedTable published = Publish(table, mask);
+    EXPECT_FALSE(published.cells[1].has_value());  // hidden, whatever it counts
+    EXPECT_EQ(published.cells[2], uint64_t{0});    // a zero is known
+    if (hidden_cases < 10) {
+      EXPECT_TRUE(mask.suppressed(0, 0) || mask.grand_total_suppressed()) << Picture(mask);
+    } else {
+      EXPECT_FALSE(mask.any()) << Picture(mask);
+    }
+  }
+  // Beside another hidden count of 15 the 3 is one of two unknowns of the
+  // equation: nothing published needs to go (the answer does not lose its
+  // figures to counts it never shows).
+  CountTable table = AdditiveTable(1, 3, {20, 3, 15});
+  table.hidden_cols = {false, true, true};
+  const SuppressionMask mask = SuppressAndAudit(table);
+  EXPECT_FALSE(mask.suppressed(0, 0)) << Picture(mask);
+  EXPECT_FALSE(mask.col_total_suppressed(0)) << Picture(mask);
+  EXPECT_FALSE(mask.grand_total_suppressed()) << Picture(mask);
+}
+
+TEST(DisclosureTest, RefusesExtrasAndEquationsThatDoNotFitTheTable) {
+  CountTable table = BinsWithSizes(1, 3, {4, 0, 20});
+  table.equations[0].constant = 1;
+  EXPECT_EQ(Suppress(table, {}).status().message(),
+            "table.equations[0]: must hold for the table's values: the terms add up to 0, not 1");
+  table = BinsWithSizes(1, 3, {4, 0, 20});
+  table.extras[0].follows = table.ExtraIndex(0);
+  EXPECT_EQ(Suppress(table, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  table = BinsWithSizes(1, 3, {4, 0, 20});
+  table.extras.push_back({5, table.CellIndex(0, 1), true});  // a sum over no units must be 0
+  EXPECT_EQ(Suppress(table, {}).status().message(),
+            "table.extras[2].value: must be 0 when the count it follows is 0, got 5");
+}
+
+TEST(DisclosureTest, RandomTablesWithSumsOfSizesAreNeverRecomputable) {
+  Rng rng(20261205);
+  int with_secondary = 0;
+  for (int n = 0; n < 300; ++n) {
+    const size_t rows = 1 + rng.Below(4);
+    const size_t cols = 2 + rng.Below(5);
+    std::vector<uint64_t> cells(rows * cols);
+    for (uint64_t& v : cells) v = rng.Below(4) == 0 ? 0 : rng.Below(25);
+    std::vector<int64_t> sizes(cols);
+    for (int64_t& w : sizes) w = static_cast<int64_t>(rng.Below(8));
+    CountTable table = BinsWithSizes(rows, cols, cells, sizes);
+    if (rng.Below(3) == 0) table.hidden_cols.assign(cols, false), table.hidden_cols[rng.Below(cols)] = true;
+    DisclosureOptions options;
+    options.min_cell_size = static_cast<uint32_t>(5 + 5 * rng.Below(2));
+    SCOPED_TRACE(::testing::Message() << "table " << n << ": " << rows << " x " << cols);
+    const SuppressionMask mask = SuppressAndAudit(table, options);
+    for (Suppression s : mask.cells) with_secondary += s == Suppression::kSecondary;
+  }
+  EXPECT_GT(with_secondary, 100);  // not vacuous
+}
+
+// The product's audit and the independent one agree on random blankings of
+// tables with sums of sizes and hidden columns.
+TEST(DisclosureTest, LinearAuditAgreesWithAnIndependentRankCheckWithSumsAndHiddenColumns) {
+  Rng rng(20261206);
+  int leaking = 0;
+  for (int n = 0; n < 300; ++n) {
+    const size_t rows = 1 + rng.Below(3);
+    const size_t cols = 2 + rng.Below(4);
+    std::vector<uint64_t> cells(rows * cols);
+    for (uint64_t& v : cells) v = rng.Below(3) == 0 ? 0 : rng.Below(20);
+    std::vector<int64_t> sizes(cols);
+    for (int64_t& w : sizes) w = static_cast<int64_t>(rng.Below(6));
+    CountTable table = BinsWithSizes(rows, cols, cells, sizes);
+    if (rng.Below(2) == 0) table.hidden_cols.assign(cols, false), table.hidden_cols[rng.Below(cols)] = true;
+    SuppressionMask mask;
+    mask.rows = rows;
+    mask.cols = cols;
+    auto random_blanks = [&](size_t count) {
+      std::vector<Suppression> out(count);
+      for (Suppression& s : out) s = rng.Below(3) == 0 ? Suppression::kPrimary : Suppression::kNone;
+      return out;
+    };
+    mask.cells = random_blanks(rows * cols);
+    mask.row_totals = random_blanks(rows);
+    mask.col_totals = random_blanks(cols);
+    mask.grand_total = rng.Below(3) == 0 ? Suppression::kPrimary : Suppression::kNone;
+    for (const Extra& e : table.extras) {
+      const size_t f = e.follows;
+      mask.extras.push_back(f < rows * cols                 ? mask.cells[f]
+                            : f < rows * cols + rows        ? mask.row_totals[f - rows * cols]
+                            : f < rows * cols + rows + cols ? mask.col_totals[f - rows * cols - rows]
+                                                            : mask.grand_total);
+    }
+    const PublishedTable published = Publish(table, mask);
+    std::vector<TableElement> product;
+    for (const Recomputed& r : FindRecomputable(published, Audit::kLinear)) product.push_back(r.element);
+    const std::vector<TableElement> independent = Disclosing(table, published, IndependentlyDetermined(published));
+    EXPECT_EQ(Describe(product), Describe(independent)) << "table " << n << "\n" << Picture(mask);
+    leaking += !independent.empty();
+  }
+  EXPECT_GT(leaking, 50);  // not vacuous
 }
 
 }  // namespace

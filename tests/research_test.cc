@@ -920,8 +920,12 @@ TEST_F(ResearchTest, NetworkSizeMeanMedianAndPercentilesAsComputedByHand) {
   // Friends (members 2, 5, 8, 11): 0+1+1+1+1+2+2+2+3+4 = 17 in 9 conferences.
   ASSERT_EQ(s.composition_size(), 2);
   EXPECT_EQ(s.composition(0).relation(), v1::RELATION_FAMILY);
-  EXPECT_EQ(s.composition(0).attendees(), 43u);
-  EXPECT_EQ(s.composition(0).conferences(), 10u);
+  // Family attended all 10 conferences, 43 of the 60 attendees: published
+  // beside the mean (60 = 6 x 10), it would give the friends' 17 back, so it
+  // is the friends' complement (the relations' attendees add up to mean x n).
+  EXPECT_FALSE(s.composition(0).has_attendees());
+  EXPECT_FALSE(s.composition(0).has_conferences());
+  EXPECT_EQ(s.composition(0).suppression(), v1::SUPPRESSION_SECONDARY);
   // Friends attended 9 of the 10 conferences: published, that would tell that
   // 1 conference had none (fewer than k), so the row is suppressed.
   EXPECT_EQ(s.composition(1).relation(), v1::RELATION_FRIEND);

@@ -322,7 +322,7 @@ class SavingLine(_message.Message):
     def __init__(self, outcome: _Optional[_Union[_events_pb2.OutcomeType, str]] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., units: _Optional[int] = ..., savings_cents: _Optional[int] = ...) -> None: ...
 
 class CostBenefitGroup(_message.Message):
-    __slots__ = ("key", "conferences", "conferences_suppression", "conference_costs_cents", "conferences_with_recorded_cost", "gross_savings_cents", "net_savings_cents", "net_savings_per_conference_cents", "lines", "domain_savings_cents")
+    __slots__ = ("key", "conferences", "conferences_suppression", "conference_costs_cents", "conferences_with_recorded_cost", "gross_savings_cents", "net_savings_cents", "net_savings_per_conference_cents", "lines", "domain_savings_cents", "conferences_with_recorded_cost_suppression", "domain_savings_suppression")
     KEY_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
@@ -333,6 +333,8 @@ class CostBenefitGroup(_message.Message):
     NET_SAVINGS_PER_CONFERENCE_CENTS_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_SAVINGS_CENTS_FIELD_NUMBER: _ClassVar[int]
+    CONFERENCES_WITH_RECORDED_COST_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_SAVINGS_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     key: str
     conferences: int
     conferences_suppression: Suppression
@@ -343,7 +345,9 @@ class CostBenefitGroup(_message.Message):
     net_savings_per_conference_cents: int
     lines: _containers.RepeatedCompositeFieldContainer[SavingLine]
     domain_savings_cents: int
-    def __init__(self, key: _Optional[str] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., conference_costs_cents: _Optional[int] = ..., conferences_with_recorded_cost: _Optional[int] = ..., gross_savings_cents: _Optional[int] = ..., net_savings_cents: _Optional[int] = ..., net_savings_per_conference_cents: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SavingLine, _Mapping]]] = ..., domain_savings_cents: _Optional[int] = ...) -> None: ...
+    conferences_with_recorded_cost_suppression: Suppression
+    domain_savings_suppression: Suppression
+    def __init__(self, key: _Optional[str] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., conference_costs_cents: _Optional[int] = ..., conferences_with_recorded_cost: _Optional[int] = ..., gross_savings_cents: _Optional[int] = ..., net_savings_cents: _Optional[int] = ..., net_savings_per_conference_cents: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SavingLine, _Mapping]]] = ..., domain_savings_cents: _Optional[int] = ..., conferences_with_recorded_cost_suppression: _Optional[_Union[Suppression, str]] = ..., domain_savings_suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
 
 class CostBenefitResponse(_message.Message):
     __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "cost_model")
