@@ -268,7 +268,7 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   const auto tallies = TallyCohort<OutcomeTally>(
-      *outcomes, selection,
+      *outcomes, selection, /*parameters=*/"",
       [&](auto& t, int64_t group, const OutcomeRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
@@ -291,10 +291,13 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
 
   v1::CostBenefitResponse response;
   SetWatermark(engine, response.mutable_watermark());
-  const auto tallies = TallyCohort<CostTally>(
-      *outcomes, selection, [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
-        t.Add(selection, group, c, state, model, per_child, by_domain);
-      });
+  // What a case adds depends on the cost model (all of it, to be safe).
+  const std::string parameters = "cost_model=" + model.SerializeAsString();
+  const auto tallies =
+      TallyCohort<CostTally>(*outcomes, selection, parameters,
+                             [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
+                               t.Add(selection, group, c, state, model, per_child, by_domain);
+                             });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
@@ -76,8 +77,8 @@ absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
 struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
-  std::array<double, kMonths.size()> retention_sum{};
-  DenseCounts lapses, censorings;  // cases by days to their lapse or censoring
+  std::array<ExactSum, kMonths.size()> retention_sum{};  // exact: independent of the order of the cases
+  DenseCounts lapses, censorings;                        // cases by days to their lapse or censoring
 
   // Adds a case of the population (InPopulation).
   void Add(const SupportRow& c, const Parameters& p) {
@@ -108,7 +109,7 @@ struct SupportTally {
     for (size_t m = 0; m < kMonths.size(); ++m) {
       if (best_distance[m] == INT32_MAX) continue;
       ++retention_cases[m];
-      retention_sum[m] += best[m];
+      retention_sum[m].Add(best[m]);
     }
     if (lapse) {
       lapses.Add(*lapse);
@@ -121,7 +122,7 @@ struct SupportTally {
     cases += o.cases;
     for (size_t m = 0; m < kMonths.size(); ++m) {
       retention_cases[m] += o.retention_cases[m];
-      retention_sum[m] += o.retention_sum[m];
+      retention_sum[m].Merge(o.retention_sum[m]);
     }
     lapses.Merge(o.lapses);
     censorings.Merge(o.censorings);
@@ -152,7 +153,7 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
     f->set_suppression(ToProto(d.cell(row, m)));
     if (d.cell(row, m) != Suppression::kNone) continue;
     f->set_cases(t.retention_cases[m]);
-    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m] / t.retention_cases[m]);
+    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m].Value() / t.retention_cases[m]);
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
   out->set_cases(t.cases);
@@ -259,10 +260,14 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
   ASSIGN_OR_RETURN(const SupportProjection* model, ModelOf<SupportProjection>(engine));
   v1::SupportResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  const auto tallies =
-      TallyCohort<SupportTally>(*model, selection, [&](auto& t, int64_t group, const SupportRow& c, const auto&) {
-        if (InPopulation(c, parameters)) t.Add(selection, group, c, parameters);
-      });
+  // What a case adds depends on the window, the threshold and the cut-off.
+  const std::string cell_parameters = absl::StrFormat("window=%u threshold=%a end=%d", parameters.window_days,
+                                                      parameters.threshold, parameters.end_day);
+  const auto tallies = TallyCohort<SupportTally>(*model, selection, cell_parameters,
+                                                 [&](auto& t, int64_t group, const SupportRow& c, const auto&) {
+                                                   if (InPopulation(c, parameters))
+                                                     t.Add(selection, group, c, parameters);
+                                                 });
   // The cases with a follow-up near each mark are some of the group's cases.
   const std::vector<Nested> nested = {{Nested::kTotal, 0}, {Nested::kTotal, 1}, {Nested::kTotal, 2}};
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, nested, response.mutable_disclosure(),
