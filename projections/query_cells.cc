@@ -75,13 +75,14 @@ CellFit FitOf(const CellKey& c, const Selection& s) {
   if (s.domain_filter && !(c.domain >= 0 && static_cast<size_t>(c.domain) < s.domains.size() && s.domains[c.domain])) {
     return CellFit::kOutside;
   }
-  if (s.legal_framework_filter && !(c.legal_framework >= 0 &&
-                                    static_cast<size_t>(c.legal_framework) < s.legal_frameworks.size() &&
-                                    s.legal_frameworks[c.legal_framework])) {
+  if (s.legal_framework_filter &&
+      !(c.legal_framework >= 0 && static_cast<size_t>(c.legal_framework) < s.legal_frameworks.size() &&
+        s.legal_frameworks[c.legal_framework])) {
     return CellFit::kOutside;
   }
-  if (s.municipality_filter && !(c.municipality >= 0 && static_cast<size_t>(c.municipality) < Selection::kMunicipalities &&
-                                 s.municipalities[c.municipality])) {
+  if (s.municipality_filter &&
+      !(c.municipality >= 0 && static_cast<size_t>(c.municipality) < Selection::kMunicipalities &&
+        s.municipalities[c.municipality])) {
     return CellFit::kOutside;
   }
   CellFit fit = MonthFit(c.referral_month, s.referral_from, s.referral_to);

@@ -81,8 +81,7 @@ struct CellKey {
   }
   template <typename H>
   friend H AbslHashValue(H h, const CellKey& k) {
-    return H::combine(std::move(h), k.referral_month, k.conference_month, k.municipality, k.domain,
-                      k.legal_framework);
+    return H::combine(std::move(h), k.referral_month, k.conference_month, k.municipality, k.domain, k.legal_framework);
   }
 };
 

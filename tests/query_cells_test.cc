@@ -6,9 +6,10 @@
 // were applied to models whose memos were filled before. And the pieces the
 // cells rely on: DenseCounts merging small and large histograms, ExactSum not
 // depending on the order of its additions.
-#include <gtest/gtest.h>
+#include "projections/query_cells.h"
 
 #include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <functional>
@@ -25,7 +26,6 @@
 #include "projections/funnel.h"
 #include "projections/network_size.h"
 #include "projections/outcomes.h"
-#include "projections/query_cells.h"
 #include "projections/replay.h"
 #include "projections/statistics.h"
 #include "projections/support.h"
@@ -70,9 +70,9 @@ std::vector<Shape> Shapes() {
        [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2020-01-01", "2022-12-31"); }},
       {"referred 2020-02-14..2022-11-03 (boundary months)",
        [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2020-02-14", "2022-11-03"); }},
-      {"referred from 2021-06-17",
-       [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2021-06-17", ""); }},
-      {"one day, 2021-03-09", [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2021-03-09", "2021-03-09"); }},
+      {"referred from 2021-06-17", [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2021-06-17", ""); }},
+      {"one day, 2021-03-09",
+       [=](auto*, auto*, auto*, v1::DateRange* r, auto*) { period(r, "2021-03-09", "2021-03-09"); }},
       {"youth protection or housing, Jeugdwet or none",
        [](google::protobuf::RepeatedField<int>* d, google::protobuf::RepeatedField<int>* f, auto*, auto*, auto*) {
          d->Add(v1::DOMAIN_YOUTH_PROTECTION);
@@ -90,7 +90,8 @@ std::vector<Shape> Shapes() {
        [=](auto*, auto*, auto*, auto*, v1::DateRange* c) { period(c, "2021-01-01", "2023-06-30"); }},
       {"conference 2021-01-15..2023-06-20 (boundary months)",
        [=](auto*, auto*, auto*, auto*, v1::DateRange* c) { period(c, "2021-01-15", "2023-06-20"); }},
-      {"conference from 2022-03-10", [=](auto*, auto*, auto*, auto*, v1::DateRange* c) { period(c, "2022-03-10", ""); }},
+      {"conference from 2022-03-10",
+       [=](auto*, auto*, auto*, auto*, v1::DateRange* c) { period(c, "2022-03-10", ""); }},
       {"all filters, boundary months",
        [=](google::protobuf::RepeatedField<int>* d, auto*, google::protobuf::RepeatedPtrField<std::string>* m,
            v1::DateRange* r, v1::DateRange* c) {
@@ -300,8 +301,8 @@ TEST_F(QueryCellsTest, CellAnswersEqualTheScanOfEveryRowBeforeAndAfterChanges) {
     switch (i % 9) {
       case 0:
         ASSERT_TRUE(store_
-                        ->Append(Batch(c.case_id, {testing::OutcomeRecordedEvent(
-                                                      v1::OUTCOME_TYPE_PLACEMENT_PREVENTED, 2, 2026, 7, 1)}))
+                        ->Append(Batch(c.case_id, {testing::OutcomeRecordedEvent(v1::OUTCOME_TYPE_PLACEMENT_PREVENTED,
+                                                                                 2, 2026, 7, 1)}))
                         .ok());
         break;
       case 1:
@@ -351,10 +352,10 @@ TEST_F(QueryCellsTest, AnEventForACaseChangesTheNextAnswerFromItsCell) {
   };
   uint64_t want = count();
   for (size_t i = 0; i < 10; ++i) {
-    ASSERT_TRUE(
-        store_->Append(Batch(cases[i * 7].case_id, {testing::OutcomeRecordedEvent(v1::OUTCOME_TYPE_EVICTION_PREVENTED, 1,
-                                                                                     2026, 7, 1)}))
-            .ok());
+    ASSERT_TRUE(store_
+                    ->Append(Batch(cases[i * 7].case_id,
+                                   {testing::OutcomeRecordedEvent(v1::OUTCOME_TYPE_EVICTION_PREVENTED, 1, 2026, 7, 1)}))
+                    .ok());
     ASSERT_TRUE(engine->CatchUpFromStore().ok());
     SetQueryCells(false);
     want = count();
