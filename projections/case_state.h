@@ -4,6 +4,11 @@
 // dense and small, so that a research query over a million cases reads a few
 // tens of megabytes in order instead of chasing a million protobuf messages.
 //
+// Queries: ReduceCells answers from the query cells (query_cells.h), which
+// keep the committed rows by referral month, first-conference month, domain,
+// legal framework and municipality, with memos of the queries' tallies per
+// cell; Reduce scans every row.
+//
 // Storage: one key "c:<case_id>" per case holding the serialized State,
 // written once per case per batch (EndBatch), in the engine's batch write.
 // At open the engine passes every stored key to Load(), which fills memory.
@@ -33,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "projections/projection.h"
+#include "projections/query_cells.h"
 
 namespace kring::projections {
 
@@ -129,9 +135,29 @@ class CaseStateProjection : public Projection {
     return std::move(accs[0]);
   }
 
+  // The tallies of the rows a selection keeps, answered from the query
+  // cells (query_cells.h; QueryCells::Reduce says what `parameters` must
+  // name) or, when they are off (SetQueryCells), by scanning every row
+  // (Reduce). add(GroupedTally<Tally>&, const Row&, const State&) adds one
+  // row as a plain scan would, filters included.
+  template <typename Tally, typename Fn>
+  GroupedTally<Tally> ReduceCells(const Selection& selection, std::string_view parameters, Fn&& add) const {
+    if (!QueryCellsEnabled()) return Reduce<GroupedTally<Tally>>(add);
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return cells_.template Reduce<Tally>(selection, parameters, [&](GroupedTally<Tally>& tallies, uint32_t slot) {
+      add(tallies, rows_[slot], states_[slot]);
+    });
+  }
+
   size_t cases() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     return index_.size();
+  }
+
+  // What the query cells hold.
+  QueryCellFigures cell_figures() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return {cells_.cells(), cells_.CellBytes(), cells_.MemoBytes()};
   }
 
  protected:
@@ -168,6 +194,7 @@ class CaseStateProjection : public Projection {
       live_[it->second] = false;
       states_[it->second].Clear();
       rows_[it->second] = Row{};
+      cells_.Place(it->second, nullptr);
       free_.push_back(it->second);
       index_.erase(it);
       return;
@@ -175,6 +202,7 @@ class CaseStateProjection : public Projection {
     if (it != index_.end()) {
       rows_[it->second] = MakeRow(*state);
       states_[it->second] = std::move(*state);
+      cells_.Place(it->second, &rows_[it->second].profile);
       return;
     }
     uint32_t slot;
@@ -190,6 +218,7 @@ class CaseStateProjection : public Projection {
       states_.push_back(std::move(*state));
       live_.push_back(true);
     }
+    cells_.Place(slot, &rows_[slot].profile);
     index_.emplace(case_id, slot);
   }
 
@@ -200,6 +229,7 @@ class CaseStateProjection : public Projection {
   std::vector<Row> rows_;  // rows_[i] = MakeRow(states_[i])
   std::vector<bool> live_;
   std::vector<uint32_t> free_;
+  QueryCells cells_;  // the committed rows by cell, with the queries' memos
   // This batch's states; null: forgotten (ForgetCase) and not folded again.
   std::unordered_map<std::string, std::unique_ptr<State>> pending_;
 };

@@ -197,7 +197,8 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
   v1::FunnelResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   const auto tallies = TallyCohort<FunnelTally>(
-      *model, selection, [&](auto& t, int64_t group, const FunnelRow& c, const auto&) { t.Add(selection, group, c); });
+      *model, selection, /*parameters=*/"",
+      [&](auto& t, int64_t group, const FunnelRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, FunnelNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 Fill));

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
@@ -240,13 +241,18 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
 
   v1::NetworkSizeResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  const auto tallies = model->Reduce<GroupedTally<NetworkTally>>([&](auto& t, const NetworkSizeRow& c, const auto&) {
-    if (!by_case.Matches(c.profile)) return;
-    for (const NetworkSizeRow::Conference& f : c.conferences) {
-      if (f.day < selection.conference_from || f.day > selection.conference_to) continue;
-      t.Add(selection, selection.grouped() ? selection.GroupOf(c.profile, f.day) : 0, f);
-    }
-  });
+  // The conference period is not a filter on the case's cell: it is one of
+  // the parameters of what a case adds.
+  const std::string parameters =
+      absl::StrCat("conference_period=", selection.conference_from, "..", selection.conference_to);
+  const auto tallies =
+      model->ReduceCells<NetworkTally>(by_case, parameters, [&](auto& t, const NetworkSizeRow& c, const auto&) {
+        if (!by_case.Matches(c.profile)) return;
+        for (const NetworkSizeRow::Conference& f : c.conferences) {
+          if (f.day < selection.conference_from || f.day > selection.conference_to) continue;
+          t.Add(selection, selection.grouped() ? selection.GroupOf(c.profile, f.day) : 0, f);
+        }
+      });
 
   // One table over the groups: the bins (they partition a group's
   // conferences) and the composition (a conference has several relations),

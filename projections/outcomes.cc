@@ -339,7 +339,7 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
   v1::OutcomesResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
   const auto tallies = TallyCohort<OutcomeTally>(
-      *outcomes, selection,
+      *outcomes, selection, /*parameters=*/"",
       [&](auto& t, int64_t group, const OutcomeRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
@@ -362,12 +362,16 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
 
   v1::CostBenefitResponse response;
   SetWatermark(engine, response.mutable_watermark());
-  const auto tallies = TallyCohort<CostTally>(
-      *outcomes, selection, [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
-        // The population is the cases with a conference: a group without one
-        // is not listed (docs/research.md, group_by).
-        if (c.profile.has_conference()) t.Add(selection, group, c, state, model, per_child, by_domain);
-      });
+  // What a case adds depends on the cost model (all of it, to be safe).
+  const std::string parameters = "cost_model=" + model.SerializeAsString();
+  const auto tallies =
+      TallyCohort<CostTally>(*outcomes, selection, parameters,
+                             [&](auto& t, int64_t group, const OutcomeRow& c, const storage::OutcomeCase& state) {
+                               // The population is the cases with a conference: a group without one
+                               // is not listed (docs/research.md, group_by).
+                               if (c.profile.has_conference())
+                                 t.Add(selection, group, c, state, model, per_child, by_domain);
+                             });
   CostRelations relations(model, by_domain);
   if (selection.grouped()) {
     for (const auto& [key, tally] : tallies.Groups()) relations.relations.groups.push_back(relations.Row(*tally));

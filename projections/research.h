@@ -259,10 +259,19 @@ class GroupedTally {
   // Group keys (years, quarters, municipality numbers, enum values) are
   // small: found by index, not by hashing, once per case.
   static constexpr int64_t kDirect = 1 << 16;
+  static constexpr size_t kLinear = 8;
 
   Tally& Group(int64_t key) {
+    if (direct_.empty() && other_.empty()) {
+      // Few groups (a query cell's memo holds one or two): looked up in
+      // order, without the index, which costs 256 KiB.
+      for (auto& [k, tally] : groups_) {
+        if (k == key) return tally;
+      }
+      if (groups_.size() < kLinear) return groups_.emplace_back(key, Tally{}).second;
+      for (size_t i = 0; i < groups_.size(); ++i) Index(groups_[i].first, i);
+    }
     if (key >= 0 && key < kDirect) {
-      if (direct_.empty()) direct_.assign(kDirect, 0);
       uint32_t& slot = direct_[key];  // 1 + index in groups_; 0: none yet
       if (slot == 0) {
         groups_.emplace_back(key, Tally{});
@@ -274,6 +283,14 @@ class GroupedTally {
     if (inserted) groups_.emplace_back(key, Tally{});
     return groups_[it->second].second;
   }
+  void Index(int64_t key, size_t i) {
+    if (direct_.empty()) direct_.assign(kDirect, 0);
+    if (key >= 0 && key < kDirect) {
+      direct_[key] = static_cast<uint32_t>(i + 1);
+    } else {
+      other_.emplace(key, i);
+    }
+  }
 
   Tally overall_;  // of an ungrouped query
   std::vector<std::pair<int64_t, Tally>> groups_;
@@ -283,11 +300,13 @@ class GroupedTally {
 
 // The tallies of every case of `model` (a CaseStateProjection) that the
 // selection keeps, grouped by its referral (the cohort), from committed
-// batches only: add(tallies, group, row, state) per case.
+// batches only: add(tallies, group, row, state) per case. `parameters` names
+// the query's own options that change what add() adds (QueryCells::Reduce);
+// empty when there are none.
 template <typename Tally, typename Model, typename Fn>
-GroupedTally<Tally> TallyCohort(const Model& model, const Selection& selection, Fn&& add) {
-  return model.template Reduce<GroupedTally<Tally>>(
-      [&](GroupedTally<Tally>& tallies, const auto& row, const auto& state) {
+GroupedTally<Tally> TallyCohort(const Model& model, const Selection& selection, std::string_view parameters, Fn&& add) {
+  return model.template ReduceCells<Tally>(
+      selection, parameters, [&](GroupedTally<Tally>& tallies, const auto& row, const auto& state) {
         if (!selection.Matches(row.profile)) return;
         add(tallies, selection.grouped() ? selection.GroupOf(row.profile, row.profile.referral_day) : 0, row, state);
       });

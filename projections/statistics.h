@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -152,27 +153,51 @@ template <typename T>
 // Counts by a small whole number (days, sizes), for a query that adds up a
 // million cases: keys 0..kDense-1 in an array, others (negative, very large)
 // in a map, so that counting a value allocates nothing in the common case.
-// ToMap() gives what Percentile takes: every key with a count, in order.
+// Up to kSmall distinct keys of the array's range are kept as a short list
+// instead, so that the thousands of small histograms of query cells
+// (query_cells.h) cost little memory and merge fast. ToMap() gives what
+// Percentile takes: every key with a count, in order.
 class DenseCounts {
  public:
   static constexpr int64_t kDense = 1 << 14;
+  static constexpr size_t kSmall = 16;
 
   void Add(int64_t key, uint64_t n = 1) {
     if (key < 0 || key >= kDense) {
       sparse_[key] += n;
       return;
     }
+    if (dense_.empty()) {
+      for (auto& [k, count] : small_) {
+        if (k == key) {
+          count += n;
+          return;
+        }
+      }
+      if (small_.size() < kSmall) {
+        small_.emplace_back(key, n);
+        return;
+      }
+      ToDense();
+    }
     const auto k = static_cast<size_t>(key);
     if (k >= dense_.size()) dense_.resize(k + 1);
     dense_[k] += n;
   }
   void Merge(const DenseCounts& other) {
-    if (other.dense_.size() > dense_.size()) dense_.resize(other.dense_.size());
-    for (size_t k = 0; k < other.dense_.size(); ++k) dense_[k] += other.dense_[k];
+    if (!other.dense_.empty()) {
+      ToDense();
+      if (other.dense_.size() > dense_.size()) dense_.resize(other.dense_.size());
+      for (size_t k = 0; k < other.dense_.size(); ++k) dense_[k] += other.dense_[k];
+    }
+    for (const auto& [key, n] : other.small_) Add(key, n);
     for (const auto& [key, n] : other.sparse_) sparse_[key] += n;
   }
   std::map<int64_t, uint64_t> ToMap() const {
     std::map<int64_t, uint64_t> out(sparse_.begin(), sparse_.end());
+    for (const auto& [key, n] : small_) {
+      if (n != 0) out.emplace(key, n);
+    }
     for (size_t k = 0; k < dense_.size(); ++k) {
       if (dense_[k] != 0) out.emplace(static_cast<int64_t>(k), dense_[k]);
     }
@@ -180,8 +205,44 @@ class DenseCounts {
   }
 
  private:
+  // Moves the short list into the array (which is then never empty).
+  void ToDense() {
+    if (!dense_.empty()) return;
+    int64_t top = 0;
+    for (const auto& [key, n] : small_) top = std::max(top, key);
+    dense_.resize(static_cast<size_t>(top) + 1);
+    for (const auto& [key, n] : small_) dense_[static_cast<size_t>(key)] += n;
+    small_.clear();
+    small_.shrink_to_fit();
+  }
+
+  std::vector<std::pair<int64_t, uint64_t>> small_;  // while dense_ is empty
   std::vector<uint64_t> dense_;
   std::map<int64_t, uint64_t> sparse_;
+};
+
+// ---------------------------------------------------------------------------
+// The sum of many doubles as the exact sum rounded once to the nearest
+// double (what Python's math.fsum gives), so that it does not depend on the
+// order of the additions: a query adds its cases in any order (over threads,
+// over query cells) and gets the same figure. Kept in fixed point, exact for
+// every double that is a whole multiple of 2^-96 with a total below 2^31 in
+// magnitude — every ratio a/b of whole numbers in [0, 1] with b < 2^44 (a
+// retention) is one.
+class ExactSum {
+ public:
+  static constexpr int kFractionBits = 96;
+  void Add(double x) {
+    const double scaled = std::ldexp(x, kFractionBits);
+    assert(scaled == std::trunc(scaled) && std::fabs(x) < 2147483648.0);
+    fixed_ += static_cast<__int128>(scaled);
+  }
+  void Merge(const ExactSum& other) { fixed_ += other.fixed_; }
+  // The exact sum, rounded to the nearest double (ties to even).
+  double Value() const { return std::ldexp(static_cast<double>(fixed_), -kFractionBits); }
+
+ private:
+  __int128 fixed_ = 0;
 };
 
 // ---------------------------------------------------------------------------

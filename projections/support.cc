@@ -4,13 +4,13 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
@@ -84,39 +84,11 @@ absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
   return p;
 }
 
-// The exact sum of retentions, rounded once to double when read (the double
-// nearest the real sum, as Python's math.fsum gives it): the same in any
-// order, so a rebuild, a live model and a replay "as of P" give the same mean
-// whatever order their cases are kept in. A retention is 0 or a double in
-// [2^-32, 1] (still / network with network < 2^32), so a normal double
-// mantissa * 2^(exponent - 1075) with a biased exponent of at least 991: a
-// whole multiple of 2^-84. The sum is kept in units of 2^-84 in 128 bits:
-// exact for up to 2^44 terms, a few instructions per term.
-class RetentionSum {
- public:
-  void Add(double retention) {
-    uint64_t bits;
-    std::memcpy(&bits, &retention, sizeof bits);
-    if (bits == 0) return;
-    const uint64_t mantissa = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
-    const int exponent = static_cast<int>(bits >> 52);  // biased; the sign bit is 0
-    units_ += static_cast<Units>(mantissa) << (exponent - 991);
-  }
-  void Merge(const RetentionSum& o) { units_ += o.units_; }
-  // Correctly rounded: the 128-bit conversion rounds to nearest, scaling by a
-  // power of two is exact.
-  double Value() const { return std::ldexp(static_cast<double>(units_), -84); }
-
- private:
-  __extension__ typedef unsigned __int128 Units;
-  Units units_ = 0;
-};
-
 struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
-  std::array<RetentionSum, kMonths.size()> retention_sum{};
-  DenseCounts lapses, censorings;  // cases by days to their lapse or censoring
+  std::array<ExactSum, kMonths.size()> retention_sum{};  // exact: independent of the order of the cases
+  DenseCounts lapses, censorings;                        // cases by days to their lapse or censoring
 
   // Adds a case of the population (InPopulation).
   void Add(const SupportRow& c, const Parameters& p) {
@@ -194,9 +166,7 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
     f->set_suppression(ToProto(d.cell(row, m)));
     if (d.cell(row, m) != Suppression::kNone) continue;
     f->set_cases(t.retention_cases[m]);
-    if (t.retention_cases[m] > 0) {
-      f->set_mean_retention(t.retention_sum[m].Value() / static_cast<double>(t.retention_cases[m]));
-    }
+    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m].Value() / t.retention_cases[m]);
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
   out->set_cases(t.cases);
@@ -308,10 +278,14 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
   ASSIGN_OR_RETURN(const SupportProjection* model, ModelOf<SupportProjection>(engine));
   v1::SupportResponse response;
   SetWatermark(engine, response.mutable_watermark());  // first: the cases read reflect at least this
-  const auto tallies =
-      TallyCohort<SupportTally>(*model, selection, [&](auto& t, int64_t group, const SupportRow& c, const auto&) {
-        if (InPopulation(c, parameters)) t.Add(selection, group, c, parameters);
-      });
+  // What a case adds depends on the window, the threshold and the cut-off.
+  const std::string cell_parameters = absl::StrFormat("window=%u threshold=%a end=%d", parameters.window_days,
+                                                      parameters.threshold, parameters.end_day);
+  const auto tallies = TallyCohort<SupportTally>(*model, selection, cell_parameters,
+                                                 [&](auto& t, int64_t group, const SupportRow& c, const auto&) {
+                                                   if (InPopulation(c, parameters))
+                                                     t.Add(selection, group, c, parameters);
+                                                 });
   // The cases with a follow-up near each mark are some of the group's cases.
   const std::vector<Nested> nested = {{Nested::kTotal, 0}, {Nested::kTotal, 1}, {Nested::kTotal, 2}};
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, nested, response.mutable_disclosure(),
