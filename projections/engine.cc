@@ -26,6 +26,7 @@ constexpr char kAppliedPrefix[] = "v:";  // case_id -> BE64 applied stream versi
 constexpr char kOffsetPrefix[] = "o:";   // cluster \0 topic \0 BE64(partition) -> BE64 next offset
 constexpr char kWatermarkKey[] = "w:";   // BE64 events applied, BE64 max position
 constexpr char kLayoutKey[] = "l:";      // Projection::layout() of what is stored
+constexpr char kFillingKey[] = "f:";     // present while an empty engine is filled (BeginFill)
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -95,8 +96,15 @@ absl::Status ProjectionEngine::OpenDb() {
   // store (and Kafka, from the first offset) fill it again.
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kLayoutKey, &value);
   if (!s.ok() && !s.IsNotFound()) RETURN_IF_ERROR(FromRocks(s, "read layout"));
-  if (s.IsNotFound() || value != projection_->layout()) {
-    if (s.ok()) {
+  // A fill from the store that did not end (a crash) left states whose
+  // applied versions were never written: start empty, as for a new layout.
+  std::string filling;
+  rocksdb::Status f = db_->Get(rocksdb::ReadOptions(), kFillingKey, &filling);
+  if (!f.ok() && !f.IsNotFound()) RETURN_IF_ERROR(FromRocks(f, "read filling marker"));
+  if (s.IsNotFound() || value != projection_->layout() || f.ok()) {
+    if (f.ok()) {
+      Logger("projections")->warn("msg=interrupted_fill_discarded projection={}", projection_->name());
+    } else if (s.ok()) {
       Logger("projections")
           ->warn("msg=layout_changed projection={} stored={} current={}", projection_->name(), value,
                  projection_->layout());
@@ -143,6 +151,14 @@ absl::StatusOr<std::optional<KafkaOffset>> ProjectionEngine::StoredOffset(const 
 
 absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& events, const std::string& cluster_id,
                                           const std::vector<PartitionOffset>& offsets) {
+  std::vector<const v1::RecordedEvent*> pointers;
+  pointers.reserve(events.size());
+  for (const v1::RecordedEvent& e : events) pointers.push_back(&e);
+  return ApplyEvents(pointers, cluster_id, offsets);
+}
+
+absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* const> events,
+                                           const std::string& cluster_id, const std::vector<PartitionOffset>& offsets) {
   std::lock_guard<std::mutex> lock(write_mu_);
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   ModelTxn txn(db_.get(), &batch);
@@ -157,6 +173,11 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
 
   auto applied_version = [&](const std::string& case_id) -> absl::StatusOr<uint64_t> {
     if (auto it = applied.find(case_id); it != applied.end()) return it->second;
+    if (filling_) {
+      // Filling: every version applied is in memory; none is stored yet.
+      auto it = fill_versions_.find(case_id);
+      return applied[case_id] = it == fill_versions_.end() ? 0 : it->second;
+    }
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
     if (s.IsNotFound()) return applied[case_id] = 0;
@@ -179,7 +200,8 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
     return absl::OkStatus();
   };
 
-  for (const v1::RecordedEvent& e : events) {
+  for (const v1::RecordedEvent* event : events) {
+    const v1::RecordedEvent& e = *event;
     ASSIGN_OR_RETURN(uint64_t version, applied_version(e.case_id()));
     if (e.stream_version() <= version) continue;  // redelivered
     if (e.stream_version() > version + 1) {
@@ -200,23 +222,61 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   }
 
   for (const std::string& case_id : replay) RETURN_IF_ERROR(ReplayWithoutRetracted(case_id, applied[case_id], txn));
-  for (const auto& [case_id, version] : applied) {
-    batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+  // While filling, the versions and the watermark wait for EndFill.
+  if (!filling_) {
+    for (const auto& [case_id, version] : applied) {
+      batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+    }
+    std::string watermark = BigEndian64(events_applied);
+    PutBigEndian64(&watermark, max_position);
+    batch.Put(kWatermarkKey, watermark);
   }
   for (const PartitionOffset& o : offsets) {
     batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition),
               BigEndian64(static_cast<uint64_t>(o.next_offset.value())));
   }
-  std::string watermark = BigEndian64(events_applied);
-  PutBigEndian64(&watermark, max_position);
-  batch.Put(kWatermarkKey, watermark);
   absl::Status written = projection_->EndBatch(txn);
   if (written.ok()) written = FromRocks(db_->Write(WriteOpts(), batch.GetWriteBatch()), "write");
   projection_->AfterWrite(written.ok());
   write_reported = true;
   RETURN_IF_ERROR(written);
+  if (filling_) {
+    for (const auto& [case_id, version] : applied) fill_versions_[case_id] = version;
+  }
   events_applied_ = events_applied;
   max_position_ = max_position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::BeginFill() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (filling_ || events_applied_.load() != 0 || max_position_.load() != 0) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocks(db_->Put(WriteOpts(), kFillingKey, ""), "write filling marker"));
+  filling_ = true;
+  fill_versions_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::EndFill() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (!filling_) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (const auto& [case_id, version] : fill_versions_) {
+    batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+  }
+  std::string watermark = BigEndian64(events_applied_.load());
+  PutBigEndian64(&watermark, max_position_.load());
+  batch.Put(kWatermarkKey, watermark);
+  batch.Delete(kFillingKey);
+  // On failure the marker stays (the next Open empties the folder) and so
+  // does filling: later batches keep deferring, a later EndFill retries.
+  RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), &batch), "write applied versions"));
+  Logger("projections")
+      ->info("msg=fill_ended projection={} cases={} events_applied={} max_position={}", projection_->name(),
+             fill_versions_.size(), events_applied_.load(), max_position_.load());
+  filling_ = false;
+  fill_versions_.clear();
+  fill_versions_.rehash(0);
   return absl::OkStatus();
 }
 
@@ -242,38 +302,73 @@ absl::Status ProjectionEngine::ReplayWithoutRetracted(const std::string& case_id
 absl::Status ProjectionEngine::CatchUpFromStore() { return CatchUpFromStore(store_->Head()); }
 
 absl::Status ProjectionEngine::CatchUpFromStore(GlobalPosition up_to, const CatchUpProgressFn& progress) {
-  const uint64_t to = std::min(up_to.value(), store_->Head().value());
+  return projections::CatchUpFromStore({this}, *store_, up_to, progress);
+}
+
+uint64_t ProjectionEngine::StoreFeedStart() const {
   const Watermark w = watermark();
   // Every position up to the watermark is applied when there are as many
   // distinct events as the highest position: start after it.
-  const uint64_t from = w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
+  return w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
+}
+
+absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
+                              GlobalPosition up_to, const CatchUpProgressFn& progress) {
+  if (engines.empty()) return absl::InvalidArgumentError("catch-up: engines must name at least one engine");
+  std::unordered_set<const ProjectionEngine*> seen;
+  for (const ProjectionEngine* engine : engines) {
+    if (engine == nullptr) return absl::InvalidArgumentError("catch-up: engines must not hold a null engine");
+    if (!seen.insert(engine).second) {
+      return absl::InvalidArgumentError(absl::StrCat("catch-up: engines names ", engine->name(), " twice"));
+    }
+    if (engine->store_ != &store) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("catch-up: engine ", engine->name(), " was opened with another event store"));
+    }
+  }
+  const uint64_t to = std::min(up_to.value(), store.Head().value());
+  std::vector<uint64_t> starts;
+  uint64_t from = UINT64_MAX;
+  size_t chunk_events = SIZE_MAX;
+  for (const ProjectionEngine* engine : engines) {
+    starts.push_back(engine->StoreFeedStart());
+    from = std::min(from, starts.back());
+    chunk_events = std::min(chunk_events, std::max<size_t>(engine->options_.max_batch, 1));
+  }
   CatchUpProgress done;
   done.events_total = to >= from ? to - from + 1 : 0;
   if (done.events_total == 0) {
     if (progress) progress(done);
     return absl::OkStatus();
   }
-  std::vector<v1::RecordedEvent> chunk;
-  chunk.reserve(options_.max_batch);
+  for (ProjectionEngine* engine : engines) RETURN_IF_ERROR(engine->BeginFill());
   absl::Status apply_status;
-  auto flush = [&]() -> absl::Status {
-    RETURN_IF_ERROR(ApplyBatch(chunk));
-    done.events_done += chunk.size();
-    chunk.clear();
-    if (progress && !progress(done)) {
-      return absl::CancelledError(absl::StrCat("projection ", projection_->name(), ": catch-up stopped after ",
-                                               done.events_done, " of ", done.events_total, " events"));
-    }
-    return absl::OkStatus();
-  };
-  RETURN_IF_ERROR(
-      store_->ScanAll(GlobalPosition(from), GlobalPosition(to), [&](const v1::RecordedEvent& e, std::string_view) {
-        chunk.push_back(e);
-        if (chunk.size() >= options_.max_batch) apply_status = flush();
-        return apply_status.ok();
-      }));
+  bool stopped = false;
+  absl::Status scanned = store.ScanChunks(
+      GlobalPosition(from), GlobalPosition(to), chunk_events, [&](absl::Span<const v1::RecordedEvent* const> chunk) {
+        for (size_t i = 0; i < engines.size() && apply_status.ok(); ++i) {
+          // The chunk is in position order: this engine's part is a suffix.
+          size_t first = 0;
+          while (first < chunk.size() && chunk[first]->global_position() < starts[i]) ++first;
+          if (first < chunk.size()) apply_status = engines[i]->ApplyEvents(chunk.subspan(first), "", {});
+        }
+        if (!apply_status.ok()) return false;
+        done.events_done += chunk.size();
+        stopped = progress && !progress(done);
+        return !stopped;
+      });
+  // Whatever happened, what was applied gets its versions and watermark.
+  absl::Status ended;
+  for (ProjectionEngine* engine : engines) {
+    if (absl::Status s = engine->EndFill(); ended.ok()) ended = s;
+  }
+  RETURN_IF_ERROR(scanned);
   RETURN_IF_ERROR(apply_status);
-  if (!chunk.empty()) RETURN_IF_ERROR(flush());
+  RETURN_IF_ERROR(ended);
+  if (stopped) {
+    return absl::CancelledError(
+        absl::StrCat("catch-up stopped after ", done.events_done, " of ", done.events_total, " events"));
+  }
   return absl::OkStatus();
 }
 
