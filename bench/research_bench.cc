@@ -401,20 +401,22 @@ int main(int argc, char** argv) {
   uint64_t seed = 11;
   int rounds = 3, threads = 2, query_iterations = 200, query_warmup = 20;
   size_t grow_to = 1'000'000, max_batch = 5000;
-  bool no_wal = false, skip_alone = false, skip_shared = false;
+  bool no_wal = false, skip_alone = false, skip_parallel = false, skip_shared = false;
   double target_rebuild = 500'000, target_p99_ms = 10;
   std::string log_level = "warn";
   app.add_option("--data-dir", dir, "folder of the event store (filled when it holds fewer cases; kept)")->required();
   app.add_option("--cases", cases, "cases in the store (~40 events each)")->capture_default_str();
   app.add_option("--seed", seed, "seed of the synthetic cohort")->capture_default_str();
   app.add_option("--rounds", rounds, "timed rebuild rounds")->capture_default_str()->check(CLI::Range(1, 50));
-  app.add_option("--threads", threads, "threads of the parallel rebuild")
+  app.add_option("--threads", threads, "threads of the parallel rebuild and of the second shared one")
       ->capture_default_str()
       ->check(CLI::Range(1, 4));
   app.add_option("--max-batch", max_batch, "ProjectionOptions::max_batch (events per ApplyBatch)")
       ->capture_default_str();
   app.add_flag("--no-wal", no_wal, "engines without a write-ahead log (as replays 'as of' a position)");
   app.add_flag("--skip-alone", skip_alone, "skip the per-model rebuilds");
+  app.add_flag("--skip-parallel", skip_parallel,
+               "skip the parallel rebuild (queries then use the shared one's engines)");
   app.add_flag("--skip-shared", skip_shared, "skip the shared rebuild");
   app.add_option("--query-iterations", query_iterations, "timed runs per query shape")->capture_default_str();
   app.add_option("--query-warmup", query_warmup, "untimed runs per query shape first")->capture_default_str();
@@ -466,7 +468,7 @@ int main(int argc, char** argv) {
   fs::create_directories(bench.engines_dir);
   const auto& models = Models();
 
-  std::vector<double> scan_rates, chunk_scan_rates, seq_rates, par_rates, shared_rates;
+  std::vector<double> scan_rates, chunk_scan_rates, seq_rates, par_rates, shared_rates, shared_threads_rates;
   std::vector<std::vector<double>> alone_rates(models.size());
   std::vector<std::unique_ptr<projections::ProjectionEngine>> kept;  // of the last parallel rebuild
   auto rate = [](uint64_t n, double s) { return s > 0 ? n / s : 0.0; };
@@ -523,7 +525,7 @@ int main(int argc, char** argv) {
       std::printf("  %-34s %10.0f events/s  (%.1f s, the four one after the other)\n", "all four, sequential",
                   seq_rates.back(), total);
     }
-    {
+    if (!skip_parallel) {
       for (auto& e : kept) Bench::Close(std::move(e));
       kept.clear();
       for (const Model& m : models) kept.push_back(bench.Open(m));
@@ -541,7 +543,12 @@ int main(int argc, char** argv) {
                   par_rates.back(), secs, threads);
       std::fflush(stdout);
     }
-    if (!skip_shared) {
+    // One thread, then --threads (when more than one); under --skip-parallel
+    // the engines of the last run serve the queries.
+    std::vector<int> shared_runs;
+    if (!skip_shared) shared_runs.push_back(1);
+    if (!skip_shared && threads > 1) shared_runs.push_back(threads);
+    for (int t : shared_runs) {
       std::vector<std::unique_ptr<projections::ProjectionEngine>> engines;
       std::vector<projections::ProjectionEngine*> pointers;
       for (const Model& m : models) {
@@ -549,7 +556,7 @@ int main(int argc, char** argv) {
         pointers.push_back(engines.back().get());
       }
       const auto start = Clock::now();
-      absl::Status s = projections::CatchUpFromStore(pointers, *store, GlobalPosition(head));
+      absl::Status s = projections::CatchUpFromStore(pointers, *store, GlobalPosition(head), nullptr, t);
       const double secs = Seconds(start);
       for (const auto& e : engines) {
         if (s.ok() && e->watermark().events_applied != head) s = absl::InternalError(e->name() + " incomplete");
@@ -558,12 +565,21 @@ int main(int argc, char** argv) {
         std::cerr << "research_bench: shared rebuild: " << s << "\n";
         return 1;
       }
-      shared_rates.push_back(rate(head, secs));
-      std::printf("  %-34s %10.0f events/s  (%.1f s, CatchUpFromStore(engines): one scan, no copy, 1 thread)\n",
-                  "all four, shared", shared_rates.back(), secs);
+      auto& rates = t == 1 ? shared_rates : shared_threads_rates;
+      rates.push_back(rate(head, secs));
+      std::printf("  %-34s %10.0f events/s  (%.1f s, CatchUpFromStore(engines): one scan, no copy, %d thread%s)\n",
+                  t == 1 ? "all four, shared" : "all four, shared, threads", rates.back(), secs, t, t == 1 ? "" : "s");
       std::fflush(stdout);
+      if (skip_parallel) {
+        for (auto& e : kept) Bench::Close(std::move(e));
+        kept = std::move(engines);
+      }
       for (auto& e : engines) Bench::Close(std::move(e));
     }
+  }
+  if (kept.empty()) {
+    std::cerr << "research_bench: --skip-parallel needs the shared rebuild\n";
+    return 2;
   }
 
   auto verdict = [&](double v) { return v >= target_rebuild ? "MET" : "NOT MET"; };
@@ -578,11 +594,19 @@ int main(int argc, char** argv) {
     }
     std::printf("  %-34s %10.0f events/s  %s\n", "all four, sequential", Median(seq_rates), verdict(Median(seq_rates)));
   }
-  std::printf("  %-34s %10.0f events/s  %s\n", "all four, parallel", Median(par_rates), verdict(Median(par_rates)));
+  if (!skip_parallel) {
+    std::printf("  %-34s %10.0f events/s  %s\n", "all four, parallel", Median(par_rates), verdict(Median(par_rates)));
+  }
   if (!skip_shared) {
     std::printf("  %-34s %10.0f events/s  %s  (%.2f x scan only (ScanChunks))\n", "all four, shared",
                 Median(shared_rates), verdict(Median(shared_rates)),
                 Median(chunk_scan_rates) > 0 ? Median(shared_rates) / Median(chunk_scan_rates) : 0.0);
+    if (threads > 1) {
+      std::printf("  %-34s %10.0f events/s  %s  (%.2f x scan only (ScanChunks), %d threads)\n",
+                  "all four, shared, threads", Median(shared_threads_rates), verdict(Median(shared_threads_rates)),
+                  Median(chunk_scan_rates) > 0 ? Median(shared_threads_rates) / Median(chunk_scan_rates) : 0.0,
+                  threads);
+    }
   }
   std::fflush(stdout);
 

@@ -236,10 +236,11 @@ class EventStore {
   using ScanFn = std::function<bool(const v1::RecordedEvent& event, std::string_view stored)>;
   absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
   // The same in chunks of up to `max_events` events (at least 1), parsed and
-  // upcast into an arena: fn gets each chunk, in order, until it returns
-  // false. The events live until fn returns (the arena is then reused for
-  // the next chunk): nothing is copied, and fn must not keep them. What
-  // rebuilds read (projections/engine.h, CatchUpFromStore).
+  // upcast once: fn gets each chunk, in order, until it returns false. The
+  // events live until fn returns (their messages are then reused for the
+  // next chunk): nothing is copied, and fn must not keep them. What rebuilds
+  // read (projections/engine.h, CatchUpFromStore). INVALID_ARGUMENT when
+  // max_events is 0.
   using ChunkFn = std::function<bool(absl::Span<const v1::RecordedEvent* const> events)>;
   absl::Status ScanChunks(GlobalPosition from, GlobalPosition to, size_t max_events, const ChunkFn& fn) const;
 

@@ -6,6 +6,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -313,8 +315,10 @@ uint64_t ProjectionEngine::StoreFeedStart() const {
 }
 
 absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
-                              GlobalPosition up_to, const CatchUpProgressFn& progress) {
+                              GlobalPosition up_to, const CatchUpProgressFn& progress, size_t threads) {
   if (engines.empty()) return absl::InvalidArgumentError("catch-up: engines must name at least one engine");
+  if (threads == 0) return absl::InvalidArgumentError("catch-up: threads must be at least 1");
+  threads = std::min(threads, engines.size());
   std::unordered_set<const ProjectionEngine*> seen;
   for (const ProjectionEngine* engine : engines) {
     if (engine == nullptr) return absl::InvalidArgumentError("catch-up: engines must not hold a null engine");
@@ -344,13 +348,31 @@ absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, con
   for (ProjectionEngine* engine : engines) RETURN_IF_ERROR(engine->BeginFill());
   absl::Status apply_status;
   bool stopped = false;
+  std::vector<absl::Status> statuses(engines.size());
   absl::Status scanned = store.ScanChunks(
       GlobalPosition(from), GlobalPosition(to), chunk_events, [&](absl::Span<const v1::RecordedEvent* const> chunk) {
-        for (size_t i = 0; i < engines.size() && apply_status.ok(); ++i) {
-          // The chunk is in position order: this engine's part is a suffix.
-          size_t first = 0;
-          while (first < chunk.size() && chunk[first]->global_position() < starts[i]) ++first;
-          if (first < chunk.size()) apply_status = engines[i]->ApplyEvents(chunk.subspan(first), "", {});
+        // Engine i on thread i % threads; each engine has its own database
+        // and lock, and only reads the chunk.
+        auto apply = [&](size_t thread) {
+          for (size_t i = thread; i < engines.size(); i += threads) {
+            // The chunk is in position order: this engine's part is a suffix.
+            size_t first = 0;
+            while (first < chunk.size() && chunk[first]->global_position() < starts[i]) ++first;
+            if (first < chunk.size()) statuses[i] = engines[i]->ApplyEvents(chunk.subspan(first), "", {});
+          }
+        };
+        std::vector<std::thread> helpers;
+        for (size_t t = 1; t < threads; ++t) {
+          try {
+            helpers.emplace_back(apply, t);
+          } catch (const std::system_error&) {  // no thread to be had: do it here
+            apply(t);
+          }
+        }
+        apply(0);
+        for (std::thread& helper : helpers) helper.join();
+        for (const absl::Status& s : statuses) {
+          if (apply_status.ok()) apply_status = s;
         }
         if (!apply_status.ok()) return false;
         done.events_done += chunk.size();

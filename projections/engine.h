@@ -132,14 +132,16 @@ class ProjectionEngine;
 // to its watermark gets the positions after it, another every position
 // (skipping by version what it has). The scan starts at the smallest of these
 // starts; chunks of the engines' smallest max_batch events are applied to
-// every engine in turn, on this thread. `progress` is called after each chunk
+// every engine, spread over `threads` threads (this one and threads - 1
+// started for the catch-up; at most one per engine). `progress` is called
+// after each chunk
 // (events_done: positions scanned; events_total: positions to scan);
 // returning false stops with CANCELLED, what was applied staying applied.
 // INVALID_ARGUMENT when `engines` is empty, holds a null or the same engine
-// twice, or an engine was opened with another store. Not concurrently with
-// another catch-up of the same engine.
+// twice, an engine was opened with another store, or threads is 0. Not
+// concurrently with another catch-up of the same engine.
 absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
-                              GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr);
+                              GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr, size_t threads = 1);
 
 class ProjectionEngine {
  public:
@@ -201,7 +203,7 @@ class ProjectionEngine {
   };
   friend absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines,
                                        const eventstore::EventStore& store, GlobalPosition up_to,
-                                       const CatchUpProgressFn& progress);
+                                       const CatchUpProgressFn& progress, size_t threads);
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();

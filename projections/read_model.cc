@@ -142,7 +142,8 @@ absl::StatusOr<std::unique_ptr<ReplayedModel>> LiveReadModel::ReplayAsOf(GlobalP
                               progress);
 }
 
-absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress) {
+absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress,
+                           size_t threads) {
   if (models.empty()) return absl::InvalidArgumentError("fill from store: models must name at least one model");
   std::vector<std::shared_ptr<ProjectionEngine>> held;  // alive for the fill
   std::vector<ProjectionEngine*> engines;
@@ -155,10 +156,10 @@ absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const Catc
   }
   const auto started = std::chrono::steady_clock::now();
   const GlobalPosition head = models[0]->store_->Head();
-  RETURN_IF_ERROR(CatchUpFromStore(engines, *models[0]->store_, head, progress));
+  RETURN_IF_ERROR(CatchUpFromStore(engines, *models[0]->store_, head, progress, threads));
   Logger("projections")
-      ->info("msg=filled_from_store models={} head_position={} seconds={:.2f}", engines.size(), head.value(),
-             SecondsSince(started));
+      ->info("msg=filled_from_store models={} threads={} head_position={} seconds={:.2f}", engines.size(), threads,
+             head.value(), SecondsSince(started));
   return absl::OkStatus();
 }
 

@@ -113,7 +113,8 @@ std::string FirstDifference(const Snapshot& a, const Snapshot& b) {
     if (i->second != j->second) return "stored value of " + i->first + " differs";
   }
   for (size_t k = 0; k < a.answers.size() && k < b.answers.size(); ++k) {
-    if (a.answers[k] != b.answers[k]) return "answer " + std::to_string(k) + ":\n" + a.answers[k] + "\nvs\n" + b.answers[k];
+    if (a.answers[k] != b.answers[k])
+      return "answer " + std::to_string(k) + ":\n" + a.answers[k] + "\nvs\n" + b.answers[k];
   }
   return a.answers.size() == b.answers.size() ? "" : "number of answers";
 }
@@ -264,6 +265,15 @@ TEST_F(RebuildTest, OneSharedCopyFreeScanGivesTheStatesAndAnswersOfThePerModelPa
   ExpectReference(engines, "caught up again");
 }
 
+TEST_F(RebuildTest, EnginesSpreadOverThreadsGiveTheSame) {
+  auto engines = OpenAll("threads-", 350);
+  ASSERT_TRUE(projections::CatchUpFromStore(Pointers(engines), *store_, store_->Head(), nullptr, 3).ok());
+  ExpectReference(engines, "four engines on three threads");
+  Reopen(engines);
+  Redeliver(engines);
+  ExpectReference(engines, "four engines on three threads, reopened, every event redelivered");
+}
+
 TEST_F(RebuildTest, StoppedInTheMiddleAndResumedAfterARestartGivesTheSame) {
   auto engines = OpenAll("stopped-", 400);
   int chunks = 0;
@@ -340,6 +350,8 @@ TEST_F(RebuildTest, RefusesEnginesThatAreMissingRepeatedOrOfAnotherStore) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(projections::CatchUpFromStore({engine.get(), engine.get()}, *store_, store_->Head()).code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(projections::CatchUpFromStore({engine.get()}, *store_, store_->Head(), nullptr, 0).code(),
+            absl::StatusCode::kInvalidArgument);
   eventstore::EventStoreOptions options;
   options.path = dir_.Sub("other-store");
   auto other = EventStore::Open(options).value();
@@ -358,7 +370,7 @@ TEST_F(RebuildTest, KringdsStartUpFillAndAReplayAsOfAPositionGiveThePerModelStat
     live.push_back(projections::LiveReadModel::Open(options, store_.get()).value());
     pointers.push_back(live.back().get());
   }
-  ASSERT_TRUE(projections::FillFromStore(pointers).ok());
+  ASSERT_TRUE(projections::FillFromStore(pointers, nullptr, 2).ok());
   for (size_t i = 0; i < models_.size(); ++i) {
     const Snapshot got = Take(*live[i]->engine(), models_[i]);
     EXPECT_TRUE(got == reference_[i]) << models_[i].name << ": " << FirstDifference(got, reference_[i]);
