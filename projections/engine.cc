@@ -173,30 +173,42 @@ absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* c
   uint64_t events_applied = events_applied_.load();
   uint64_t max_position = max_position_.load();
 
-  auto applied_version = [&](const std::string& case_id) -> absl::StatusOr<uint64_t> {
-    if (auto it = applied.find(case_id); it != applied.end()) return it->second;
-    if (filling_) {
+  // The case's entry in `applied`, read from memory (filling) or the
+  // database the first time. Events of a case often come in a row: the last
+  // entry is remembered (entries of an unordered_map never move).
+  const std::string* last_case = nullptr;
+  uint64_t* last_slot = nullptr;
+  auto applied_slot = [&](const std::string& case_id) -> absl::StatusOr<uint64_t*> {
+    if (last_case != nullptr && *last_case == case_id) return last_slot;
+    auto [it, inserted] = applied.try_emplace(case_id, 0);
+    if (inserted && filling_) {
       // Filling: every version applied is in memory; none is stored yet.
-      auto it = fill_versions_.find(case_id);
-      return applied[case_id] = it == fill_versions_.end() ? 0 : it->second;
+      if (auto found = fill_versions_.find(case_id); found != fill_versions_.end()) it->second = found->second;
+    } else if (inserted) {
+      std::string value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
+      if (s.ok()) {
+        it->second = ReadBigEndian64(value);
+      } else if (!s.IsNotFound()) {
+        applied.erase(it);
+        return FromRocks(s, "read applied version");
+      }
     }
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
-    if (s.IsNotFound()) return applied[case_id] = 0;
-    RETURN_IF_ERROR(FromRocks(s, "read applied version"));
-    return applied[case_id] = ReadBigEndian64(value);
+    last_case = &it->first;
+    last_slot = &it->second;
+    return &it->second;
   };
   // Cases with a retraction in this batch: their history is applied again,
   // once, at the end of the batch (so a case with many retractions costs one
   // replay per batch, not one per retraction).
   std::unordered_set<std::string> replay;
-  auto apply_one = [&](const v1::RecordedEvent& e) -> absl::Status {
-    if (e.event().has_event_retracted() || replay.count(e.case_id())) {
+  auto apply_one = [&](const v1::RecordedEvent& e, uint64_t* slot) -> absl::Status {
+    if (e.event().has_event_retracted() || (!replay.empty() && replay.count(e.case_id()))) {
       replay.insert(e.case_id());
     } else {
       RETURN_IF_ERROR(projection_->Apply(e, txn));
     }
-    applied[e.case_id()] = e.stream_version();
+    *slot = e.stream_version();
     ++events_applied;
     max_position = std::max<uint64_t>(max_position, e.global_position());
     return absl::OkStatus();
@@ -204,7 +216,8 @@ absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* c
 
   for (const v1::RecordedEvent* event : events) {
     const v1::RecordedEvent& e = *event;
-    ASSIGN_OR_RETURN(uint64_t version, applied_version(e.case_id()));
+    ASSIGN_OR_RETURN(uint64_t * slot, applied_slot(e.case_id()));
+    uint64_t version = *slot;
     if (e.stream_version() <= version) continue;  // redelivered
     if (e.stream_version() > version + 1) {
       // A gap: the missing events come from the store, in order.
@@ -212,7 +225,7 @@ absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* c
                                                       e.stream_version() - version - 1));
       for (const auto& m : missing) {
         if (m.stream_version() != version + 1) break;
-        RETURN_IF_ERROR(apply_one(m));
+        RETURN_IF_ERROR(apply_one(m, slot));
         version = m.stream_version();
       }
       if (version + 1 != e.stream_version()) {
@@ -220,7 +233,7 @@ absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* c
                                                 e.stream_version() - 1, " of a case missing from the store"));
       }
     }
-    RETURN_IF_ERROR(apply_one(e));
+    RETURN_IF_ERROR(apply_one(e, slot));
   }
 
   for (const std::string& case_id : replay) RETURN_IF_ERROR(ReplayWithoutRetracted(case_id, applied[case_id], txn));

@@ -6,10 +6,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -91,12 +89,12 @@ absl::Status KringServer::StartAll() {
   // crash's lag) comes from one scan for all of them, before their consumers
   // start; the consumers then skip by version what is applied. Should it
   // fail, the consumers and their own fill from the store still converge.
-  // Nothing else runs yet: the models are spread over every core.
+  // One thread: on the 2-core build machine, two were slower
+  // (bench/README.md, research_bench).
   if (engine_options.fill_from_store) {
     std::vector<projections::LiveReadModel*> models;
     for (const auto& [name, model] : read_models_) models.push_back(model.get());
-    const size_t threads = std::max(1u, std::thread::hardware_concurrency());
-    if (absl::Status s = projections::FillFromStore(models, nullptr, threads); !s.ok()) {
+    if (absl::Status s = projections::FillFromStore(models); !s.ok()) {
       Logger("server")->error("msg=fill_from_store_failed status=\"{}\"", s.ToString());
     }
   }
