@@ -237,8 +237,9 @@ class EventStore {
   absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
   // The same in chunks of up to `max_events` events (at least 1), parsed and
   // upcast once, into an arena: fn gets each chunk, in order, until it
-  // returns false. The events live until fn returns (the arena is then reset
-  // for the next chunk): nothing is copied, and fn must not keep them. What rebuilds
+  // returns false. The events live until fn returns (their messages are then
+  // parsed into again for the next chunk): nothing is copied, and fn must
+  // not keep them. What rebuilds
   // read (projections/engine.h, CatchUpFromStore). INVALID_ARGUMENT when
   // max_events is 0.
   using ChunkFn = std::function<bool(absl::Span<const v1::RecordedEvent* const> events)>;

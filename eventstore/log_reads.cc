@@ -90,29 +90,35 @@ absl::Status EventStore::ScanChunks(GlobalPosition from, GlobalPosition to, size
   if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
   ro.fill_cache = false;  // as ScanAll
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-  // One arena for a chunk's events, reset after fn: its first block is ours
-  // and survives the reset, so the messages cost no allocation and no
-  // destructor (only the characters of long strings are still allocated one
-  // by one). Measured against messages reused from chunk to chunk, which
-  // protobuf 3.21 clears by deleting their sub-messages: the arena is faster
-  // (bench/README.md, research_bench).
+  // The chunk's messages live in an arena and are parsed into again for the
+  // next chunk, so their strings keep their capacity (the characters of a
+  // long string are allocated one by one even in an arena). What a parse
+  // replaces of them (sub-messages: protobuf 3.21 drops them on Clear) stays
+  // in the arena until it is reset, between chunks, once it holds
+  // kResetAfter bytes. The first block is ours and survives the reset.
   constexpr size_t kInitialBlock = 8 << 20;
+  constexpr size_t kResetAfter = 64 << 20;
   std::unique_ptr<char[]> block(new char[kInitialBlock]);
   google::protobuf::ArenaOptions arena_options;
   arena_options.initial_block = block.get();
   arena_options.initial_block_size = kInitialBlock;
-  arena_options.max_block_size = 1 << 20;
+  arena_options.max_block_size = 4 << 20;
   google::protobuf::Arena arena(arena_options);
+  std::vector<v1::RecordedEvent*> pool;  // in the arena
   std::vector<const v1::RecordedEvent*> chunk;
   chunk.reserve(std::min<size_t>(max_events, 1 << 16));
   bool more = true;
   auto hand_over = [&] {
     more = fn(absl::MakeConstSpan(chunk));
     chunk.clear();
-    arena.Reset();
+    if (arena.SpaceUsed() >= kResetAfter) {
+      pool.clear();
+      arena.Reset();
+    }
   };
   for (it->Seek(BigEndian64(from.value())); it->Valid() && more; it->Next()) {
-    auto* event = google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena);
+    if (chunk.size() == pool.size()) pool.push_back(google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena));
+    v1::RecordedEvent* event = pool[chunk.size()];
     if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(
           absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));
