@@ -37,9 +37,9 @@
 // the damaged-message repair and the fill-from-store fallback, which
 // ProjectionOptions::fill_from_store switches off).
 //
-// Threads: the consumer runs on its own thread; ApplyBatch, CatchUpFromStore (both),
-// CopyOffsetsFrom, SyncWal and Scan* may be called from any thread (writes are
-// serialized by a mutex).
+// Threads: the consumer runs on its own thread; ApplyBatch, both
+// CatchUpFromStore, CopyOffsetsFrom, SyncWal and Scan* may be called from
+// any thread (writes are serialized by a mutex).
 #pragma once
 
 #include <atomic>
@@ -134,9 +134,9 @@ class ProjectionEngine;
 // starts; chunks of the engines' smallest max_batch events are applied to
 // every engine, spread over `threads` threads (this one and threads - 1
 // started for the catch-up; at most one per engine). `progress` is called
-// after each chunk
-// (events_done: positions scanned; events_total: positions to scan);
-// returning false stops with CANCELLED, what was applied staying applied.
+// after each chunk (events_done: positions scanned; events_total: positions
+// to scan); returning false stops with CANCELLED, what was applied staying
+// applied (each filled engine's versions and watermark written).
 // INVALID_ARGUMENT when `engines` is empty, holds a null or the same engine
 // twice, an engine was opened with another store, or threads is 0. Not
 // concurrently with another catch-up of the same engine.
