@@ -4,13 +4,16 @@
 // Fills an event store in --data-dir with a SYNTHETIC cohort of --cases cases
 // (whole cases, one batch each, sync=false), or reuses the folder when it
 // already holds them, and then, in --rounds rounds:
-//   scan only   EventStore::ScanAll over the whole log (the floor of a rebuild)
+//   scan only   EventStore::ScanAll, and ScanChunks (what rebuilds read),
+//               over the whole log (the floor of a rebuild)
 //   alone       each read model rebuilt by itself: a fresh ProjectionEngine
 //               filled with CatchUpFromStore (one scan of the log each)
 //   sequential  the four rebuilt one after the other: log events / the sum
 //   parallel    the four rebuilt at once, spread over --threads threads
-//   shared scan one ScanAll whose chunks are applied with ApplyBatch to the
-//               four engines (what one scan for all models would give)
+//   shared      the four filled by projections::CatchUpFromStore(engines, …):
+//               one scan, chunks parsed once and handed to the four engines
+//               without a copy (what kringd's start-up fill does)
+// Each round prints the load average (/proc/loadavg) before it.
 // Then the research queries, each with no grouping, grouped by year, with a
 // filter (one domain and a referral period of whole months) and with the
 // filter over a period that starts and ends within a month: one first run
@@ -27,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -54,6 +58,23 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// CPU seconds of the whole process (every thread, RocksDB's included): on a
+// machine shared with other work, events per CPU second is what a quiet
+// machine's wall clock would show for single-threaded work.
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The 1-, 5- and 15-minute load averages, as /proc/loadavg gives them.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return in ? one + " " + five + " " + fifteen : "unknown";
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -287,16 +308,6 @@ struct QueryFigures {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
-// The load average (1, 5, 15 minutes) from /proc/loadavg.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double a = 0, b = 0, c = 0;
-  in >> a >> b >> c;
-  char text[64];
-  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", a, b, c);
-  return text;
-}
-
 // What a model's query cells hold (projections/query_cells.h).
 projections::QueryCellFigures CellFiguresOf(const projections::ProjectionEngine& engine) {
   const projections::Projection* p = &engine.projection();
@@ -430,21 +441,23 @@ int main(int argc, char** argv) {
   uint64_t seed = 11;
   int rounds = 3, threads = 2, query_iterations = 200, query_warmup = 20;
   size_t grow_to = 1'000'000, max_batch = 5000;
-  bool no_wal = false, skip_alone = false, skip_shared = false, no_query_cells = false;
+  bool no_wal = false, skip_alone = false, skip_parallel = false, skip_shared = false, no_query_cells = false;
   double target_rebuild = 500'000, target_p99_ms = 10;
   std::string log_level = "warn";
   app.add_option("--data-dir", dir, "folder of the event store (filled when it holds fewer cases; kept)")->required();
   app.add_option("--cases", cases, "cases in the store (~40 events each)")->capture_default_str();
   app.add_option("--seed", seed, "seed of the synthetic cohort")->capture_default_str();
   app.add_option("--rounds", rounds, "timed rebuild rounds")->capture_default_str()->check(CLI::Range(1, 50));
-  app.add_option("--threads", threads, "threads of the parallel rebuild")
+  app.add_option("--threads", threads, "threads of the parallel rebuild and of the second shared one")
       ->capture_default_str()
       ->check(CLI::Range(1, 4));
   app.add_option("--max-batch", max_batch, "ProjectionOptions::max_batch (events per ApplyBatch)")
       ->capture_default_str();
   app.add_flag("--no-wal", no_wal, "engines without a write-ahead log (as replays 'as of' a position)");
   app.add_flag("--skip-alone", skip_alone, "skip the per-model rebuilds");
-  app.add_flag("--skip-shared", skip_shared, "skip the shared-scan rebuild");
+  app.add_flag("--skip-parallel", skip_parallel,
+               "skip the parallel rebuild (queries then use the shared one's engines)");
+  app.add_flag("--skip-shared", skip_shared, "skip the shared rebuild");
   app.add_option("--query-iterations", query_iterations, "timed runs per query shape")->capture_default_str();
   app.add_option("--query-warmup", query_warmup, "untimed runs per query shape first")->capture_default_str();
   app.add_option("--grow-to", grow_to, "cases the models hold for the second query measurement (0: none)")
@@ -497,12 +510,13 @@ int main(int argc, char** argv) {
   fs::create_directories(bench.engines_dir);
   const auto& models = Models();
 
-  std::vector<double> scan_rates, seq_rates, par_rates, shared_rates;
+  std::vector<double> scan_rates, chunk_scan_rates, seq_rates, par_rates, shared_rates, shared_threads_rates;
+  std::vector<double> chunk_scan_cpu_rates, shared_cpu_rates;  // events per process CPU second
   std::vector<std::vector<double>> alone_rates(models.size());
   std::vector<std::unique_ptr<projections::ProjectionEngine>> kept;  // of the last parallel rebuild
   auto rate = [](uint64_t n, double s) { return s > 0 ? n / s : 0.0; };
   for (int r = 1; r <= rounds; ++r) {
-    std::printf("\nround %d\n", r);
+    std::printf("\nround %d (load average %s)\n", r, LoadAverage().c_str());
     {
       uint64_t n = 0;
       const auto start = Clock::now();
@@ -518,6 +532,26 @@ int main(int argc, char** argv) {
       }
       scan_rates.push_back(rate(n, secs));
       std::printf("  %-34s %10.0f events/s  (%.1f s)\n", "scan only (ScanAll, parse)", scan_rates.back(), secs);
+    }
+    {
+      uint64_t n = 0;
+      const auto start = Clock::now();
+      const double cpu_start = CpuSeconds();
+      absl::Status s = store->ScanChunks(GlobalPosition(1), GlobalPosition(head), max_batch,
+                                         [&](absl::Span<const v1::RecordedEvent* const> chunk) {
+                                           n += chunk.size();
+                                           return true;
+                                         });
+      const double secs = Seconds(start);
+      if (!s.ok() || n != head) {
+        std::cerr << "research_bench: chunk scan: " << s << "\n";
+        return 1;
+      }
+      const double cpu = CpuSeconds() - cpu_start;
+      chunk_scan_rates.push_back(rate(n, secs));
+      chunk_scan_cpu_rates.push_back(rate(n, cpu));
+      std::printf("  %-34s %10.0f events/s  (%.1f s; %.1f CPU s: %.0f events per CPU s)\n",
+                  "scan only (ScanChunks, parse)", chunk_scan_rates.back(), secs, cpu, chunk_scan_cpu_rates.back());
     }
     if (!skip_alone) {
       double total = 0;
@@ -537,7 +571,7 @@ int main(int argc, char** argv) {
       std::printf("  %-34s %10.0f events/s  (%.1f s, the four one after the other)\n", "all four, sequential",
                   seq_rates.back(), total);
     }
-    {
+    if (!skip_parallel) {
       for (auto& e : kept) Bench::Close(std::move(e));
       kept.clear();
       for (const Model& m : models) kept.push_back(bench.Open(m));
@@ -555,41 +589,56 @@ int main(int argc, char** argv) {
                   par_rates.back(), secs, threads);
       std::fflush(stdout);
     }
-    if (!skip_shared) {
+    // One thread, then --threads (when more than one); under --skip-parallel
+    // the engines of the last run serve the queries.
+    std::vector<int> shared_runs;
+    if (!skip_shared) shared_runs.push_back(1);
+    if (!skip_shared && threads > 1) shared_runs.push_back(threads);
+    for (int t : shared_runs) {
       std::vector<std::unique_ptr<projections::ProjectionEngine>> engines;
-      for (const Model& m : models) engines.push_back(bench.Open(m));
-      std::vector<v1::RecordedEvent> chunk;
-      chunk.reserve(max_batch);
-      absl::Status apply;
-      auto flush = [&] {
-        for (auto& e : engines) {
-          if (apply.ok()) apply = e->ApplyBatch(chunk);
-        }
-        chunk.clear();
-      };
+      std::vector<projections::ProjectionEngine*> pointers;
+      for (const Model& m : models) {
+        engines.push_back(bench.Open(m));
+        pointers.push_back(engines.back().get());
+      }
       const auto start = Clock::now();
-      absl::Status s =
-          store->ScanAll(GlobalPosition(1), GlobalPosition(head), [&](const v1::RecordedEvent& e, std::string_view) {
-            chunk.push_back(e);
-            if (chunk.size() >= max_batch) flush();
-            return apply.ok();
-          });
-      if (s.ok() && apply.ok() && !chunk.empty()) flush();
+      const double cpu_start = CpuSeconds();
+      absl::Status s = projections::CatchUpFromStore(pointers, *store, GlobalPosition(head), nullptr, t);
       const double secs = Seconds(start);
-      if (!s.ok() || !apply.ok() || engines[0]->watermark().events_applied != head) {
-        std::cerr << "research_bench: shared scan: " << s << " " << apply << "\n";
+      const double cpu = CpuSeconds() - cpu_start;
+      for (const auto& e : engines) {
+        if (s.ok() && e->watermark().events_applied != head) s = absl::InternalError(e->name() + " incomplete");
+      }
+      if (!s.ok()) {
+        std::cerr << "research_bench: shared rebuild: " << s << "\n";
         return 1;
       }
-      shared_rates.push_back(rate(head, secs));
-      std::printf("  %-34s %10.0f events/s  (%.1f s, one ScanAll, ApplyBatch into the four, 1 thread)\n",
-                  "all four, shared scan", shared_rates.back(), secs);
+      auto& rates = t == 1 ? shared_rates : shared_threads_rates;
+      rates.push_back(rate(head, secs));
+      if (t == 1) shared_cpu_rates.push_back(rate(head, cpu));
+      std::printf(
+          "  %-34s %10.0f events/s  (%.1f s; %.1f CPU s: %.0f events per CPU s; CatchUpFromStore(engines): one "
+          "scan, no copy, %d thread%s)\n",
+          t == 1 ? "all four, shared" : "all four, shared, threads", rates.back(), secs, cpu, rate(head, cpu), t,
+          t == 1 ? "" : "s");
+      std::fflush(stdout);
+      if (skip_parallel) {
+        for (auto& e : kept) Bench::Close(std::move(e));
+        kept = std::move(engines);
+      }
       for (auto& e : engines) Bench::Close(std::move(e));
     }
   }
+  if (kept.empty()) {
+    std::cerr << "research_bench: --skip-parallel needs the shared rebuild\n";
+    return 2;
+  }
 
   auto verdict = [&](double v) { return v >= target_rebuild ? "MET" : "NOT MET"; };
-  std::printf("\nmedian over %d rounds (log events / wall seconds; target %.0f events/s)\n", rounds, target_rebuild);
-  std::printf("  %-34s %10.0f events/s\n", "scan only", Median(scan_rates));
+  std::printf("\nmedian over %d rounds (log events / wall seconds; target %.0f events/s; load average now %s)\n",
+              rounds, target_rebuild, LoadAverage().c_str());
+  std::printf("  %-34s %10.0f events/s\n", "scan only (ScanAll)", Median(scan_rates));
+  std::printf("  %-34s %10.0f events/s\n", "scan only (ScanChunks)", Median(chunk_scan_rates));
   if (!skip_alone) {
     for (size_t m = 0; m < models.size(); ++m) {
       std::printf("  %-34s %10.0f events/s  %s\n", (std::string("alone: ") + models[m].name).c_str(),
@@ -597,10 +646,22 @@ int main(int argc, char** argv) {
     }
     std::printf("  %-34s %10.0f events/s  %s\n", "all four, sequential", Median(seq_rates), verdict(Median(seq_rates)));
   }
-  std::printf("  %-34s %10.0f events/s  %s\n", "all four, parallel", Median(par_rates), verdict(Median(par_rates)));
+  if (!skip_parallel) {
+    std::printf("  %-34s %10.0f events/s  %s\n", "all four, parallel", Median(par_rates), verdict(Median(par_rates)));
+  }
   if (!skip_shared) {
-    std::printf("  %-34s %10.0f events/s  %s\n", "all four, shared scan", Median(shared_rates),
-                verdict(Median(shared_rates)));
+    std::printf("  %-34s %10.0f events/s  %s  (%.2f x scan only (ScanChunks))\n", "all four, shared",
+                Median(shared_rates), verdict(Median(shared_rates)),
+                Median(chunk_scan_rates) > 0 ? Median(shared_rates) / Median(chunk_scan_rates) : 0.0);
+    std::printf("  %-34s %10.0f events/CPU s  (scan only (ScanChunks): %.0f events/CPU s, ratio %.2f)\n",
+                "all four, shared, per CPU second", Median(shared_cpu_rates), Median(chunk_scan_cpu_rates),
+                Median(chunk_scan_cpu_rates) > 0 ? Median(shared_cpu_rates) / Median(chunk_scan_cpu_rates) : 0.0);
+    if (threads > 1) {
+      std::printf("  %-34s %10.0f events/s  %s  (%.2f x scan only (ScanChunks), %d threads)\n",
+                  "all four, shared, threads", Median(shared_threads_rates), verdict(Median(shared_threads_rates)),
+                  Median(chunk_scan_rates) > 0 ? Median(shared_threads_rates) / Median(chunk_scan_rates) : 0.0,
+                  threads);
+    }
   }
   std::fflush(stdout);
 

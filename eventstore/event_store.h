@@ -64,6 +64,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/types.h"
 #include "eventstore/case_rules.h"
 #include "eventstore/upcast.h"
@@ -234,6 +235,15 @@ class EventStore {
   // upcast).
   using ScanFn = std::function<bool(const v1::RecordedEvent& event, std::string_view stored)>;
   absl::Status ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const;
+  // The same in chunks of up to `max_events` events (at least 1), parsed and
+  // upcast once, into an arena: fn gets each chunk, in order, until it
+  // returns false. The events live until fn returns (their messages are then
+  // parsed into again for the next chunk): nothing is copied, and fn must
+  // not keep them. What rebuilds
+  // read (projections/engine.h, CatchUpFromStore). INVALID_ARGUMENT when
+  // max_events is 0.
+  using ChunkFn = std::function<bool(absl::Span<const v1::RecordedEvent* const> events)>;
+  absl::Status ScanChunks(GlobalPosition from, GlobalPosition to, size_t max_events, const ChunkFn& fn) const;
 
   // Checks the hash chain of every event with position in [from, to] (to is
   // capped at Head()): each event's stored bytes hash to its `hash`, its

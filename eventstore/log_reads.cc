@@ -3,6 +3,8 @@
 // event_store.h.
 #include <google/protobuf/arena.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
 #include "common/errors.h"
@@ -75,6 +77,59 @@ absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const S
     if (!fn(*event, it->value().ToStringView())) break;
   }
   return FromRocks(it->status(), "scan");
+}
+
+absl::Status EventStore::ScanChunks(GlobalPosition from, GlobalPosition to, size_t max_events,
+                                    const ChunkFn& fn) const {
+  if (max_events == 0) return absl::InvalidArgumentError("event store: max_events must be at least 1");
+  ASSIGN_OR_RETURN(auto lock, LockDb());
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  const std::string upper = BigEndian64(to.value() + 1);
+  rocksdb::Slice upper_slice(upper);
+  if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  ro.fill_cache = false;  // as ScanAll
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  // The chunk's messages live in an arena and are parsed into again for the
+  // next chunk, so their strings keep their capacity (the characters of a
+  // long string are allocated one by one even in an arena). What a parse
+  // replaces of them (sub-messages: protobuf 3.21 drops them on Clear) stays
+  // in the arena until it is reset, between chunks, once it holds
+  // kResetAfter bytes. The first block is ours and survives the reset.
+  constexpr size_t kInitialBlock = 8 << 20;
+  constexpr size_t kResetAfter = 64 << 20;
+  std::unique_ptr<char[]> block(new char[kInitialBlock]);
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block.get();
+  arena_options.initial_block_size = kInitialBlock;
+  arena_options.max_block_size = 4 << 20;
+  google::protobuf::Arena arena(arena_options);
+  std::vector<v1::RecordedEvent*> pool;  // in the arena
+  std::vector<const v1::RecordedEvent*> chunk;
+  chunk.reserve(std::min<size_t>(max_events, 1 << 16));
+  bool more = true;
+  auto hand_over = [&] {
+    more = fn(absl::MakeConstSpan(chunk));
+    chunk.clear();
+    if (arena.SpaceUsed() >= kResetAfter) {
+      pool.clear();
+      arena.Reset();
+    }
+  };
+  for (it->Seek(BigEndian64(from.value())); it->Valid() && more; it->Next()) {
+    if (chunk.size() == pool.size()) pool.push_back(google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena));
+    v1::RecordedEvent* event = pool[chunk.size()];
+    if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));
+    }
+    RETURN_IF_ERROR(options_.upcasters->Apply(*event->mutable_event()));
+    chunk.push_back(event);
+    if (chunk.size() >= max_events) hand_over();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan"));
+  if (more && !chunk.empty()) hand_over();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadAll(GlobalPosition from, size_t max_count) const {

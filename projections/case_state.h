@@ -24,6 +24,9 @@
 // Row: a copyable struct with a `ProfileRow profile` member (research.h).
 #pragma once
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -86,7 +89,16 @@ class CaseStateProjection : public Projection {
     for (const auto& [case_id, state] : pending_) {
       key.assign(kStatePrefix).append(case_id);
       if (state) {
-        state->SerializeToString(&value);
+        // Deterministic: map fields in key order, so that the same state is
+        // stored as the same bytes whatever path folded it (a rebuild, the
+        // consumer, a replay "as of").
+        value.clear();
+        {
+          google::protobuf::io::StringOutputStream out(&value);
+          google::protobuf::io::CodedOutputStream coded(&out);
+          coded.SetSerializationDeterministic(true);
+          state->SerializeToCodedStream(&coded);
+        }
         txn.Put(key, value);
       } else {
         txn.Delete(key);

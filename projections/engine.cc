@@ -6,6 +6,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -26,6 +28,7 @@ constexpr char kAppliedPrefix[] = "v:";  // case_id -> BE64 applied stream versi
 constexpr char kOffsetPrefix[] = "o:";   // cluster \0 topic \0 BE64(partition) -> BE64 next offset
 constexpr char kWatermarkKey[] = "w:";   // BE64 events applied, BE64 max position
 constexpr char kLayoutKey[] = "l:";      // Projection::layout() of what is stored
+constexpr char kFillingKey[] = "f:";     // present while an empty engine is filled (BeginFill)
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
@@ -95,8 +98,15 @@ absl::Status ProjectionEngine::OpenDb() {
   // store (and Kafka, from the first offset) fill it again.
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kLayoutKey, &value);
   if (!s.ok() && !s.IsNotFound()) RETURN_IF_ERROR(FromRocks(s, "read layout"));
-  if (s.IsNotFound() || value != projection_->layout()) {
-    if (s.ok()) {
+  // A fill from the store that did not end (a crash) left states whose
+  // applied versions were never written: start empty, as for a new layout.
+  std::string filling;
+  rocksdb::Status f = db_->Get(rocksdb::ReadOptions(), kFillingKey, &filling);
+  if (!f.ok() && !f.IsNotFound()) RETURN_IF_ERROR(FromRocks(f, "read filling marker"));
+  if (s.IsNotFound() || value != projection_->layout() || f.ok()) {
+    if (f.ok()) {
+      Logger("projections")->warn("msg=interrupted_fill_discarded projection={}", projection_->name());
+    } else if (s.ok()) {
       Logger("projections")
           ->warn("msg=layout_changed projection={} stored={} current={}", projection_->name(), value,
                  projection_->layout());
@@ -143,6 +153,14 @@ absl::StatusOr<std::optional<KafkaOffset>> ProjectionEngine::StoredOffset(const 
 
 absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& events, const std::string& cluster_id,
                                           const std::vector<PartitionOffset>& offsets) {
+  std::vector<const v1::RecordedEvent*> pointers;
+  pointers.reserve(events.size());
+  for (const v1::RecordedEvent& e : events) pointers.push_back(&e);
+  return ApplyEvents(pointers, cluster_id, offsets);
+}
+
+absl::Status ProjectionEngine::ApplyEvents(absl::Span<const v1::RecordedEvent* const> events,
+                                           const std::string& cluster_id, const std::vector<PartitionOffset>& offsets) {
   std::lock_guard<std::mutex> lock(write_mu_);
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   ModelTxn txn(db_.get(), &batch);
@@ -155,32 +173,51 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
   uint64_t events_applied = events_applied_.load();
   uint64_t max_position = max_position_.load();
 
-  auto applied_version = [&](const std::string& case_id) -> absl::StatusOr<uint64_t> {
-    if (auto it = applied.find(case_id); it != applied.end()) return it->second;
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
-    if (s.IsNotFound()) return applied[case_id] = 0;
-    RETURN_IF_ERROR(FromRocks(s, "read applied version"));
-    return applied[case_id] = ReadBigEndian64(value);
+  // The case's entry in `applied`, read from memory (filling) or the
+  // database the first time. Events of a case often come in a row: the last
+  // entry is remembered (entries of an unordered_map never move).
+  const std::string* last_case = nullptr;
+  uint64_t* last_slot = nullptr;
+  auto applied_slot = [&](const std::string& case_id) -> absl::StatusOr<uint64_t*> {
+    if (last_case != nullptr && *last_case == case_id) return last_slot;
+    auto [it, inserted] = applied.try_emplace(case_id, 0);
+    if (inserted && filling_) {
+      // Filling: every version applied is in memory; none is stored yet.
+      if (auto found = fill_versions_.find(case_id); found != fill_versions_.end()) it->second = found->second;
+    } else if (inserted) {
+      std::string value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), absl::StrCat(kAppliedPrefix, case_id), &value);
+      if (s.ok()) {
+        it->second = ReadBigEndian64(value);
+      } else if (!s.IsNotFound()) {
+        applied.erase(it);
+        return FromRocks(s, "read applied version");
+      }
+    }
+    last_case = &it->first;
+    last_slot = &it->second;
+    return &it->second;
   };
   // Cases with a retraction in this batch: their history is applied again,
   // once, at the end of the batch (so a case with many retractions costs one
   // replay per batch, not one per retraction).
   std::unordered_set<std::string> replay;
-  auto apply_one = [&](const v1::RecordedEvent& e) -> absl::Status {
-    if (e.event().has_event_retracted() || replay.count(e.case_id())) {
+  auto apply_one = [&](const v1::RecordedEvent& e, uint64_t* slot) -> absl::Status {
+    if (e.event().has_event_retracted() || (!replay.empty() && replay.count(e.case_id()))) {
       replay.insert(e.case_id());
     } else {
       RETURN_IF_ERROR(projection_->Apply(e, txn));
     }
-    applied[e.case_id()] = e.stream_version();
+    *slot = e.stream_version();
     ++events_applied;
     max_position = std::max<uint64_t>(max_position, e.global_position());
     return absl::OkStatus();
   };
 
-  for (const v1::RecordedEvent& e : events) {
-    ASSIGN_OR_RETURN(uint64_t version, applied_version(e.case_id()));
+  for (const v1::RecordedEvent* event : events) {
+    const v1::RecordedEvent& e = *event;
+    ASSIGN_OR_RETURN(uint64_t * slot, applied_slot(e.case_id()));
+    uint64_t version = *slot;
     if (e.stream_version() <= version) continue;  // redelivered
     if (e.stream_version() > version + 1) {
       // A gap: the missing events come from the store, in order.
@@ -188,7 +225,7 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
                                                       e.stream_version() - version - 1));
       for (const auto& m : missing) {
         if (m.stream_version() != version + 1) break;
-        RETURN_IF_ERROR(apply_one(m));
+        RETURN_IF_ERROR(apply_one(m, slot));
         version = m.stream_version();
       }
       if (version + 1 != e.stream_version()) {
@@ -196,27 +233,65 @@ absl::Status ProjectionEngine::ApplyBatch(const std::vector<v1::RecordedEvent>& 
                                                 e.stream_version() - 1, " of a case missing from the store"));
       }
     }
-    RETURN_IF_ERROR(apply_one(e));
+    RETURN_IF_ERROR(apply_one(e, slot));
   }
 
   for (const std::string& case_id : replay) RETURN_IF_ERROR(ReplayWithoutRetracted(case_id, applied[case_id], txn));
-  for (const auto& [case_id, version] : applied) {
-    batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+  // While filling, the versions and the watermark wait for EndFill.
+  if (!filling_) {
+    for (const auto& [case_id, version] : applied) {
+      batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+    }
+    std::string watermark = BigEndian64(events_applied);
+    PutBigEndian64(&watermark, max_position);
+    batch.Put(kWatermarkKey, watermark);
   }
   for (const PartitionOffset& o : offsets) {
     batch.Put(OffsetKey(cluster_id, options_.kafka.topic, o.partition),
               BigEndian64(static_cast<uint64_t>(o.next_offset.value())));
   }
-  std::string watermark = BigEndian64(events_applied);
-  PutBigEndian64(&watermark, max_position);
-  batch.Put(kWatermarkKey, watermark);
   absl::Status written = projection_->EndBatch(txn);
   if (written.ok()) written = FromRocks(db_->Write(WriteOpts(), batch.GetWriteBatch()), "write");
   projection_->AfterWrite(written.ok());
   write_reported = true;
   RETURN_IF_ERROR(written);
+  if (filling_) {
+    for (const auto& [case_id, version] : applied) fill_versions_[case_id] = version;
+  }
   events_applied_ = events_applied;
   max_position_ = max_position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::BeginFill() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (filling_ || events_applied_.load() != 0 || max_position_.load() != 0) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocks(db_->Put(WriteOpts(), kFillingKey, ""), "write filling marker"));
+  filling_ = true;
+  fill_versions_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionEngine::EndFill() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (!filling_) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (const auto& [case_id, version] : fill_versions_) {
+    batch.Put(absl::StrCat(kAppliedPrefix, case_id), BigEndian64(version));
+  }
+  std::string watermark = BigEndian64(events_applied_.load());
+  PutBigEndian64(&watermark, max_position_.load());
+  batch.Put(kWatermarkKey, watermark);
+  batch.Delete(kFillingKey);
+  // On failure the marker stays (the next Open empties the folder) and so
+  // does filling: later batches keep deferring, a later EndFill retries.
+  RETURN_IF_ERROR(FromRocks(db_->Write(WriteOpts(), &batch), "write applied versions"));
+  Logger("projections")
+      ->info("msg=fill_ended projection={} cases={} events_applied={} max_position={}", projection_->name(),
+             fill_versions_.size(), events_applied_.load(), max_position_.load());
+  filling_ = false;
+  fill_versions_.clear();
+  fill_versions_.rehash(0);
   return absl::OkStatus();
 }
 
@@ -242,38 +317,93 @@ absl::Status ProjectionEngine::ReplayWithoutRetracted(const std::string& case_id
 absl::Status ProjectionEngine::CatchUpFromStore() { return CatchUpFromStore(store_->Head()); }
 
 absl::Status ProjectionEngine::CatchUpFromStore(GlobalPosition up_to, const CatchUpProgressFn& progress) {
-  const uint64_t to = std::min(up_to.value(), store_->Head().value());
+  return projections::CatchUpFromStore({this}, *store_, up_to, progress);
+}
+
+uint64_t ProjectionEngine::StoreFeedStart() const {
   const Watermark w = watermark();
   // Every position up to the watermark is applied when there are as many
   // distinct events as the highest position: start after it.
-  const uint64_t from = w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
+  return w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
+}
+
+absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
+                              GlobalPosition up_to, const CatchUpProgressFn& progress, size_t threads) {
+  if (engines.empty()) return absl::InvalidArgumentError("catch-up: engines must name at least one engine");
+  if (threads == 0) return absl::InvalidArgumentError("catch-up: threads must be at least 1");
+  threads = std::min(threads, engines.size());
+  std::unordered_set<const ProjectionEngine*> seen;
+  for (const ProjectionEngine* engine : engines) {
+    if (engine == nullptr) return absl::InvalidArgumentError("catch-up: engines must not hold a null engine");
+    if (!seen.insert(engine).second) {
+      return absl::InvalidArgumentError(absl::StrCat("catch-up: engines names ", engine->name(), " twice"));
+    }
+    if (engine->store_ != &store) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("catch-up: engine ", engine->name(), " was opened with another event store"));
+    }
+  }
+  const uint64_t to = std::min(up_to.value(), store.Head().value());
+  std::vector<uint64_t> starts;
+  uint64_t from = UINT64_MAX;
+  size_t chunk_events = SIZE_MAX;
+  for (const ProjectionEngine* engine : engines) {
+    starts.push_back(engine->StoreFeedStart());
+    from = std::min(from, starts.back());
+    chunk_events = std::min(chunk_events, std::max<size_t>(engine->options_.max_batch, 1));
+  }
   CatchUpProgress done;
   done.events_total = to >= from ? to - from + 1 : 0;
   if (done.events_total == 0) {
     if (progress) progress(done);
     return absl::OkStatus();
   }
-  std::vector<v1::RecordedEvent> chunk;
-  chunk.reserve(options_.max_batch);
+  for (ProjectionEngine* engine : engines) RETURN_IF_ERROR(engine->BeginFill());
   absl::Status apply_status;
-  auto flush = [&]() -> absl::Status {
-    RETURN_IF_ERROR(ApplyBatch(chunk));
-    done.events_done += chunk.size();
-    chunk.clear();
-    if (progress && !progress(done)) {
-      return absl::CancelledError(absl::StrCat("projection ", projection_->name(), ": catch-up stopped after ",
-                                               done.events_done, " of ", done.events_total, " events"));
-    }
-    return absl::OkStatus();
-  };
-  RETURN_IF_ERROR(
-      store_->ScanAll(GlobalPosition(from), GlobalPosition(to), [&](const v1::RecordedEvent& e, std::string_view) {
-        chunk.push_back(e);
-        if (chunk.size() >= options_.max_batch) apply_status = flush();
-        return apply_status.ok();
-      }));
+  bool stopped = false;
+  std::vector<absl::Status> statuses(engines.size());
+  absl::Status scanned = store.ScanChunks(
+      GlobalPosition(from), GlobalPosition(to), chunk_events, [&](absl::Span<const v1::RecordedEvent* const> chunk) {
+        // Engine i on thread i % threads; each engine has its own database
+        // and lock, and only reads the chunk.
+        auto apply = [&](size_t thread) {
+          for (size_t i = thread; i < engines.size(); i += threads) {
+            // The chunk is in position order: this engine's part is a suffix.
+            size_t first = 0;
+            while (first < chunk.size() && chunk[first]->global_position() < starts[i]) ++first;
+            if (first < chunk.size()) statuses[i] = engines[i]->ApplyEvents(chunk.subspan(first), "", {});
+          }
+        };
+        std::vector<std::thread> helpers;
+        for (size_t t = 1; t < threads; ++t) {
+          try {
+            helpers.emplace_back(apply, t);
+          } catch (const std::system_error&) {  // no thread to be had: do it here
+            apply(t);
+          }
+        }
+        apply(0);
+        for (std::thread& helper : helpers) helper.join();
+        for (const absl::Status& s : statuses) {
+          if (apply_status.ok()) apply_status = s;
+        }
+        if (!apply_status.ok()) return false;
+        done.events_done += chunk.size();
+        stopped = progress && !progress(done);
+        return !stopped;
+      });
+  // Whatever happened, what was applied gets its versions and watermark.
+  absl::Status ended;
+  for (ProjectionEngine* engine : engines) {
+    if (absl::Status s = engine->EndFill(); ended.ok()) ended = s;
+  }
+  RETURN_IF_ERROR(scanned);
   RETURN_IF_ERROR(apply_status);
-  if (!chunk.empty()) RETURN_IF_ERROR(flush());
+  RETURN_IF_ERROR(ended);
+  if (stopped) {
+    return absl::CancelledError(
+        absl::StrCat("catch-up stopped after ", done.events_done, " of ", done.events_total, " events"));
+  }
   return absl::OkStatus();
 }
 

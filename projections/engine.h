@@ -15,16 +15,31 @@
 // CatchUpFromStore() replays the event store directly, without Kafka (the
 // fast path), optionally only up to a position: a fresh engine filled that way
 // holds the read model "as of" that position (see replay.h), and an online
-// rebuild (read_model.h) fills a fresh engine next to the live one.
+// rebuild (read_model.h) fills a fresh engine next to the live one. The free
+// function CatchUpFromStore(engines, store, …) fills several engines from one
+// scan: each chunk of events is read and parsed once, into an arena, and
+// handed to every engine without a copy (EventStore::ScanChunks).
+//
+// Filling an empty engine from the store (a rebuild, a replay "as of", the
+// start-up fill of a fresh folder) keeps the applied stream version per case
+// in memory instead of reading and writing a "v:" key per case per batch:
+// positions come gapless and in order, so every event is the case's next
+// one. The batches write only the model's keys (behind a "filling" marker
+// written first); the applied versions, the watermark and the removal of the
+// marker follow in one write when the catch-up ends — also when it stops
+// early (CANCELLED, an error). A crash before that write leaves the marker:
+// the next Open empties the folder (as for a new layout) and the model is
+// filled again, so it is never left with states whose versions are unknown
+// (which a redelivery would apply twice).
 //
 // Files: engine.cc holds the applier (the database, ApplyBatch) and the store
 // feed (CatchUpFromStore); kafka_feed.cc the Kafka feed (the consumer thread,
 // the damaged-message repair and the fill-from-store fallback, which
 // ProjectionOptions::fill_from_store switches off).
 //
-// Threads: the consumer runs on its own thread; ApplyBatch, CatchUpFromStore,
-// CopyOffsetsFrom, SyncWal and Scan* may be called from any thread (writes are
-// serialized by a mutex).
+// Threads: the consumer runs on its own thread; ApplyBatch, both
+// CatchUpFromStore, CopyOffsetsFrom, SyncWal and Scan* may be called from
+// any thread (writes are serialized by a mutex).
 #pragma once
 
 #include <atomic>
@@ -37,7 +52,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "bus/kafka.h"
 #include "common/types.h"
 #include "eventstore/upcast.h"
@@ -107,6 +124,25 @@ struct PartitionOffset {
   KafkaOffset next_offset;
 };
 
+class ProjectionEngine;
+
+// Catches every engine up from ONE scan of `store` (the store they were
+// opened with) up to `up_to` (capped at the store's head), as each engine's
+// own CatchUpFromStore(up_to) would: an engine that holds every position up
+// to its watermark gets the positions after it, another every position
+// (skipping by version what it has). The scan starts at the smallest of these
+// starts; chunks of the engines' smallest max_batch events are applied to
+// every engine, spread over `threads` threads (this one and threads - 1
+// started for the catch-up; at most one per engine). `progress` is called
+// after each chunk (events_done: positions scanned; events_total: positions
+// to scan); returning false stops with CANCELLED, what was applied staying
+// applied (each filled engine's versions and watermark written).
+// INVALID_ARGUMENT when `engines` is empty, holds a null or the same engine
+// twice, an engine was opened with another store, or threads is 0. Not
+// concurrently with another catch-up of the same engine.
+absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
+                              GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr, size_t threads = 1);
+
 class ProjectionEngine {
  public:
   // `store` supplies missing events and rebuilds; it must outlive the engine.
@@ -125,7 +161,8 @@ class ProjectionEngine {
   // `progress` called after each batch. When the engine holds every position
   // up to its watermark (events_applied == max_global_position, as an engine
   // filled only from the store does), the scan starts after it; otherwise it
-  // starts at position 1 and skips what is applied.
+  // starts at position 1 and skips what is applied. The free function
+  // CatchUpFromStore with this engine alone.
   absl::Status CatchUpFromStore(GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr);
 
   // Copies every Kafka offset stored by `other` (all clusters) into this
@@ -164,9 +201,22 @@ class ProjectionEngine {
   struct ConsumerDeleter {  // defined where Consumer is complete
     void operator()(Consumer* consumer) const;
   };
+  friend absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines,
+                                       const eventstore::EventStore& store, GlobalPosition up_to,
+                                       const CatchUpProgressFn& progress, size_t threads);
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
                    const eventstore::EventStore* store);
   absl::Status OpenDb();
+  // ApplyBatch over events that live elsewhere (a scanned chunk).
+  absl::Status ApplyEvents(absl::Span<const v1::RecordedEvent* const> events, const std::string& cluster_id,
+                           const std::vector<PartitionOffset>& offsets);
+  // The first position a catch-up from the store gives this engine (see
+  // CatchUpFromStore(up_to)).
+  uint64_t StoreFeedStart() const;
+  // An empty engine starts filling (writes the marker; versions kept in
+  // memory); no-op otherwise. EndFill writes what filling deferred.
+  absl::Status BeginFill();
+  absl::Status EndFill();
   void ConsumeLoop();
   // After an EventRetracted: forgets the case and applies its history up to
   // `up_to_version` again, without retractions and the events they withdrew.
@@ -180,6 +230,10 @@ class ProjectionEngine {
   std::mutex write_mu_;
   std::atomic<uint64_t> events_applied_{0};
   std::atomic<uint64_t> max_position_{0};
+  // Filling (BeginFill..EndFill): batches leave out the "v:" keys and the
+  // watermark; the versions they applied are kept here. Guarded by write_mu_.
+  bool filling_ = false;
+  absl::flat_hash_map<std::string, uint64_t> fill_versions_;
 
   std::unique_ptr<Consumer, ConsumerDeleter> consumer_;
   std::atomic<bool> stopping_{false};

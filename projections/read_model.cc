@@ -142,6 +142,27 @@ absl::StatusOr<std::unique_ptr<ReplayedModel>> LiveReadModel::ReplayAsOf(GlobalP
                               progress);
 }
 
+absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress,
+                           size_t threads) {
+  if (models.empty()) return absl::InvalidArgumentError("fill from store: models must name at least one model");
+  std::vector<std::shared_ptr<ProjectionEngine>> held;  // alive for the fill
+  std::vector<ProjectionEngine*> engines;
+  for (LiveReadModel* model : models) {
+    if (model == nullptr || model->store_ != models[0]->store_) {
+      return absl::InvalidArgumentError("fill from store: every model must be a model of the same store");
+    }
+    held.push_back(model->handle_.Get());
+    engines.push_back(held.back().get());
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const GlobalPosition head = models[0]->store_->Head();
+  RETURN_IF_ERROR(CatchUpFromStore(engines, *models[0]->store_, head, progress, threads));
+  Logger("projections")
+      ->info("msg=filled_from_store models={} threads={} head_position={} seconds={:.2f}", engines.size(), threads,
+             head.value(), SecondsSince(started));
+  return absl::OkStatus();
+}
+
 absl::Status LiveReadModel::Rebuild(const std::function<bool(const RebuildStatus&)>& progress) {
   if (stopping_.load()) return absl::FailedPreconditionError(absl::StrCat("read model ", name_, " is stopping"));
   bool expected = false;

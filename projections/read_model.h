@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/types.h"
@@ -88,6 +89,18 @@ struct RebuildStatus {
   bool done = false;          // the fresh engine has taken over
 };
 
+class LiveReadModel;
+
+// kringd's start-up fill: catches the live engine of every model up to the
+// store's head from ONE scan of the store (CatchUpFromStore(engines, …) in
+// engine.h): a fresh or emptied folder is filled at the scan's speed instead
+// of each consumer's, and a model that is up to date costs nothing. Call it
+// before StartConsumer and not during a Rebuild. `progress` and `threads`
+// as there. INVALID_ARGUMENT when `models` is empty or the models use
+// different stores.
+absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress = nullptr,
+                           size_t threads = 1);
+
 class LiveReadModel {
  public:
   // Opens the current folder (creating it when missing), removes leftovers of
@@ -123,6 +136,8 @@ class LiveReadModel {
   const eventstore::EventStore* store() const { return store_; }
 
  private:
+  friend absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress,
+                                    size_t threads);
   LiveReadModel(LiveReadModelOptions options, std::string name, const eventstore::EventStore* store)
       : options_(std::move(options)), name_(std::move(name)), store_(store) {}
   absl::Status RemoveLeftovers(const std::string& current_folder) const;
