@@ -182,10 +182,6 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
             # conference: coord1 counts as never invited (relation UNSPECIFIED).
             w.add(ts(conf_day, 17), "coordinator_assigned", {"coordinator_id": "coord2"})
             w.retract(ts(conf_day, 18), coord_event)
-        if retract == "invitation":
-            # The invitation of fam2 withdrawn after the conference: fam2 counts
-            # with relation UNSPECIFIED.
-            w.retract(ts(conf_day, 18), invites["fam2"])
         if extra_conference:
             conf2_day = conf_day + dt.timedelta(days=30)
             conf2 = ["fam1", "fam3", "prof", "coord1", "cp"] if not zero_network else ["prof"]
@@ -271,6 +267,10 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
             # Only a kind that does not count: the model's default applies.
             w.add(ts(conf_day, 16), "cost_recorded",
                   {"kind": "COST_KIND_PROFESSIONAL_CARE", "amount_cents": "99900", "currency": "EUR"})
+        if retract == "invitation":
+            # The invitation of fam2 withdrawn after the conference, the plan and
+            # the follow-ups: fam2 counts with relation UNSPECIFIED (still of the network).
+            w.retract(ts(conf_day + dt.timedelta(days=850)), invites["fam2"])
         if retract == "followup" and followup_ids:
             w.retract(ts(conf_day + dt.timedelta(days=800)), followup_ids[-1])
         if retract == "conference":

@@ -641,7 +641,8 @@ def outcome_group(cs: list[CaseFacts], ck: CellKey) -> dict:
         rc = ck.count([case_label(c) for c in cs if o in c.outcomes])
         cc = ck.count([case_label(c) for c in conf_cases if o in c.outcomes])
         rs = CountSpec(rc.exact, rc.published, "referred_suppression", outer=[referred.exact])
-        cspec = CountSpec(cc.exact, cc.published, "conference_suppression", outer=[rc.exact, conferences.exact])
+        cspec = CountSpec(cc.exact, cc.published, "conference_suppression",
+                          outer=[rc.exact, conferences.exact, referred.exact])
         figures.append({
             "outcome": ValueSpec(o),
             "referred_cases": rs,
@@ -734,8 +735,11 @@ def cost_group(cs: list[CaseFacts], ck: CellKey, model: dict) -> dict:
 
 
 def net_per_conference(net: int, conferences: int) -> int:
-    """Net savings / conferences, rounded half away from zero (see the report's ambiguities)."""
-    return round_half_away(Fraction(net, conferences))
+    """Net savings / conferences in whole cents, truncated toward zero. The
+    docs do not say how this is rounded; truncation (C++ integer division) is
+    what the server does, and what the docs should state."""
+    q = abs(net) // conferences
+    return q if net >= 0 else -q
 
 
 def funnel(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
@@ -774,9 +778,7 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
         steps.append(fig)
     stops = []
     for reason in STOP_REASONS:
-        with_r = [c for c in cs if c.stop_reason == reason]
-        if not with_r:
-            continue
+        with_r = [c for c in cs if c.stop_reason == reason]  # every reason is listed, in enum order
         rc = ck.count([case_label(c) for c in with_r])
         stops.append({"reason": ValueSpec(reason),
                       "cases": CountSpec(rc.exact, rc.published, "suppression", outer=[len(cs)])})
@@ -993,8 +995,13 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
         elif isinstance(spec, DerivedSpec):
             derived.append((here, spec, srv, name))
         elif isinstance(spec, ValueSpec):
+            if name == "curve_truncated" and any(d.server_published is False for d in exp.get("_curve_deps", [])):
+                continue
             m.checked += 1
-            value = _num(srv.get(name, _default_like(spec.value)))
+            default = _default_like(spec.value)
+            if isinstance(spec.value, str) and spec.value.endswith("_UNSPECIFIED"):
+                default = spec.value  # an enum's zero value is omitted in JSON
+            value = srv.get(name, default) if name == "key" else _num(srv.get(name, default))
             if isinstance(spec.value, float) or isinstance(value, float):
                 if not isinstance(value, (int, float)) or not floats_equal(float(spec.value), float(value)):
                     m.add(here, f"expected {spec.value!r}, server {value!r}")
@@ -1003,12 +1010,12 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
         elif isinstance(spec, dict):
             _walk(spec, srv.get(name, {}), here, k, m, derived)
         elif isinstance(spec, list):
+            if name == "curve" and any(d.server_published is False for d in exp.get("_curve_deps", [])):
+                # A curve is published only while its population count is.
+                if srv.get("curve"):
+                    m.add(here, "rows published although the group's count is suppressed")
+                continue
             _walk_list(name, spec, srv.get(name, []), path, k, m, derived)
-    if "curve" in exp:
-        # A curve is published only while its population count is.
-        deps = exp.get("_curve_deps", [])
-        if any(d.server_published is False for d in deps) and srv.get("curve"):
-            m.add(f"{path}.curve", "rows published although the group's count is suppressed")
     for name in srv:
         if name not in known and not name.endswith("suppression"):
             m.add(f"{path}.{name}", f"the server publishes a field the oracle does not expect: {srv[name]!r}")
@@ -1027,7 +1034,9 @@ def _default_like(value: Any) -> Any:
 def _walk_list(name: str, exp: list, srv: list, path: str, k: int, m: Mismatches, derived: list) -> None:
     key_field = LIST_KEYS[name]
     exp_keys = [e[key_field].value for e in exp]
-    srv_keys = [_num(s.get(key_field, DEFAULTS.get(key_field, 0))) for s in srv]
+    srv_keys = [s.get(key_field, DEFAULTS.get(key_field, 0)) for s in srv]
+    if key_field != "key":
+        srv_keys = [_num(k_) for k_ in srv_keys]
     if exp_keys != srv_keys:
         m.add(f"{path}.{name}", f"rows differ: oracle {exp_keys}, server {srv_keys}")
     by_key = {k_: s for k_, s in zip(srv_keys, srv)}
