@@ -1,0 +1,89 @@
+"""The oracle's own definitions, checked by hand (no server): the worked
+examples of the docs and the lead's decisions for issue 13."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import oracle  # noqa: E402
+
+
+def test_percentiles_follow_the_worked_example_of_read_models_md():
+    sizes = [3, 5, 8, 12]
+    assert [oracle.percentile(sizes, p) for p in (0.10, 0.25, 0.5, 0.75, 0.90)] == [3.6, 4.5, 6.5, 9.0, 10.8]
+    assert oracle.percentile([7], 0.9) == 7
+
+
+def test_the_perturbation_table_is_kring_ptable_1():
+    table = [oracle.ptable(i) for i in range(256)]
+    assert table[:16] == [-2] * 16 and table[16:64] == [-1] * 48 and table[64:192] == [0] * 128
+    assert table[192:240] == [1] * 48 and table[240:] == [2] * 16
+    assert sum(table) == 0 and sum(p * p for p in table) / 256 == 0.875
+
+
+def test_record_keys_are_the_first_8_bytes_of_hmac_sha256_big_endian():
+    secret = b"s" * 32
+    ck = oracle.CellKey(secret, 5)
+    digest = hmac.new(secret, b"case:ORC-1", hashlib.sha256).digest()
+    assert ck.record_key("case:ORC-1") == int.from_bytes(digest[:8], "big")
+    labels = [f"case:c{i}" for i in range(7)]
+    assert ck.cell_key(labels) == sum(ck.record_key(x) for x in labels) % 2**64
+
+
+def test_counts_under_k_are_suppressed_zero_is_published_and_the_rest_perturbed_at_least_k():
+    ck = oracle.CellKey(b"k" * 32, 10)
+    assert ck.count([]).published == 0
+    assert ck.count([f"case:{i}" for i in range(9)]).published is None
+    for n in range(10, 60):
+        labels = [f"case:{i}" for i in range(n)]
+        c = ck.count(labels)
+        assert c.published == max(10, n + oracle.ptable(ck.cell_key(labels) >> 56))
+        assert c.published >= 10 and abs(c.published - n) <= 2
+    exact = oracle.CellKey(None, 10)
+    assert exact.count([f"case:{i}" for i in range(12)]).published == 12
+
+
+def test_sums_are_perturbed_by_q_times_the_mean_rounded_half_away_from_zero():
+    ck = oracle.CellKey(b"q" * 32, 5)
+    labels = [f"conference:{i}" for i in range(8)]
+    q = oracle.ptable((ck.cell_key(labels) >> 48) & 0xFF)
+    assert ck.integer_sum(labels, 37) == oracle.round_half_away(Fraction(37) + Fraction(q * 37, 8))
+    assert oracle.round_half_away(Fraction(5, 2)) == 3 and oracle.round_half_away(Fraction(-5, 2)) == -3
+
+
+def support_case(days_and_retention):
+    facts = oracle.CaseFacts("c", "DOMAIN_HOUSING", "LEGAL_FRAMEWORK_WMO", "GM0363", dt.date(2023, 1, 1), False)
+    return oracle.SupportCase(facts, [(t, i, r) for i, (t, r) in enumerate(days_and_retention)], 0, False)
+
+
+def test_windows_are_exact_around_marks_of_30_44_day_months():
+    assert oracle.DAYS_PER_MONTH * 24 == Fraction(73056, 100)
+    # 700 is not within 30 days of 730.56, 701 is; 760 is, 761 is not.
+    assert oracle.nearest_followup(support_case([(700, 0.5)]), 24, 30) is None
+    assert oracle.nearest_followup(support_case([(701, 0.5)]), 24, 30)[0] == 701
+    assert oracle.nearest_followup(support_case([(760, 0.5)]), 24, 30)[0] == 760
+    assert oracle.nearest_followup(support_case([(761, 0.5)]), 24, 30) is None
+    # Nearest: 183 (0.36 from 182.64) before 182 (0.64); 731 before 730; 365 before 366.
+    assert oracle.nearest_followup(support_case([(182, 0.1), (183, 0.2)]), 6, 91)[0] == 183
+    assert oracle.nearest_followup(support_case([(730, 0.1), (731, 0.2)]), 24, 91)[0] == 731
+    assert oracle.nearest_followup(support_case([(366, 0.1), (365, 0.2)]), 12, 91)[0] == 365
+    # The same day twice: the first in log order.
+    assert oracle.nearest_followup(support_case([(365, 0.1), (365, 0.2)]), 12, 91)[2] == 0.1
+
+
+def test_the_loglog_band_is_lifelines_formula():
+    s, v = 0.8, 0.002
+    lower, upper = oracle.loglog_band(s, v)
+    import math
+    theta = math.log(-math.log(s))
+    se = math.sqrt(v) / abs(math.log(s))
+    assert math.isclose(lower, math.exp(-math.exp(theta + oracle.Z95 * se)), rel_tol=1e-14)
+    assert math.isclose(upper, math.exp(-math.exp(theta - oracle.Z95 * se)), rel_tol=1e-14)
+    assert oracle.loglog_band(1.0, 0.0) == (1.0, 1.0)
