@@ -159,13 +159,15 @@ class CellKey:
         return Count(c, max(self.k, c + self.count_p(labels)))
 
     def km_count(self, labels: list[str]) -> int:
-        """A Kaplan-Meier row's at-risk, events or censored (D17): the count
-        perturbed by the table, not suppressed (the row is cut by its at-risk
-        instead), never below 0."""
+        """A Kaplan-Meier row's events or censored (D17): perturbed by the
+        table, not suppressed (the row's at-risk decides whether it is
+        published); 0 stays 0 and a non-zero count stays at least 1. (D17
+        leaves the rule for counts under k open; this is the reading the
+        cell-key branch implements, and what docs/research.md must state.)"""
         c = len(labels)
         if c == 0:
             return 0
-        return max(0, c + self.count_p(labels))
+        return max(1, c + self.count_p(labels))
 
     def integer_sum(self, labels: list[str], exact: int) -> int:
         """D16 for people, children, cents: X + q X / c rounded half away from zero."""
@@ -886,9 +888,10 @@ def support_group(us: list[SupportCase], r: Request, ck: CellKey) -> dict:
 
 def km_rows(us: list[SupportCase], k: int, ck: CellKey):
     """The Kaplan-Meier table of "support held" (events before censorings at
-    a time), with the counts of each row perturbed (D17), survival and the
-    Greenwood log(-log) band from the perturbed counts, rows while the
-    perturbed at-risk is at least k."""
+    a time), with the counts of each row perturbed (D17: at-risk as a count
+    under D15, events and censored by km_count), survival and the Greenwood
+    log(-log) band from the perturbed counts, rows while the at-risk is
+    published (at least k)."""
     times = sorted({u.time for u in us})
     rows = []
     s = 1.0
@@ -899,10 +902,10 @@ def km_rows(us: list[SupportCase], k: int, ck: CellKey):
         at_risk = [case_label(u.facts) for u in us if u.time >= t]
         events = [case_label(u.facts) for u in us if u.time == t and u.lapsed]
         censored = [case_label(u.facts) for u in us if u.time == t and not u.lapsed]
-        n = ck.km_count(at_risk)
+        n = ck.count(at_risk).published  # D15: None (suppressed) when fewer than k are at risk
         d = ck.km_count(events)
         c = ck.km_count(censored)
-        if n < k:
+        if n is None or n < k:
             truncated = True
             break
         if d > 0:
@@ -928,7 +931,10 @@ def km_rows(us: list[SupportCase], k: int, ck: CellKey):
 
 
 def loglog_band(s: float, greenwood_sum: float) -> tuple[float, float]:
-    """lifelines' exponential Greenwood band: exp(-exp(log(-log S) -+ z sqrt(V)/log S)), NaN -> 1."""
+    """lifelines' exponential Greenwood band: exp(-exp(log(-log S) -+ z sqrt(V)/log S)), NaN -> 1;
+    (0, 0) once S is 0, as lifelines gives."""
+    if s == 0.0:
+        return 0.0, 0.0
     with np.errstate(all="ignore"):
         v = np.log(np.float64(s))
         root = np.sqrt(np.float64(greenwood_sum))
@@ -1124,12 +1130,13 @@ def check_report(server: dict, m: Mismatches, k: int, perturbed: bool) -> None:
         m.add("disclosure.secondary_cells", f"the answer marks {m.secondary_marks} secondary, the report says "
                                             f"{rep.get('secondary_cells', 0)}")
     if perturbed:
-        text = json.dumps(rep)
-        for needle in ("cell key", PTABLE_VERSION):
-            if needle not in text:
-                m.add("disclosure", f"the report does not state {needle!r} (D18): {text}")
-        if str(MAX_PERTURBATION) not in text:
-            m.add("disclosure", f"the report does not state the maximum perturbation {MAX_PERTURBATION} (D18)")
+        # D18: the method, the table's version, the maximum count perturbation and the sum rule.
+        for name, want in (("method", "cell key"), ("ptable_version", PTABLE_VERSION),
+                           ("max_count_perturbation", MAX_PERTURBATION)):
+            if _num(rep.get(name)) != want:
+                m.add(f"disclosure.{name}", f"expected {want!r}, server {rep.get(name)!r}")
+        if not rep.get("sum_rule"):
+            m.add("disclosure.sum_rule", "the report does not state the sum rule (D18)")
 
 
 MODELS = {
