@@ -908,6 +908,9 @@ def km_rows(us: list[SupportCase], k: int, ck: CellKey):
         if n is None or n < k:
             truncated = True
             break
+        # Perturbed events cannot exceed those at risk (S stays in [0, 1]);
+        # censorings are not clamped.
+        d = min(d, n)
         if d > 0:
             s = s * ((n - d) / n)
             greenwood += d / (n * (n - d)) if n > d else math.inf
