@@ -170,12 +170,13 @@ class CellKey:
         return max(1, c + self.count_p(labels))
 
     def integer_sum(self, labels: list[str], exact: int) -> int:
-        """D16 for people, children, cents: X + q X / c rounded half away from zero."""
+        """D16 for people, children, cents: X + (q X) / c in IEEE double, in
+        that order, rounded half away from zero (llround)."""
         c = len(labels)
         if c == 0:
             return exact
         q = self.sum_q(labels)
-        return round_half_away(Fraction(exact) + Fraction(q * exact, c))
+        return round_half_away(float(exact) + float(q * exact) / c)
 
     def double_sum(self, labels: list[str], exact: float) -> float:
         """D16 for a double quantity (retention sums)."""
@@ -183,7 +184,7 @@ class CellKey:
         if c == 0:
             return exact
         q = self.sum_q(labels)
-        return exact + q * exact / c
+        return exact + (q * exact) / c
 
 
 @dataclass
@@ -333,7 +334,9 @@ class CaseFacts:
 
     @property
     def first_conference_day(self) -> dt.date | None:
-        return min((c.day for c in self.conferences), default=None)
+        """The UTC day of the case's first ConferenceHeld in log order (time
+        zero of support; what conference_period filters on)."""
+        return self.conferences[0].day if self.conferences else None
 
 
 def fold_case(events: pd.DataFrame) -> CaseFacts | None:
@@ -613,7 +616,7 @@ def network_stats(units: list, ck: CellKey) -> dict:
             "conferences": spec,
             "attendees": DerivedSpec(attendees, [spec], integer=True),
             "mean_per_conference": DerivedSpec(attendees / np_ if np_ else None, [spec, conferences]),
-            "share": DerivedSpec(attendees / size_sum if size_sum else None, [spec, conferences]),
+            "share": DerivedSpec(attendees / size_sum if size_sum else 0.0, [spec, conferences]),
         })
     stats["composition"] = comp
     return stats
@@ -873,9 +876,7 @@ def support_group(us: list[SupportCase], r: Request, ck: CellKey) -> dict:
         chosen = [(u, f) for u, f in chosen if f is not None]
         mc = ck.count([case_label(u.facts) for u, _ in chosen])
         mspec = CountSpec(mc.exact, mc.published, "suppression", outer=[n.exact])
-        total = 0.0
-        for _, f in chosen:
-            total += f[2]
+        total = math.fsum(f[2] for _, f in chosen)  # the exact sum rounded once (docs/research.md)
         total = ck.double_sum([case_label(u.facts) for u, _ in chosen], total)
         mean = total / mc.published if mc.published else None
         retention.append({"months": ValueSpec(months), "cases": mspec,
