@@ -726,8 +726,11 @@ def cost_group(cs: list[CaseFacts], ck: CellKey, model: dict) -> dict:
     g = {
         "conferences": conf_spec,
         "conference_costs_cents": DerivedSpec(costs, [conf_spec], integer=True),
-        "conferences_with_recorded_cost": DerivedSpec(recorded.published, [conf_spec], hidden=[recorded],
-                                                      integer=True),
+        # Nested in `conferences`: suppressed with it, or (docs "Nested counts") when the
+        # cases without a recorded cost are 1..k-1.
+        "conferences_with_recorded_cost": DerivedSpec(
+            recorded.published, [conf_spec], integer=True,
+            hidden=[recorded, Count(n.exact - recorded.exact, None if 0 < n.exact - recorded.exact < ck.k else 0)]),
         "domain_savings_cents": DerivedSpec(domain_total, [conf_spec], hidden=hidden, integer=True),
         "gross_savings_cents": DerivedSpec(gross, [conf_spec] + line_specs, hidden=hidden, integer=True),
         "net_savings_cents": DerivedSpec(net, [conf_spec] + line_specs, hidden=hidden, integer=True),
