@@ -16,7 +16,7 @@ definitions (docs/read-models.md, docs/research.md and the lead's decisions):
 - erasure before a follow-up (phase 2: follow-ups recorded after the case's
   PersonalDataErased, some back-dated before it);
 - cases referred in December with conferences in January; two conferences in
-  one case; zero non-professional attendees; attendees never invited (central
+  one case (in a few, the second recorded later but dated before the first); zero non-professional attendees; attendees never invited (central
   persons named only in the referral; a coordinator whose assignment was
   retracted); retractions of outcomes, follow-ups, conferences, invitations,
   costs, coordinator assignments and a referral;
@@ -131,7 +131,7 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
                   invite_central: bool = False, uninvited_central_attends: bool = True,
                   recorded_costs: str = "", phase2_followups: list[tuple[int, int, int]] | None = None,
                   erase_it: bool = False, rejected_first: bool = False, same_day_pair: bool = False,
-                  followup_before_conference: bool = False) -> None:
+                  followup_before_conference: bool = False, backdated_second: bool = False) -> None:
         """A case from referral to follow-ups.
 
         followups: (days after the first conference, active supporters among
@@ -183,7 +183,9 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
             w.add(ts(conf_day, 17), "coordinator_assigned", {"coordinator_id": "coord2"})
             w.retract(ts(conf_day, 18), coord_event)
         if extra_conference:
-            conf2_day = conf_day + dt.timedelta(days=30)
+            # Back-dated: recorded after the first conference but dated before
+            # it (time zero stays the first ConferenceHeld in log order).
+            conf2_day = conf_day + dt.timedelta(days=-10 if backdated_second else 30)
             conf2 = ["fam1", "fam3", "prof", "coord1", "cp"] if not zero_network else ["prof"]
             w.add(ts(conf2_day, 14), "conference_held", {"attendee_ids": conf2})
         if zero_network:
@@ -351,6 +353,10 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
     for i in range(12):
         full_case("W", i, year=2024, month=2, dom_index=4, extra_conference=True, network_owners=(i % 2 == 0),
                   followups=[(90, 5), (275, 4), (456, 3)])
+    # A second conference recorded later but dated before the first.
+    for i in range(6):
+        full_case("B", i, year=2023, month=8, dom_index=i % 3, extra_conference=True, backdated_second=True,
+                  followups=[(180, 5), (365, 3)])
     # Retractions.
     for kind, n in (("invitation", 8), ("outcome", 8), ("followup", 8), ("conference", 6), ("coordinator", 6)):
         for i in range(n):

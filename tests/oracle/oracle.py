@@ -356,7 +356,10 @@ def fold_case(events: pd.DataFrame) -> CaseFacts | None:
         return relation != "RELATION_PROFESSIONAL"
 
     def first(step: str, day: dt.date) -> None:
-        if step not in facts.first_day or day < facts.first_day[step]:
+        """A funnel step's day: the UTC day of its first event in log order
+        ("cases that reached step s (at its first event)"), like the first
+        ConferenceHeld of support and conference_period; not the earliest date."""
+        if step not in facts.first_day:
             facts.first_day[step] = day
 
     for row in events.itertuples(index=False):

@@ -226,6 +226,8 @@ def test_the_cohort_reaches_the_edges_it_is_built_for(world):
     erased_ignored = [fu for c in cases if c.erased_at for fu in c.followups if fu.position > c.erased_at]
     assert erased_ignored, "no follow-up recorded after an erasure"
     assert any(len(c.conferences) > 1 for c in cases), "no case with two conferences"
+    assert any(min(x.day for x in c.conferences) < c.conferences[0].day for c in cases), \
+        "no conference recorded after the first but dated before it"
     assert any(conf.size == 0 for c in cases for conf in c.conferences), "no conference of size 0"
     assert any(c.referral_day.year != c.first_conference_day.year for c in cases if c.conferences)
     ties = {}
