@@ -204,9 +204,11 @@ class CountSpec:
     exact: int
     published: int | None
     suppression_field: str
-    # Exact counts of the counts this one is nested in (docs "Nested counts"):
-    # a primary suppression is allowed when a difference is 1..k-1.
-    outer: list[int] = field(default_factory=list)
+    # The counts this one is nested in: a primary suppression is allowed when
+    # a difference is 1..k-1. An int is an exact outer count (primary allowed
+    # only); a CountSpec is a nesting docs/research.md "Nested counts" lists,
+    # and then the two must not both be published with a difference of 1..k-1.
+    outer: list = field(default_factory=list)
     server: Any = None  # filled by compare: the server's value or None
     server_published: bool | None = None
 
@@ -215,11 +217,22 @@ class CountSpec:
 class DerivedSpec:
     """An optional figure computed from counts: published iff they all are."""
     value: Any  # int (exact) or float (1e-12 relative); None: undefined (must be absent)
-    deps: list[CountSpec]
+    deps: list  # CountSpec or DerivedSpec: absent when one of them is
     # Counts without a field of their own (e.g. a domain's conference cases
     # behind domain savings): the figure may be absent when one is 1..k-1.
     hidden: list[Count] = field(default_factory=list)
     integer: bool = False
+    # A suppression field of the figure's own (domain_savings_suppression):
+    # when the figure is absent it must be marked; PRIMARY only where
+    # primary_ok (a hidden count of 1..k-1, or nested 1..k-1 below its outer
+    # count); a hidden count of 1..k-1 forbids publication.
+    own_mark: str = ""
+    primary_ok: bool = False
+    # (outer count, exact inner count) pairs: publishing the figure beside a
+    # published outer count that exceeds the inner one by 1..k-1 discloses
+    # the difference (docs "Nested counts").
+    nested: list = field(default_factory=list)
+    server_published: bool | None = None  # filled by compare
 
 
 @dataclass
@@ -613,7 +626,7 @@ def network_stats(units: list, ck: CellKey) -> dict:
         rc = ck.count(rel_labels)
         attendees_exact = sum(conf.by_relation[relation] for _, conf in rel_units)
         attendees = ck.integer_sum(rel_labels, attendees_exact)
-        spec = CountSpec(rc.exact, rc.published, "suppression", outer=[n.exact])
+        spec = CountSpec(rc.exact, rc.published, "suppression", outer=[conferences])
         comp.append({
             "relation": ValueSpec(relation),
             "conferences": spec,
@@ -650,7 +663,7 @@ def outcome_group(cs: list[CaseFacts], ck: CellKey) -> dict:
         cc = ck.count([case_label(c) for c in conf_cases if o in c.outcomes])
         rs = CountSpec(rc.exact, rc.published, "referred_suppression", outer=[referred.exact])
         cspec = CountSpec(cc.exact, cc.published, "conference_suppression",
-                          outer=[rc.exact, conferences.exact, referred.exact])
+                          outer=[rs, conf_spec, referred.exact])
         figures.append({
             "outcome": ValueSpec(o),
             "referred_cases": rs,
@@ -698,7 +711,7 @@ def cost_group(cs: list[CaseFacts], ck: CellKey, model: dict) -> dict:
         o = saving["outcome"]
         with_o = [c for c in cs if o in c.outcomes]
         lc = ck.count([case_label(c) for c in with_o])
-        spec = CountSpec(lc.exact, lc.published, "suppression", outer=[n.exact])
+        spec = CountSpec(lc.exact, lc.published, "suppression", outer=[conf_spec])
         line_specs.append(spec)
         amount = int(saving["amount_cents"])
         if saving.get("per_child"):
@@ -715,31 +728,45 @@ def cost_group(cs: list[CaseFacts], ck: CellKey, model: dict) -> dict:
             line_savings += savings
         lines.append({"outcome": ValueSpec(o), "cases": spec, "units": DerivedSpec(units, [spec], integer=True),
                       "savings_cents": DerivedSpec(savings, [spec], integer=True)})
+    # Domain savings (docs "Cost-benefit", D16): the published count of the
+    # conference cases of each priced domain x its price, summed. The counts
+    # are hidden (no field of their own) but under the rules of any count:
+    # primary 1..k-1, nested in the conference cases; the figure is published
+    # only when every one of them is (domain_savings_suppression).
     domain_total = 0
     hidden = []
+    primary_ok = False
     for ds in model.get("domain_savings", []):
         dc = ck.count([case_label(c) for c in cs if c.domain == ds["domain"]])
         hidden.append(dc)
+        if dc.published is None or 1 <= n.exact - dc.exact < ck.k:
+            primary_ok = True
         if dc.published is None:
             domain_total = None
         elif domain_total is not None:
             domain_total += dc.published * int(ds["amount_cents"])
+    domain_spec = DerivedSpec(domain_total, [], hidden=hidden, integer=True,
+                              own_mark="domain_savings_suppression", primary_ok=primary_ok,
+                              nested=[(conf_spec, h.exact) for h in hidden])
     gross = line_savings + domain_total if (line_ok and domain_total is not None) else None
     net = gross - costs if gross is not None else None
+    gross_spec = DerivedSpec(gross, line_specs + [domain_spec], integer=True)
+    # Nested in `conferences` (docs "Nested counts"): primary when 1..k-1, or
+    # when the conference cases without a recorded cost are 1..k-1.
+    rc_spec = CountSpec(recorded.exact, recorded.published, "conferences_with_recorded_cost_suppression",
+                        outer=[conf_spec])
     g = {
         "conferences": conf_spec,
         "conference_costs_cents": DerivedSpec(costs, [conf_spec], integer=True),
-        # Nested in `conferences`: suppressed with it, or (docs "Nested counts") when the
-        # cases without a recorded cost are 1..k-1.
-        "conferences_with_recorded_cost": DerivedSpec(
-            recorded.published, [conf_spec], integer=True,
-            hidden=[recorded, Count(n.exact - recorded.exact, None if 0 < n.exact - recorded.exact < ck.k else 0)]),
-        "domain_savings_cents": DerivedSpec(domain_total, [conf_spec], hidden=hidden, integer=True),
-        "gross_savings_cents": DerivedSpec(gross, [conf_spec] + line_specs, hidden=hidden, integer=True),
-        "net_savings_cents": DerivedSpec(net, [conf_spec] + line_specs, hidden=hidden, integer=True),
+        "conferences_with_recorded_cost": rc_spec,
+        "domain_savings_cents": domain_spec,
+        # Gross: when every line and the domain savings are published; net and
+        # net per conference: when gross and the conference cases are.
+        "gross_savings_cents": gross_spec,
+        "net_savings_cents": DerivedSpec(net, [gross_spec, conf_spec], integer=True),
         "net_savings_per_conference_cents": DerivedSpec(
             net_per_conference(net, n.published) if net is not None and n.published else None,
-            [conf_spec] + line_specs, hidden=hidden, integer=True),
+            [gross_spec, conf_spec], integer=True),
         "lines": lines,
     }
     return g
@@ -775,7 +802,7 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
         reached = [c for c in cs if step in c.first_day]
         sc = ck.count([case_label(c) for c in reached])
         spec = CountSpec(sc.exact, sc.published, "suppression", outer=list(outers))
-        outers.append(sc.exact)
+        outers.append(spec)
         if referred_spec is None:
             referred_spec = spec
         share = (sc.published / referred_spec.published
@@ -798,8 +825,8 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
     oc = ck.count([case_label(c) for c in prot if c.plan_offered])
     mc = ck.count([case_label(c) for c in prot if "FUNNEL_STEP_PLAN_ADOPTED" in c.first_day])
     p_spec = CountSpec(pc.exact, pc.published, "protection_suppression", outer=[len(cs)])
-    o_spec = CountSpec(oc.exact, oc.published, "offered_suppression", outer=[pc.exact])
-    m_spec = CountSpec(mc.exact, mc.published, "made_suppression", outer=[pc.exact])
+    o_spec = CountSpec(oc.exact, oc.published, "offered_suppression", outer=[p_spec])
+    m_spec = CountSpec(mc.exact, mc.published, "made_suppression", outer=[p_spec])
     plan_right = {
         "protection_cases": p_spec, "plan_offered": o_spec, "plan_made": m_spec,
         "share_offered": DerivedSpec(oc.published / pc.published if oc.published is not None and pc.published
@@ -810,7 +837,8 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
     adopted = [c for c in cs if "FUNNEL_STEP_PLAN_ADOPTED" in c.first_day]
     rj = ck.count([case_label(c) for c in cs if c.plan_rejected])
     return {"steps": steps, "stop_reasons": stops, "plan_right": plan_right,
-            "plan_rejected": CountSpec(rj.exact, rj.published, "plan_rejected_suppression", outer=[len(adopted)])}
+            "plan_rejected": CountSpec(rj.exact, rj.published, "plan_rejected_suppression",
+                                       outer=[steps[FUNNEL_STEPS.index("FUNNEL_STEP_PLAN_ADOPTED")]["cases"]])}
 
 
 @dataclass
@@ -881,7 +909,7 @@ def support_group(us: list[SupportCase], r: Request, ck: CellKey) -> dict:
         chosen = [(u, nearest_followup(u, months, r.window_days)) for u in us]
         chosen = [(u, f) for u, f in chosen if f is not None]
         mc = ck.count([case_label(u.facts) for u, _ in chosen])
-        mspec = CountSpec(mc.exact, mc.published, "suppression", outer=[n.exact])
+        mspec = CountSpec(mc.exact, mc.published, "suppression", outer=[spec])
         total = math.fsum(f[2] for _, f in chosen)  # the exact sum rounded once (docs/research.md)
         total = ck.double_sum([case_label(u.facts) for u, _ in chosen], total)
         mean = total / mc.published if mc.published else None
@@ -991,8 +1019,26 @@ def compare(expected: dict, server: dict, k: int) -> Mismatches:
     _walk(expected.get("overall", {}), server.get("overall", {}), "overall", k, m, derived)
     _walk_list("groups", expected.get("groups", []), server.get("groups", []), "", k, m, derived)
     for path, spec, sdict, name in derived:
-        _check_derived(path, spec, sdict, name, k, m)
+        if isinstance(spec, DerivedSpec):
+            _check_derived(path, spec, sdict, name, k, m)
+        else:
+            _check_nesting(path, spec, k, m)
     return m
+
+
+def _exact(outer: Any) -> int:
+    return outer.exact if isinstance(outer, CountSpec) else outer
+
+
+def _check_nesting(path: str, spec: CountSpec, k: int, m: Mismatches) -> None:
+    """docs "Nested counts": a published count and a published count it is
+    nested in never differ by 1..k-1 (on the exact counts)."""
+    if not spec.server_published:
+        return
+    for outer in spec.outer:
+        if isinstance(outer, CountSpec) and outer.server_published and 1 <= outer.exact - spec.exact < k:
+            m.add(path, f"published (exact {spec.exact}) beside a published count it is nested in (exact "
+                        f"{outer.exact}): the difference {outer.exact - spec.exact} is 1..k-1 (k={k})")
 
 
 def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list) -> None:
@@ -1008,6 +1054,7 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
         if isinstance(spec, CountSpec):
             known.add(spec.suppression_field)
             _check_count(here, spec, srv.get(name), srv.get(spec.suppression_field, "SUPPRESSION_NONE"), k, m)
+            derived.append((here, spec, srv, name))  # nesting checked once every count is read
         elif isinstance(spec, DerivedSpec):
             derived.append((here, spec, srv, name))
         elif isinstance(spec, ValueSpec):
@@ -1075,9 +1122,9 @@ def _check_count(path: str, spec: CountSpec, value: Any, suppression: str, k: in
             if suppression != "SUPPRESSION_PRIMARY":
                 m.add(path, f"exact {spec.exact} < k={k} must be suppressed as PRIMARY, server says {suppression}")
         elif suppression == "SUPPRESSION_PRIMARY":
-            if not any(1 <= outer - spec.exact < k for outer in spec.outer):
+            if not any(1 <= _exact(outer) - spec.exact < k for outer in spec.outer):
                 m.add(path, f"PRIMARY suppression of a count of {spec.exact} (k={k}) with no nesting difference "
-                            f"1..k-1 (outer counts {spec.outer})")
+                            f"1..k-1 (outer counts {[_exact(o) for o in spec.outer]})")
         elif spec.exact == 0:
             m.add(path, "a zero count suppressed (zero is not disclosive and is published)")
         return
@@ -1096,12 +1143,28 @@ def _check_count(path: str, spec: CountSpec, value: Any, suppression: str, k: in
 def _check_derived(path: str, spec: DerivedSpec, srv: dict, name: str, k: int, m: Mismatches) -> None:
     m.checked += 1
     present = name in srv
+    spec.server_published = present
     value = _num(srv.get(name))
     deps_suppressed = any(d.server_published is False for d in spec.deps)
     hidden_small = any(h.published is None for h in spec.hidden)
+    if spec.own_mark:
+        mark = srv.get(spec.own_mark, "SUPPRESSION_NONE")
+        if not present:
+            if mark == "SUPPRESSION_NONE":
+                m.add(path, f"absent without {spec.own_mark}; the oracle expects {spec.value!r}")
+            elif mark == "SUPPRESSION_PRIMARY" and not spec.primary_ok:
+                m.add(path, f"{spec.own_mark} PRIMARY but no count behind it is 1..k-1 or nested 1..k-1 "
+                            f"(hidden counts {[h.exact for h in spec.hidden]})")
+            return
+        if mark != "SUPPRESSION_NONE":
+            m.add(path, f"published {value!r} but {spec.own_mark} is {mark}")
+        for outer, inner in spec.nested:
+            if outer.server_published and 1 <= outer.exact - inner < k:
+                m.add(path, f"published beside its outer count {outer.exact}, which exceeds a count behind it "
+                            f"({inner}) by 1..k-1")
     if deps_suppressed:
         if present:
-            m.add(path, f"published ({value!r}) although a count it is derived from is suppressed")
+            m.add(path, f"published ({value!r}) although a figure it is derived from is suppressed")
         return
     if not present:
         if hidden_small or spec.value is None:
