@@ -232,6 +232,8 @@ class DerivedSpec:
     # published outer count that exceeds the inner one by 1..k-1 discloses
     # the difference (docs "Nested counts").
     nested: list = field(default_factory=list)
+    # A double the docs define to the last bit: compared with ==, not to 1e-12.
+    bitwise: bool = False
     server_published: bool | None = None  # filled by compare
 
 
@@ -914,7 +916,8 @@ def support_group(us: list[SupportCase], r: Request, ck: CellKey) -> dict:
         total = ck.double_sum([case_label(u.facts) for u, _ in chosen], total)
         mean = total / mc.published if mc.published else None
         retention.append({"months": ValueSpec(months), "cases": mspec,
-                          "mean_retention": DerivedSpec(mean, [mspec, spec])})
+                          # Defined to the last bit (fsum rounded once, one division): compared exactly.
+                          "mean_retention": DerivedSpec(mean, [mspec, spec], bitwise=True)})
     curve, s12, s24, truncated = km_rows(us, r.k, ck)
     return {"cases": spec, "retention": retention, "curve": curve,
             "survival_12m": DerivedSpec(s12, [spec]), "survival_24m": DerivedSpec(s24, [spec]),
@@ -1183,6 +1186,9 @@ def _check_derived(path: str, spec: DerivedSpec, srv: dict, name: str, k: int, m
     if spec.integer or isinstance(spec.value, int) and not isinstance(spec.value, bool):
         if value != spec.value:
             m.add(path, f"expected {spec.value}, server {value}")
+    elif spec.bitwise:
+        if not isinstance(value, (int, float)) or float(spec.value) != float(value):
+            m.add(path, f"expected exactly {spec.value!r}, server {value!r}")
     else:
         if not isinstance(value, (int, float)) or not floats_equal(float(spec.value), float(value)):
             m.add(path, f"expected {spec.value!r}, server {value!r}")
