@@ -87,3 +87,38 @@ def test_the_loglog_band_is_lifelines_formula():
     assert math.isclose(lower, math.exp(-math.exp(theta + oracle.Z95 * se)), rel_tol=1e-14)
     assert math.isclose(upper, math.exp(-math.exp(theta - oracle.Z95 * se)), rel_tol=1e-14)
     assert oracle.loglog_band(1.0, 0.0) == (1.0, 1.0)
+
+
+def conference_case(i, domain):
+    facts = oracle.CaseFacts(f"cb{i}", domain, "LEGAL_FRAMEWORK_WMO", "GM0363", dt.date(2023, 1, 1), False)
+    facts.conferences.append(oracle.Conference(f"e{i}", dt.date(2023, 2, 1), 3, 1, {}))
+    return facts
+
+
+def test_domain_savings_are_each_priced_domains_published_count_times_its_price_d16():
+    model = {"conference_cost_cents": 400000, "savings": [],
+             "domain_savings": [{"domain": "DOMAIN_MULTI_PROBLEM", "amount_cents": 4800000}]}
+    ck = oracle.CellKey(b"d" * 32, 5)
+    cases = [conference_case(i, "DOMAIN_MULTI_PROBLEM") for i in range(12)] + \
+            [conference_case(100 + i, "DOMAIN_HOUSING") for i in range(20)]
+    g = oracle.cost_group(cases, ck, model)
+    published = ck.count([f"case:cb{i}" for i in range(12)]).published
+    assert g["domain_savings_cents"].value == published * 4800000
+    assert not g["domain_savings_cents"].primary_ok
+    # 3 multi-problem cases at k = 5: never published, PRIMARY allowed; so is 28 of 32 (4 short).
+    few = oracle.cost_group(cases[9:], ck, model)["domain_savings_cents"]
+    assert few.value is None and few.primary_ok
+    short = oracle.cost_group([conference_case(i, "DOMAIN_MULTI_PROBLEM") for i in range(28)] + cases[12:16], ck,
+                              model)["domain_savings_cents"]
+    assert short.value is not None and short.primary_ok
+
+
+def test_a_published_count_beside_a_published_outer_count_1_to_k_minus_1_larger_is_a_disagreement():
+    outer = oracle.CountSpec(12, 12, "referred_suppression")
+    inner = oracle.CountSpec(10, 10, "conferences_suppression", outer=[outer])
+    expected = {"overall": {"referred": outer, "conferences": inner}}
+    both = oracle.compare(expected, {"overall": {"referred": 12, "conferences": 10}}, 5)
+    assert any("nested in" in item for item in both.items)
+    inner_hidden = oracle.compare(expected, {"overall": {"referred": 12,
+                                                         "conferences_suppression": "SUPPRESSION_PRIMARY"}}, 5)
+    assert inner_hidden.items == []
