@@ -42,22 +42,36 @@ struct OutcomeTally {
   uint64_t conferences = 0;
   std::array<uint64_t, kOutcomeTypes> referred_cases{};
   std::array<uint64_t, kOutcomeTypes> conference_cases{};
+  // The cell keys of the counts above (cell_key.h).
+  CellKey referred_key, conferences_key;
+  std::array<CellKey, kOutcomeTypes> referred_keys{}, conference_keys{};
 
   void Add(const OutcomeRow& c) {
+    const uint64_t key = c.profile.record_key;
     ++referred;
+    referred_key.Add(key);
     const bool conference = c.profile.has_conference();
     conferences += conference;
+    if (conference) conferences_key.Add(key);
     ForEachOutcome(c, [&](int t) {
       ++referred_cases[t];
-      conference_cases[t] += conference;
+      referred_keys[t].Add(key);
+      if (conference) {
+        ++conference_cases[t];
+        conference_keys[t].Add(key);
+      }
     });
   }
   void Merge(const OutcomeTally& o) {
     referred += o.referred;
     conferences += o.conferences;
+    referred_key.Merge(o.referred_key);
+    conferences_key.Merge(o.conferences_key);
     for (int t = 0; t < kOutcomeTypes; ++t) {
       referred_cases[t] += o.referred_cases[t];
       conference_cases[t] += o.conference_cases[t];
+      referred_keys[t].Merge(o.referred_keys[t]);
+      conference_keys[t].Merge(o.conference_keys[t]);
     }
   }
   uint64_t Total() const { return referred; }
@@ -101,12 +115,17 @@ const std::vector<Nested>& CostNesting() {
   return nested;
 }
 
-absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+// Counts are published perturbed (cell_key.h), rates from the perturbed
+// counts.
+absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Selection& selection, const Disclosed& d, size_t row,
+                              v1::OutcomeGroup* out) {
   const bool referred_ok = d.total(row) == Suppression::kNone;
   const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
-  if (referred_ok) out->set_referred(tally.referred);
+  const uint64_t referred = PublishedCount(tally.referred, tally.referred_key, selection);
+  const uint64_t conferences = PublishedCount(tally.conferences, tally.conferences_key, selection);
+  if (referred_ok) out->set_referred(referred);
   out->set_referred_suppression(ToProto(d.total(row)));
-  if (conferences_ok) out->set_conferences(tally.conferences);
+  if (conferences_ok) out->set_conferences(conferences);
   out->set_conferences_suppression(ToProto(d.cell(row, 0)));
   for (int t = 1; t < kOutcomeTypes; ++t) {
     v1::OutcomeFigure* f = out->add_outcomes();
@@ -115,14 +134,14 @@ absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, siz
     f->set_referred_suppression(ToProto(rs));
     f->set_conference_suppression(ToProto(cs));
     if (rs == Suppression::kNone) {
-      f->set_referred_cases(tally.referred_cases[t]);
-      if (referred_ok && tally.referred > 0) f->set_per_100_referrals(100.0 * tally.referred_cases[t] / tally.referred);
+      const uint64_t cases = PublishedCount(tally.referred_cases[t], tally.referred_keys[t], selection);
+      f->set_referred_cases(cases);
+      if (referred_ok && referred > 0) f->set_per_100_referrals(100.0 * cases / referred);
     }
     if (cs == Suppression::kNone) {
-      f->set_conference_cases(tally.conference_cases[t]);
-      if (conferences_ok && tally.conferences > 0) {
-        f->set_per_100_conferences(100.0 * tally.conference_cases[t] / tally.conferences);
-      }
+      const uint64_t cases = PublishedCount(tally.conference_cases[t], tally.conference_keys[t], selection);
+      f->set_conference_cases(cases);
+      if (conferences_ok && conferences > 0) f->set_per_100_conferences(100.0 * cases / conferences);
     }
   }
   return absl::OkStatus();
@@ -138,14 +157,22 @@ struct CostTally {
   int64_t domain_savings = 0;
   std::array<uint64_t, kOutcomeTypes> cases{};
   std::array<uint64_t, kOutcomeTypes> units{};
+  // Cell keys (cell_key.h): of the conference cases (also of their costs and
+  // domain savings), of those with a recorded cost, of those with each
+  // outcome (also of its units).
+  CellKey conferences_key, recorded_key;
+  std::array<CellKey, kOutcomeTypes> case_keys{};
 
   void Add(const OutcomeRow& c, const storage::OutcomeCase& state, const v1::CostModel& model,
            const std::array<bool, kOutcomeTypes>& per_child,
            const std::array<int64_t, v1::Domain_ARRAYSIZE>& by_domain) {
     if (!c.profile.has_conference()) return;
+    const uint64_t key = c.profile.record_key;
     ++conferences;
+    conferences_key.Add(key);
     if (c.conference_cost_recorded) {
       ++with_recorded_cost;
+      recorded_key.Add(key);
       conference_costs += c.conference_cost_cents;
     } else {
       conference_costs += model.conference_cost_cents();
@@ -153,6 +180,7 @@ struct CostTally {
     if (c.profile.domain < by_domain.size()) domain_savings += by_domain[c.profile.domain];
     ForEachOutcome(c, [&](int t) {
       ++cases[t];
+      case_keys[t].Add(key);
       units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, state, t)) : 1;
     });
   }
@@ -161,9 +189,12 @@ struct CostTally {
     with_recorded_cost += o.with_recorded_cost;
     conference_costs += o.conference_costs;
     domain_savings += o.domain_savings;
+    conferences_key.Merge(o.conferences_key);
+    recorded_key.Merge(o.recorded_key);
     for (int t = 0; t < kOutcomeTypes; ++t) {
       cases[t] += o.cases[t];
       units[t] += o.units[t];
+      case_keys[t].Merge(o.case_keys[t]);
     }
   }
   uint64_t Total() const { return conferences; }
@@ -174,41 +205,55 @@ struct CostTally {
   }
 };
 
-absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Disclosed& d, size_t row,
-                           v1::CostBenefitGroup* out) {
+// Published perturbed (cell_key.h): the counts; the conference costs and
+// domain savings as sums over the conference cases; a line's units as its
+// perturbed cases, or for a per-child saving as the sum of its children over
+// its cases; amounts as published units times the model's saving; gross, net
+// and net per conference from those.
+absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model, const Selection& selection,
+                           const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
   const bool conferences_ok = d.total(row) == Suppression::kNone;
   out->set_conferences_suppression(ToProto(d.total(row)));
+  const uint64_t conferences = PublishedCount(tally.conferences, tally.conferences_key, selection);
+  const int64_t conference_costs =
+      PerturbIntegerSum(tally.conference_costs, tally.conferences, tally.conferences_key.sum);
+  const int64_t domain_savings = PerturbIntegerSum(tally.domain_savings, tally.conferences, tally.conferences_key.sum);
   // A sum over lines is published only when every line of the row is: it
   // would otherwise give away the suppressed line's savings, and so its count.
   bool all_lines = conferences_ok && d.cell(row, 0) == Suppression::kNone;
-  int64_t gross = tally.domain_savings;
+  int64_t gross = domain_savings;
   for (const v1::OutcomeSaving& saving : model.savings()) {
     const int t = saving.outcome();
     v1::SavingLine* line = out->add_lines();
     line->set_outcome(saving.outcome());
     const Suppression s = d.cell(row, t);
     line->set_suppression(ToProto(s));
-    const int64_t amount = static_cast<int64_t>(tally.units[t]) * saving.amount_cents();
-    gross += amount;
     if (s != Suppression::kNone) {
       all_lines = false;
       continue;
     }
-    line->set_cases(tally.cases[t]);
-    line->set_units(tally.units[t]);
+    const uint64_t cases = PublishedCount(tally.cases[t], tally.case_keys[t], selection);
+    const int64_t units = saving.per_child() ? PerturbIntegerSum(static_cast<int64_t>(tally.units[t]), tally.cases[t],
+                                                                 tally.case_keys[t].sum)
+                                             : static_cast<int64_t>(cases);
+    const int64_t amount = units * saving.amount_cents();
+    gross += amount;
+    line->set_cases(cases);
+    line->set_units(static_cast<uint64_t>(units));
     line->set_savings_cents(amount);
   }
   if (!conferences_ok) return absl::OkStatus();
-  out->set_conferences(tally.conferences);
-  out->set_conference_costs_cents(tally.conference_costs);
-  out->set_domain_savings_cents(tally.domain_savings);
-  if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
+  out->set_conferences(conferences);
+  out->set_conference_costs_cents(conference_costs);
+  out->set_domain_savings_cents(domain_savings);
+  if (d.cell(row, 0) == Suppression::kNone) {
+    out->set_conferences_with_recorded_cost(PublishedCount(tally.with_recorded_cost, tally.recorded_key, selection));
+  }
   if (!all_lines) return absl::OkStatus();
   out->set_gross_savings_cents(gross);
-  out->set_net_savings_cents(gross - tally.conference_costs);
-  if (tally.conferences > 0) {
-    out->set_net_savings_per_conference_cents((gross - tally.conference_costs) /
-                                              static_cast<int64_t>(tally.conferences));
+  out->set_net_savings_cents(gross - conference_costs);
+  if (conferences > 0) {
+    out->set_net_savings_per_conference_cents((gross - conference_costs) / static_cast<int64_t>(conferences));
   }
   return absl::OkStatus();
 }
@@ -272,7 +317,10 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
       [&](auto& t, int64_t group, const OutcomeRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
-                                FillOutcomeGroup));
+                                [&](const OutcomeTally& t, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+                                  return FillOutcomeGroup(t, selection, d, row, out);
+                                }));
+  ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kOutcomesDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;
@@ -298,8 +346,9 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, CostNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
                                 [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
-                                  return FillCostGroup(t, model, d, row, out);
+                                  return FillCostGroup(t, model, selection, d, row, out);
                                 }));
+  ReportPerturbation(response.mutable_disclosure());
   *response.mutable_cost_model() = model;
   response.set_definition(kCostBenefitDefinition);
   response.set_as_of_position(request.as_of_position());

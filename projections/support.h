@@ -37,6 +37,7 @@ struct SupportRow {
 
 class SupportProjection : public CaseStateProjection<storage::SupportCase, SupportRow> {
  public:
+  using CaseStateProjection::CaseStateProjection;
   static constexpr char kName[] = "support";
   std::string name() const override { return kName; }
 

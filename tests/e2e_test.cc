@@ -19,6 +19,7 @@
 #include "kring/v1/research.grpc.pb.h"
 #include "projections/network_size.h"
 #include "synth/cohort.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/kringd_process.h"
 #include "tests/testing/test_support.h"
 
@@ -98,9 +99,11 @@ v1::NetworkSizeResponse CleanRebuild(const std::string& data_dir, const std::str
   auto store = std::move(eventstore::EventStore::Open(store_options)).value();
   projections::ProjectionOptions options;
   options.path = scratch;
-  auto engine = std::move(projections::ProjectionEngine::Open(
-                              options, std::make_unique<projections::NetworkSizeProjection>(), store.get()))
-                    .value();
+  auto engine =
+      std::move(projections::ProjectionEngine::Open(
+                    options, std::make_unique<projections::NetworkSizeProjection>(kring::testing::TestCellKeySecret()),
+                    store.get()))
+          .value();
   EXPECT_TRUE(engine->CatchUpFromStore().ok());
   v1::NetworkSizeRequest request;
   request.set_group_by(v1::GROUPING_YEAR);

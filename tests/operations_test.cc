@@ -34,6 +34,7 @@
 #include "projections/engine.h"
 #include "projections/network_size.h"
 #include "services/server.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/kringd_process.h"
 #include "tests/testing/test_support.h"
 
@@ -107,8 +108,8 @@ v1::NetworkSizeResponse CleanRebuild(const eventstore::EventStore& store, const 
                                      v1::Grouping group_by = v1::GROUPING_YEAR) {
   projections::ProjectionOptions options;
   options.path = path;
-  auto engine =
-      projections::ProjectionEngine::Open(options, std::make_unique<projections::NetworkSizeProjection>(), &store);
+  auto engine = projections::ProjectionEngine::Open(
+      options, std::make_unique<projections::NetworkSizeProjection>(kring::testing::TestCellKeySecret()), &store);
   EXPECT_TRUE(engine.ok()) << engine.status();
   EXPECT_TRUE((*engine)->CatchUpFromStore().ok());
   auto r = projections::QueryNetworkSize(**engine, AsOf(0, group_by));

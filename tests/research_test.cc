@@ -33,6 +33,7 @@
 #include "projections/replay.h"
 #include "projections/support.h"
 #include "synth/cohort.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -170,7 +171,8 @@ const std::vector<v1::Grouping>& AllGroupings() {
 
 std::vector<ModelKind> AllModels() {
   std::vector<ModelKind> models;
-  models.push_back({"network-size", [] { return std::make_unique<NetworkSizeProjection>(); },
+  models.push_back({"network-size",
+                    [] { return std::make_unique<NetworkSizeProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -182,7 +184,8 @@ std::vector<ModelKind> AllModels() {
                       }
                       return out;
                     }});
-  models.push_back({"outcomes", [] { return std::make_unique<OutcomesProjection>(); },
+  models.push_back({"outcomes",
+                    [] { return std::make_unique<OutcomesProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -201,7 +204,7 @@ std::vector<ModelKind> AllModels() {
                       out.push_back(AnswerText(QueryOutcomes(e, WithK(filtered, 5)), clear));
                       return out;
                     }});
-  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(); },
+  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -213,7 +216,7 @@ std::vector<ModelKind> AllModels() {
                       }
                       return out;
                     }});
-  models.push_back({"support", [] { return std::make_unique<SupportProjection>(); },
+  models.push_back({"support", [] { return std::make_unique<SupportProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -271,7 +274,7 @@ class ResearchTest : public ::testing::Test {
 
   template <typename Model>
   std::unique_ptr<ProjectionEngine> Rebuilt(const std::string& folder) {
-    auto engine = OpenEngine(folder, [] { return std::make_unique<Model>(); });
+    auto engine = OpenEngine(folder, [] { return std::make_unique<Model>(kring::testing::TestCellKeySecret()); });
     EXPECT_TRUE(engine->CatchUpFromStore().ok());
     return engine;
   }
