@@ -64,12 +64,12 @@ absl::StatusOr<std::shared_ptr<const CellKeySecret>> CellKeySecret::Load(const s
   const mode_t mode = st.st_mode & 07777;
   if ((mode & 077) != 0) {
     return absl::PermissionDeniedError(absl::StrFormat(
-        "%s: %s has mode %04o, but must not be readable, writable or executable by group or others; chmod 600 it",
-        flag, path, mode));
+        "%s: %s has mode %04o, but must not be readable, writable or executable by group or others; chmod 600 it", flag,
+        path, mode));
   }
   if (st.st_size < static_cast<off_t>(kMinBytes) || st.st_size > kMostBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " must hold at least ", kMinBytes,
-                                                   " and at most ", kMostBytes, " bytes, holds ", st.st_size));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " must hold at least ", kMinBytes, " and at most ",
+                                                   kMostBytes, " bytes, holds ", st.st_size));
   }
   std::string bytes(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
@@ -140,7 +140,9 @@ uint64_t CellKeySecret::RecordKey(std::string_view label) const {
   return key;
 }
 
-uint64_t CellKeySecret::CaseKey(std::string_view case_id) const { return RecordKey(std::string("case:").append(case_id)); }
+uint64_t CellKeySecret::CaseKey(std::string_view case_id) const {
+  return RecordKey(std::string("case:").append(case_id));
+}
 
 uint64_t CellKeySecret::ConferenceKey(std::string_view event_id) const {
   return RecordKey(std::string("conference:").append(event_id));
@@ -159,13 +161,13 @@ int32_t PerturbationAt(uint32_t index) {
 }
 
 uint64_t PerturbCount(uint64_t c, uint64_t cell_key, uint64_t floor) {
-  if (c == 0) return 0;
+  if (c == 0 || cell_key_internal::exact_for_testing > 0) return c;
   const int64_t perturbed = static_cast<int64_t>(c) + CountPerturbation(cell_key);
   return std::max<int64_t>(static_cast<int64_t>(floor), perturbed);
 }
 
 double PerturbSum(double x, uint64_t c, uint64_t cell_key) {
-  if (c == 0) return x;
+  if (c == 0 || cell_key_internal::exact_for_testing > 0) return x;
   return x + static_cast<double>(SumPerturbation(cell_key)) * x / static_cast<double>(c);
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -83,6 +84,21 @@ inline constexpr uint32_t kMaxCountPerturbation = 2;
 inline constexpr char kSumRule[] =
     "X' = X + q * X / c, q = ptable[(K >> 48) & 0xFF]; integer quantities (people, children, cents) rounded half away "
     "from zero";
+
+// Tests only: while an ExactFiguresForTesting lives, PerturbCount and
+// PerturbSum return the exact figure, so that a test can check a definition
+// against figures computed by hand (and show what differencing does without
+// the method). Process-wide; kringd never makes one.
+namespace cell_key_internal {
+inline std::atomic<int> exact_for_testing{0};
+}  // namespace cell_key_internal
+class ExactFiguresForTesting {
+ public:
+  ExactFiguresForTesting() { ++cell_key_internal::exact_for_testing; }
+  ~ExactFiguresForTesting() { --cell_key_internal::exact_for_testing; }
+  ExactFiguresForTesting(const ExactFiguresForTesting&) = delete;
+  ExactFiguresForTesting& operator=(const ExactFiguresForTesting&) = delete;
+};
 
 // The table: p(i) = -2 for i in [0,16), -1 for [16,64), 0 for [64,192), +1 for
 // [192,240), +2 for [240,256).

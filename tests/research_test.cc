@@ -388,6 +388,9 @@ const v1::OutcomeFigure& Figure(const v1::OutcomeGroup& g, v1::OutcomeType t) {
 // 1. Each read model against a hand-made cohort
 
 TEST_F(ResearchTest, OutcomesCountReferredAndConferenceCasesPerOutcomeAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto r = QueryOutcomes(*engine, WithK(v1::OutcomesRequest(), 5));
@@ -447,6 +450,9 @@ TEST_F(ResearchTest, OutcomesCountReferredAndConferenceCasesPerOutcomeAsComputed
 }
 
 TEST_F(ResearchTest, OutcomeFiltersChangeTheCountsAsExpected) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto overall = [&](v1::OutcomesRequest request) {
@@ -508,6 +514,9 @@ TEST_F(ResearchTest, OutcomeFiltersChangeTheCountsAsExpected) {
 }
 
 TEST_F(ResearchTest, CostBenefitWithTheBuiltInModelAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto r = QueryCostBenefit(*engine, WithK(v1::CostBenefitRequest(), 5));
@@ -557,6 +566,9 @@ TEST_F(ResearchTest, CostBenefitWithTheBuiltInModelAsComputedByHand) {
 // A row keeps children counts in a byte; a case with more children for one
 // outcome type is counted from its state, exactly.
 TEST_F(ResearchTest, CostBenefitCountsChildrenBeyondWhatARowHolds) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   CaseSpec many;
   many.referred = CivilDay(2022, 3, 1);
   many.coordinator_after = 5;
@@ -591,6 +603,9 @@ v1::CostModel TestModel() {
 }
 
 TEST_F(ResearchTest, CostBenefitWithAQuerySuppliedModelAndInvalidModelsNamingTheField) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   v1::CostBenefitRequest request = WithK(v1::CostBenefitRequest(), 5);
@@ -642,6 +657,9 @@ TEST_F(ResearchTest, CostBenefitWithAQuerySuppliedModelAndInvalidModelsNamingThe
 //  FC  5 HOUSING, referred 2022-03-01, no coordinator, stopped:
 //     REFERRER_WITHDREW.
 TEST_F(ResearchTest, FunnelCountsStepsMediansStopReasonsAndPlanRightAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   const int coordinator[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
   const int accepted[] = {7, 7, 14, 21, 28};
   for (int i = 0; i < 10; ++i) {
@@ -899,6 +917,9 @@ TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
 // (5+6)/2 = 5.5; p10 rank 0.9: 2 + 0.9 = 2.9; p25 rank 2.25: 3 + 0.25 = 3.25;
 // p75 rank 6.75: 7 + 0.75 = 7.75; p90 rank 8.1: 10 + 0.1 x 2 = 10.2.
 TEST_F(ResearchTest, NetworkSizeMeanMedianAndPercentilesAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   const int sizes[] = {7, 3, 12, 2, 5, 10, 4, 3, 8, 6};
   for (int i = 0; i < 10; ++i) {
     CaseSpec s;
