@@ -76,7 +76,8 @@ TEST(CellKeyCount, ZeroStaysZeroAndNoCountFromOneToKMinusOneIsPublished) {
     for (uint64_t c = 5; c < 12; ++c) {
       const uint64_t published = PerturbCount(c, key, 5);
       EXPECT_GE(published, 5u) << c;
-      EXPECT_EQ(static_cast<int64_t>(published), std::max<int64_t>(5, static_cast<int64_t>(c) + CountPerturbation(key)));
+      EXPECT_EQ(static_cast<int64_t>(published),
+                std::max<int64_t>(5, static_cast<int64_t>(c) + CountPerturbation(key)));
     }
   }
   // Deterministic: the same count and key always give the same figure.
@@ -88,7 +89,7 @@ TEST(CellKeyCount, ZeroStaysZeroAndNoCountFromOneToKMinusOneIsPublished) {
 
 TEST(CellKeySum, IsXPlusQTimesXOverCRoundedHalfAwayFromZeroForWholeQuantities) {
   const uint64_t plus_one = uint64_t{0xC0} << 48;  // sum index 0xC0: +1
-  const uint64_t minus_two = 0;                     // sum index 0: -2
+  const uint64_t minus_two = 0;                    // sum index 0: -2
   EXPECT_EQ(SumPerturbation(plus_one), 1);
   EXPECT_DOUBLE_EQ(PerturbSum(10, 4, plus_one), 12.5);
   EXPECT_DOUBLE_EQ(PerturbSum(10, 4, minus_two), 5);

@@ -97,10 +97,10 @@ class DifferencingTest : public ::testing::Test {
   }
 
   struct Outcome {
-    int targets = 0;  // (day, domain) pairs with exactly one referral
-    int isolated = 0;  // of those, inferred as exactly one
+    int targets = 0;       // (day, domain) pairs with exactly one referral
+    int isolated = 0;      // of those, inferred as exactly one
     int inferred_one = 0;  // pairs (any truth) inferred as exactly one
-    int right = 0;  // pairs (any truth) inferred exactly
+    int right = 0;         // pairs (any truth) inferred exactly
     int pairs = 0;
   };
   Outcome Attack() const {
