@@ -19,6 +19,8 @@
 #include "absl/strings/match.h"
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
+#include "projections/network_size.h"
+#include "projections/statistics.h"
 #include "projections/outcomes.h"
 #include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
@@ -229,6 +231,80 @@ TEST_F(CellKeyModelTest, TheSameSecretGivesTheSameFiguresAndAnotherSecretOtherFi
     seen.insert(referred);
   }
   EXPECT_GT(seen.size(), 1u);
+}
+
+TEST(CellKeyKaplanMeier, FromRowsComputesSurvivalAndBandsFromEachRowsOwnCounts) {
+  // The exact table gives the curve KaplanMeierFromCounts gives.
+  const std::map<int64_t, SurvivalCounts> counts = {{3, {2, 1}}, {7, {1, 0}}, {9, {0, 2}}, {12, {3, 1}}};
+  auto exact = KaplanMeierFromCounts(counts);
+  ASSERT_TRUE(exact.ok());
+  std::vector<KaplanMeierRow> rows;
+  for (const KaplanMeierRow& r : exact->rows) rows.push_back({r.days, r.at_risk, r.events, r.censored});
+  auto again = KaplanMeierFromRows(rows);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->rows.size(), exact->rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(again->rows[i].survival, exact->rows[i].survival) << i;
+    EXPECT_EQ(again->rows[i].lower, exact->rows[i].lower) << i;
+    EXPECT_EQ(again->rows[i].upper, exact->rows[i].upper) << i;
+  }
+  // Perturbed rows need not be consistent: each factor is (n' - d') / n'.
+  auto perturbed = KaplanMeierFromRows({{3, 12, 3, 1}, {7, 9, 1, 0}, {12, 6, 6, 1}});
+  ASSERT_TRUE(perturbed.ok());
+  EXPECT_DOUBLE_EQ(perturbed->rows[0].survival, 9.0 / 12);
+  EXPECT_DOUBLE_EQ(perturbed->rows[1].survival, 9.0 / 12 * (8.0 / 9));
+  EXPECT_EQ(perturbed->rows[2].survival, 0.0);
+  EXPECT_EQ(KaplanMeierFromRows({{3, 2, 3, 0}}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(KaplanMeierFromRows({{3, 5, 1, 0}, {3, 4, 1, 0}}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Network size keeps each conference's record key in its store: reopened
+// with another secret, it starts over and gives that secret's figures.
+TEST(CellKeyStoredKeys, ANetworkSizeModelReopenedWithAnotherSecretIsRebuiltWithItsKeys) {
+  testing::TempDir dir;
+  eventstore::EventStoreOptions store_options;
+  store_options.path = dir.Sub("store");
+  store_options.sync = false;
+  auto store = eventstore::EventStore::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = "ns-case-" + std::to_string(i);
+    std::vector<v1::Event> events = {testing::CaseReferredEvent(),
+                                     testing::ParticipantInvitedEvent(id + "-a", v1::RELATION_FAMILY),
+                                     testing::ParticipantInvitedEvent(id + "-b", v1::RELATION_FRIEND),
+                                     testing::CoordinatorAssignedEvent(id + "-coord")};
+    std::vector<std::string> attendees = {id + "-a", id + "-coord"};
+    if (i % 2 == 0) attendees.push_back(id + "-b");
+    events.push_back(testing::ConferenceHeldEvent(attendees));
+    auto r = (*store)->Append(testing::Batch(id, events));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  auto answer = [&](std::shared_ptr<const CellKeySecret> secret, const std::string& folder) {
+    ProjectionOptions options;
+    options.path = dir.Sub(folder);
+    auto engine = ProjectionEngine::Open(options, std::make_unique<NetworkSizeProjection>(secret), store->get());
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    EXPECT_TRUE((*engine)->CatchUpFromStore().ok());
+    v1::NetworkSizeRequest request;
+    request.mutable_disclosure()->set_min_cell_size(5);
+    auto r = QueryNetworkSize(**engine, request);
+    EXPECT_TRUE(r.ok()) << r.status();
+    r->clear_watermark();
+    return r->SerializeAsString();
+  };
+  std::vector<std::shared_ptr<const CellKeySecret>> secrets;
+  for (int i = 0; i < 6; ++i) {
+    secrets.push_back(*CellKeySecret::FromBytes("network size secret number " + std::to_string(i) + " of 32+ b"));
+  }
+  const std::string first = answer(secrets[0], "shared");
+  bool some_differ = false;
+  for (size_t i = 1; i < secrets.size(); ++i) {
+    const std::string reopened = answer(secrets[i], "shared");  // the folder of the previous secret
+    EXPECT_EQ(reopened, answer(secrets[i], "fresh-" + std::to_string(i))) << i;
+    some_differ |= reopened != first;
+  }
+  EXPECT_TRUE(some_differ);
+  EXPECT_EQ(answer(secrets[0], "shared"), first);
 }
 
 }  // namespace
