@@ -20,8 +20,8 @@
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
 #include "projections/network_size.h"
-#include "projections/statistics.h"
 #include "projections/outcomes.h"
+#include "projections/statistics.h"
 #include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 

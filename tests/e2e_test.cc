@@ -17,9 +17,9 @@
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
+#include "projections/cell_key.h"
 #include "projections/network_size.h"
 #include "synth/cohort.h"
-#include "projections/cell_key.h"
 #include "tests/testing/kringd_process.h"
 #include "tests/testing/test_support.h"
 
@@ -111,11 +111,9 @@ v1::NetworkSizeResponse CleanRebuild(const std::string& data_dir, const std::str
   EXPECT_TRUE(secret.ok()) << secret.status();
   projections::ProjectionOptions options;
   options.path = scratch;
-  auto engine =
-      std::move(projections::ProjectionEngine::Open(
-                    options, std::make_unique<projections::NetworkSizeProjection>(*secret),
-                    store.get()))
-          .value();
+  auto engine = std::move(projections::ProjectionEngine::Open(
+                              options, std::make_unique<projections::NetworkSizeProjection>(*secret), store.get()))
+                    .value();
   EXPECT_TRUE(engine->CatchUpFromStore().ok());
   v1::NetworkSizeRequest request;
   request.set_group_by(v1::GROUPING_YEAR);

@@ -793,6 +793,9 @@ class SupportTest : public ResearchTest {
 };
 
 TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddSupportCohort();
   auto engine = Rebuilt<SupportProjection>("support");
   auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
@@ -855,7 +858,57 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   EXPECT_FALSE(r->overall().has_survival_12m());
 }
 
+// The published curve is the exact table above perturbed as docs/research.md
+// says: at risk, events and censored by the cell keys of their cases, S from
+// the perturbed counts.
+TEST_F(SupportTest, KaplanMeierRowsAreTheDocumentedPerturbationOfTheExactTable) {
+  AddSupportCohort();
+  auto engine = Rebuilt<SupportProjection>("support");
+  auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const v1::SupportGroup& o = r->overall();
+  // (days to the lapse or censoring, lapse) of S0..S11, from the table above.
+  const std::vector<std::pair<int64_t, bool>> cases = {{730, false}, {730, false}, {365, true},  {183, true},
+                                                       {183, true},  {365, false}, {183, false}, {365, true},
+                                                       {90, true},   {548, true},  {730, false}, {730, true}};
+  const auto secret = kring::testing::TestCellKeySecret();
+  auto key = [&](size_t i) { return secret->CaseKey("sc-" + std::to_string(i)); };
+  uint64_t all = 0;
+  for (size_t i = 0; i < cases.size(); ++i) all += key(i);
+  EXPECT_EQ(o.cases(), PerturbCount(12, all, 5));
+  double survival = 1;
+  int row = 0;
+  for (int64_t day : {90, 183, 365, 548}) {  // day 730: 4 at risk, under k
+    uint64_t n = 0, d = 0, c = 0, kn = 0, kd = 0, kc = 0;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      if (cases[i].first < day) continue;
+      ++n;
+      kn += key(i);
+      if (cases[i].first != day) continue;
+      (cases[i].second ? d : c) += 1;
+      (cases[i].second ? kd : kc) += key(i);
+    }
+    const uint64_t n1 = PerturbCount(n, kn, 5);
+    const uint64_t d1 = d == 0 ? 0 : std::min(n1, PerturbCount(d, kd, 1));
+    const uint64_t c1 = c == 0 ? 0 : PerturbCount(c, kc, 1);
+    survival = d1 == n1 ? 0 : survival * (static_cast<double>(n1 - d1) / n1);
+    ASSERT_LT(row, o.curve_size());
+    const v1::SurvivalRow& got = o.curve(row++);
+    EXPECT_EQ(got.day(), day);
+    EXPECT_EQ(got.at_risk(), n1) << day;
+    EXPECT_EQ(got.events(), d1) << day;
+    EXPECT_EQ(got.censored(), c1) << day;
+    EXPECT_EQ(got.survival(), survival) << day;
+    if (day == 365) EXPECT_EQ(o.survival_12m(), survival);
+  }
+  EXPECT_EQ(o.curve_size(), row);
+  EXPECT_TRUE(o.curve_truncated());
+}
+
 TEST_F(SupportTest, RetentionFiguresOfALargerCohort) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   for (int copy = 0; copy < 5; ++copy) AddSupportCohort("sc" + std::to_string(copy) + "-");
   auto engine = Rebuilt<SupportProjection>("support");
   auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
@@ -876,6 +929,9 @@ TEST_F(SupportTest, RetentionFiguresOfALargerCohort) {
 }
 
 TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddSupportCohort();
   auto engine = Rebuilt<SupportProjection>("support");
   // Cut-off at day 400: S0,S1,S5,S9,S10,S11 are censored at 365.
@@ -1268,6 +1324,9 @@ std::pair<std::optional<uint64_t>, v1::Suppression> Opt(bool has, uint64_t value
 }
 
 TEST_F(DisclosureTest, ASmallCellIsSuppressedWithAComplementAndCannotBeRecomputed) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddCohort();
   auto outcomes = Rebuilt<OutcomesProjection>("outcomes");
   auto funnel = Rebuilt<FunnelProjection>("funnel");
