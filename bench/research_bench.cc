@@ -44,6 +44,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "eventstore/event_store.h"
+#include "projections/cell_key.h"
 #include "projections/engine.h"
 #include "projections/funnel.h"
 #include "projections/network_size.h"
@@ -159,6 +160,13 @@ int Fill(eventstore::EventStore& store, const std::string& marker, uint64_t seed
   return 0;
 }
 
+// The cell key secret of the bench (fixed: figures do not matter here).
+std::shared_ptr<const projections::CellKeySecret> BenchSecret() {
+  static const auto* const secret = new std::shared_ptr<const projections::CellKeySecret>(
+      *projections::CellKeySecret::FromBytes("kring research bench cell key secret"));
+  return *secret;
+}
+
 // The four research read models.
 struct Model {
   const char* name;
@@ -166,10 +174,10 @@ struct Model {
 };
 const std::vector<Model>& Models() {
   static const std::vector<Model> models = {
-      {"network-size", [] { return std::make_unique<projections::NetworkSizeProjection>(); }},
-      {"outcomes", [] { return std::make_unique<projections::OutcomesProjection>(); }},
-      {"funnel", [] { return std::make_unique<projections::FunnelProjection>(); }},
-      {"support", [] { return std::make_unique<projections::SupportProjection>(); }},
+      {"network-size", [] { return std::make_unique<projections::NetworkSizeProjection>(BenchSecret()); }},
+      {"outcomes", [] { return std::make_unique<projections::OutcomesProjection>(BenchSecret()); }},
+      {"funnel", [] { return std::make_unique<projections::FunnelProjection>(BenchSecret()); }},
+      {"support", [] { return std::make_unique<projections::SupportProjection>(BenchSecret()); }},
   };
   return models;
 }

@@ -273,6 +273,10 @@ void PrintHeader(const char* title, const char* read_model, const v1::ReadModelW
   if (as_of) absl::StrAppend(&line, " | as of position ", as_of);
   absl::StrAppend(&line, " | disclosure: k = ", d.min_cell_size(), ", ", d.primary_cells() + d.secondary_cells(),
                   " cells suppressed (", d.primary_cells(), " primary, ", d.secondary_cells(), " secondary)");
+  if (!d.method().empty()) {
+    absl::StrAppend(&line, " | ", d.method(), " perturbation (", d.ptable_version(), "): counts within +-",
+                    d.max_count_perturbation(), ", sums ", d.sum_rule());
+  }
   std::printf("%s\n%s\n\n", line.c_str(), kLegend);
 }
 

@@ -22,6 +22,9 @@
 // at any time and sees whole batches only.
 //
 // Row: a copyable struct with a `ProfileRow profile` member (research.h).
+// Its profile.record_key is the case's record key (projections/cell_key.h),
+// derived from the case id with the projection's secret when the case first
+// enters memory, and never stored.
 #pragma once
 
 #include <google/protobuf/io/coded_stream.h>
@@ -40,6 +43,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "projections/cell_key.h"
 #include "projections/projection.h"
 #include "projections/query_cells.h"
 
@@ -64,6 +68,9 @@ inline void SetQuerySplit(QuerySplit split) {
 template <typename State, typename Row>
 class CaseStateProjection : public Projection {
  public:
+  // `secret` (not null) derives the cases' record keys.
+  explicit CaseStateProjection(std::shared_ptr<const CellKeySecret> secret) : secret_(std::move(secret)) {}
+
   absl::Status Apply(const v1::RecordedEvent& event, ModelTxn& txn) final {
     if (!Relevant(event.event())) return absl::OkStatus();
     return Fold(event, Mutable(event.case_id()));
@@ -173,6 +180,8 @@ class CaseStateProjection : public Projection {
   }
 
  protected:
+  const CellKeySecret& secret() const { return *secret_; }
+
   // Whether an event can change a State; others are skipped without
   // creating one.
   virtual bool Relevant(const v1::Event& event) const = 0;
@@ -211,22 +220,25 @@ class CaseStateProjection : public Projection {
       index_.erase(it);
       return;
     }
+    Row row = MakeRow(*state);
     if (it != index_.end()) {
-      rows_[it->second] = MakeRow(*state);
+      row.profile.record_key = rows_[it->second].profile.record_key;  // derived once per case
+      rows_[it->second] = std::move(row);
       states_[it->second] = std::move(*state);
       cells_.Place(it->second, &rows_[it->second].profile);
       return;
     }
+    row.profile.record_key = secret_->CaseKey(case_id);
     uint32_t slot;
     if (!free_.empty()) {
       slot = free_.back();
       free_.pop_back();
-      rows_[slot] = MakeRow(*state);
+      rows_[slot] = std::move(row);
       states_[slot] = std::move(*state);
       live_[slot] = true;
     } else {
       slot = static_cast<uint32_t>(states_.size());
-      rows_.push_back(MakeRow(*state));
+      rows_.push_back(std::move(row));
       states_.push_back(std::move(*state));
       live_.push_back(true);
     }
@@ -234,6 +246,7 @@ class CaseStateProjection : public Projection {
     index_.emplace(case_id, slot);
   }
 
+  const std::shared_ptr<const CellKeySecret> secret_;
   // Committed: dense, so that queries scan memory in order.
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, uint32_t> index_;

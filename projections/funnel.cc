@@ -28,23 +28,44 @@ struct FunnelTally {
   std::array<uint64_t, kStopReasons> stopped{};
   uint64_t rejected = 0;
   uint64_t protection = 0, offered = 0, made = 0;
+  // The cell keys (cell_key.h) of the counts above, as Cells() orders them
+  // after the referred cases' own.
+  CellKey referred_key;
+  std::array<CellKey, kSteps.size() + kStopReasons + 3> keys{};
 
   void Add(const FunnelRow& c) {
+    const uint64_t key = c.profile.record_key;
     ++referred;
+    referred_key.Add(key);
     const auto days = StepDays(c);
+    const size_t rejected_col = kSteps.size(), protection_col = rejected_col + kStopReasons;
     for (size_t i = 0; i < kSteps.size(); ++i) {
       if (days[i + 1] == ProfileRow::kNoDay) continue;
       ++reached[i];
+      keys[i].Add(key);
       // A step recorded without its previous one (a plan decided on a case
       // whose conference was retracted, say) has no interval.
       if (days[i] != ProfileRow::kNoDay) days_from_previous[i].Add(int64_t{days[i + 1]} - days[i]);
     }
-    if (c.stop_reason > 0 && c.stop_reason < kStopReasons) ++stopped[c.stop_reason];
-    rejected += c.plan_rejected;
+    if (c.stop_reason > 0 && c.stop_reason < kStopReasons) {
+      ++stopped[c.stop_reason];
+      keys[rejected_col + c.stop_reason].Add(key);
+    }
+    if (c.plan_rejected) {
+      ++rejected;
+      keys[rejected_col].Add(key);
+    }
     if (c.profile.protection_measure) {
       ++protection;
-      offered += c.plan_offered;
-      made += c.plan_adopted_day != ProfileRow::kNoDay;
+      keys[protection_col].Add(key);
+      if (c.plan_offered) {
+        ++offered;
+        keys[protection_col + 1].Add(key);
+      }
+      if (c.plan_adopted_day != ProfileRow::kNoDay) {
+        ++made;
+        keys[protection_col + 2].Add(key);
+      }
     }
   }
   void Merge(const FunnelTally& o) {
@@ -58,6 +79,8 @@ struct FunnelTally {
     protection += o.protection;
     offered += o.offered;
     made += o.made;
+    referred_key.Merge(o.referred_key);
+    for (size_t i = 0; i < keys.size(); ++i) keys[i].Merge(o.keys[i]);
   }
   uint64_t Total() const { return referred; }
   // Columns: the steps, rejected, the stop reasons, then protection cases,
@@ -100,14 +123,20 @@ const std::vector<Nested>& FunnelNesting() {
   return nested;
 }
 
-absl::Status Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
+// Counts are published perturbed (cell_key.h), shares from the perturbed
+// counts; medians are of the exact days.
+absl::Status Fill(const FunnelTally& t, const Selection& selection, const Disclosed& d, size_t row,
+                  v1::FunnelGroup* out) {
   size_t col = 0;
+  // Column `col`'s published count (of `exact` cases).
+  auto published = [&](uint64_t exact, size_t column) { return PublishedCount(exact, t.keys[column], selection); };
   const bool referred_ok = d.total(row) == Suppression::kNone;
+  const uint64_t referred_cases = PublishedCount(t.referred, t.referred_key, selection);
   v1::FunnelStepFigure* referred = out->add_steps();
   referred->set_step(v1::FUNNEL_STEP_REFERRED);
   referred->set_suppression(ToProto(d.total(row)));
   if (referred_ok) {
-    referred->set_cases(t.referred);
+    referred->set_cases(referred_cases);
     referred->set_share_of_referred(1.0);
   }
   for (size_t i = 0; i < kSteps.size(); ++i, ++col) {
@@ -115,32 +144,35 @@ absl::Status Fill(const FunnelTally& t, const Disclosed& d, size_t row, v1::Funn
     f->set_step(kSteps[i]);
     f->set_suppression(ToProto(d.cell(row, col)));
     if (d.cell(row, col) != Suppression::kNone) continue;
-    f->set_cases(t.reached[i]);
-    if (referred_ok && t.referred > 0) f->set_share_of_referred(static_cast<double>(t.reached[i]) / t.referred);
+    const uint64_t cases = published(t.reached[i], col);
+    f->set_cases(cases);
+    if (referred_ok && referred_cases > 0) f->set_share_of_referred(static_cast<double>(cases) / referred_cases);
     if (auto median = Percentile(t.days_from_previous[i].ToMap(), 0.5); median.ok()) {
       f->set_median_days_from_previous(*median);
     }
   }
   out->set_plan_rejected_suppression(ToProto(d.cell(row, col)));
-  if (d.cell(row, col) == Suppression::kNone) out->set_plan_rejected(t.rejected);
+  if (d.cell(row, col) == Suppression::kNone) out->set_plan_rejected(published(t.rejected, col));
   ++col;
   for (int r = 1; r < kStopReasons; ++r, ++col) {
     v1::StopReasonFigure* f = out->add_stop_reasons();
     f->set_reason(static_cast<v1::PreparationStopReason>(r));
     f->set_suppression(ToProto(d.cell(row, col)));
-    if (d.cell(row, col) == Suppression::kNone) f->set_cases(t.stopped[r]);
+    if (d.cell(row, col) == Suppression::kNone) f->set_cases(published(t.stopped[r], col));
   }
   v1::PlanRightFigures* p = out->mutable_plan_right();
   const Suppression ps = d.cell(row, col), os = d.cell(row, col + 1), ms = d.cell(row, col + 2);
   p->set_protection_suppression(ToProto(ps));
   p->set_offered_suppression(ToProto(os));
   p->set_made_suppression(ToProto(ms));
-  if (ps == Suppression::kNone) p->set_protection_cases(t.protection);
-  if (os == Suppression::kNone) p->set_plan_offered(t.offered);
-  if (ms == Suppression::kNone) p->set_plan_made(t.made);
-  if (ps == Suppression::kNone && t.protection > 0) {
-    if (os == Suppression::kNone) p->set_share_offered(static_cast<double>(t.offered) / t.protection);
-    if (ms == Suppression::kNone) p->set_share_made(static_cast<double>(t.made) / t.protection);
+  const uint64_t protection = published(t.protection, col), offered = published(t.offered, col + 1),
+                 made = published(t.made, col + 2);
+  if (ps == Suppression::kNone) p->set_protection_cases(protection);
+  if (os == Suppression::kNone) p->set_plan_offered(offered);
+  if (ms == Suppression::kNone) p->set_plan_made(made);
+  if (ps == Suppression::kNone && protection > 0) {
+    if (os == Suppression::kNone) p->set_share_offered(static_cast<double>(offered) / protection);
+    if (ms == Suppression::kNone) p->set_share_made(static_cast<double>(made) / protection);
   }
   return absl::OkStatus();
 }
@@ -201,7 +233,10 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
       [&](auto& t, int64_t group, const FunnelRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, FunnelNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
-                                Fill));
+                                [&](const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
+                                  return Fill(t, selection, d, row, out);
+                                }));
+  ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kFunnelDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

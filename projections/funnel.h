@@ -32,6 +32,7 @@ struct FunnelRow {
 
 class FunnelProjection : public CaseStateProjection<storage::FunnelCase, FunnelRow> {
  public:
+  using CaseStateProjection::CaseStateProjection;
   static constexpr char kName[] = "funnel";
   std::string name() const override { return kName; }
 

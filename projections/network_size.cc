@@ -23,15 +23,26 @@ struct NetworkTally {
   DenseCounts sizes;  // exact size -> conferences
   std::array<uint64_t, kRelations> by_relation{};
   std::array<uint64_t, kRelations> conferences_with{};
+  // Cell keys (cell_key.h) of the conferences (also of their attendees and
+  // central persons), of each histogram bin's, and of those with an attendee
+  // of each relation (also of that relation's attendees).
+  CellKey conferences_key;
+  std::array<CellKey, kHistogramCap + 1> bin_keys{};
+  std::array<CellKey, kRelations> relation_keys{};
 
   void Add(const NetworkSizeRow::Conference& f) {
     ++conferences;
+    conferences_key.Add(f.record_key);
     attendees += f.network_size;
     central += f.central_persons;
     sizes.Add(f.network_size);
+    bin_keys[std::min(f.network_size, kHistogramCap)].Add(f.record_key);
     for (int r = 0; r < kRelations; ++r) {
       by_relation[r] += f.by_relation[r];
-      conferences_with[r] += f.by_relation[r] > 0;
+      if (f.by_relation[r] > 0) {
+        ++conferences_with[r];
+        relation_keys[r].Add(f.record_key);
+      }
     }
   }
   // Histogram bins 0..kHistogramCap: they partition the conferences.
@@ -45,9 +56,12 @@ struct NetworkTally {
     attendees += o.attendees;
     central += o.central;
     sizes.Merge(o.sizes);
+    conferences_key.Merge(o.conferences_key);
+    for (uint32_t b = 0; b <= kHistogramCap; ++b) bin_keys[b].Merge(o.bin_keys[b]);
     for (int r = 0; r < kRelations; ++r) {
       by_relation[r] += o.by_relation[r];
       conferences_with[r] += o.conferences_with[r];
+      relation_keys[r].Merge(o.relation_keys[r]);
     }
   }
   std::vector<uint64_t> Composition() const { return {conferences_with.begin(), conferences_with.end()}; }
@@ -100,14 +114,22 @@ RowSums NetworkRowSums(const NetworkTally& t) {
   return out;
 }
 
-void Fill(const NetworkTally& t, const Disclosed& d, size_t row, v1::NetworkSizeStats* out) {
+// Counts and sums are published perturbed (cell_key.h): attendees and central
+// persons as sums over the conferences, a relation's attendees as a sum over
+// the conferences with one; means and shares from the perturbed figures;
+// percentiles of the exact sizes.
+void Fill(const NetworkTally& t, const Selection& selection, const Disclosed& d, size_t row,
+          v1::NetworkSizeStats* out) {
   const Suppression total = d.total(row);
   out->set_suppression(ToProto(total));
+  const uint64_t conferences = PublishedCount(t.conferences, t.conferences_key, selection);
+  const int64_t attendees = PerturbIntegerSum(static_cast<int64_t>(t.attendees), t.conferences, t.conferences_key.sum);
   if (total == Suppression::kNone && t.conferences > 0) {
-    const double n = static_cast<double>(t.conferences);
-    out->set_conferences(t.conferences);
-    out->set_mean(t.attendees / n);
-    out->set_central_persons_mean(t.central / n);
+    const double n = static_cast<double>(conferences);
+    const int64_t central = PerturbIntegerSum(static_cast<int64_t>(t.central), t.conferences, t.conferences_key.sum);
+    out->set_conferences(conferences);
+    out->set_mean(attendees / n);
+    out->set_central_persons_mean(central / n);
     const std::array<std::pair<double, void (v1::NetworkSizeStats::*)(double)>, 5> percentiles = {{
         {0.5, &v1::NetworkSizeStats::set_median},
         {0.10, &v1::NetworkSizeStats::set_p10},
@@ -128,7 +150,9 @@ void Fill(const NetworkTally& t, const Disclosed& d, size_t row, v1::NetworkSize
     v1::HistogramBin* bin = out->add_histogram();
     bin->set_size(size);
     bin->set_suppression(ToProto(d.cell(row, size)));
-    if (d.cell(row, size) == Suppression::kNone) bin->set_conferences(histogram[size]);
+    if (d.cell(row, size) == Suppression::kNone) {
+      bin->set_conferences(PublishedCount(histogram[size], t.bin_keys[size], selection));
+    }
   }
   for (int r = 0; r < kRelations; ++r) {
     if (t.conferences_with[r] == 0) continue;
@@ -137,11 +161,13 @@ void Fill(const NetworkTally& t, const Disclosed& d, size_t row, v1::NetworkSize
     const Suppression s = d.cell(row, kComposition + r);
     share->set_suppression(ToProto(s));
     if (s != Suppression::kNone) continue;
-    share->set_conferences(t.conferences_with[r]);
-    share->set_attendees(t.by_relation[r]);
+    const int64_t relation_attendees =
+        PerturbIntegerSum(static_cast<int64_t>(t.by_relation[r]), t.conferences_with[r], t.relation_keys[r].sum);
+    share->set_conferences(PublishedCount(t.conferences_with[r], t.relation_keys[r], selection));
+    share->set_attendees(static_cast<uint64_t>(relation_attendees));
     if (total == Suppression::kNone) {
-      share->set_mean_per_conference(static_cast<double>(t.by_relation[r]) / t.conferences);
-      share->set_share(t.attendees ? static_cast<double>(t.by_relation[r]) / t.attendees : 0);
+      share->set_mean_per_conference(static_cast<double>(relation_attendees) / conferences);
+      share->set_share(attendees ? static_cast<double>(relation_attendees) / attendees : 0);
     }
   }
 }
@@ -190,6 +216,7 @@ absl::Status NetworkSizeProjection::Fold(const v1::RecordedEvent& event, storage
     case v1::Event::kConferenceHeld: {
       storage::ConferenceFact* fact = c.add_conferences();
       fact->set_day(DayOf(e.occurred_at()));
+      fact->set_record_key(secret().ConferenceKey(e.event_id()));
       for (int r = 0; r < kRelations; ++r) fact->add_by_relation(0);
       std::set<uint64_t> counted;
       for (const std::string& id : e.conference_held().attendee_ids()) {
@@ -221,6 +248,7 @@ NetworkSizeRow NetworkSizeProjection::MakeRow(const storage::NetworkSizeCase& c)
     out.day = f.day();
     out.network_size = f.network_size();
     out.central_persons = f.central_persons();
+    out.record_key = f.record_key();
     for (int r = 0; r < std::min(kRelations, f.by_relation_size()); ++r) out.by_relation[r] = f.by_relation(r);
   }
   return row;
@@ -276,12 +304,13 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
   ASSIGN_OR_RETURN(Disclosed disclosed, Disclosed::Apply(columns, totals, Columns(overall), overall.conferences,
                                                          /*additive_rows=*/false, nested, selection,
                                                          response.mutable_disclosure(), &relations));
-  Fill(overall, disclosed, Disclosed::kOverall, response.mutable_overall());
+  ReportPerturbation(response.mutable_disclosure());
+  Fill(overall, selection, disclosed, Disclosed::kOverall, response.mutable_overall());
   size_t row = 0;
   for (const auto& [key, tally] : groups) {
     v1::NetworkSizeGroup* g = response.add_groups();
     g->set_key(selection.GroupName(key));
-    Fill(*tally, disclosed, row++, g->mutable_stats());
+    Fill(*tally, selection, disclosed, row++, g->mutable_stats());
   }
   CountSuppressedFields(response.overall(), response.mutable_disclosure());
   for (const v1::NetworkSizeGroup& g : response.groups()) CountSuppressedFields(g, response.mutable_disclosure());

@@ -27,6 +27,7 @@ struct NetworkSizeRow {
   struct Conference {
     int32_t day = 0;
     uint32_t network_size = 0;
+    uint64_t record_key = 0;  // the conference's (cell_key.h)
     uint32_t central_persons = 0;
     std::array<uint32_t, v1::Relation_ARRAYSIZE> by_relation{};  // by kring.v1.Relation number
   };
@@ -36,10 +37,13 @@ struct NetworkSizeRow {
 
 class NetworkSizeProjection : public CaseStateProjection<storage::NetworkSizeCase, NetworkSizeRow> {
  public:
+  using CaseStateProjection::CaseStateProjection;
   static constexpr char kName[] = "network-size";
   std::string name() const override { return kName; }
-  // 2: a state per case, held in memory (1 kept facts per conference).
-  std::string layout() const override { return "2"; }
+  // 2: a state per case, held in memory (1 kept facts per conference); 3:
+  // and each conference's record key, under the secret whose fingerprint
+  // follows (another secret rebuilds the model).
+  std::string layout() const override { return "3-" + secret().Fingerprint(); }
 
  protected:
   bool Relevant(const v1::Event& event) const override;

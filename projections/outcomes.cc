@@ -42,22 +42,36 @@ struct OutcomeTally {
   uint64_t conferences = 0;
   std::array<uint64_t, kOutcomeTypes> referred_cases{};
   std::array<uint64_t, kOutcomeTypes> conference_cases{};
+  // The cell keys of the counts above (cell_key.h).
+  CellKey referred_key, conferences_key;
+  std::array<CellKey, kOutcomeTypes> referred_keys{}, conference_keys{};
 
   void Add(const OutcomeRow& c) {
+    const uint64_t key = c.profile.record_key;
     ++referred;
+    referred_key.Add(key);
     const bool conference = c.profile.has_conference();
     conferences += conference;
+    if (conference) conferences_key.Add(key);
     ForEachOutcome(c, [&](int t) {
       ++referred_cases[t];
-      conference_cases[t] += conference;
+      referred_keys[t].Add(key);
+      if (conference) {
+        ++conference_cases[t];
+        conference_keys[t].Add(key);
+      }
     });
   }
   void Merge(const OutcomeTally& o) {
     referred += o.referred;
     conferences += o.conferences;
+    referred_key.Merge(o.referred_key);
+    conferences_key.Merge(o.conferences_key);
     for (int t = 0; t < kOutcomeTypes; ++t) {
       referred_cases[t] += o.referred_cases[t];
       conference_cases[t] += o.conference_cases[t];
+      referred_keys[t].Merge(o.referred_keys[t]);
+      conference_keys[t].Merge(o.conference_keys[t]);
     }
   }
   uint64_t Total() const { return referred; }
@@ -90,12 +104,17 @@ const std::vector<Nested>& OutcomeNesting() {
   return nested;
 }
 
-absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+// Counts are published perturbed (cell_key.h), rates from the perturbed
+// counts.
+absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Selection& selection, const Disclosed& d, size_t row,
+                              v1::OutcomeGroup* out) {
   const bool referred_ok = d.total(row) == Suppression::kNone;
   const bool conferences_ok = d.cell(row, 0) == Suppression::kNone;
-  if (referred_ok) out->set_referred(tally.referred);
+  const uint64_t referred = PublishedCount(tally.referred, tally.referred_key, selection);
+  const uint64_t conferences = PublishedCount(tally.conferences, tally.conferences_key, selection);
+  if (referred_ok) out->set_referred(referred);
   out->set_referred_suppression(ToProto(d.total(row)));
-  if (conferences_ok) out->set_conferences(tally.conferences);
+  if (conferences_ok) out->set_conferences(conferences);
   out->set_conferences_suppression(ToProto(d.cell(row, 0)));
   for (int t = 1; t < kOutcomeTypes; ++t) {
     v1::OutcomeFigure* f = out->add_outcomes();
@@ -104,14 +123,14 @@ absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Disclosed& d, siz
     f->set_referred_suppression(ToProto(rs));
     f->set_conference_suppression(ToProto(cs));
     if (rs == Suppression::kNone) {
-      f->set_referred_cases(tally.referred_cases[t]);
-      if (referred_ok && tally.referred > 0) f->set_per_100_referrals(100.0 * tally.referred_cases[t] / tally.referred);
+      const uint64_t cases = PublishedCount(tally.referred_cases[t], tally.referred_keys[t], selection);
+      f->set_referred_cases(cases);
+      if (referred_ok && referred > 0) f->set_per_100_referrals(100.0 * cases / referred);
     }
     if (cs == Suppression::kNone) {
-      f->set_conference_cases(tally.conference_cases[t]);
-      if (conferences_ok && tally.conferences > 0) {
-        f->set_per_100_conferences(100.0 * tally.conference_cases[t] / tally.conferences);
-      }
+      const uint64_t cases = PublishedCount(tally.conference_cases[t], tally.conference_keys[t], selection);
+      f->set_conference_cases(cases);
+      if (conferences_ok && conferences > 0) f->set_per_100_conferences(100.0 * cases / conferences);
     }
   }
   return absl::OkStatus();
@@ -130,27 +149,36 @@ struct CostTally {
   uint64_t conferences = 0;
   uint64_t with_recorded_cost = 0;
   int64_t conference_costs = 0;
-  int64_t domain_savings = 0;
   std::array<uint64_t, kOutcomeTypes> cases{};
   std::array<uint64_t, kOutcomeTypes> units{};
   std::array<uint64_t, kDomains> domain_cases{};
+  // Cell keys (cell_key.h): of the conference cases (also of their costs), of
+  // those with a recorded cost, of those with each outcome (also of its
+  // units), of the conference cases of each domain.
+  CellKey conferences_key, recorded_key;
+  std::array<CellKey, kOutcomeTypes> case_keys{};
+  std::array<CellKey, kDomains> domain_keys{};
 
   void Add(const OutcomeRow& c, const storage::OutcomeCase& state, const v1::CostModel& model,
            const std::array<bool, kOutcomeTypes>& per_child, const std::array<int64_t, kDomains>& by_domain) {
     if (!c.profile.has_conference()) return;
+    const uint64_t key = c.profile.record_key;
     ++conferences;
+    conferences_key.Add(key);
     if (c.conference_cost_recorded) {
       ++with_recorded_cost;
+      recorded_key.Add(key);
       conference_costs += c.conference_cost_cents;
     } else {
       conference_costs += model.conference_cost_cents();
     }
     if (c.profile.domain < by_domain.size()) {
-      domain_savings += by_domain[c.profile.domain];
       ++domain_cases[c.profile.domain];
+      domain_keys[c.profile.domain].Add(key);
     }
     ForEachOutcome(c, [&](int t) {
       ++cases[t];
+      case_keys[t].Add(key);
       units[t] += per_child[t] ? std::max<uint64_t>(1, Children(c, state, t)) : 1;
     });
   }
@@ -158,12 +186,17 @@ struct CostTally {
     conferences += o.conferences;
     with_recorded_cost += o.with_recorded_cost;
     conference_costs += o.conference_costs;
-    domain_savings += o.domain_savings;
+    conferences_key.Merge(o.conferences_key);
+    recorded_key.Merge(o.recorded_key);
     for (int t = 0; t < kOutcomeTypes; ++t) {
       cases[t] += o.cases[t];
       units[t] += o.units[t];
+      case_keys[t].Merge(o.case_keys[t]);
     }
-    for (int d = 0; d < kDomains; ++d) domain_cases[d] += o.domain_cases[d];
+    for (int d = 0; d < kDomains; ++d) {
+      domain_cases[d] += o.domain_cases[d];
+      domain_keys[d].Merge(o.domain_keys[d]);
+    }
   }
   uint64_t Total() const { return conferences; }
   std::vector<uint64_t> Cells() const {
@@ -232,31 +265,52 @@ Suppression Worst(Suppression a, Suppression b) {
   return Suppression::kNone;
 }
 
+// Published perturbed (cell_key.h): the counts; the conference costs as a
+// sum over the conference cases; a line's units as its perturbed cases, or
+// for a per-child saving as the sum of its children over its cases; amounts
+// as published units times the model's saving, the domain savings as each
+// priced domain's published conference cases times its saving; gross, net
+// and net per conference from those.
 absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model,
-                           const std::array<int64_t, kDomains>& by_domain, const Disclosed& d, size_t row,
-                           v1::CostBenefitGroup* out) {
+                           const std::array<int64_t, kDomains>& by_domain, const Selection& selection,
+                           const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
   const bool conferences_ok = d.total(row) == Suppression::kNone;
   out->set_conferences_suppression(ToProto(d.total(row)));
   out->set_conferences_with_recorded_cost_suppression(ToProto(d.cell(row, 0)));
-  if (d.cell(row, 0) == Suppression::kNone) out->set_conferences_with_recorded_cost(tally.with_recorded_cost);
+  if (d.cell(row, 0) == Suppression::kNone) {
+    out->set_conferences_with_recorded_cost(PublishedCount(tally.with_recorded_cost, tally.recorded_key, selection));
+  }
+  const uint64_t conferences = PublishedCount(tally.conferences, tally.conferences_key, selection);
+  const int64_t conference_costs =
+      PerturbIntegerSum(tally.conference_costs, tally.conferences, tally.conferences_key.sum);
+  int64_t domain_savings = 0;
+  for (int dom = 0; dom < kDomains; ++dom) {
+    if (by_domain[dom] == 0) continue;
+    domain_savings += static_cast<int64_t>(PublishedCount(tally.domain_cases[dom], tally.domain_keys[dom], selection)) *
+                      by_domain[dom];
+  }
   // A sum over lines is published only when every line of the row is: it
   // would otherwise give away the suppressed line's savings, and so its count.
   bool all_lines = true;
-  int64_t gross = tally.domain_savings;
+  int64_t gross = domain_savings;
   for (const v1::OutcomeSaving& saving : model.savings()) {
     const int t = saving.outcome();
     v1::SavingLine* line = out->add_lines();
     line->set_outcome(saving.outcome());
     const Suppression s = d.cell(row, t);
     line->set_suppression(ToProto(s));
-    const int64_t amount = static_cast<int64_t>(tally.units[t]) * saving.amount_cents();
-    gross += amount;
     if (s != Suppression::kNone) {
       all_lines = false;
       continue;
     }
-    line->set_cases(tally.cases[t]);
-    line->set_units(tally.units[t]);
+    const uint64_t cases = PublishedCount(tally.cases[t], tally.case_keys[t], selection);
+    const int64_t units = saving.per_child() ? PerturbIntegerSum(static_cast<int64_t>(tally.units[t]), tally.cases[t],
+                                                                 tally.case_keys[t].sum)
+                                             : static_cast<int64_t>(cases);
+    const int64_t amount = units * saving.amount_cents();
+    gross += amount;
+    line->set_cases(cases);
+    line->set_units(static_cast<uint64_t>(units));
     line->set_savings_cents(amount);
   }
   // The domain savings divided by a domain's saving give its conference cases:
@@ -266,18 +320,17 @@ absl::Status FillCostGroup(const CostTally& tally, const v1::CostModel& model,
     if (by_domain[dom] != 0) domains = Worst(domains, d.cell(row, kDomainColumn + dom));
   }
   out->set_domain_savings_suppression(ToProto(domains));
-  if (domains == Suppression::kNone) out->set_domain_savings_cents(tally.domain_savings);
+  if (domains == Suppression::kNone) out->set_domain_savings_cents(domain_savings);
   if (conferences_ok) {
-    out->set_conferences(tally.conferences);
-    out->set_conference_costs_cents(tally.conference_costs);
+    out->set_conferences(conferences);
+    out->set_conference_costs_cents(conference_costs);
   }
   if (!all_lines || domains != Suppression::kNone) return absl::OkStatus();
   out->set_gross_savings_cents(gross);
   if (!conferences_ok) return absl::OkStatus();
-  out->set_net_savings_cents(gross - tally.conference_costs);
-  if (tally.conferences > 0) {
-    out->set_net_savings_per_conference_cents((gross - tally.conference_costs) /
-                                              static_cast<int64_t>(tally.conferences));
+  out->set_net_savings_cents(gross - conference_costs);
+  if (conferences > 0) {
+    out->set_net_savings_per_conference_cents((gross - conference_costs) / static_cast<int64_t>(conferences));
   }
   return absl::OkStatus();
 }
@@ -343,7 +396,10 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
       [&](auto& t, int64_t group, const OutcomeRow& c, const auto&) { t.Add(selection, group, c); });
   RETURN_IF_ERROR(PublishGroups(tallies, selection, /*additive_rows=*/false, OutcomeNesting(),
                                 response.mutable_disclosure(), response.mutable_overall(), response.mutable_groups(),
-                                FillOutcomeGroup));
+                                [&](const OutcomeTally& t, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
+                                  return FillOutcomeGroup(t, selection, d, row, out);
+                                }));
+  ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kOutcomesDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;
@@ -381,9 +437,10 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
       tallies, selection, /*additive_rows=*/false, CostNesting(), response.mutable_disclosure(),
       response.mutable_overall(), response.mutable_groups(),
       [&](const CostTally& t, const Disclosed& d, size_t row, v1::CostBenefitGroup* out) {
-        return FillCostGroup(t, model, by_domain, d, row, out);
+        return FillCostGroup(t, model, by_domain, selection, d, row, out);
       },
       &relations.relations));
+  ReportPerturbation(response.mutable_disclosure());
   *response.mutable_cost_model() = model;
   response.set_definition(kCostBenefitDefinition);
   response.set_as_of_position(request.as_of_position());

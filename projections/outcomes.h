@@ -37,6 +37,7 @@ struct OutcomeRow {
 
 class OutcomesProjection : public CaseStateProjection<storage::OutcomeCase, OutcomeRow> {
  public:
+  using CaseStateProjection::CaseStateProjection;
   static constexpr char kName[] = "outcomes";
   std::string name() const override { return kName; }
 

@@ -35,10 +35,10 @@ int32_t FirstDayOfMonth(int32_t month) {
   return static_cast<int32_t>(absl::CivilDay(year, static_cast<int>(m + 1), 1) - kEpoch);
 }
 
-CellKey CellOf(const ProfileRow& p) {
-  CellKey key;
+CellCoordinates CellOf(const ProfileRow& p) {
+  CellCoordinates key;
   key.referral_month = MonthOf(p.referral_day);
-  key.conference_month = p.has_conference() ? MonthOf(p.conference_day) : CellKey::kNoConference;
+  key.conference_month = p.has_conference() ? MonthOf(p.conference_day) : CellCoordinates::kNoConference;
   key.municipality = p.municipality;
   key.domain = p.domain;
   key.legal_framework = p.legal_framework;
@@ -54,8 +54,8 @@ CellDimensions CellDimensions::For(const Selection& s) {
   return d;
 }
 
-CellKey CellDimensions::Coarsen(const CellKey& cell) const {
-  CellKey out;
+CellCoordinates CellDimensions::Coarsen(const CellCoordinates& cell) const {
+  CellCoordinates out;
   out.referral_month = cell.referral_month;
   if (conference_month) out.conference_month = cell.conference_month;
   if (municipality) out.municipality = cell.municipality;
@@ -69,7 +69,7 @@ std::string CellDimensions::Name() const {
                       domain ? "+domain" : "", legal_framework ? "+framework" : "");
 }
 
-CellFit FitOf(const CellKey& c, const Selection& s) {
+CellFit FitOf(const CellCoordinates& c, const Selection& s) {
   // The tests of Selection::Matches, on the dimensions the coarse cell keeps
   // (CellDimensions::For keeps every dimension the selection filters on).
   if (s.domain_filter && !(c.domain >= 0 && static_cast<size_t>(c.domain) < s.domains.size() && s.domains[c.domain])) {
@@ -87,7 +87,7 @@ CellFit FitOf(const CellKey& c, const Selection& s) {
   }
   CellFit fit = MonthFit(c.referral_month, s.referral_from, s.referral_to);
   if (s.conference_filter) {
-    fit = c.conference_month == CellKey::kNoConference
+    fit = c.conference_month == CellCoordinates::kNoConference
               ? CellFit::kOutside
               : Worse(fit, MonthFit(c.conference_month, s.conference_from, s.conference_to));
   }
@@ -101,7 +101,7 @@ void QueryCells::Place(uint32_t slot, const ProfileRow* profile) {
   }
   uint32_t to = kNone;
   if (profile != nullptr && profile->referred) {
-    const CellKey key = CellOf(*profile);
+    const CellCoordinates key = CellOf(*profile);
     auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(cells_.size()));
     if (inserted) cells_.push_back({key, {}, 0});
     to = it->second;
@@ -125,7 +125,8 @@ void QueryCells::Place(uint32_t slot, const ProfileRow* profile) {
 }
 
 size_t QueryCells::CellBytes() const {
-  size_t bytes = cells_.capacity() * sizeof(Cell) + index_.capacity() * (sizeof(CellKey) + sizeof(uint32_t) + 1) +
+  size_t bytes = cells_.capacity() * sizeof(Cell) +
+                 index_.capacity() * (sizeof(CellCoordinates) + sizeof(uint32_t) + 1) +
                  (cell_of_.capacity() + position_of_.capacity()) * sizeof(uint32_t);
   for (const Cell& c : cells_) bytes += c.slots.capacity() * sizeof(uint32_t);
   return bytes;

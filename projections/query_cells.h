@@ -66,7 +66,7 @@ int32_t FirstDayOfMonth(int32_t month);
 // A cell (or coarse cell): a value per dimension; kAny where a coarse cell
 // merges the dimension. conference_month is kNoConference for the cases
 // without a held conference.
-struct CellKey {
+struct CellCoordinates {
   static constexpr int32_t kAny = INT32_MIN;
   static constexpr int32_t kNoConference = INT32_MIN + 1;
   int32_t referral_month = kAny;
@@ -75,24 +75,24 @@ struct CellKey {
   int32_t domain = kAny;
   int32_t legal_framework = kAny;
 
-  friend bool operator==(const CellKey& a, const CellKey& b) {
+  friend bool operator==(const CellCoordinates& a, const CellCoordinates& b) {
     return a.referral_month == b.referral_month && a.conference_month == b.conference_month &&
            a.municipality == b.municipality && a.domain == b.domain && a.legal_framework == b.legal_framework;
   }
   template <typename H>
-  friend H AbslHashValue(H h, const CellKey& k) {
+  friend H AbslHashValue(H h, const CellCoordinates& k) {
     return H::combine(std::move(h), k.referral_month, k.conference_month, k.municipality, k.domain, k.legal_framework);
   }
 };
 
 // The cell of a referred case's profile.
-CellKey CellOf(const ProfileRow& profile);
+CellCoordinates CellOf(const ProfileRow& profile);
 
 // The dimensions a query's coarse cells keep (see the file comment).
 struct CellDimensions {
   bool conference_month = false, municipality = false, domain = false, legal_framework = false;
   static CellDimensions For(const Selection& selection);
-  CellKey Coarsen(const CellKey& cell) const;
+  CellCoordinates Coarsen(const CellCoordinates& cell) const;
   std::string Name() const;
 };
 
@@ -102,7 +102,7 @@ enum class CellFit {
   kWhole,     // every row of it passes the filters
   kBoundary,  // some may: its rows are read one by one
 };
-CellFit FitOf(const CellKey& coarse, const Selection& selection);
+CellFit FitOf(const CellCoordinates& coarse, const Selection& selection);
 
 // What a model's query cells hold: cells, and bytes of the cells' members
 // and index and of the memos.
@@ -138,7 +138,7 @@ class QueryCells {
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
   struct Cell {
-    CellKey key;
+    CellCoordinates key;
     std::vector<uint32_t> slots;
     uint64_t changed_at = 0;  // change_ when a member last changed
   };
@@ -150,7 +150,7 @@ class QueryCells {
   template <typename Tally>
   struct Memo : MemoBase {
     struct Coarse {
-      CellKey key;
+      CellCoordinates key;
       std::vector<uint32_t> cells;  // indices into cells_
       bool valid = false;           // `tallies` reflect every member
       GroupedTally<Tally> tallies;
@@ -159,9 +159,10 @@ class QueryCells {
     uint64_t seen_change = 0;  // changes up to here are reflected in `valid`
     size_t seen_cells = 0;     // cells_[0, seen_cells) are in `coarse`
     std::vector<Coarse> coarse;
-    absl::flat_hash_map<CellKey, uint32_t> index;
+    absl::flat_hash_map<CellCoordinates, uint32_t> index;
     size_t Bytes() const override {
-      size_t bytes = sizeof(*this) + coarse.capacity() * sizeof(Coarse) + index.capacity() * (sizeof(CellKey) + 8);
+      size_t bytes =
+          sizeof(*this) + coarse.capacity() * sizeof(Coarse) + index.capacity() * (sizeof(CellCoordinates) + 8);
       for (const Coarse& c : coarse) bytes += c.cells.capacity() * sizeof(uint32_t);
       return bytes;
     }
@@ -170,7 +171,7 @@ class QueryCells {
   void MarkChanged(uint32_t cell) { cells_[cell].changed_at = ++change_; }
 
   std::vector<Cell> cells_;
-  absl::flat_hash_map<CellKey, uint32_t> index_;
+  absl::flat_hash_map<CellCoordinates, uint32_t> index_;
   std::vector<uint32_t> cell_of_;      // per slot: its cell, or kNone
   std::vector<uint32_t> position_of_;  // per slot: its index in its cell's slots
   uint64_t change_ = 0;
@@ -210,7 +211,7 @@ GroupedTally<Tally> QueryCells::Reduce(const Selection& selection, std::string_v
   // Cells new since the last query, and cells changed since: their coarse
   // cells are recomputed when a query needs them whole.
   for (; memo->seen_cells < cells_.size(); ++memo->seen_cells) {
-    const CellKey coarse = dimensions.Coarsen(cells_[memo->seen_cells].key);
+    const CellCoordinates coarse = dimensions.Coarsen(cells_[memo->seen_cells].key);
     auto [found, inserted] = memo->index.try_emplace(coarse, static_cast<uint32_t>(memo->coarse.size()));
     if (inserted) memo->coarse.push_back({coarse, {}, false, {}});
     memo->coarse[found->second].cells.push_back(static_cast<uint32_t>(memo->seen_cells));

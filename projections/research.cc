@@ -204,6 +204,13 @@ absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedF
   return s;
 }
 
+void ReportPerturbation(v1::DisclosureReport* report) {
+  report->set_method("cell key");
+  report->set_ptable_version(kPtableVersion);
+  report->set_max_count_perturbation(kMaxCountPerturbation);
+  report->set_sum_rule(kSumRule);
+}
+
 v1::Suppression ToProto(Suppression s) {
   switch (s) {
     case Suppression::kPrimary:

@@ -18,6 +18,7 @@
 #include "kring/storage/readmodels.pb.h"
 #include "kring/v1/events.pb.h"
 #include "kring/v1/research.pb.h"
+#include "projections/cell_key.h"
 #include "projections/disclosure.h"
 #include "projections/engine.h"
 
@@ -45,11 +46,12 @@ inline bool ContainsKey(const google::protobuf::RepeatedField<uint64_t>& ids, ui
 // ConferenceHeld); others leave it unchanged.
 void FoldProfile(const v1::RecordedEvent& event, storage::CaseProfile& profile);
 
-// A case's profile as queries read it: 16 bytes in the dense row of every
+// A case's profile as queries read it: 24 bytes in the dense row of every
 // read model (CaseStateProjection::Row), so that a query over a million cases
 // reads a few tens of megabytes of memory in order.
 struct ProfileRow {
   static constexpr int32_t kNoDay = INT32_MIN;
+  uint64_t record_key = 0;  // the case's (cell_key.h); set by CaseStateProjection, not by ToRow
   int32_t referral_day = 0;
   int32_t conference_day = kNoDay;  // the first ConferenceHeld
   uint16_t municipality = 0;        // CBS number (four digits)
@@ -356,6 +358,15 @@ absl::StatusOr<const Model*> ModelOf(const ProjectionEngine& engine) {
   if (model == nullptr) return absl::InternalError(engine.name() + ": not the read model the query expects");
   return model;
 }
+
+// The published value of an exact count c whose units have cell key `key`
+// (PerturbCount with floor k). Only for counts disclosure control publishes.
+inline uint64_t PublishedCount(uint64_t c, const CellKey& key, const Selection& selection) {
+  return PerturbCount(c, key.sum, selection.disclosure.min_cell_size);
+}
+
+// States the cell key method and its parameters in an answer's report.
+void ReportPerturbation(v1::DisclosureReport* report);
 
 // The engine's watermark into an answer. Taken before the model is read, so
 // the answer reflects at least this much of the log.

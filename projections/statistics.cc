@@ -102,6 +102,36 @@ absl::StatusOr<KaplanMeierCurve> KaplanMeierFromCounts(const std::map<int64_t, S
   return curve;
 }
 
+absl::StatusOr<KaplanMeierCurve> KaplanMeierFromRows(std::vector<KaplanMeierRow> rows,
+                                                     const KaplanMeierOptions& options) {
+  absl::Status status = CheckOptions(options);
+  if (!status.ok()) return status;
+  KaplanMeierCurve curve;
+  double survival = 1;
+  double greenwood_sum = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    KaplanMeierRow& row = rows[i];
+    status = CheckDays(row.days);
+    if (!status.ok()) return status;
+    if (i > 0 && row.days <= rows[i - 1].days) {
+      return absl::InvalidArgumentError("rows: days must be strictly ascending");
+    }
+    if (row.events > row.at_risk) return absl::InvalidArgumentError("rows: events must not exceed at_risk");
+    const double n = static_cast<double>(row.at_risk);
+    const double d = static_cast<double>(row.events);
+    if (row.events == row.at_risk && row.events > 0) {
+      survival = 0;  // Exactly, not (n − d) / n rounded.
+    } else if (row.events > 0) {
+      survival *= (n - d) / n;
+      greenwood_sum += d / (n * (n - d));
+    }
+    row.survival = survival;
+    SetBand(greenwood_sum, options, row);
+  }
+  curve.rows = std::move(rows);
+  return curve;
+}
+
 absl::StatusOr<KaplanMeierCurve> KaplanMeier(const std::vector<SurvivalObservation>& observations,
                                              const KaplanMeierOptions& options) {
   std::map<int64_t, SurvivalCounts> counts;

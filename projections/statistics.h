@@ -114,6 +114,16 @@ struct KaplanMeierCurve {
 [[nodiscard]] absl::StatusOr<KaplanMeierCurve> KaplanMeierFromCounts(const std::map<int64_t, SurvivalCounts>& counts,
                                                                      const KaplanMeierOptions& options = {});
 
+// The curve from given rows (days ascending, each with at_risk and events;
+// censored is carried along): S and the band computed exactly as
+// KaplanMeierFromCounts does, from each row's own at_risk and events rather
+// than from counts at later times. What a published curve whose counts were
+// perturbed (cell_key.h) is computed from. INVALID_ARGUMENT for a negative
+// time, times not strictly ascending, events above at_risk, or an invalid
+// option.
+[[nodiscard]] absl::StatusOr<KaplanMeierCurve> KaplanMeierFromRows(std::vector<KaplanMeierRow> rows,
+                                                                   const KaplanMeierOptions& options = {});
+
 // The row in effect at `days` (the last row with time ≤ days), or nullopt
 // before the first row, where S = 1. After the last row the last row stays in
 // effect (S is carried forward, as lifelines and R do; past the last

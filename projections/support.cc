@@ -89,11 +89,20 @@ struct SupportTally {
   std::array<uint64_t, kMonths.size()> retention_cases{};
   std::array<ExactSum, kMonths.size()> retention_sum{};  // exact: independent of the order of the cases
   DenseCounts lapses, censorings;                        // cases by days to their lapse or censoring
+  // Cell keys (cell_key.h): of the cases, of those with a retention at each
+  // mark (also of their retention sum), and per day the sum mod 2^64 of the
+  // record keys of the cases lapsing or censored on it (DenseCounts adds in
+  // uint64_t, which wraps mod 2^64 as a cell key does).
+  CellKey cases_key;
+  std::array<CellKey, kMonths.size()> retention_keys{};
+  DenseCounts lapse_keys, censoring_keys;
 
   // Adds a case of the population (InPopulation).
   void Add(const SupportRow& c, const Parameters& p) {
     const int32_t start = c.profile.conference_day;
+    const uint64_t key = c.profile.record_key;
     ++cases;
+    cases_key.Add(key);
     // Per mark: the distance of the nearest follow-up so far, in hundredths
     // of a day, and its retention.
     std::array<int64_t, kMonths.size()> best_distance;
@@ -121,23 +130,30 @@ struct SupportTally {
     for (size_t m = 0; m < kMonths.size(); ++m) {
       if (best_distance[m] == INT64_MAX) continue;
       ++retention_cases[m];
+      retention_keys[m].Add(key);
       retention_sum[m].Add(best[m]);
     }
     if (lapse) {
       lapses.Add(*lapse);
+      lapse_keys.Add(*lapse, key);
     } else {
       censorings.Add(last);
+      censoring_keys.Add(last, key);
     }
   }
 
   void Merge(const SupportTally& o) {
     cases += o.cases;
+    cases_key.Merge(o.cases_key);
     for (size_t m = 0; m < kMonths.size(); ++m) {
       retention_cases[m] += o.retention_cases[m];
       retention_sum[m].Merge(o.retention_sum[m]);
+      retention_keys[m].Merge(o.retention_keys[m]);
     }
     lapses.Merge(o.lapses);
     censorings.Merge(o.censorings);
+    lapse_keys.Merge(o.lapse_keys);
+    censoring_keys.Merge(o.censoring_keys);
   }
   std::map<int64_t, SurvivalCounts> Survival() const {
     std::map<int64_t, SurvivalCounts> out;
@@ -157,6 +173,48 @@ bool InPopulation(const SupportRow& c, const Parameters& p) {
   return c.follow_ups.front().day <= p.end_day;
 }
 
+// The published Kaplan–Meier table (cell_key.h, docs/research.md): the exact
+// table's rows while at least k cases are at risk (a smaller risk set tells
+// too much about the few families left in it), each with its counts
+// perturbed by the cell keys of their cases — at risk as a count (floor k),
+// events and censored with floor 1 (a day with a lapse keeps one), events at
+// most the published at risk — and S and the band computed from the
+// perturbed counts. `first_hidden_day`: the first row left off (INT64_MAX
+// when none).
+absl::StatusOr<KaplanMeierCurve> PublishedCurve(const SupportTally& t, uint64_t k, int64_t* first_hidden_day) {
+  ASSIGN_OR_RETURN(const KaplanMeierCurve exact, KaplanMeierFromCounts(t.Survival()));
+  const std::map<int64_t, uint64_t> lapse_keys = t.lapse_keys.ToMap(), censoring_keys = t.censoring_keys.ToMap();
+  auto key_at = [](const std::map<int64_t, uint64_t>& keys, int64_t day) {
+    auto it = keys.find(day);
+    return it == keys.end() ? uint64_t{0} : it->second;
+  };
+  // The cell key of the cases at risk on each row's day: those lapsing or
+  // censored on it or later.
+  std::vector<uint64_t> at_risk_keys(exact.rows.size());
+  uint64_t later = 0;
+  for (size_t i = exact.rows.size(); i-- > 0;) {
+    later += key_at(lapse_keys, exact.rows[i].days) + key_at(censoring_keys, exact.rows[i].days);
+    at_risk_keys[i] = later;
+  }
+  *first_hidden_day = INT64_MAX;
+  std::vector<KaplanMeierRow> rows;
+  for (size_t i = 0; i < exact.rows.size(); ++i) {
+    const KaplanMeierRow& r = exact.rows[i];
+    if (r.at_risk < k) {
+      *first_hidden_day = r.days;
+      break;
+    }
+    KaplanMeierRow& p = rows.emplace_back();
+    p.days = r.days;
+    p.at_risk = PerturbCount(r.at_risk, at_risk_keys[i], k);
+    p.events = std::min(p.at_risk, PerturbCount(r.events, key_at(lapse_keys, r.days), 1));
+    p.censored = PerturbCount(r.censored, key_at(censoring_keys, r.days), 1);
+  }
+  return KaplanMeierFromRows(std::move(rows));
+}
+
+// Counts and the retention sums are published perturbed (cell_key.h), mean
+// retention as the perturbed sum over the perturbed count.
 absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const Selection& selection,
                   v1::SupportGroup* out) {
   out->set_suppression(ToProto(d.total(row)));
@@ -165,22 +223,20 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
     f->set_months(kMonths[m]);
     f->set_suppression(ToProto(d.cell(row, m)));
     if (d.cell(row, m) != Suppression::kNone) continue;
-    f->set_cases(t.retention_cases[m]);
-    if (t.retention_cases[m] > 0) f->set_mean_retention(t.retention_sum[m].Value() / t.retention_cases[m]);
+    const uint64_t cases = PublishedCount(t.retention_cases[m], t.retention_keys[m], selection);
+    f->set_cases(cases);
+    if (cases > 0) {
+      f->set_mean_retention(PerturbSum(t.retention_sum[m].Value(), t.retention_cases[m], t.retention_keys[m].sum) /
+                            cases);
+    }
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
-  out->set_cases(t.cases);
-  ASSIGN_OR_RETURN(const KaplanMeierCurve curve, KaplanMeierFromCounts(t.Survival()));
-  // Rows while at least k cases are at risk: a smaller risk set tells too
-  // much about the few families left in it.
-  const uint64_t k = selection.disclosure.min_cell_size;
+  out->set_cases(PublishedCount(t.cases, t.cases_key, selection));
   int64_t first_hidden_day = INT64_MAX;
+  ASSIGN_OR_RETURN(const KaplanMeierCurve curve,
+                   PublishedCurve(t, selection.disclosure.min_cell_size, &first_hidden_day));
+  if (first_hidden_day != INT64_MAX) out->set_curve_truncated(true);
   for (const KaplanMeierRow& r : curve.rows) {
-    if (r.at_risk < k) {
-      out->set_curve_truncated(true);
-      first_hidden_day = r.days;
-      break;
-    }
     v1::SurvivalRow* s = out->add_curve();
     s->set_day(static_cast<uint32_t>(r.days));
     s->set_at_risk(r.at_risk);
@@ -293,6 +349,7 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
                                 [&](const SupportTally& t, const Disclosed& d, size_t row, v1::SupportGroup* out) {
                                   return Fill(t, d, row, selection, out);
                                 }));
+  ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kSupportDefinition);
   response.set_as_of_position(request.as_of_position());
   return response;

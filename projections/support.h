@@ -41,6 +41,7 @@ struct SupportRow {
 
 class SupportProjection : public CaseStateProjection<storage::SupportCase, SupportRow> {
  public:
+  using CaseStateProjection::CaseStateProjection;
   static constexpr char kName[] = "support";
   std::string name() const override { return kName; }
   // 2: erasure ends observation by log position (not by day), retention kept

@@ -38,6 +38,10 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
                  "the master key (32 bytes or 64 hex digits, mode 0600) that wraps the per-case data keys; "
                  "without it, personal data is refused")
       ->envname("KRING_MASTER_KEY_FILE");
+  app.add_option("--cell-key-file", o.cell_key_file,
+                 "the secret of the cell key method that perturbs research figures (at least 32 bytes, no group or "
+                 "other access); empty: <data-dir>/cell-key, created at first start")
+      ->envname("KRING_CELL_KEY_FILE");
   app.add_option("--kafka-bootstrap", o.kafka.bootstrap,
                  "bootstrap servers of a real Kafka cluster; empty: embedded mock cluster")
       ->envname("KRING_KAFKA_BOOTSTRAP");

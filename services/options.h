@@ -30,6 +30,12 @@ struct ServerOptions {
   // without it, events with personal data are refused. Default: ""
   // (--master-key-file, KRING_MASTER_KEY_FILE).
   std::string master_key_file;
+  // The secret of the cell key method (projections/cell_key.h): a file of at
+  // least 32 bytes, not accessible by group or others, used whole. Replays
+  // "as of" use it too; another secret changes every published figure.
+  // Default: "" = <data_dir>/cell-key, created at first start with 32 random
+  // bytes, mode 0600 (--cell-key-file, KRING_CELL_KEY_FILE).
+  std::string cell_key_file;
   // Kafka: empty bootstrap starts the embedded cluster (--kafka-bootstrap,
   // KRING_KAFKA_BOOTSTRAP; --kafka-topic, KRING_KAFKA_TOPIC; repeated
   // --kafka-config key=value).

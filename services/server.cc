@@ -67,11 +67,22 @@ absl::Status KringServer::StartAll() {
   relay_options.on_health_change = [this](const absl::Status& health) { SetRelayHealth(health); };
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
+  // The cell key secret: the live models and their replays "as of" all
+  // derive record keys from it.
+  std::shared_ptr<const projections::CellKeySecret> secret;
+  if (options_.cell_key_file.empty()) {
+    bool created = false;
+    ASSIGN_OR_RETURN(
+        secret, projections::CellKeySecret::LoadOrCreate(options_.data_dir + "/cell-key", "--cell-key-file", &created));
+    if (created) Logger("server")->info("msg=cell_key_created file={}/cell-key", options_.data_dir);
+  } else {
+    ASSIGN_OR_RETURN(secret, projections::CellKeySecret::Load(options_.cell_key_file, "--cell-key-file"));
+  }
   const std::vector<projections::ProjectionFactory> factories = {
-      [] { return std::make_unique<projections::NetworkSizeProjection>(); },
-      [] { return std::make_unique<projections::OutcomesProjection>(); },
-      [] { return std::make_unique<projections::FunnelProjection>(); },
-      [] { return std::make_unique<projections::SupportProjection>(); },
+      [secret] { return std::make_unique<projections::NetworkSizeProjection>(secret); },
+      [secret] { return std::make_unique<projections::OutcomesProjection>(secret); },
+      [secret] { return std::make_unique<projections::FunnelProjection>(secret); },
+      [secret] { return std::make_unique<projections::SupportProjection>(secret); },
   };
   std::map<std::string, projections::LiveReadModel*> by_name;
   projections::ProjectionOptions engine_options;

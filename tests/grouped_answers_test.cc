@@ -17,6 +17,7 @@
 #include "projections/network_size.h"
 #include "projections/outcomes.h"
 #include "projections/support.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -64,7 +65,8 @@ class GroupedAnswersTest : public ::testing::Test {
   std::unique_ptr<ProjectionEngine> Rebuilt(const std::string& folder) {
     ProjectionOptions options;
     options.path = dir_.Sub(folder);
-    auto engine = ProjectionEngine::Open(options, std::make_unique<Model>(), store_.get());
+    auto engine =
+        ProjectionEngine::Open(options, std::make_unique<Model>(kring::testing::TestCellKeySecret()), store_.get());
     EXPECT_TRUE(engine.ok()) << engine.status();
     EXPECT_TRUE((*engine)->CatchUpFromStore().ok());
     return std::move(engine).value();

@@ -31,6 +31,7 @@
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
 #include "kring/v1/research.grpc.pb.h"
+#include "projections/cell_key.h"
 #include "projections/engine.h"
 #include "projections/network_size.h"
 #include "services/server.h"
@@ -103,12 +104,17 @@ v1::NetworkSizeResponse WaitForLiveModel(v1::ResearchService::Stub& stub, uint64
 }
 
 // A clean rebuild: a fresh engine filled from the store, queried directly.
-v1::NetworkSizeResponse CleanRebuild(const eventstore::EventStore& store, const std::string& path,
-                                     v1::Grouping group_by = v1::GROUPING_YEAR) {
+// The network-size answer of a fresh engine filled from `store`, with the
+// cell key secret the server created in `data_dir` (its published figures
+// are perturbed with it).
+v1::NetworkSizeResponse CleanRebuild(const eventstore::EventStore& store, const std::string& data_dir,
+                                     const std::string& path, v1::Grouping group_by = v1::GROUPING_YEAR) {
   projections::ProjectionOptions options;
   options.path = path;
-  auto engine =
-      projections::ProjectionEngine::Open(options, std::make_unique<projections::NetworkSizeProjection>(), &store);
+  auto secret = projections::CellKeySecret::Load(data_dir + "/cell-key", "cell key");
+  EXPECT_TRUE(secret.ok()) << secret.status();
+  auto engine = projections::ProjectionEngine::Open(
+      options, std::make_unique<projections::NetworkSizeProjection>(*secret), &store);
   EXPECT_TRUE(engine.ok()) << engine.status();
   EXPECT_TRUE((*engine)->CatchUpFromStore().ok());
   auto r = projections::QueryNetworkSize(**engine, AsOf(0, group_by));
@@ -253,7 +259,7 @@ TEST(OperationsTest, OnlineRebuildWhileAppendsContinueEqualsCleanRebuild) {
   EXPECT_EQ(went_back.load(), 0u) << "the watermark a query saw went back";
   EXPECT_GT(queries.load(), 0u);
   EXPECT_EQ(live.watermark().max_global_position(), head);
-  const v1::NetworkSizeResponse clean = CleanRebuild(server->store(), dir.Sub("clean"));
+  const v1::NetworkSizeResponse clean = CleanRebuild(server->store(), dir.Sub("data"), dir.Sub("clean"));
   EXPECT_TRUE(MessageDifferencer::Equals(WithoutWatermark(live), WithoutWatermark(clean)))
       << live.overall().DebugString() << "\nvs\n"
       << clean.overall().DebugString();
@@ -409,6 +415,11 @@ TEST(OperationsTest, BackupUnderLoadRestoresTheSameChainAndHistory) {
   // A kringd on the restored folder serves the same history: its live read
   // model (built from the restored store through its own Kafka) and its
   // answer as of the head equal the original's as of the backup's head.
+  // The operator keeps the cell key secret apart from the backup and puts it
+  // back (docs/operations.md, "The cell key secret"): the restored kringd then
+  // publishes the same perturbed figures.
+  fs::copy_file(dir.Sub("data/cell-key"), dir.Sub("restored/cell-key"));
+  fs::permissions(dir.Sub("restored/cell-key"), fs::perms::owner_read | fs::perms::owner_write);
   {
     testing::KringdProcess kringd(dir.Sub("restored"));
     auto restored_research = v1::ResearchService::NewStub(NewChannel(kringd.address()));

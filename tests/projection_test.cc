@@ -6,6 +6,7 @@
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
 #include "projections/network_size.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -21,6 +22,11 @@ using kring::testing::ParticipantInvitedEvent;
 
 class ProjectionTest : public ::testing::Test {
  protected:
+  // The engine's effects (exactly once, redelivery, restarts) and network
+  // size's definition are checked on exact counts computed by hand; the cell
+  // key method is tested in cell_key_test and differencing_test.
+  const projections::ExactFiguresForTesting exact_;
+
   void SetUp() override {
     eventstore::EventStoreOptions options;
     options.path = dir_.Sub("store");
@@ -37,7 +43,8 @@ class ProjectionTest : public ::testing::Test {
     options.kafka.bootstrap = bootstrap;
     options.fill_from_store = fill_from_store;
     options.fill_from_store_after = std::chrono::milliseconds(200);
-    auto engine = ProjectionEngine::Open(options, std::make_unique<NetworkSizeProjection>(), store_.get());
+    auto engine = ProjectionEngine::Open(
+        options, std::make_unique<NetworkSizeProjection>(kring::testing::TestCellKeySecret()), store_.get());
     EXPECT_TRUE(engine.ok()) << engine.status();
     return std::move(engine).value();
   }

@@ -30,6 +30,7 @@
 #include "projections/statistics.h"
 #include "projections/support.h"
 #include "synth/cohort.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -141,7 +142,8 @@ struct Model {
 
 std::vector<Model> Models() {
   std::vector<Model> models;
-  models.push_back({"network-size", [] { return std::make_unique<NetworkSizeProjection>(); },
+  models.push_back({"network-size",
+                    [] { return std::make_unique<NetworkSizeProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e) {
                       std::vector<std::string> out;
                       for (const Shape& s : Shapes()) {
@@ -151,7 +153,8 @@ std::vector<Model> Models() {
                       }
                       return out;
                     }});
-  models.push_back({"outcomes", [] { return std::make_unique<OutcomesProjection>(); },
+  models.push_back({"outcomes",
+                    [] { return std::make_unique<OutcomesProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e) {
                       std::vector<std::string> out;
                       for (const Shape& s : Shapes()) {
@@ -165,7 +168,7 @@ std::vector<Model> Models() {
                       }
                       return out;
                     }});
-  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(); },
+  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e) {
                       std::vector<std::string> out;
                       for (const Shape& s : Shapes()) {
@@ -175,7 +178,7 @@ std::vector<Model> Models() {
                       }
                       return out;
                     }});
-  models.push_back({"support", [] { return std::make_unique<SupportProjection>(); },
+  models.push_back({"support", [] { return std::make_unique<SupportProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e) {
                       std::vector<std::string> out;
                       for (const Shape& s : Shapes()) {
@@ -341,7 +344,8 @@ TEST_F(QueryCellsTest, CellAnswersEqualTheScanOfEveryRowBeforeAndAfterChanges) {
 // was filled a moment before and the case stays in the same cell.
 TEST_F(QueryCellsTest, AnEventForACaseChangesTheNextAnswerFromItsCell) {
   const std::vector<synth::SyntheticCase> cases = Append(Synthetic(63, 200, 0));
-  auto engine = OpenEngine("outcomes", [] { return std::make_unique<OutcomesProjection>(); });
+  auto engine =
+      OpenEngine("outcomes", [] { return std::make_unique<OutcomesProjection>(kring::testing::TestCellKeySecret()); });
   ASSERT_TRUE(engine->CatchUpFromStore().ok());
   v1::OutcomesRequest request;
   request.mutable_disclosure()->set_min_cell_size(5);

@@ -23,6 +23,7 @@
 #include "projections/replay.h"
 #include "projections/support.h"
 #include "synth/cohort.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring {
@@ -60,26 +61,28 @@ std::vector<Request> Requests() {
 
 std::vector<Model> Models() {
   return {
-      {"network-size", [] { return std::make_unique<projections::NetworkSizeProjection>(); },
+      {"network-size",
+       [] { return std::make_unique<projections::NetworkSizeProjection>(kring::testing::TestCellKeySecret()); },
        [](const ProjectionEngine& e) {
          std::vector<std::string> out;
          for (const auto& r : Requests<v1::NetworkSizeRequest>()) out.push_back(Answer(QueryNetworkSize(e, r)));
          return out;
        }},
-      {"outcomes", [] { return std::make_unique<projections::OutcomesProjection>(); },
+      {"outcomes",
+       [] { return std::make_unique<projections::OutcomesProjection>(kring::testing::TestCellKeySecret()); },
        [](const ProjectionEngine& e) {
          std::vector<std::string> out;
          for (const auto& r : Requests<v1::OutcomesRequest>()) out.push_back(Answer(QueryOutcomes(e, r)));
          for (const auto& r : Requests<v1::CostBenefitRequest>()) out.push_back(Answer(QueryCostBenefit(e, r)));
          return out;
        }},
-      {"funnel", [] { return std::make_unique<projections::FunnelProjection>(); },
+      {"funnel", [] { return std::make_unique<projections::FunnelProjection>(kring::testing::TestCellKeySecret()); },
        [](const ProjectionEngine& e) {
          std::vector<std::string> out;
          for (const auto& r : Requests<v1::FunnelRequest>()) out.push_back(Answer(QueryFunnel(e, r)));
          return out;
        }},
-      {"support", [] { return std::make_unique<projections::SupportProjection>(); },
+      {"support", [] { return std::make_unique<projections::SupportProjection>(kring::testing::TestCellKeySecret()); },
        [](const ProjectionEngine& e) {
          std::vector<std::string> out;
          for (const auto& r : Requests<v1::SupportRequest>()) out.push_back(Answer(QuerySupport(e, r)));

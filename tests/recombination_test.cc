@@ -26,11 +26,13 @@
 #include <vector>
 
 #include "eventstore/event_store.h"
+#include "projections/cell_key.h"
 #include "projections/engine.h"
 #include "projections/funnel.h"
 #include "projections/network_size.h"
 #include "projections/outcomes.h"
 #include "projections/support.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -458,6 +460,11 @@ std::vector<v1::Event> Events(const std::string& id, const Spec& s) {
 
 class RecombinationTest : public ::testing::Test {
  protected:
+  // The audit assumes an attacker who knows every exact relation (decision
+  // 15, docs/research.md): the answers are attacked on their exact figures,
+  // without the cell key perturbation that would blur the relations.
+  const projections::ExactFiguresForTesting exact_;
+
   void SetUp() override {
     eventstore::EventStoreOptions options;
     options.path = dir_.Sub("store");
@@ -479,7 +486,8 @@ class RecombinationTest : public ::testing::Test {
   std::unique_ptr<ProjectionEngine> Rebuilt() {
     ProjectionOptions options;
     options.path = dir_.Sub(std::string("model-") + Model::kName + std::to_string(++engines_));
-    auto engine = ProjectionEngine::Open(options, std::make_unique<Model>(), store_.get());
+    auto engine =
+        ProjectionEngine::Open(options, std::make_unique<Model>(kring::testing::TestCellKeySecret()), store_.get());
     EXPECT_TRUE(engine.ok()) << engine.status();
     EXPECT_TRUE((*engine)->CatchUpFromStore().ok());
     return std::move(engine).value();

@@ -33,6 +33,7 @@
 #include "projections/replay.h"
 #include "projections/support.h"
 #include "synth/cohort.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -170,7 +171,8 @@ const std::vector<v1::Grouping>& AllGroupings() {
 
 std::vector<ModelKind> AllModels() {
   std::vector<ModelKind> models;
-  models.push_back({"network-size", [] { return std::make_unique<NetworkSizeProjection>(); },
+  models.push_back({"network-size",
+                    [] { return std::make_unique<NetworkSizeProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -182,7 +184,8 @@ std::vector<ModelKind> AllModels() {
                       }
                       return out;
                     }});
-  models.push_back({"outcomes", [] { return std::make_unique<OutcomesProjection>(); },
+  models.push_back({"outcomes",
+                    [] { return std::make_unique<OutcomesProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -201,7 +204,7 @@ std::vector<ModelKind> AllModels() {
                       out.push_back(AnswerText(QueryOutcomes(e, WithK(filtered, 5)), clear));
                       return out;
                     }});
-  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(); },
+  models.push_back({"funnel", [] { return std::make_unique<FunnelProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -213,7 +216,7 @@ std::vector<ModelKind> AllModels() {
                       }
                       return out;
                     }});
-  models.push_back({"support", [] { return std::make_unique<SupportProjection>(); },
+  models.push_back({"support", [] { return std::make_unique<SupportProjection>(kring::testing::TestCellKeySecret()); },
                     [](const ProjectionEngine& e, bool clear) {
                       std::vector<std::string> out;
                       for (v1::Grouping g : AllGroupings()) {
@@ -271,7 +274,7 @@ class ResearchTest : public ::testing::Test {
 
   template <typename Model>
   std::unique_ptr<ProjectionEngine> Rebuilt(const std::string& folder) {
-    auto engine = OpenEngine(folder, [] { return std::make_unique<Model>(); });
+    auto engine = OpenEngine(folder, [] { return std::make_unique<Model>(kring::testing::TestCellKeySecret()); });
     EXPECT_TRUE(engine->CatchUpFromStore().ok());
     return engine;
   }
@@ -385,6 +388,9 @@ const v1::OutcomeFigure& Figure(const v1::OutcomeGroup& g, v1::OutcomeType t) {
 // 1. Each read model against a hand-made cohort
 
 TEST_F(ResearchTest, OutcomesCountReferredAndConferenceCasesPerOutcomeAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto r = QueryOutcomes(*engine, WithK(v1::OutcomesRequest(), 5));
@@ -444,6 +450,9 @@ TEST_F(ResearchTest, OutcomesCountReferredAndConferenceCasesPerOutcomeAsComputed
 }
 
 TEST_F(ResearchTest, OutcomeFiltersChangeTheCountsAsExpected) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto overall = [&](v1::OutcomesRequest request) {
@@ -505,6 +514,9 @@ TEST_F(ResearchTest, OutcomeFiltersChangeTheCountsAsExpected) {
 }
 
 TEST_F(ResearchTest, CostBenefitWithTheBuiltInModelAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   auto r = QueryCostBenefit(*engine, WithK(v1::CostBenefitRequest(), 5));
@@ -554,6 +566,9 @@ TEST_F(ResearchTest, CostBenefitWithTheBuiltInModelAsComputedByHand) {
 // A row keeps children counts in a byte; a case with more children for one
 // outcome type is counted from its state, exactly.
 TEST_F(ResearchTest, CostBenefitCountsChildrenBeyondWhatARowHolds) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   CaseSpec many;
   many.referred = CivilDay(2022, 3, 1);
   many.coordinator_after = 5;
@@ -588,6 +603,9 @@ v1::CostModel TestModel() {
 }
 
 TEST_F(ResearchTest, CostBenefitWithAQuerySuppliedModelAndInvalidModelsNamingTheField) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddOutcomeCohort();
   auto engine = Rebuilt<OutcomesProjection>("outcomes");
   v1::CostBenefitRequest request = WithK(v1::CostBenefitRequest(), 5);
@@ -639,6 +657,9 @@ TEST_F(ResearchTest, CostBenefitWithAQuerySuppliedModelAndInvalidModelsNamingThe
 //  FC  5 HOUSING, referred 2022-03-01, no coordinator, stopped:
 //     REFERRER_WITHDREW.
 TEST_F(ResearchTest, FunnelCountsStepsMediansStopReasonsAndPlanRightAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   const int coordinator[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
   const int accepted[] = {7, 7, 14, 21, 28};
   for (int i = 0; i < 10; ++i) {
@@ -772,6 +793,9 @@ class SupportTest : public ResearchTest {
 };
 
 TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddSupportCohort();
   auto engine = Rebuilt<SupportProjection>("support");
   auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
@@ -834,7 +858,57 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   EXPECT_FALSE(r->overall().has_survival_12m());
 }
 
+// The published curve is the exact table above perturbed as docs/research.md
+// says: at risk, events and censored by the cell keys of their cases, S from
+// the perturbed counts.
+TEST_F(SupportTest, KaplanMeierRowsAreTheDocumentedPerturbationOfTheExactTable) {
+  AddSupportCohort();
+  auto engine = Rebuilt<SupportProjection>("support");
+  auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const v1::SupportGroup& o = r->overall();
+  // (days to the lapse or censoring, lapse) of S0..S11, from the table above.
+  const std::vector<std::pair<int64_t, bool>> cases = {{730, false}, {730, false}, {365, true},  {183, true},
+                                                       {183, true},  {365, false}, {183, false}, {365, true},
+                                                       {90, true},   {548, true},  {730, false}, {730, true}};
+  const auto secret = kring::testing::TestCellKeySecret();
+  auto key = [&](size_t i) { return secret->CaseKey("sc-" + std::to_string(i)); };
+  uint64_t all = 0;
+  for (size_t i = 0; i < cases.size(); ++i) all += key(i);
+  EXPECT_EQ(o.cases(), PerturbCount(12, all, 5));
+  double survival = 1;
+  int row = 0;
+  for (int64_t day : {90, 183, 365, 548}) {  // day 730: 4 at risk, under k
+    uint64_t n = 0, d = 0, c = 0, kn = 0, kd = 0, kc = 0;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      if (cases[i].first < day) continue;
+      ++n;
+      kn += key(i);
+      if (cases[i].first != day) continue;
+      (cases[i].second ? d : c) += 1;
+      (cases[i].second ? kd : kc) += key(i);
+    }
+    const uint64_t n1 = PerturbCount(n, kn, 5);
+    const uint64_t d1 = d == 0 ? 0 : std::min(n1, PerturbCount(d, kd, 1));
+    const uint64_t c1 = c == 0 ? 0 : PerturbCount(c, kc, 1);
+    survival = d1 == n1 ? 0 : survival * (static_cast<double>(n1 - d1) / n1);
+    ASSERT_LT(row, o.curve_size());
+    const v1::SurvivalRow& got = o.curve(row++);
+    EXPECT_EQ(got.day(), day);
+    EXPECT_EQ(got.at_risk(), n1) << day;
+    EXPECT_EQ(got.events(), d1) << day;
+    EXPECT_EQ(got.censored(), c1) << day;
+    EXPECT_EQ(got.survival(), survival) << day;
+    if (day == 365) EXPECT_EQ(o.survival_12m(), survival);
+  }
+  EXPECT_EQ(o.curve_size(), row);
+  EXPECT_TRUE(o.curve_truncated());
+}
+
 TEST_F(SupportTest, RetentionFiguresOfALargerCohort) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   for (int copy = 0; copy < 5; ++copy) AddSupportCohort("sc" + std::to_string(copy) + "-");
   auto engine = Rebuilt<SupportProjection>("support");
   auto r = QuerySupport(*engine, WithK(v1::SupportRequest(), 5));
@@ -855,6 +929,9 @@ TEST_F(SupportTest, RetentionFiguresOfALargerCohort) {
 }
 
 TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddSupportCohort();
   auto engine = Rebuilt<SupportProjection>("support");
   // Cut-off at day 400: S0,S1,S5,S9,S10,S11 are censored at 365.
@@ -896,6 +973,9 @@ TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
 // (5+6)/2 = 5.5; p10 rank 0.9: 2 + 0.9 = 2.9; p25 rank 2.25: 3 + 0.25 = 3.25;
 // p75 rank 6.75: 7 + 0.75 = 7.75; p90 rank 8.1: 10 + 0.1 x 2 = 10.2.
 TEST_F(ResearchTest, NetworkSizeMeanMedianAndPercentilesAsComputedByHand) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   const int sizes[] = {7, 3, 12, 2, 5, 10, 4, 3, 8, 6};
   for (int i = 0; i < 10; ++i) {
     CaseSpec s;
@@ -1248,6 +1328,9 @@ std::pair<std::optional<uint64_t>, v1::Suppression> Opt(bool has, uint64_t value
 }
 
 TEST_F(DisclosureTest, ASmallCellIsSuppressedWithAComplementAndCannotBeRecomputed) {
+  // Figures computed by hand are exact: this test checks the definition, not
+  // the cell key method (cell_key_test, differencing_test).
+  const ExactFiguresForTesting exact;
   AddCohort();
   auto outcomes = Rebuilt<OutcomesProjection>("outcomes");
   auto funnel = Rebuilt<FunnelProjection>("funnel");

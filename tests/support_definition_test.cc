@@ -15,8 +15,10 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "eventstore/event_store.h"
+#include "projections/cell_key.h"
 #include "projections/engine.h"
 #include "projections/support.h"
+#include "tests/testing/cell_key_testing.h"
 #include "tests/testing/test_support.h"
 
 namespace kring::projections {
@@ -85,6 +87,10 @@ double Retention(uint32_t still, uint32_t network) { return static_cast<double>(
 
 class SupportDefinitionTest : public ::testing::Test {
  protected:
+  // The definition is checked on exact figures worked out by hand; the cell
+  // key perturbation on top is research_test's and cell_key_test's.
+  const projections::ExactFiguresForTesting exact_;
+
   void SetUp() override {
     eventstore::EventStoreOptions options;
     options.path = dir_.Sub("store");
@@ -94,7 +100,8 @@ class SupportDefinitionTest : public ::testing::Test {
     store_ = std::move(store).value();
     ProjectionOptions engine_options;
     engine_options.path = dir_.Sub("support");
-    auto engine = ProjectionEngine::Open(engine_options, std::make_unique<SupportProjection>(), store_.get());
+    auto engine = ProjectionEngine::Open(
+        engine_options, std::make_unique<SupportProjection>(kring::testing::TestCellKeySecret()), store_.get());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(engine).value();
   }
@@ -300,7 +307,8 @@ TEST_F(SupportDefinitionTest, MeanRetentionIsTheSameInAnyOrderOfCases) {
   ASSERT_TRUE(store.ok()) << store.status();
   ProjectionOptions engine_options;
   engine_options.path = other.Sub("support");
-  auto engine = ProjectionEngine::Open(engine_options, std::make_unique<SupportProjection>(), store->get());
+  auto engine = ProjectionEngine::Open(
+      engine_options, std::make_unique<SupportProjection>(kring::testing::TestCellKeySecret()), store->get());
   ASSERT_TRUE(engine.ok()) << engine.status();
   for (size_t i = retentions.size(); i-- > 0;) {
     const auto [still, network] = retentions[i];

@@ -135,7 +135,8 @@ class Result:
         watermark: {"events_applied", "max_global_position"} of the read model
             the answer reflects.
         definition: the definition the figures follow, in words.
-        disclosure: {"min_cell_size", "primary_cells", "secondary_cells"}.
+        disclosure: {"min_cell_size", "primary_cells", "secondary_cells", "method", "ptable_version",
+            "max_count_perturbation", "sum_rule"} (the cell key method; docs/research.md).
         as_of_position: as asked (0: the live read model).
         response: the protobuf response message itself.
     """
@@ -154,7 +155,9 @@ class Result:
     def __repr__(self) -> str:
         frames = ", ".join(f"{k}[{len(v)}]" for k, v in self.frames().items())
         return (f"{type(self).__name__}({frames}; events_applied={self.watermark.get('events_applied')}, "
-                f"as_of_position={self.as_of_position}, k={self.disclosure.get('min_cell_size')})")
+                f"as_of_position={self.as_of_position}, k={self.disclosure.get('min_cell_size')}, "
+                f"perturbation={self.disclosure.get('method') or 'none'} {self.disclosure.get('ptable_version') or ''}"
+                f" (counts within +-{self.disclosure.get('max_count_perturbation')}))")
 
     def _repr_html_(self) -> str:  # notebooks show the main table
         return self.table._repr_html_()

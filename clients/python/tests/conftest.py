@@ -64,10 +64,14 @@ def kring(tmp_path_factory):
     base = tmp_path_factory.mktemp("kringd")
     ready = base / "ready.json"
     log = base / "kringd.log"
+    # A fixed cell key secret: the perturbed figures are the same on every run.
+    cell_key = base / "cell-key"
+    cell_key.write_bytes(b"kring python client tests cell key secret")
+    cell_key.chmod(0o600)
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
             [kringd, "--data-dir", str(base / "data"), "--listen", "127.0.0.1:0", "--ready-file", str(ready),
-             "--log-level", "warn"],
+             "--log-level", "warn", "--cell-key-file", str(cell_key)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
     client = None
     stop_cleanly = False

@@ -145,6 +145,9 @@ def network_size_response():
     r.watermark.events_applied, r.watermark.max_global_position = 500, 510
     r.definition = "distinct non-professional attendees"
     r.disclosure.min_cell_size, r.disclosure.primary_cells, r.disclosure.secondary_cells = 10, 3, 0
+    r.disclosure.method, r.disclosure.ptable_version, r.disclosure.max_count_perturbation = \
+        "cell key", "kring-ptable-1", 2
+    r.disclosure.sum_rule = "X' = X + q * X / c"
     r.as_of_position = 510
     return r
 
@@ -175,11 +178,13 @@ def test_network_size_frames():
     assert c.loc[1, "attendees"] is pd.NA and math.isnan(c.loc[1, "share"])
 
     assert res.watermark == {"events_applied": 500, "max_global_position": 510}
-    assert res.disclosure == {"min_cell_size": 10, "primary_cells": 3, "secondary_cells": 0}
+    assert res.disclosure == {"min_cell_size": 10, "primary_cells": 3, "secondary_cells": 0,
+                              "method": "cell key", "ptable_version": "kring-ptable-1",
+                              "max_count_perturbation": 2, "sum_rule": "X' = X + q * X / c"}
     assert res.definition.startswith("distinct") and res.as_of_position == 510
     assert list(res.frames()) == ["table", "histogram", "composition"]
     assert repr(res) == ("NetworkSizeResult(table[3], histogram[3], composition[2]; events_applied=500, "
-                         "as_of_position=510, k=10)")
+                         "as_of_position=510, k=10, perturbation=cell key kring-ptable-1 (counts within +-2))")
 
 
 def test_empty_answer_is_typed():

@@ -60,14 +60,22 @@ class DisclosureControl(_message.Message):
     def __init__(self, min_cell_size: _Optional[int] = ...) -> None: ...
 
 class DisclosureReport(_message.Message):
-    __slots__ = ("min_cell_size", "primary_cells", "secondary_cells")
+    __slots__ = ("min_cell_size", "primary_cells", "secondary_cells", "method", "ptable_version", "max_count_perturbation", "sum_rule")
     MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
     PRIMARY_CELLS_FIELD_NUMBER: _ClassVar[int]
     SECONDARY_CELLS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PTABLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_COUNT_PERTURBATION_FIELD_NUMBER: _ClassVar[int]
+    SUM_RULE_FIELD_NUMBER: _ClassVar[int]
     min_cell_size: int
     primary_cells: int
     secondary_cells: int
-    def __init__(self, min_cell_size: _Optional[int] = ..., primary_cells: _Optional[int] = ..., secondary_cells: _Optional[int] = ...) -> None: ...
+    method: str
+    ptable_version: str
+    max_count_perturbation: int
+    sum_rule: str
+    def __init__(self, min_cell_size: _Optional[int] = ..., primary_cells: _Optional[int] = ..., secondary_cells: _Optional[int] = ..., method: _Optional[str] = ..., ptable_version: _Optional[str] = ..., max_count_perturbation: _Optional[int] = ..., sum_rule: _Optional[str] = ...) -> None: ...
 
 class ReadModelWatermark(_message.Message):
     __slots__ = ("events_applied", "max_global_position")
