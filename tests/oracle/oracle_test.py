@@ -63,7 +63,7 @@ class Server:
     def start(self) -> None:
         ready = self.base / "ready.json"
         args = [self.kringd, "--data-dir", str(self.base / "data"), "--listen", "127.0.0.1:0",
-                "--ready-file", str(ready), "--log-level", "warn"]
+                "--ready-file", str(ready), "--log-level", "info"]
         master = self.base / "master.key"
         master.write_bytes(bytes(range(100, 132)))
         master.chmod(0o600)
@@ -241,3 +241,13 @@ def test_the_cohort_reaches_the_edges_it_is_built_for(world):
     for t in ("outcome_recorded", "follow_up_recorded", "conference_held", "participant_invited",
               "cost_recorded", "coordinator_assigned", "case_referred"):
         assert t in types, f"no retraction of {t}"
+
+
+def test_the_server_log_names_no_case_of_the_cohort(world):
+    """Case ids are personal data: never in a log line (CONVENTIONS), whatever
+    the research RPCs, erasures and exports the test asked for."""
+    text = world["server"].log.read_text(errors="replace")
+    assert "msg=serving" in text, "kringd logged nothing at info level"
+    ids = set(world["log"]["case_id"])
+    leaked = sorted(i for i in ids if i in text)
+    assert not leaked, f"{len(leaked)} case ids in kringd's log, e.g. {leaked[:3]}"
