@@ -16,7 +16,8 @@ definitions (docs/read-models.md, docs/research.md and the lead's decisions):
 - erasure before a follow-up (phase 2: follow-ups recorded after the case's
   PersonalDataErased, some back-dated before it);
 - cases referred in December with conferences in January; two conferences in
-  one case (in a few, the second recorded later but dated before the first); zero non-professional attendees; attendees never invited (central
+  one case (in a few, the second recorded later but dated before the
+  first); zero non-professional attendees; attendees never invited (central
   persons named only in the referral; a coordinator whose assignment was
   retracted); retractions of outcomes, follow-ups, conferences, invitations,
   costs, coordinator assignments and a referral;
