@@ -99,8 +99,37 @@ class CaseWriter:
         return self.add(occurred_at, "event_retracted", {"retracted_event_id": event_id, "reason": reason})
 
 
-def build() -> tuple[list[dict], list[dict], list[str]]:
-    """Returns (phase 1 lines, phase 2 lines, case ids to erase in between)."""
+def clamp_offset(secret: bytes | None, first_serial: int, k: int = 10) -> int:
+    """How many serials to skip so that the eleven cases ORC-K-… from there,
+    ten lapsing on one day and one censored later, make a Kaplan-Meier row
+    whose perturbed events exceed its perturbed at-risk under `secret`
+    (decisions D17: events are clamped to the at-risk). 0 without a secret."""
+    if secret is None:
+        return 0
+    import hashlib
+    import hmac
+
+    def key(serial: int) -> int:
+        digest = hmac.new(secret, f"case:ORC-K-{serial:05d}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big")
+
+    def p(cell: int) -> int:
+        i = cell >> 56
+        return -2 if i < 16 else -1 if i < 64 else 0 if i < 192 else 1 if i < 240 else 2
+
+    for offset in range(1000):
+        keys = [key(first_serial + offset + j) for j in range(11)]
+        at_risk = max(k, 11 + p(sum(keys) % (1 << 64)))
+        events = max(1, 10 + p(sum(keys[:10]) % (1 << 64)))
+        if events > at_risk:
+            return offset
+    raise ValueError("no offset gives a clamped Kaplan-Meier row")
+
+
+def build(secret: bytes | None = None) -> tuple[list[dict], list[dict], list[str]]:
+    """Returns (phase 1 lines, phase 2 lines, case ids to erase in between).
+    `secret`: the cell-key secret the cohort is asked under (it only chooses
+    the case ids of the clamp cluster, see clamp_offset)."""
     phase1: list[dict] = []
     phase2: list[dict] = []
     erase: list[str] = []
@@ -132,7 +161,8 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
                   invite_central: bool = False, uninvited_central_attends: bool = True,
                   recorded_costs: str = "", phase2_followups: list[tuple[int, int, int]] | None = None,
                   erase_it: bool = False, rejected_first: bool = False, same_day_pair: bool = False,
-                  followup_before_conference: bool = False, backdated_second: bool = False) -> None:
+                  followup_before_conference: bool = False, backdated_second: bool = False,
+                  municipality: str = "") -> None:
         """A case from referral to follow-ups.
 
         followups: (days after the first conference, active supporters among
@@ -143,7 +173,7 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
         w = new_case(kind)
         domain = DOMAINS[dom_index % len(DOMAINS)]
         framework = FRAMEWORKS[(i // 2) % len(FRAMEWORKS)]
-        municipality = MUNICIPALITIES[(i + dom_index) % len(MUNICIPALITIES)]
+        municipality = municipality or MUNICIPALITIES[(i + dom_index) % len(MUNICIPALITIES)]
         measures = ["PROTECTION_MEASURE_OTS"] if domain == "DOMAIN_YOUTH_PROTECTION" and i % 3 != 2 else []
         if december:
             ref_day = dt.date(year, 12, 10 + (i % 15))
@@ -395,11 +425,18 @@ def build() -> tuple[list[dict], list[dict], list[str]]:
         ev = referral(w, dt.date(2023, 7, 7), DOMAINS[0], FRAMEWORKS[0], MUNICIPALITIES[0], [], ["cp"])
         w.retract(ts(dt.date(2023, 7, 8)), ev, "wrong case")
         phase1.extend(w.lines)
+    # A municipality of its own (GM0200): eleven cases, ten lapsing on day 183
+    # and one censored at 365, with ids chosen so that under the test's secret
+    # the perturbed events of day 183 exceed its perturbed at-risk (clamped).
+    serial += clamp_offset(secret, serial + 1)
+    for i in range(11):
+        full_case("K", i, year=2024, month=4, dom_index=1, municipality="GM0200",
+                  followups=[(183, 1)] if i < 10 else [(183, 5), (365, 5)])
     return phase1, phase2, erase
 
 
-def write(out_dir: Path) -> tuple[Path, Path, list[str]]:
-    phase1, phase2, erase = build()
+def write(out_dir: Path, secret: bytes | None = None) -> tuple[Path, Path, list[str]]:
+    phase1, phase2, erase = build(secret)
     out_dir.mkdir(parents=True, exist_ok=True)
     p1 = out_dir / "phase1.ndjson"
     p2 = out_dir / "phase2.ndjson"

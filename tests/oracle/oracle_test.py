@@ -120,7 +120,7 @@ def world(tmp_path_factory):
     server = Server(base)
     server.start()
     try:
-        p1, p2, erase = cohort.write(base / "cohort")
+        p1, p2, erase = cohort.write(base / "cohort", None if MODE == "exact" else SECRET)
         append(server, p1)
         p1_head = head(server)
         for case_id in erase:
@@ -235,6 +235,13 @@ def test_the_cohort_reaches_the_edges_it_is_built_for(world):
         ties.setdefault((u.time, u.lapsed), 0)
         ties[(u.time, u.lapsed)] += 1
     assert max(ties.values()) >= 5, "no ties in Kaplan-Meier times"
+    if MODE != "exact":
+        # A Kaplan-Meier row whose perturbed events exceed its perturbed at-risk (clamped, D17).
+        ck = oracle.CellKey(SECRET, 10)
+        cluster = [u for u in sc if u.facts.municipality == "GM0200"]
+        at_risk = ck.count([oracle.case_label(u.facts) for u in cluster if u.time >= 183]).published
+        events = ck.km_count([oracle.case_label(u.facts) for u in cluster if u.time == 183 and u.lapsed])
+        assert at_risk is not None and events > at_risk, "no Kaplan-Meier row with events clamped to the at-risk"
     retracted = world["log"][world["log"]["type"] == "event_retracted"]
     ids = {p["retracted_event_id"] for p in retracted["payload"]}
     types = set(world["log"][world["log"]["event_id"].isin(ids)]["type"])
