@@ -175,10 +175,7 @@ TEST_F(CellKeyFileTest, TheDefaultFileIsCreatedOnceWith32RandomBytesMode0600AndT
 class CellKeyModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;
-    auto store = eventstore::EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
     for (int i = 0; i < 40; ++i) {

@@ -38,10 +38,7 @@ constexpr int kDays = 400;
 class DifferencingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;
-    auto store = eventstore::EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
     // 0 to 3 referrals a day, domains in a fixed irregular pattern: many

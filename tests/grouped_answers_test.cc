@@ -46,10 +46,7 @@ std::vector<v1::Event> CaseEvents(const std::string& id, const std::string& muni
 class GroupedAnswersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;
-    auto store = eventstore::EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
     // GM0363: five cases with a conference; GM0599: five referred cases

@@ -210,10 +210,7 @@ synth::CohortOptions Synthetic(uint64_t seed, size_t cases, double correction_sh
 class QueryCellsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;
-    auto store = EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
   }

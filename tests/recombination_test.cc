@@ -466,10 +466,7 @@ class RecombinationTest : public ::testing::Test {
   const projections::ExactFiguresForTesting exact_;
 
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;
-    auto store = EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
   }

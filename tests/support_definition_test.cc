@@ -92,10 +92,7 @@ class SupportDefinitionTest : public ::testing::Test {
   const projections::ExactFiguresForTesting exact_;
 
   void SetUp() override {
-    eventstore::EventStoreOptions options;
-    options.path = dir_.Sub("store");
-    options.sync = false;  // figures, not durability, are tested here
-    auto store = eventstore::EventStore::Open(options);
+    auto store = kring::testing::OpenUnsyncedStore(dir_.Sub("store"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
     ProjectionOptions engine_options;
@@ -300,10 +297,7 @@ TEST_F(SupportDefinitionTest, MeanRetentionIsTheSameInAnyOrderOfCases) {
 
   // A second store holding the same cases' events in the reverse order.
   testing::TempDir other;
-  eventstore::EventStoreOptions options;
-  options.path = other.Sub("store");
-  options.sync = false;
-  auto store = eventstore::EventStore::Open(options);
+  auto store = kring::testing::OpenUnsyncedStore(other.Sub("store"));
   ASSERT_TRUE(store.ok()) << store.status();
   ProjectionOptions engine_options;
   engine_options.path = other.Sub("support");

@@ -280,6 +280,13 @@ std::vector<ConsumedEvent> ConsumeTopic(const std::string& bootstrap, const std:
   return out;
 }
 
+absl::StatusOr<std::unique_ptr<eventstore::EventStore>> OpenUnsyncedStore(const std::string& path) {
+  eventstore::EventStoreOptions options;
+  options.path = path;
+  options.sync = false;
+  return eventstore::EventStore::Open(options);
+}
+
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {

@@ -31,6 +31,10 @@ class TempDir {
   std::string path_;
 };
 
+// An event store at `path` that does not sync its writes: for tests of
+// figures, not of durability.
+absl::StatusOr<std::unique_ptr<eventstore::EventStore>> OpenUnsyncedStore(const std::string& path);
+
 // The names of the regular files under `dir` (recursively) whose bytes
 // contain `needle`: where a planted secret may have leaked to.
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
