@@ -10,9 +10,8 @@ figure with oracle.py's independent computation from the exported events.
 Binaries: $KRING_KRINGD and $KRING_KRINGCTL (ctest sets them). Nothing is
 skipped: a missing binary, flag or figure fails the test.
 
-$KRING_ORACLE_MODE=exact (development only) starts kringd without
---cell-key-file and expects no perturbation; the default, "cellkey", is what
-ctest runs.
+kringd runs with a known cell key secret (--cell-key-file), and the oracle
+perturbs its exact figures with it (docs/research.md, the cell key method).
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ import oracle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = bytes(range(1, 33)) + b"kring-oracle-test-secret"  # 56 bytes, SYNTHETIC
-MODE = os.environ.get("KRING_ORACLE_MODE", "cellkey")
 
 
 def binary(env: str) -> str:
@@ -68,11 +66,10 @@ class Server:
         master.write_bytes(bytes(range(100, 132)))
         master.chmod(0o600)
         args += ["--master-key-file", str(master)]
-        if MODE != "exact":
-            key = self.base / "cell-key"
-            key.write_bytes(SECRET)
-            key.chmod(0o600)
-            args += ["--cell-key-file", str(key)]
+        key = self.base / "cell-key"
+        key.write_bytes(SECRET)
+        key.chmod(0o600)
+        args += ["--cell-key-file", str(key)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -120,7 +117,7 @@ def world(tmp_path_factory):
     server = Server(base)
     server.start()
     try:
-        p1, p2, erase = cohort.write(base / "cohort", None if MODE == "exact" else SECRET)
+        p1, p2, erase = cohort.write(base / "cohort", SECRET)
         append(server, p1)
         p1_head = head(server)
         for case_id in erase:
@@ -174,10 +171,9 @@ def ask(world, model: str, r: oracle.Request) -> tuple[dict, oracle.Mismatches]:
     server: Server = world["server"]
     out = server.ctl("research", model, *r.kringctl_args(model), "--format", "json")
     answer = json.loads(out.stdout)
-    secret = None if MODE == "exact" else SECRET
-    expected = oracle.expected_answer(world["log"], model, r, secret, world["cost_model"])
+    expected = oracle.expected_answer(world["log"], model, r, SECRET, world["cost_model"])
     m = oracle.compare(expected, answer, r.k)
-    oracle.check_report(answer, m, r.k, perturbed=secret is not None)
+    oracle.check_report(answer, m, r.k, perturbed=True)
     if r.as_of:
         if oracle._num(answer.get("as_of_position", 0)) != r.as_of:
             m.add("as_of_position", f"expected {r.as_of}, server {answer.get('as_of_position')}")
@@ -235,13 +231,12 @@ def test_the_cohort_reaches_the_edges_it_is_built_for(world):
         ties.setdefault((u.time, u.lapsed), 0)
         ties[(u.time, u.lapsed)] += 1
     assert max(ties.values()) >= 5, "no ties in Kaplan-Meier times"
-    if MODE != "exact":
-        # A Kaplan-Meier row whose perturbed events exceed its perturbed at-risk (clamped, D17).
-        ck = oracle.CellKey(SECRET, 10)
-        cluster = [u for u in sc if u.facts.municipality == "GM0200"]
-        at_risk = ck.count([oracle.case_label(u.facts) for u in cluster if u.time >= 183]).published
-        events = ck.km_count([oracle.case_label(u.facts) for u in cluster if u.time == 183 and u.lapsed])
-        assert at_risk is not None and events > at_risk, "no Kaplan-Meier row with events clamped to the at-risk"
+    # A Kaplan-Meier row whose perturbed events exceed its perturbed at-risk (clamped, D17).
+    ck = oracle.CellKey(SECRET, 10)
+    cluster = [u for u in sc if u.facts.municipality == "GM0200"]
+    at_risk = ck.count([oracle.case_label(u.facts) for u in cluster if u.time >= 183]).published
+    events = ck.km_count([oracle.case_label(u.facts) for u in cluster if u.time == 183 and u.lapsed])
+    assert at_risk is not None and events > at_risk, "no Kaplan-Meier row with events clamped to the at-risk"
     retracted = world["log"][world["log"]["type"] == "event_retracted"]
     ids = {p["retracted_event_id"] for p in retracted["payload"]}
     types = set(world["log"][world["log"]["event_id"].isin(ids)]["type"])
