@@ -32,8 +32,13 @@ for role in partner researcher auditor operator; do
 done
 # The master key that wraps the per-case data keys: readable by its owner only.
 (umask 077 && head -c 32 /dev/urandom >"$DATA_DIR/master.key")
+# The cell key secret that perturbs the research figures (docs/research.md):
+# fixed here, so that the demo prints the same figures on every run. A real
+# installation keeps a random one (docs/operations.md, "The cell key secret").
+(umask 077 && printf 'kring demo cell key secret: SYNTHETIC, never for real data' >"$DATA_DIR/cell.key")
 "$BUILD_DIR/services/kringd" --data-dir "$DATA_DIR/store" --listen 127.0.0.1:0 --ready-file "$READY" \
-  --identities "$DATA_DIR/identities" --master-key-file "$DATA_DIR/master.key" >"$LOG" 2>&1 &
+  --identities "$DATA_DIR/identities" --master-key-file "$DATA_DIR/master.key" \
+  --cell-key-file "$DATA_DIR/cell.key" >"$LOG" 2>&1 &
 KRINGD=$!
 stop_server() {
   if kill -0 "$KRINGD" 2>/dev/null; then
