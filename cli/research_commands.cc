@@ -272,7 +272,7 @@ void PrintHeader(const char* title, const char* read_model, const v1::ReadModelW
                                   " events applied, up to position ", w.max_global_position());
   if (as_of) absl::StrAppend(&line, " | as of position ", as_of);
   absl::StrAppend(&line, " | disclosure: k = ", d.min_cell_size(), ", ", d.primary_cells() + d.secondary_cells(),
-                  " cells suppressed (", d.primary_cells(), " primary, ", d.secondary_cells(), " secondary)");
+                  " figures suppressed (", d.primary_cells(), " primary, ", d.secondary_cells(), " secondary)");
   if (!d.method().empty()) {
     absl::StrAppend(&line, " | ", d.method(), " perturbation (", d.ptable_version(), "): counts within +-",
                     d.max_count_perturbation(), ", sums ", d.sum_rule());
