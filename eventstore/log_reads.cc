@@ -14,6 +14,33 @@
 #include "kring/storage/eventstore.pb.h"
 
 namespace kring::eventstore {
+namespace {
+
+// A forward iterator over the stored events of positions [from, to], set up
+// for a bulk scan (ScanAll, ScanChunks): read-ahead, and no filling of the
+// block cache, which would only evict what point reads need. Held by pointer:
+// the read options point into `upper`.
+struct BulkScan {
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+std::unique_ptr<BulkScan> OpenBulkScan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, GlobalPosition from,
+                                       GlobalPosition to) {
+  auto scan = std::make_unique<BulkScan>();
+  scan->ro.readahead_size = 2 << 20;
+  scan->upper = BigEndian64(to.value() + 1);
+  scan->upper_slice = rocksdb::Slice(scan->upper);
+  if (to.value() != UINT64_MAX) scan->ro.iterate_upper_bound = &scan->upper_slice;
+  scan->ro.fill_cache = false;
+  scan->it.reset(db->NewIterator(scan->ro, cf));
+  scan->it->Seek(BigEndian64(from.value()));
+  return scan;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCase(const CaseId& case_id, StreamVersion from,
                                                                     size_t max_count) const {
@@ -51,20 +78,15 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCaseLocked(const 
 
 absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const {
   ASSIGN_OR_RETURN(auto lock, LockDb());
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = 2 << 20;
-  const std::string upper = BigEndian64(to.value() + 1);
-  rocksdb::Slice upper_slice(upper);
-  if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
-  ro.fill_cache = false;  // a bulk scan would only evict what point reads need
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  const std::unique_ptr<BulkScan> scan = OpenBulkScan(db_.get(), events_cf_, from, to);
+  rocksdb::Iterator* it = scan->it.get();
   // Parsing into an arena, reset every so many events, spares the allocator
   // most of the work of a long scan.
   constexpr size_t kEventsPerArena = 1024;
   google::protobuf::Arena arena;
   v1::RecordedEvent* event = nullptr;
   size_t parsed = 0;
-  for (it->Seek(BigEndian64(from.value())); it->Valid(); it->Next()) {
+  for (; it->Valid(); it->Next()) {
     if (parsed++ % kEventsPerArena == 0) {
       arena.Reset();
       event = google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena);
@@ -83,13 +105,8 @@ absl::Status EventStore::ScanChunks(GlobalPosition from, GlobalPosition to, size
                                     const ChunkFn& fn) const {
   if (max_events == 0) return absl::InvalidArgumentError("event store: max_events must be at least 1");
   ASSIGN_OR_RETURN(auto lock, LockDb());
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = 2 << 20;
-  const std::string upper = BigEndian64(to.value() + 1);
-  rocksdb::Slice upper_slice(upper);
-  if (to.value() != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
-  ro.fill_cache = false;  // as ScanAll
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  const std::unique_ptr<BulkScan> scan = OpenBulkScan(db_.get(), events_cf_, from, to);
+  rocksdb::Iterator* it = scan->it.get();
   // The chunk's messages live in an arena and are parsed into again for the
   // next chunk, so their strings keep their capacity (the characters of a
   // long string are allocated one by one even in an arena). What a parse
@@ -116,7 +133,7 @@ absl::Status EventStore::ScanChunks(GlobalPosition from, GlobalPosition to, size
       arena.Reset();
     }
   };
-  for (it->Seek(BigEndian64(from.value())); it->Valid() && more; it->Next()) {
+  for (; it->Valid() && more; it->Next()) {
     if (chunk.size() == pool.size()) pool.push_back(google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena));
     v1::RecordedEvent* event = pool[chunk.size()];
     if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
