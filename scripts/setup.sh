@@ -16,6 +16,9 @@ KRING_APT_PACKAGES=(
   # A real Apache Kafka broker for the end-to-end tests runs on Java; its jars
   # come from Maven Central (tests/kafka/kafka-broker.sh).
   openjdk-17-jre-headless maven
+  # Metrics: prometheus-cpp for kringd's /metrics endpoint; the Prometheus
+  # server (and its promtool) for the scrape test and the alerting rules.
+  prometheus-cpp-dev prometheus
 )
 
 missing=()
