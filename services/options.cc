@@ -53,6 +53,10 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
                  "— keeps secrets such as sasl.password out of the process list)")
       ->envname("KRING_KAFKA_CONFIG")
       ->delimiter(';');
+  app.add_flag("--embedded-kafka-in-production", o.embedded_kafka_in_production,
+               "with --identities (production mode), run on the embedded cluster anyway: in memory, keeps only the "
+               "newest ~5 MiB per partition, readable without credentials by any local Kafka client")
+      ->envname("KRING_EMBEDDED_KAFKA_IN_PRODUCTION");
   app.add_option("--embedded-partitions", o.kafka.embedded_partitions, "partitions of the embedded cluster's topic")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -102,6 +106,18 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       ->envname("KRING_MIN_FREE_MIB")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
+  int64_t max_relay_lag_s = o.max_relay_lag.count();
+  int64_t max_read_model_lag_s = o.max_read_model_lag.count();
+  app.add_option("--max-relay-lag-seconds", max_relay_lag_s,
+                 "health: the relay is NOT_SERVING once an unpublished event has waited longer than this")
+      ->envname("KRING_MAX_RELAY_LAG_SECONDS")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--max-read-model-lag-seconds", max_read_model_lag_s,
+                 "health: a read model is NOT_SERVING once an event it has not applied has waited longer than this")
+      ->envname("KRING_MAX_READ_MODEL_LAG_SECONDS")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   app.add_option("--ready-file", o.ready_file, "write a JSON file with addresses once ready")
       ->envname("KRING_READY_FILE");
   app.add_option("--shutdown-timeout-ms", shutdown_ms, "graceful shutdown budget")->capture_default_str();
@@ -123,6 +139,13 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     }
     o.kafka.client_config[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  if (!o.auth.identities_file.empty() && o.kafka.bootstrap.empty() && !o.embedded_kafka_in_production) {
+    return absl::InvalidArgumentError(
+        "--kafka-bootstrap: required in production mode (--identities is set). Without it kringd would run on the "
+        "embedded Kafka cluster, which is in memory, keeps only the newest ~5 MiB per partition and serves the whole "
+        "log to any local Kafka client without credentials. Give real brokers, or --embedded-kafka-in-production to "
+        "run on the embedded cluster anyway");
+  }
   o.validation.max_batch_events = max_batch_events;
   o.validation.max_batch_bytes = max_batch_bytes;
   absl::CivilDay floor;
@@ -133,6 +156,8 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   o.validation.occurred_at_floor = absl::FromCivil(floor, absl::UTCTimeZone());
   o.validation.clock_skew = absl::Seconds(clock_skew_s);
   o.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
+  o.max_relay_lag = std::chrono::seconds(max_relay_lag_s);
+  o.max_read_model_lag = std::chrono::seconds(max_read_model_lag_s);
   o.min_free_bytes = min_free_mib << 20;
   o.max_connection_idle = std::chrono::milliseconds(idle_ms);
   return o;

@@ -40,6 +40,13 @@ struct ServerOptions {
   // KRING_KAFKA_BOOTSTRAP; --kafka-topic, KRING_KAFKA_TOPIC; repeated
   // --kafka-config key=value).
   bus::KafkaOptions kafka;
+  // Production mode (an identities file is set) refuses to start on the
+  // embedded cluster: it is in memory, keeps only the newest ~5 MiB per
+  // partition, and serves the whole log to any local Kafka client without
+  // credentials. This flag runs it anyway (a demo, a trial); every start then
+  // logs a warning and status says so. Default: false
+  // (--embedded-kafka-in-production, KRING_EMBEDDED_KAFKA_IN_PRODUCTION).
+  bool embedded_kafka_in_production = false;
   // Limits on one append batch (--max-batch-events, --max-batch-bytes) and
   // the occurred_at window (--occurred-at-floor, --clock-skew-seconds).
   eventstore::ValidationOptions validation;
@@ -79,6 +86,13 @@ struct ServerOptions {
   // How long a SIGTERM shutdown waits for in-flight RPCs and for Kafka to
   // confirm the outbox. Default: 15 s (--shutdown-timeout-ms).
   std::chrono::milliseconds shutdown_timeout{15000};
+  // Health (services/health.h): the relay turns NOT_SERVING once the
+  // earliest event it has not published has waited longer than
+  // max_relay_lag; a read model once the earliest event it has not applied
+  // has waited longer than max_read_model_lag. Defaults: 60 s each
+  // (--max-relay-lag-seconds, --max-read-model-lag-seconds).
+  std::chrono::seconds max_relay_lag{60};
+  std::chrono::seconds max_read_model_lag{60};
   // spdlog level. Default: "info" (--log-level, KRING_LOG_LEVEL).
   std::string log_level = "info";
   // Tests only (no flag): the event store's clock (EventStoreOptions::clock).

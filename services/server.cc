@@ -56,6 +56,14 @@ absl::Status KringServer::StartAll() {
     ASSIGN_OR_RETURN(embedded_kafka_,
                      bus::EmbeddedKafka::Start(kafka.embedded_brokers, kafka.topic, kafka.embedded_partitions));
     kafka.bootstrap = embedded_kafka_->bootstrap();
+    if (!auth_->development_mode()) {
+      // Only with --embedded-kafka-in-production (options.cc refuses it
+      // otherwise), or an in-process server built without flags.
+      Logger("server")->warn(
+          "msg=embedded_kafka_in_production bootstrap={} detail=\"the embedded cluster is in memory, keeps only the "
+          "newest ~5 MiB per partition and serves the log to any local Kafka client without credentials\"",
+          kafka.bootstrap);
+    }
   }
   kafka_bootstrap_ = kafka.bootstrap;
 
@@ -64,7 +72,7 @@ absl::Status KringServer::StartAll() {
   // The embedded cluster starts empty: publish the whole log again; workers
   // skip what they have applied.
   relay_options.republish_from_start = embedded;
-  relay_options.on_health_change = [this](const absl::Status& health) { SetRelayHealth(health); };
+  relay_options.on_health_change = [this](const absl::Status&) { PokeMonitor(); };
   ASSIGN_OR_RETURN(relay_, bus::OutboxRelay::Start(store_.get(), relay_options));
 
   // The cell key secret: the live models and their replays "as of" all
@@ -153,13 +161,8 @@ absl::Status KringServer::StartAll() {
     return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options_.listen));
   }
   address_ = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(port);
-  grpc_->GetHealthCheckService()->SetServingStatus(true);
-  WatchIngestHealth();
-  {
-    std::lock_guard<std::mutex> lock(relay_health_mu_);
-    health_ = grpc_->GetHealthCheckService();
-  }
-  SetRelayHealth(relay_->Health());
+  grpc_->GetHealthCheckService()->SetServingStatus(true);  // "" (liveness)
+  StartHealthMonitor();
   Logger("server")->info(
       "msg=serving grpc={} tls={} mutual_tls={} development_mode={} personal_data_sealing={} kafka_bootstrap={} "
       "topic={} embedded_kafka={} data_dir={}",
@@ -168,30 +171,46 @@ absl::Status KringServer::StartAll() {
   return WriteReadyFile();
 }
 
-// Ingest health follows the store's write health: NOT_SERVING while appends
-// are refused (disk full, failed write), SERVING again once they resume. The
-// overall "" status stays SERVING meanwhile: reads, research and audit still
-// work, and a probe that restarted or drained the process on "" would not
-// free any space (docs/operations.md, "Failure modes").
-void KringServer::WatchIngestHealth() {
+// The named statuses (services/health.h). Ingest health follows the store's
+// write health: NOT_SERVING while appends are refused (disk full, failed
+// write). The overall "" status (liveness) stays SERVING meanwhile: reads,
+// research and audit still work, and a probe that restarted or drained the
+// process on "" would not free any space (docs/operations.md, "Health").
+void KringServer::StartHealthMonitor() {
+  HealthOptions health_options;
+  health_options.max_relay_lag = options_.max_relay_lag;
+  health_options.max_read_model_lag = options_.max_read_model_lag;
+  HealthInputs inputs;
+  eventstore::EventStore* store = store_.get();
+  inputs.head = [store] { return store->Head().value(); };
+  inputs.store = [store]() -> absl::Status {
+    const eventstore::WriteHealth h = store->write_health();
+    if (h.ok()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat(eventstore::WriteHealthName(h.state), ": ", h.reason));
+  };
+  bus::OutboxRelay* relay = relay_.get();
+  inputs.relay_confirmed = [relay] { return relay->Confirmed().value(); };
+  inputs.relay_producer = [relay] { return relay->Health(); };
+  for (const auto& [name, model] : read_models_) {
+    projections::LiveReadModel* m = model.get();
+    inputs.read_models.push_back({name, [m] { return m->engine()->watermark().max_global_position; }});
+  }
   grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
-  store_->WatchWriteHealth([health](const eventstore::WriteHealth& h) {
-    health->SetServingStatus(kIngestServiceName, h.ok());
-    Logger("server")->info("msg=ingest_health serving={} state={}", h.ok(), eventstore::WriteHealthName(h.state));
+  inputs.publish = [health](const std::string& service, bool serving) { health->SetServingStatus(service, serving); };
+  monitor_ = std::make_unique<HealthMonitor>(health_options, std::move(inputs));
+  {
+    std::lock_guard<std::mutex> lock(monitor_mu_);
+    poke_ = monitor_.get();
+  }
+  store_->WatchWriteHealth([this](const eventstore::WriteHealth& h) {
+    Logger("server")->info("msg=store_write_health state={}", eventstore::WriteHealthName(h.state));
+    PokeMonitor();
   });
 }
 
-void KringServer::SetRelayHealth(const absl::Status& health) {
-  std::lock_guard<std::mutex> lock(relay_health_mu_);
-  if (health.ok() != relay_health_.ok()) {
-    if (health.ok()) {
-      Logger("server")->info("msg=relay_health serving=true");
-    } else {
-      Logger("server")->warn("msg=relay_health serving=false status=\"{}\"", health.ToString());
-    }
-  }
-  relay_health_ = health;
-  if (health_ != nullptr) health_->SetServingStatus(kRelayHealthName, health.ok());
+void KringServer::PokeMonitor() {
+  std::lock_guard<std::mutex> lock(monitor_mu_);
+  if (poke_ != nullptr) poke_->Poke();
 }
 
 absl::Status KringServer::WriteReadyFile() const {
@@ -216,9 +235,10 @@ void KringServer::Shutdown() {
   log->info("msg=shutting_down");
   if (store_) store_->WatchWriteHealth(nullptr);
   {
-    std::lock_guard<std::mutex> lock(relay_health_mu_);
-    health_ = nullptr;  // the relay's thread may still report until it stops
+    std::lock_guard<std::mutex> lock(monitor_mu_);
+    poke_ = nullptr;  // the relay's thread may still report until it stops
   }
+  monitor_.reset();  // before the services it reads go away
   if (grpc_) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
     ingest_->BeginShutdown();

@@ -28,6 +28,7 @@
 #include "security/auth.h"
 #include "security/key_store.h"
 #include "services/audit_service.h"
+#include "services/health.h"
 #include "services/ingest_service.h"
 #include "services/operations_service.h"
 #include "services/options.h"
@@ -50,22 +51,21 @@ class KringServer {
 
   void Shutdown();
 
-  // The health-checking service name whose status follows the event store's
-  // write health (EventStore::write_health).
-  static constexpr const char* kIngestServiceName = "kring.v1.IngestService";
-  // The health-checking service name whose status follows the outbox relay's
-  // health (OutboxRelay::Health): NOT_SERVING while it cannot create its
-  // Kafka producer. Appends go on meanwhile (the outbox holds the events).
-  static constexpr const char* kRelayHealthName = "kring.relay";
+  // The health statuses and lags as last evaluated (services/health.h).
+  HealthSnapshot health() const { return monitor_->Snapshot(); }
+  // True when this process runs the embedded Kafka cluster (no
+  // --kafka-bootstrap).
+  bool embedded_kafka() const { return embedded_kafka_ != nullptr; }
+  // True when it does so in production mode (--embedded-kafka-in-production):
+  // the log is readable there without credentials.
+  bool embedded_kafka_unauthenticated() const { return embedded_kafka_ != nullptr && !auth_->development_mode(); }
 
  private:
   explicit KringServer(ServerOptions options) : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::Status WriteReadyFile() const;
-  void WatchIngestHealth();
-  // Records the relay's health and, once the gRPC server runs, publishes it
-  // as kRelayHealthName. Called by the relay's thread and after start-up.
-  void SetRelayHealth(const absl::Status& health);
+  // Starts the health monitor that publishes every named status.
+  void StartHealthMonitor();
 
   const ServerOptions options_;
   std::unique_ptr<security::Authenticator> auth_;
@@ -84,9 +84,12 @@ class KringServer {
   std::string address_;
   std::string kafka_bootstrap_;
   bool shut_down_ = false;
-  std::mutex relay_health_mu_;
-  absl::Status relay_health_;                            // guarded by relay_health_mu_
-  grpc::HealthCheckServiceInterface* health_ = nullptr;  // guarded by relay_health_mu_; set once serving
+  std::unique_ptr<HealthMonitor> monitor_;
+  // The monitor, for callbacks that may come before it exists or after it
+  // stops (the relay's and the store's threads).
+  std::mutex monitor_mu_;
+  HealthMonitor* poke_ = nullptr;  // guarded by monitor_mu_
+  void PokeMonitor();
 };
 
 }  // namespace kring::services

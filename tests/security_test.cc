@@ -678,15 +678,26 @@ TEST(KringdSecurityTest, KringctlTokensOverTlsFromAppendToErasureAndTheAccessLog
   WriteFile(dir.Sub("master.key"), std::string(32, 'k'));
 
   // Not on a non-loopback address without TLS.
-  const auto refused =
-      testing::RunCommand(absl::StrCat(KRING_KRINGD_PATH, " --data-dir ", dir.Sub("x"),
-                                       " --listen 0.0.0.0:0 --identities ", dir.Sub("identities"), " 2>&1"));
+  const auto refused = testing::RunCommand(
+      absl::StrCat(KRING_KRINGD_PATH, " --data-dir ", dir.Sub("x"),
+                   " --listen 0.0.0.0:0 --embedded-kafka-in-production --identities ", dir.Sub("identities"), " 2>&1"));
   EXPECT_EQ(WEXITSTATUS(refused.status), 1);
   EXPECT_NE(refused.output.find("--listen: 0.0.0.0:0 is not a loopback address"), std::string::npos) << refused.output;
 
+  // Production mode (identities) does not start on the embedded cluster
+  // unless told to: it would serve the log without credentials.
+  const auto embedded = testing::RunCommand(
+      absl::StrCat(KRING_KRINGD_PATH, " --data-dir ", dir.Sub("y"), " --identities ", dir.Sub("identities"), " 2>&1"));
+  EXPECT_EQ(WEXITSTATUS(embedded.status), 2);
+  EXPECT_NE(embedded.output.find("--kafka-bootstrap: required in production mode"), std::string::npos)
+      << embedded.output;
+  EXPECT_NE(embedded.output.find("--embedded-kafka-in-production"), std::string::npos) << embedded.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("y"))) << "a refused start changes nothing";
+
   testing::KringdProcess kringd(
-      dir.Sub("data"), {"--identities", dir.Sub("identities"), "--tls-cert", certs + "/server.pem", "--tls-key",
-                        certs + "/server.key", "--master-key-file", dir.Sub("master.key")});
+      dir.Sub("data"),
+      {"--identities", dir.Sub("identities"), "--embedded-kafka-in-production", "--tls-cert", certs + "/server.pem",
+       "--tls-key", certs + "/server.key", "--master-key-file", dir.Sub("master.key")});
   const auto as = [&](const std::string& role, const std::string& args) {
     return testing::RunCommand(absl::StrCat(kringctl, " --server ", kringd.address(), " --tls-ca ", certs,
                                             "/ca.pem --token-file ", token_files.at(role), " ", args, " 2>&1"));

@@ -27,7 +27,8 @@ def secured(tmp_path_factory):
     ready, log = base / "ready.json", base / "kringd.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen([kringd, "--data-dir", str(base / "data"), "--listen", "127.0.0.1:0",
-                                 "--ready-file", str(ready), "--identities", str(identities)],
+                                 "--ready-file", str(ready), "--identities", str(identities),
+                                 "--embedded-kafka-in-production"],
                                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
