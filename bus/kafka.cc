@@ -4,10 +4,55 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status.h"
 
 namespace kring::bus {
+
+namespace {
+
+spdlog::level::level_enum LevelOf(int syslog_severity) {
+  if (syslog_severity <= 3) return spdlog::level::err;  // emerg, alert, crit, err
+  if (syslog_severity == 4) return spdlog::level::warn;
+  if (syslog_severity <= 6) return spdlog::level::info;  // notice, info
+  return spdlog::level::debug;
+}
+
+void Log(int severity, const std::string& facility, const std::string& text) {
+  Logger("kafka")->log(LevelOf(severity), "msg=librdkafka facility={} text=\"{}\"", EscapeLogValue(facility),
+                       EscapeLogValue(text));
+}
+
+class LogEvents : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override { LogKafkaEvent(event); }
+};
+LogEvents log_events;
+
+// For the embedded cluster's C handle.
+void LogFromC(const rd_kafka_t*, int level, const char* facility, const char* text) { Log(level, facility, text); }
+
+}  // namespace
+
+void LogKafkaEvent(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_LOG:
+      Log(event.severity(), event.fac(), event.str());
+      break;
+    case RdKafka::Event::EVENT_ERROR:
+      Logger("kafka")->log(event.fatal() ? spdlog::level::err : spdlog::level::warn,
+                           "msg=kafka_error error={} fatal={} text=\"{}\"", RdKafka::err2str(event.err()),
+                           event.fatal(), EscapeLogValue(event.str()));
+      break;
+    default:
+      break;
+  }
+}
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& options,
                                                         const std::map<std::string, std::string>& settings) {
@@ -20,6 +65,9 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& opti
     return absl::OkStatus();
   };
   if (auto s = set("bootstrap.servers", options.bootstrap); !s.ok()) return s;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&log_events), err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka: cannot set the log callback: ", err));
+  }
   for (const auto& [k, v] : settings) {
     if (auto s = set(k, v); !s.ok()) return s;
   }
@@ -41,6 +89,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedKafka>> EmbeddedKafka::Start(int brokers,
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The handle only hosts the mock cluster; it never produces.
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+  rd_kafka_conf_set_log_cb(conf, LogFromC);
   kafka->handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (kafka->handle_ == nullptr) {
     rd_kafka_conf_destroy(conf);
@@ -54,9 +103,73 @@ absl::StatusOr<std::unique_ptr<EmbeddedKafka>> EmbeddedKafka::Start(int brokers,
     return absl::InternalError(absl::StrCat("embedded kafka: cannot create topic: ", rd_kafka_err2str(e)));
   }
   kafka->bootstrap_ = rd_kafka_mock_cluster_bootstraps(kafka->mock_);
+  kafka->topic_ = topic;
+  kafka->partitions_ = partitions;
   Logger("bus")->info("msg=embedded_kafka_started bootstrap={} topic={} partitions={} brokers={}", kafka->bootstrap_,
                       topic, partitions, brokers);
   return kafka;
+}
+
+absl::StatusOr<int> ProbeBrokers(const KafkaOptions& options, std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, MakeConf(options, {}));
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  if (!producer) return absl::UnavailableError(absl::StrCat("kafka: cannot create a client: ", err));
+  RdKafka::Metadata* raw = nullptr;
+  const RdKafka::ErrorCode e = producer->metadata(false, nullptr, &raw, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("kafka: no metadata from ", options.bootstrap, ": ", RdKafka::err2str(e)));
+  }
+  return static_cast<int>(metadata->brokers()->size());
+}
+
+absl::StatusOr<uint64_t> EmbeddedKafka::CompleteFrom() const {
+  KafkaOptions options;
+  options.bootstrap = bootstrap_;
+  ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf,
+                   MakeConf(options, {{"group.id", "kring.embedded-probe"}, {"enable.auto.commit", "false"}}));
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) return absl::InternalError(absl::StrCat("embedded kafka: cannot create a consumer: ", err));
+  uint64_t complete_from = 1;
+  for (int p = 0; p < partitions_; ++p) {
+    int64_t low = 0, high = 0;
+    if (RdKafka::ErrorCode e = consumer->query_watermark_offsets(topic_, p, &low, &high, 5000);
+        e != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("embedded kafka: watermarks of partition ", p, ": ", RdKafka::err2str(e)));
+    }
+    if (low == 0 || low >= high) continue;  // nothing dropped here
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, p, low));
+    std::vector<RdKafka::TopicPartition*> assignment = {tp.get()};
+    consumer->assign(assignment);
+    std::unique_ptr<RdKafka::Message> first;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      first.reset(consumer->consume(100));
+      if (first->err() == RdKafka::ERR_NO_ERROR) break;
+    }
+    consumer->unassign();
+    if (first->err() != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("embedded kafka: cannot read the first message of partition ", p, ": ", first->errstr()));
+    }
+    uint64_t position = 0;
+    if (const RdKafka::Headers* headers = first->headers(); headers != nullptr) {
+      const RdKafka::Headers::Header header = headers->get_last(kHeaderGlobalPosition);
+      if (header.value() != nullptr) {
+        (void)absl::SimpleAtoi(std::string(static_cast<const char*>(header.value()), header.value_size()), &position);
+      }
+    }
+    if (position == 0) {
+      return absl::DataLossError(
+          absl::StrCat("embedded kafka: the first message of partition ", p, " has no ", kHeaderGlobalPosition));
+    }
+    complete_from = std::max(complete_from, position);
+  }
+  consumer->close();
+  return complete_from;
 }
 
 EmbeddedKafka::~EmbeddedKafka() {

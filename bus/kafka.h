@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,12 +38,21 @@ struct KafkaOptions {
   std::map<std::string, std::string> client_config;
 };
 
+// Writes one librdkafka log or error event to the "kafka" spdlog logger
+// (level from its syslog severity; text escaped). MakeConf's configurations
+// route every event here; a client that installs its own event_cb calls it.
+void LogKafkaEvent(RdKafka::Event& event);
+
 // Builds a librdkafka configuration with bootstrap servers, `settings` and the
-// extra properties; fails naming a property librdkafka refused, or an extra
+// extra properties, logging through LogKafkaEvent; fails naming a property librdkafka refused, or an extra
 // property that would override one of `settings` (acks, idempotence, group
 // and offset handling are what exactly-once in effect rests on).
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaOptions& options,
                                                         const std::map<std::string, std::string>& settings);
+
+// Asks the cluster for its metadata once: the number of brokers it lists, or
+// UNAVAILABLE saying why no answer came within `timeout` (kringctl status).
+absl::StatusOr<int> ProbeBrokers(const KafkaOptions& options, std::chrono::milliseconds timeout);
 
 // librdkafka's mock cluster, running in this process on loopback. Any Kafka
 // client can connect to bootstrap(). It keeps nothing across restarts.
@@ -55,6 +65,13 @@ class EmbeddedKafka {
   EmbeddedKafka& operator=(const EmbeddedKafka&) = delete;
 
   const std::string& bootstrap() const { return bootstrap_; }
+  // The mock cluster keeps only the newest ~5 MiB (or 100,000 message sets)
+  // of each partition and drops older ones (librdkafka hard-codes this).
+  // Returns the first log position from which the topic holds every event it
+  // was sent: 1 while no partition has dropped anything, else the largest
+  // position at the start of a partition that has. Reads each partition's
+  // low watermark and the kring-global-position header of its first message.
+  absl::StatusOr<uint64_t> CompleteFrom() const;
   // For fault injection in tests (rdkafka_mock.h).
   rd_kafka_mock_cluster_s* mock() const { return mock_; }
 
@@ -63,6 +80,8 @@ class EmbeddedKafka {
   rd_kafka_s* handle_ = nullptr;
   rd_kafka_mock_cluster_s* mock_ = nullptr;
   std::string bootstrap_;
+  std::string topic_;
+  int partitions_ = 0;
 };
 
 }  // namespace kring::bus

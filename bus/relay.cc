@@ -102,14 +102,8 @@ class OutboxRelay::Producer : public RdKafka::DeliveryReportCb, public RdKafka::
   }
 
   void event_cb(RdKafka::Event& event) override {
-    if (event.type() == RdKafka::Event::EVENT_ERROR) {
-      if (event.fatal()) {
-        Logger("relay")->error("msg=producer_fatal error=\"{}\"", event.str());
-        failed_ = true;
-      } else {
-        Logger("relay")->warn("msg=kafka_error error=\"{}\"", event.str());
-      }
-    }
+    LogKafkaEvent(event);
+    if (event.type() == RdKafka::Event::EVENT_ERROR && event.fatal()) failed_ = true;
   }
 
  private:

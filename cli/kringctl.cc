@@ -31,7 +31,9 @@
 #include "cli/console.h"
 #include "cli/ops_commands.h"
 #include "cli/research_commands.h"
+#include "cli/status_command.h"
 #include "cli/token.h"
+#include "common/version.h"
 
 namespace {
 
@@ -249,6 +251,7 @@ int ResolveConnectOptions(const std::string& token_file, ConnectOptions* connect
 int main(int argc, char** argv) {
   CLI::App app{"kringctl: command-line client of a Kring server"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("kringctl ") + kring::Version());
   ConnectOptions connect;
   std::string token_file;
   app.add_option("--server", connect.server, "kringd gRPC address")->envname("KRING_SERVER")->capture_default_str();
@@ -303,6 +306,10 @@ int main(int argc, char** argv) {
   token_new_cmd->add_option("--append-to", token.append_to,
                             "append the line to this identities file (created with mode 0600 if missing)");
 
+  bool status_json = false;
+  auto* status_cmd = app.add_subcommand("status", "what the server is doing: head, store, Kafka, read models, health");
+  status_cmd->add_flag("--json", status_json, "print the status as one JSON object");
+
   const client::OpsCommands ops(app, &connect);     // [ops] rebuild, backup, restore, erase, rotate-master-key
   client::AuditCommands audit(app, connect);        // [audit] case show, tail, verify, export, access-log
   client::ResearchCommands research(app, connect);  // research …, network-size
@@ -315,6 +322,7 @@ int main(int argc, char** argv) {
   if (token_new_cmd->parsed()) return RunTokenNew(token);
   if (int code = ResolveConnectOptions(token_file, &connect); code != 0) return code;
   if (std::optional<int> exit_code = ops.Run()) return *exit_code;
+  if (status_cmd->parsed()) return client::RunStatus(connect, status_json);
   if (cohort_cmd->parsed()) {
     cohort.connect = connect;
     return RunCohort(cohort);

@@ -97,8 +97,8 @@ void HealthMonitor::Evaluate() {
     for (size_t i = 0; i < inputs_.read_models.size(); ++i) {
       const std::string& name = inputs_.read_models[i].name;
       snap.read_models.push_back(lag_of(name, applied[i]));
-      services.push_back(
-          FollowerHealth(absl::StrCat(kReadModelHealthPrefix, name), snap.read_models.back(), options_.max_read_model_lag));
+      services.push_back(FollowerHealth(absl::StrCat(kReadModelHealthPrefix, name), snap.read_models.back(),
+                                        options_.max_read_model_lag));
       if (!services.back().serving && research.serving) {
         research = {kResearchHealthName, false, absl::StrCat("read model ", name, " lags")};
       }
@@ -120,8 +120,8 @@ void HealthMonitor::Evaluate() {
   clock_.Forget(slowest);
 
   for (const ServiceHealth& s : services) {
-    auto before = std::find_if(published_.begin(), published_.end(),
-                               [&](const ServiceHealth& p) { return p.name == s.name; });
+    auto before =
+        std::find_if(published_.begin(), published_.end(), [&](const ServiceHealth& p) { return p.name == s.name; });
     if (before != published_.end() && before->serving == s.serving) continue;
     if (s.serving) {
       Logger("server")->info("msg=health service={} serving=true", s.name);

@@ -10,7 +10,7 @@
 int main(int argc, char** argv) {
   auto options = kring::services::ParseServerOptions(argc, argv);
   if (!options.ok()) {
-    if (options.status().code() == absl::StatusCode::kCancelled) {  // --help
+    if (options.status().code() == absl::StatusCode::kCancelled) {  // --help, --version
       std::cout << options.status().message();
       return 0;
     }
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   kring::SetLogLevel(options->log_level);
+  kring::SetLogFormat(options->log_format);
 
   // Every thread started from here on inherits the blocked signals, so only
   // sigwait below sees them.

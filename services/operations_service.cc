@@ -419,6 +419,17 @@ grpc::ServerUnaryReactor* OperationsService::ErasePersonalData(grpc::CallbackSer
   return reactor;
 }
 
+grpc::ServerUnaryReactor* OperationsService::GetStatus(grpc::CallbackServerContext* context,
+                                                       const v1::GetStatusRequest* /*request*/,
+                                                       v1::GetStatusResponse* response) {
+  auto* reactor = new UnaryReactor();
+  absl::Status allowed = auth_->Authorize(*context, security::Role::kOperator).status();
+  if (allowed.ok() && !status_source_) allowed = absl::UnavailableError("status: the server is starting");
+  if (allowed.ok()) *response = status_source_();
+  reactor->Finish(ToGrpc(allowed));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* OperationsService::RotateMasterKey(grpc::CallbackServerContext* context,
                                                              const v1::RotateMasterKeyRequest* request,
                                                              v1::RotateMasterKeyResponse* response) {

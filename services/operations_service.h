@@ -1,5 +1,7 @@
 // OperationsService: operators' work on a running server (proto/kring/v1/
 // audit.proto).
+//   GetStatus what the process is doing (KringServer::Status): head, store,
+//            Kafka and relay, read models, health.
 //   Rebuild  rebuilds a read model online (projections/read_model.h) on a
 //            thread of its own, streaming RebuildProgress about once a second
 //            and a last message with done=true once the rebuilt model has
@@ -19,6 +21,7 @@
 // before the event store and read models close.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -50,6 +53,11 @@ class OperationsService final : public v1::OperationsService::CallbackService {
         eraser_(store, keys) {}
   ~OperationsService() override { Shutdown(); }
 
+  // The process's status (KringServer::Status); set before serving.
+  void SetStatusSource(std::function<v1::GetStatusResponse()> source) { status_source_ = std::move(source); }
+
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context, const v1::GetStatusRequest* request,
+                                      v1::GetStatusResponse* response) override;
   grpc::ServerWriteReactor<v1::RebuildProgress>* Rebuild(grpc::CallbackServerContext* context,
                                                          const v1::RebuildRequest* request) override;
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context, const v1::BackupRequest* request,
@@ -86,6 +94,7 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   const security::Authenticator* const auth_;
   security::KeyStore* const keys_;
   const std::string data_dir_;
+  std::function<v1::GetStatusResponse()> status_source_;
   Eraser eraser_;  // the erasures themselves (see ErasePersonalData in audit.proto)
   std::mutex backup_mu_;
   std::set<std::string> backups_running_;  // staging folders of backups in flight; guarded by backup_mu_

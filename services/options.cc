@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 
 namespace kring::services {
 
@@ -125,10 +126,17 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       ->envname("KRING_LOG_LEVEL")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", o.log_format, "text (key=value lines) or json (one object per line)")
+      ->envname("KRING_LOG_FORMAT")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.set_version_flag("--version", absl::StrCat("kringd ", Version()));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     return absl::CancelledError(app.help());
+  } catch (const CLI::CallForVersion&) {
+    return absl::CancelledError(absl::StrCat("kringd ", Version(), "\n"));
   } catch (const CLI::ParseError& e) {
     return absl::InvalidArgumentError(e.what());
   }

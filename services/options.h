@@ -95,13 +95,21 @@ struct ServerOptions {
   std::chrono::seconds max_read_model_lag{60};
   // spdlog level. Default: "info" (--log-level, KRING_LOG_LEVEL).
   std::string log_level = "info";
+  // "text" (key=value lines) or "json" (one object per line; common/log.h).
+  // Default: "text" (--log-format, KRING_LOG_FORMAT).
+  std::string log_format = "text";
+  // Tests only (no flag): turns off the read models' fill from the store
+  // (ProjectionOptions::fill_from_store), so that they depend on Kafka
+  // alone. Default: true.
+  bool fill_from_store = true;
   // Tests only (no flag): the event store's clock (EventStoreOptions::clock).
   // Default: unset, the system clock.
   std::function<absl::Time()> clock;
 };
 
-// Parses argv and the environment (flags win). Returns the message to print
-// and exit code 0 for --help; INVALID_ARGUMENT naming the flag otherwise.
+// Parses argv and the environment (flags win). Returns CANCELLED with the
+// message to print and exit code 0 for --help and --version;
+// INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv);
 
 }  // namespace kring::services

@@ -95,6 +95,7 @@ absl::Status KringServer::StartAll() {
   std::map<std::string, projections::LiveReadModel*> by_name;
   projections::ProjectionOptions engine_options;
   engine_options.kafka = kafka;
+  engine_options.fill_from_store = options_.fill_from_store;
   for (const auto& factory : factories) {
     projections::LiveReadModelOptions model_options;
     model_options.dir = options_.data_dir + "/projections";
@@ -127,6 +128,7 @@ absl::Status KringServer::StartAll() {
   research_models.support = by_name.at(projections::SupportProjection::kName);
   research_ = std::make_unique<ResearchService>(research_models, auth_.get());
   operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(), options_.data_dir);
+  operations_->SetStatusSource([this] { return Status(); });
   // An erasure that a crash interrupted is finished before anyone can read
   // or append (services/erasure.h). Should that fail, the case's key already
   // opens nothing; the server serves, and a repeated erasure finishes it.

@@ -51,6 +51,9 @@ class KringServer {
 
   void Shutdown();
 
+  // What this process is doing, for OperationsService.GetStatus and
+  // `kringctl status` (services/server_status.cc).
+  v1::GetStatusResponse Status() const;
   // The health statuses and lags as last evaluated (services/health.h).
   HealthSnapshot health() const { return monitor_->Snapshot(); }
   // True when this process runs the embedded Kafka cluster (no

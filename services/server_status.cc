@@ -1,0 +1,88 @@
+// KringServer::Status: what `kringctl status` shows (docs/operations.md,
+// "Status"), gathered from the store, the relay, the read models and the
+// health monitor's last evaluation.
+#include <sys/statvfs.h>
+
+#include "common/version.h"
+#include "services/server.h"
+
+namespace kring::services {
+
+namespace {
+
+constexpr std::chrono::milliseconds kKafkaProbeTimeout{2000};
+
+void FillStore(const eventstore::EventStore& store, const std::string& data_dir, uint64_t min_free_bytes,
+               v1::StoreStatus* out) {
+  const eventstore::WriteHealth health = store.write_health();
+  out->set_writable(health.ok());
+  out->set_write_state(eventstore::WriteHealthName(health.state));
+  out->set_reason(health.reason);
+  struct statvfs fs {};
+  if (statvfs(data_dir.c_str(), &fs) == 0) {
+    out->set_disk_free_bytes(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);
+    out->set_disk_total_bytes(static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
+  }
+  out->set_min_free_bytes(min_free_bytes);
+}
+
+}  // namespace
+
+v1::GetStatusResponse KringServer::Status() const {
+  v1::GetStatusResponse status;
+  status.set_version(Version());
+  for (const char* role : {"ingest", "relay", "projections", "query"}) status.add_roles(role);
+  const HealthSnapshot health = monitor_->Snapshot();
+  status.set_head_position(store_->Head().value());
+  FillStore(*store_, options_.data_dir, options_.min_free_bytes, status.mutable_store());
+
+  v1::KafkaStatus* kafka = status.mutable_kafka();
+  kafka->set_bootstrap(kafka_bootstrap_);
+  kafka->set_topic(options_.kafka.topic);
+  kafka->set_embedded(embedded_kafka());
+  kafka->set_embedded_unauthenticated(embedded_kafka_unauthenticated());
+  if (embedded_kafka_) {
+    absl::StatusOr<uint64_t> complete_from = embedded_kafka_->CompleteFrom();
+    if (complete_from.ok()) kafka->set_embedded_complete_from(*complete_from);
+  }
+  bus::KafkaOptions probe = options_.kafka;
+  probe.bootstrap = kafka_bootstrap_;
+  absl::StatusOr<int> brokers = bus::ProbeBrokers(probe, kKafkaProbeTimeout);
+  kafka->set_reachable(brokers.ok());
+  if (brokers.ok()) {
+    kafka->set_brokers(static_cast<uint32_t>(*brokers));
+  } else {
+    kafka->set_error(std::string(brokers.status().message()));
+  }
+  kafka->set_published_position(relay_->Confirmed().value());
+  kafka->set_producer_ok(relay_->Health().ok());
+  if (health.relay) {
+    kafka->set_relay_lag_events(health.relay->events);
+    kafka->set_relay_lag_seconds(health.relay->seconds);
+  }
+
+  for (const Lag& lag : health.read_models) {
+    v1::ReadModelStatus* model = status.add_read_models();
+    model->set_name(lag.name);
+    model->set_applied_position(lag.position);
+    model->set_lag_events(lag.events);
+    model->set_lag_seconds(lag.seconds);
+    const auto it = read_models_.find(lag.name);
+    if (it != read_models_.end()) {
+      model->set_events_applied(it->second->engine()->watermark().events_applied);
+      model->set_rebuilding(it->second->rebuilding());
+    }
+    for (const ServiceHealth& s : health.services) {
+      if (s.name == kReadModelHealthPrefix + lag.name) model->set_serving(s.serving);
+    }
+  }
+  for (const ServiceHealth& s : health.services) {
+    v1::HealthStatus* h = status.add_health();
+    h->set_service(s.name);
+    h->set_serving(s.serving);
+    h->set_reason(s.reason);
+  }
+  return status;
+}
+
+}  // namespace kring::services
