@@ -261,7 +261,7 @@ def test_backup_script_refuses_bad_settings_and_keeps_every_backup_when_the_back
     folder.mkdir()
     assert run_backup(kringd, folder, keep=1).returncode == 0
     (first,) = list(folder.iterdir())
-    for keep in ("0", "-1", "two", ""):
+    for keep in ("0", "-1", "two", "1x"):
         r = run_backup(kringd, folder, keep=keep)
         assert r.returncode == 2 and "KRING_BACKUP_KEEP" in r.stderr, (keep, r.stderr)
     r = run_backup(kringd, tmp_path / "missing", keep=1)
