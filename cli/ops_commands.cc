@@ -400,7 +400,7 @@ int OpsCommands::Args::RunRestore() const {
     std::printf("%-16s %llu\n", "head position", static_cast<unsigned long long>(head.value()));
     std::printf("%-16s %s\n", "head hash", head_hash.c_str());
     std::printf("%-16s %llu\n", "events verified", static_cast<unsigned long long>(chain.events_verified));
-    std::printf("%-16s %s\n", "chain", chain.ok ? "verifies" : "DOES NOT VERIFY");
+    std::printf("%-16s %s\n", "chain", ok ? "verifies" : "DOES NOT VERIFY");
     std::printf("%-16s %s\n", "keys", keys_restored ? "restored" : "not in the backup");
     if (access_log_entries) {
       std::printf("%-16s %llu entries, %s\n", "access log", static_cast<unsigned long long>(*access_log_entries),

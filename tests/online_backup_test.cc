@@ -177,10 +177,10 @@ TEST(OnlineBackupTest, BackupWhileAppendingRestoresKeysThatOpenEveryCaseAndAnAcc
   }
 
   // Restore with the binary, into a new data folder.
-  const Kringctl restored = RunKringctl(
-      absl::StrCat("restore --from ", dir.Sub("backup"), " --data-dir ", dir.Sub("restored"),
-                   " --expect-head-hash ", Hex(backup.head_hash()), " --json"),
-      dir.path());
+  const Kringctl restored =
+      RunKringctl(absl::StrCat("restore --from ", dir.Sub("backup"), " --data-dir ", dir.Sub("restored"),
+                               " --expect-head-hash ", Hex(backup.head_hash()), " --json"),
+                  dir.path());
   ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
   const nlohmann::json j = nlohmann::json::parse(restored.out);
   EXPECT_EQ(j["verified"], true);
