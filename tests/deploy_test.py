@@ -199,7 +199,7 @@ def test_the_units_let_kringd_and_the_backup_write_the_documented_backup_folder(
         assert target in writable, f"{unit}: ProtectSystem=strict makes {target} read-only"
     # The documented backup commands write under that folder.
     for doc in (DEPLOY / "README.md", ROOT / "docs" / "operations.md"):
-        for m in re.finditer(r"kringctl backup --to (\S+)", doc.read_text()):
+        for m in re.finditer(r"kringctl backup --to (/\S+)", doc.read_text()):
             assert m.group(1).startswith(target + "/"), f"{doc}: {m.group(0)}"
 
 
@@ -242,6 +242,7 @@ def test_backup_script_writes_dated_backups_and_keeps_the_newest(kringd, tmp_pat
     folder = tmp_path / "backups"
     folder.mkdir()
     (folder / "notes").mkdir()  # not a backup: never removed
+    (folder / "2000-01-01T000000.000Z").mkdir()  # named like one, the oldest, but holds no backup: kept
     made = []
     for _ in range(4):
         r = run_backup(kringd, folder, keep=2)
@@ -253,20 +254,22 @@ def test_backup_script_writes_dated_backups_and_keeps_the_newest(kringd, tmp_pat
         assert (Path(path) / "events" / "CURRENT").is_file()
     assert made == sorted(made) and len(set(made)) == 4, made
     left = sorted(p.name for p in folder.iterdir())
-    assert left == sorted(made[-2:] + ["notes"]), left
+    assert left == sorted(made[-2:] + ["notes", "2000-01-01T000000.000Z"]), left
 
 
 def test_backup_script_refuses_bad_settings_and_keeps_every_backup_when_the_backup_fails(kringd, tmp_path):
     folder = tmp_path / "backups"
     folder.mkdir()
-    assert run_backup(kringd, folder, keep=1).returncode == 0
-    (first,) = list(folder.iterdir())
+    for _ in range(2):
+        assert run_backup(kringd, folder, keep=2).returncode == 0
+    made = sorted(folder.iterdir())
+    assert len(made) == 2
     for keep in ("0", "-1", "two", "1x"):
         r = run_backup(kringd, folder, keep=keep)
         assert r.returncode == 2 and "KRING_BACKUP_KEEP" in r.stderr, (keep, r.stderr)
     r = run_backup(kringd, tmp_path / "missing", keep=1)
     assert r.returncode == 2 and "KRING_BACKUP_DIR" in r.stderr, r.stderr
-    # kringd unreachable: the backup fails, and retention removes nothing.
+    # kringd unreachable: the backup fails, and retention (keep 1 of the 2) removes nothing.
     r = run_backup("127.0.0.1:1", folder, keep=1)
     assert r.returncode != 0
-    assert list(folder.iterdir()) == [first]
+    assert sorted(folder.iterdir()) == made
