@@ -5,7 +5,9 @@
 //    access log grows restores (with the kringctl binary) into a data folder
 //    on which a new kringd opens every sealed personal part of every case in
 //    the backup (auditor ReadCase), and whose access log chain verifies and
-//    ends at the entry the backup reported.
+//    ends at the entry the backup reported;
+//  - a backup of an older kringd (the event store's checkpoint itself)
+//    still restores.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -222,6 +224,34 @@ TEST(OnlineBackupTest, BackupWhileAppendingRestoresKeysThatOpenEveryCaseAndAnAcc
   EXPECT_EQ(log.entries(0).sequence(), backup.access_log_entries());
   EXPECT_EQ(log.entries(0).hash(), backup.access_log_head_hash());
   EXPECT_EQ(kringd.Terminate(), 0);
+}
+
+// A backup of an older kringd is the event store's checkpoint itself (no
+// events/ folder): kringctl restore still restores it, without keys or
+// access log.
+TEST(OnlineBackupTest, RestoreStillTakesABackupOfAnOlderKringdThatHoldsOnlyTheEvents) {
+  testing::TempDir dir;
+  GlobalPosition head;
+  {
+    auto store = testing::OpenUnsyncedStore(dir.Sub("events"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Append(testing::Batch("old-case-1", testing::SomeEvents(5))).ok());
+    auto checkpoint = (*store)->Checkpoint(dir.Sub("old-backup"));
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    head = *checkpoint;
+  }
+  ASSERT_EQ(head.value(), 5u);
+  const Kringctl restored = RunKringctl(
+      absl::StrCat("restore --from ", dir.Sub("old-backup"), " --data-dir ", dir.Sub("restored"), " --json"),
+      dir.path());
+  ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  const nlohmann::json j = nlohmann::json::parse(restored.out);
+  EXPECT_EQ(j["verified"], true);
+  EXPECT_EQ(j["head_position"], 5u);
+  EXPECT_EQ(j["keys_restored"], false);
+  EXPECT_FALSE(j.contains("access_log_entries_verified"));
+  EXPECT_TRUE(fs::exists(dir.Sub("restored/events/CURRENT")));
+  EXPECT_FALSE(fs::exists(dir.Sub("restored/keys")));
 }
 
 }  // namespace
