@@ -44,6 +44,9 @@ start=$(date +%s)
 podman --runtime "$RUNTIME" build "${limits[@]}" --network host --build-arg "BASE=$BASE" \
   -v "$ccache_dir:/ccache" -f deploy/Containerfile -t "$TAG" . >&2
 echo "container: built $TAG in $(($(date +%s) - start)) s" >&2
-podman --runtime "$RUNTIME" run --rm "${limits[@]}" "$TAG" --help | head -3
-podman --runtime "$RUNTIME" run --rm "${limits[@]}" --entrypoint /usr/local/bin/kringctl "$TAG" --help | head -3
+# The binaries run in the image (their libraries are all there): the first lines of their help.
+help="$(podman --runtime "$RUNTIME" run --rm "${limits[@]}" "$TAG" --help)"
+printf '%s\n' "$help" | sed -n 1,2p
+help="$(podman --runtime "$RUNTIME" run --rm "${limits[@]}" --entrypoint /usr/local/bin/kringctl "$TAG" --help)"
+printf '%s\n' "$help" | sed -n 1,2p
 podman image ls "$TAG"
