@@ -6,6 +6,8 @@ KRING_KRINGD and KRING_KRINGCTL to the built binaries.
   package kubernetes-validate, strictly (an unknown field is an error), offline.
 - The systemd units are checked with `systemd-analyze verify`; a warning counts as a failure.
 - The backup script runs against a real kringd and keeps the newest KRING_BACKUP_KEEP backups.
+- The compose file's Prometheus configuration passes `promtool check config` with Kring's rules
+  (deploy/prometheus/kring-rules.yml, from the metrics work).
 """
 
 import json
@@ -100,6 +102,17 @@ def test_compose_runs_three_kraft_brokers_one_ingest_node_and_two_replicas_with_
     targets = {t for job in scrape["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert targets == {f"{n}:9464" for n in kring}
     assert scrape["rule_files"] == ["/etc/prometheus/kring-rules.yml"]
+
+
+def test_compose_prometheus_configuration_passes_promtool(tmp_path):
+    # As mounted in the prometheus container: the rules beside the configuration.
+    config = (DEPLOY / "compose" / "prometheus.yml").read_text()
+    assert "/etc/prometheus/kring-rules.yml" in config
+    (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/kring-rules.yml", "kring-rules.yml"))
+    shutil.copy(DEPLOY / "prometheus" / "kring-rules.yml", tmp_path / "kring-rules.yml")
+    r = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 # --------------------------------------------------------------------------------------------
