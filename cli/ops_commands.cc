@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,7 @@
 #include "eventstore/chain.h"
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
+#include "security/access_log.h"
 
 namespace kring::client {
 namespace {
@@ -248,7 +250,10 @@ int OpsCommands::Args::RunBackup() const {
     nlohmann::json j = {{"path", response.path()},
                         {"head_position", response.head_position()},
                         {"head_hash", eventstore::ToHex(response.head_hash())},
-                        {"bytes", response.bytes()}};
+                        {"bytes", response.bytes()},
+                        {"keys_master_key_id", response.keys_master_key_id()},
+                        {"access_log_entries", response.access_log_entries()},
+                        {"access_log_head_hash", eventstore::ToHex(response.access_log_head_hash())}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%-14s %s\n", "path", response.path().c_str());
@@ -256,6 +261,11 @@ int OpsCommands::Args::RunBackup() const {
     std::printf("%-14s %s\n", "head hash", eventstore::ToHex(response.head_hash()).c_str());
     std::printf("%-14s %s (%llu bytes)\n", "size", Bytes(response.bytes()).c_str(),
                 static_cast<unsigned long long>(response.bytes()));
+    std::printf("%-14s %s\n", "keys",
+                response.keys_master_key_id().empty()
+                    ? "none (the server has no master key)"
+                    : absl::StrCat("wrapped by master key ", response.keys_master_key_id()).c_str());
+    std::printf("%-14s %llu entries\n", "access log", static_cast<unsigned long long>(response.access_log_entries()));
   }
   return 0;
 }
@@ -270,8 +280,13 @@ int OpsCommands::Args::RunRestore() const {
     std::cerr << "kringctl restore: --from: " << restore_from << " is not a folder\n";
     return kExitUsage;
   }
-  if (!fs::exists(fs::path(restore_from) / "CURRENT", ec)) {
-    std::cerr << "kringctl restore: --from: " << restore_from << " is not a backup of an event store (no CURRENT)\n";
+  // A backup holds events/, keys/ (with a master key) and access-log/; one
+  // of an older kringd is the event store's checkpoint itself.
+  const bool parts = fs::exists(fs::path(restore_from) / "events" / "CURRENT", ec);
+  const fs::path events_from = parts ? fs::path(restore_from) / "events" : fs::path(restore_from);
+  if (!fs::exists(events_from / "CURRENT", ec)) {
+    std::cerr << "kringctl restore: --from: " << restore_from
+              << " is not a backup of an event store (no CURRENT, nor events/CURRENT)\n";
     return kExitRefused;
   }
   if (fs::exists(restore_data_dir, ec) &&
@@ -286,10 +301,10 @@ int OpsCommands::Args::RunRestore() const {
   const fs::path events = fs::path(restore_data_dir) / "events";
   const fs::path staging = fs::path(restore_data_dir) / "events.restoring";
   fs::create_directories(restore_data_dir, ec);
-  if (!ec) fs::copy(restore_from, staging, fs::copy_options::recursive, ec);
+  if (!ec) fs::copy(events_from, staging, fs::copy_options::recursive, ec);
   if (ec) {
-    std::cerr << "kringctl restore: cannot copy " << restore_from << " to " << staging.string() << ": " << ec.message()
-              << "\n";
+    std::cerr << "kringctl restore: cannot copy " << events_from.string() << " to " << staging.string() << ": "
+              << ec.message() << "\n";
     return kExitRefused;
   }
   if (!restore_json) std::cerr << "Copied the backup; verifying the hash chain ...\n";
@@ -326,12 +341,55 @@ int OpsCommands::Args::RunRestore() const {
     std::cerr << "kringctl restore: cannot rename " << staging.string() << ": " << ec.message() << "\n";
     return kExitRefused;
   }
+  // The keys and the access log, once the events verify: each copied under
+  // another name first, renamed to where kringd expects it when complete.
+  bool keys_restored = false;
+  std::optional<uint64_t> access_log_entries;
+  if (ok && fs::is_directory(fs::path(restore_from) / "keys", ec)) {
+    const fs::path keys_staging = fs::path(restore_data_dir) / "keys.restoring";
+    fs::copy(fs::path(restore_from) / "keys", keys_staging, fs::copy_options::recursive, ec);
+    if (!ec) fs::rename(keys_staging, fs::path(restore_data_dir) / "keys", ec);
+    if (ec) {
+      std::cerr << "kringctl restore: cannot copy the keys to " << keys_staging.string() << ": " << ec.message()
+                << "\n";
+      return kExitRefused;
+    }
+    keys_restored = true;
+  }
+  if (ok && fs::is_directory(fs::path(restore_from) / "access-log", ec)) {
+    const fs::path log_staging = fs::path(restore_data_dir) / "access-log.restoring";
+    fs::copy(fs::path(restore_from) / "access-log", log_staging, fs::copy_options::recursive, ec);
+    if (ec) {
+      std::cerr << "kringctl restore: cannot copy the access log to " << log_staging.string() << ": " << ec.message()
+                << "\n";
+      return kExitRefused;
+    }
+    absl::Status verified;
+    {
+      security::AccessLogOptions log_options;
+      log_options.path = log_staging.string();
+      auto access_log = security::AccessLog::Open(log_options);
+      verified = access_log.ok() ? (*access_log)->Verify() : access_log.status();
+      if (access_log.ok()) access_log_entries = (*access_log)->size();
+    }
+    if (!verified.ok()) {
+      ok = false;
+      reason = absl::StrCat("the access log does not verify: ", verified.message());
+    }
+    fs::rename(log_staging, fs::path(restore_data_dir) / (verified.ok() ? "access-log" : "access-log.unverified"), ec);
+    if (ec) {
+      std::cerr << "kringctl restore: cannot rename " << log_staging.string() << ": " << ec.message() << "\n";
+      return kExitRefused;
+    }
+  }
   if (restore_json) {
     nlohmann::json j = {{"path", final_path.string()},
                         {"verified", ok},
                         {"head_position", head.value()},
                         {"head_hash", head_hash},
-                        {"events_verified", chain.events_verified}};
+                        {"events_verified", chain.events_verified},
+                        {"keys_restored", keys_restored}};
+    if (access_log_entries) j["access_log_entries_verified"] = *access_log_entries;
     if (!ok) {
       j["first_bad_position"] = chain.first_bad_position.value();
       j["reason"] = reason;
@@ -343,6 +401,13 @@ int OpsCommands::Args::RunRestore() const {
     std::printf("%-16s %s\n", "head hash", head_hash.c_str());
     std::printf("%-16s %llu\n", "events verified", static_cast<unsigned long long>(chain.events_verified));
     std::printf("%-16s %s\n", "chain", ok ? "verifies" : "DOES NOT VERIFY");
+    std::printf("%-16s %s\n", "keys", keys_restored ? "restored" : "not in the backup");
+    if (access_log_entries) {
+      std::printf("%-16s %llu entries, %s\n", "access log", static_cast<unsigned long long>(*access_log_entries),
+                  ok ? "verifies" : "see reason");
+    } else {
+      std::printf("%-16s %s\n", "access log", "not in the backup");
+    }
     if (!ok) {
       if (chain.first_bad_position.value()) {
         std::printf("%-16s %llu\n", "first bad", static_cast<unsigned long long>(chain.first_bad_position.value()));

@@ -19,6 +19,8 @@ KRING_APT_PACKAGES=(
   # Metrics: prometheus-cpp for kringd's /metrics endpoint; the Prometheus
   # server (and its promtool) for the scrape test and the alerting rules.
   prometheus-cpp-dev prometheus
+  # deploy/ (tests/deploy_test.py): systemd-analyze verifies the systemd units.
+  systemd
 )
 
 missing=()
@@ -49,10 +51,11 @@ if ! python3 -c 'import kring_research, pandas, pytest, grpc, grpc_tools' 2>/dev
 fi
 
 # The Kaplan–Meier check against lifelines (ctest km_lifelines,
-# tests/km_lifelines_test.py): lifelines, numpy, pandas, pytest, pinned in
-# tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
+# tests/km_lifelines_test.py): lifelines, numpy, pandas, pytest; and for
+# tests/deploy_test.py PyYAML and kubernetes-validate (the Kubernetes JSON
+# schemas, offline); pinned in tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
 # as above).
-if ! python3 -c 'import lifelines, numpy, pandas, pytest' 2>/dev/null; then
+if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_validate' 2>/dev/null; then
   echo "setup: installing the Python test packages (tests/requirements.txt)" >&2
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""

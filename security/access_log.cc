@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
 #include <atomic>
@@ -205,5 +206,14 @@ absl::Status AccessLog::Verify() const {
 }
 
 uint64_t AccessLog::size() const { return impl_->last_sequence.load(); }
+
+absl::StatusOr<AccessLog::Head> AccessLog::Checkpoint(const std::string& destination) const {
+  std::lock_guard<std::mutex> lock(impl_->record_mu);
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(destination), "checkpoint"));
+  return Head{impl_->last_sequence.load(), impl_->last_hash};
+}
 
 }  // namespace kring::security

@@ -76,6 +76,18 @@ class AccessLog {
   // Number of entries (the last sequence).
   uint64_t size() const;
 
+  // The head of a checkpoint: how many entries it holds, and the last one's
+  // hash (empty when none).
+  struct Head {
+    uint64_t entries = 0;
+    std::string hash;
+  };
+  // Writes a consistent RocksDB checkpoint of the log into `destination`
+  // (must not exist; RocksDB stages it in `destination`.tmp) while kringd
+  // runs. Records wait for it (it holds the record mutex), so the copy holds
+  // exactly entries 1..Head::entries, a chain that verifies.
+  absl::StatusOr<Head> Checkpoint(const std::string& destination) const;
+
  private:
   AccessLog() = default;
   struct Impl;

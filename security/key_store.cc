@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -776,6 +777,17 @@ absl::StatusOr<KeyStore::Rotation> KeyStore::RotateMasterKey(const std::string& 
 std::string KeyStore::master_key_id() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->master_key_id;
+}
+
+absl::StatusOr<std::string> KeyStore::Checkpoint(const std::string& destination) const {
+  // No erasure's purge or rotation runs while the copy is taken (admin_mu),
+  // and none starts: a purge deletes the files a checkpoint links.
+  std::lock_guard<std::mutex> admin(impl_->admin_mu);
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(destination), "checkpoint"));
+  return master_key_id();
 }
 
 }  // namespace kring::security

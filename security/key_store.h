@@ -177,6 +177,14 @@ class KeyStore final : public eventstore::PersonalDataSealer {
 
   std::string master_key_id() const;
 
+  // Writes a consistent RocksDB checkpoint of the key folder into
+  // `destination` (must not exist; RocksDB stages it in `destination`.tmp)
+  // while seals go on. It waits for a running erasure, purge or rotation and
+  // holds them off meanwhile, so the copy never holds a half-purged folder.
+  // Every data key created before the call is in the copy. The copy is
+  // wrapped by master_key_id(), which is returned.
+  absl::StatusOr<std::string> Checkpoint(const std::string& destination) const;
+
  private:
   KeyStore() = default;
   // (implementation state: the DB, the master key, a cache of unwrapped

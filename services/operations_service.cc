@@ -118,10 +118,11 @@ v1::RebuildProgress ToRebuildProgress(const projections::RebuildStatus& status) 
 
 namespace {
 
-// Where RocksDB's CreateCheckpoint stages a checkpoint of `destination` before
-// it renames the folder to `destination` (utilities/checkpoint/
-// checkpoint_impl.cc): the path without trailing slashes, plus ".tmp". A
-// checkpoint that fails cleans it up; one killed midway leaves it behind.
+// Where a backup into `destination` is written before it is renamed to
+// `destination`: the path without trailing slashes, plus ".tmp". It holds
+// the checkpoints events/, keys/ and access-log/ (RocksDB stages each in
+// <name>.tmp beside it). A backup that fails removes it; one killed midway
+// leaves it behind.
 std::string StagingFolder(std::string destination) {
   while (destination.size() > 1 && destination.back() == '/') destination.pop_back();
   return destination + ".tmp";
@@ -147,16 +148,34 @@ bool IsCheckpointFileName(const std::string& name) {
   return ext == ".sst" || ext == ".log" || ext == ".blob" || ext == ".dbtmp";
 }
 
-// True when `folder` is a real folder that holds nothing but checkpoint files:
-// what a backup killed midway leaves in its staging folder.
-bool IsLeftoverStaging(const fs::path& folder, size_t* files) {
+// The checkpoints of a backup, as sub-folders of its staging folder and of
+// the finished backup.
+constexpr const char* kBackupParts[] = {"events", "keys", "access-log"};
+
+bool IsBackupPartName(const std::string& name) {
+  for (const char* part : kBackupParts) {
+    if (name == part || name == absl::StrCat(part, ".tmp")) return true;
+  }
+  return false;
+}
+
+// True when `folder` is a real folder that holds nothing but checkpoint files
+// and (when `nested`) the checkpoint folders of kBackupParts (and their
+// RocksDB staging folders): what a backup killed midway leaves in its staging
+// folder. A staging folder of an older kringd holds checkpoint files only.
+bool IsLeftoverStaging(const fs::path& folder, size_t* files, bool nested = true) {
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(folder, ec))) return false;
-  *files = 0;
+  if (nested) *files = 0;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
+    const std::string name = it->path().filename().string();
+    if (nested && !it->is_symlink(type_ec) && it->is_directory(type_ec) && IsBackupPartName(name)) {
+      if (!IsLeftoverStaging(it->path(), files, /*nested=*/false)) return false;
+      continue;
+    }
     if (!it->is_regular_file(type_ec) || it->is_symlink(type_ec)) return false;
-    if (!IsCheckpointFileName(it->path().filename().string())) return false;
+    if (!IsCheckpointFileName(name)) return false;
     ++*files;
   }
   return !ec;
@@ -305,6 +324,34 @@ grpc::ServerWriteReactor<v1::RebuildProgress>* OperationsService::Rebuild(grpc::
   return reactor;
 }
 
+absl::Status OperationsService::WriteCheckpoints(const std::string& staging, v1::BackupResponse* response) const {
+  // The events first, then the keys: a data key is durable before any event
+  // sealed with it (key_store.h), so every sealed part in the events'
+  // checkpoint has its key in the later keys' checkpoint. The access log is
+  // a chain of its own; its checkpoint holds a prefix that verifies.
+  ASSIGN_OR_RETURN(const GlobalPosition head, store_->Checkpoint(staging + "/events"));
+  response->set_head_position(head.value());
+  if (head.value() > 0) {
+    // Events are never rewritten: the live store's event at the
+    // checkpoint's head is the checkpoint's, byte for byte.
+    ASSIGN_OR_RETURN(auto last, store_->ReadAll(head, 1));
+    if (last.empty() || last.front().global_position() != head.value()) {
+      return absl::InternalError("backup: the checkpoint's head is not in the store");
+    }
+    response->set_head_hash(last.front().hash());
+  }
+  if (keys_ != nullptr) {
+    ASSIGN_OR_RETURN(std::string master_key_id, keys_->Checkpoint(staging + "/keys"));
+    response->set_keys_master_key_id(std::move(master_key_id));
+  }
+  if (access_log_ != nullptr) {
+    ASSIGN_OR_RETURN(const security::AccessLog::Head access_head, access_log_->Checkpoint(staging + "/access-log"));
+    response->set_access_log_entries(access_head.entries);
+    response->set_access_log_head_hash(access_head.hash);
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext* context,
                                                     const v1::BackupRequest* request, v1::BackupResponse* response) {
   auto* reactor = new UnaryReactor();
@@ -351,31 +398,30 @@ grpc::ServerUnaryReactor* OperationsService::Backup(grpc::CallbackServerContext*
         auto log = Logger("operations");
         const auto started_at = std::chrono::steady_clock::now();
         absl::Status status = RemoveLeftoverStaging(destination);
-        absl::StatusOr<GlobalPosition> head = absl::UnknownError("backup: no checkpoint taken");
+        std::error_code ec;
+        if (status.ok() && !fs::create_directory(staging, ec)) {
+          status = absl::InternalError(
+              absl::StrCat("backup: could not create the staging folder ", staging, ": ", ec.message()));
+        }
         if (status.ok()) {
-          head = store_->Checkpoint(destination);
-          status = head.status();
+          status = WriteCheckpoints(staging, response);
+          if (status.ok()) {
+            fs::rename(staging, destination, ec);
+            if (ec) {
+              status = absl::InternalError(
+                  absl::StrCat("backup: could not rename ", staging, " to ", destination, ": ", ec.message()));
+            }
+          }
+          size_t files = 0;
+          if (!status.ok() && IsLeftoverStaging(staging, &files)) fs::remove_all(staging, ec);
         }
         if (status.ok()) {
           response->set_path(destination);
-          response->set_head_position(head->value());
-          if (head->value() > 0) {
-            // Events are never rewritten: the live store's event at the
-            // checkpoint's head is the checkpoint's, byte for byte.
-            auto last = store_->ReadAll(*head, 1);
-            if (!last.ok()) {
-              status = last.status();
-            } else if (last->empty() || last->front().global_position() != head->value()) {
-              status = absl::InternalError("backup: the checkpoint's head is not in the store");
-            } else {
-              response->set_head_hash(last->front().hash());
-            }
-          }
           response->set_bytes(FolderBytes(destination));
-        }
-        if (status.ok()) {
-          log->info("msg=backup_written path={} head_position={} bytes={} seconds={:.2f}", destination,
-                    response->head_position(), response->bytes(),
+          log->info("msg=backup_written path={} head_position={} keys={} access_log_entries={} bytes={} seconds={:.2f}",
+                    destination, response->head_position(),
+                    response->keys_master_key_id().empty() ? "none" : "included", response->access_log_entries(),
+                    response->bytes(),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count());
         } else {
           log->error("msg=backup_failed path={} status=\"{}\"", destination, status.ToString());

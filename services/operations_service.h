@@ -30,6 +30,7 @@
 #include "eventstore/event_store.h"
 #include "kring/v1/audit.grpc.pb.h"
 #include "projections/read_model.h"
+#include "security/access_log.h"
 #include "security/auth.h"
 #include "security/key_store.h"
 #include "services/background.h"
@@ -39,16 +40,18 @@ namespace kring::services {
 
 class OperationsService final : public v1::OperationsService::CallbackService {
  public:
-  // `read_models` by name; they, `store`, `auth` and `keys` (null when the
-  // server has no master key) must outlive the service. `data_dir` is the
-  // server's data folder, where no backup may go. Every call needs the
-  // operator role.
+  // `read_models` by name; they, `store`, `auth`, `keys` (null when the
+  // server has no master key) and `access_log` (null: backups hold none)
+  // must outlive the service. `data_dir` is the server's data folder, where
+  // no backup may go. Every call needs the operator role.
   OperationsService(eventstore::EventStore* store, std::map<std::string, projections::LiveReadModel*> read_models,
-                    const security::Authenticator* auth, security::KeyStore* keys, std::string data_dir)
+                    const security::Authenticator* auth, security::KeyStore* keys, security::AccessLog* access_log,
+                    std::string data_dir)
       : store_(store),
         read_models_(std::move(read_models)),
         auth_(auth),
         keys_(keys),
+        access_log_(access_log),
         data_dir_(std::move(data_dir)),
         eraser_(store, keys) {}
   ~OperationsService() override { Shutdown(); }
@@ -88,11 +91,16 @@ class OperationsService final : public v1::OperationsService::CallbackService {
   // if it holds only RocksDB's files. Both need backup_mu_.
   absl::Status RecordRunningBackups();
   void RemoveStagingOfKilledBackups();
+  // The checkpoints of one backup, written into `staging` (a new folder)
+  // in this order: events/, keys/, access-log/ (see "Backup" in
+  // docs/operations.md); fills `response` but for path and bytes.
+  absl::Status WriteCheckpoints(const std::string& staging, v1::BackupResponse* response) const;
 
   eventstore::EventStore* const store_;
   const std::map<std::string, projections::LiveReadModel*> read_models_;
   const security::Authenticator* const auth_;
   security::KeyStore* const keys_;
+  security::AccessLog* const access_log_;
   const std::string data_dir_;
   std::function<v1::GetStatusResponse()> status_source_;
   Eraser eraser_;  // the erasures themselves (see ErasePersonalData in audit.proto)

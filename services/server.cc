@@ -127,7 +127,8 @@ absl::Status KringServer::StartAll() {
   research_models.funnel = by_name.at(projections::FunnelProjection::kName);
   research_models.support = by_name.at(projections::SupportProjection::kName);
   research_ = std::make_unique<ResearchService>(research_models, auth_.get());
-  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(), options_.data_dir);
+  operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(), access_log_.get(),
+                                                    options_.data_dir);
   operations_->SetStatusSource([this] { return Status(); });
   // An erasure that a crash interrupted is finished before anyone can read
   // or append (services/erasure.h). Should that fail, the case's key already

@@ -526,7 +526,7 @@ TEST(OperationsTest, TheNextBackupRemovesTheStagingFolderOfABackupKilledMidway) 
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(fs::exists(killed + ".tmp"));
   EXPECT_FALSE(fs::exists(killed));
-  EXPECT_TRUE(fs::exists(dir.Sub("next/CURRENT")));
+  EXPECT_TRUE(fs::exists(dir.Sub("next/events/CURRENT")));
   EXPECT_GT(backup.head_position(), 0u);
   std::ifstream log(kringd.log_path());
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
