@@ -57,8 +57,8 @@ std::string FormatStatus(const v1::GetStatusResponse& s) {
   }
   absl::StrAppend(&out, "\nhealth\n");
   for (const v1::HealthStatus& h : s.health()) {
-    absl::StrAppend(&out, absl::StrFormat("  %-30s %-11s %s\n", h.service(), h.serving() ? "SERVING" : "NOT_SERVING",
-                                          h.reason()));
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-30s %-11s %s\n", h.service(), h.serving() ? "SERVING" : "NOT_SERVING", h.reason()));
   }
   return out;
 }

@@ -152,12 +152,20 @@ void EventStore::Close() {
   if (db_) {
     CloseDb();
     Logger("eventstore")
-        ->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(), groups_written_,
+        ->info("msg=closed head_position={} groups={} mean_group_requests={:.2f}", head_.load(), groups_written_.load(),
                groups_written_ ? double(requests_written_) / groups_written_ : 0.0);
   }
 }
 
 void EventStore::AppendAsync(AppendBatch batch, AppendCallback done) {
+  if (options_.on_appended) {
+    done = [observe = options_.on_appended, events = batch.events.size(), start = std::chrono::steady_clock::now(),
+            done = std::move(done)](absl::StatusOr<AppendOutcome> r) {
+      observe(events, r.status().code(), r.ok() && r->already_recorded,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      done(std::move(r));
+    };
+  }
   if (absl::Status s = ValidateBatch(batch, options_.validation, Now()); !s.ok()) {
     done(s);
     return;
@@ -464,6 +472,13 @@ EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
   }
   for (Pending& p : group) completion.callbacks.push_back(std::move(p.done));
   return completion;
+}
+
+uint64_t EventStore::RocksIntProperty(const std::string& name) const {
+  absl::StatusOr<std::shared_lock<std::shared_mutex>> lock = LockDb();
+  uint64_t value = 0;
+  if (!lock.ok() || !db_->GetIntProperty(name, &value)) return 0;
+  return value;
 }
 
 absl::StatusOr<GlobalPosition> EventStore::Checkpoint(const std::string& destination) const {

@@ -132,6 +132,12 @@ struct EventStoreOptions {
   // this store's settings) and compact. 0 switches the check off. Default:
   // 256 MiB (kringd: --min-free-mib).
   uint64_t min_free_bytes = uint64_t{256} << 20;
+  // Called once for every append request when its callback runs, on the
+  // thread that runs it: the batch's events, its result (OK, or the refusal's
+  // code; already_recorded for a retry of recorded events) and the seconds
+  // since AppendAsync. For metrics; must be cheap and not block.
+  // Default: none.
+  std::function<void(size_t events, absl::StatusCode code, bool already_recorded, double seconds)> on_appended;
   // While appends are refused after a failed write or for lack of space, how
   // often the writer looks again (free space; reopening the database) when
   // no append arrives. Default: 1 s.
@@ -273,6 +279,13 @@ class EventStore {
 
   // Whether appends are written now, and if not why (see the class comment).
   WriteHealth write_health() const;
+  // Group commits so far: synced group writes, and the append requests they
+  // held (their ratio is the mean group size).
+  uint64_t groups_written() const { return groups_written_.load(std::memory_order_relaxed); }
+  uint64_t requests_written() const { return requests_written_.load(std::memory_order_relaxed); }
+  // A RocksDB integer property of the database, e.g.
+  // "rocksdb.estimate-live-data-size" (metrics); 0 when unknown.
+  uint64_t RocksIntProperty(const std::string& name) const;
   // Calls `listener` at once with the current write health and then on every
   // change (on the writer thread; never two calls at a time). Replaces an
   // earlier listener; nullptr removes it. `listener` must not call the store.
@@ -386,8 +399,8 @@ class EventStore {
   std::chrono::steady_clock::time_point next_recovery_;
 
   // Writer thread only: group-commit statistics, logged on close.
-  uint64_t groups_written_ = 0;
-  uint64_t requests_written_ = 0;
+  std::atomic<uint64_t> groups_written_{0};
+  std::atomic<uint64_t> requests_written_{0};
   // Writer thread only: the hash of the last event of the log (chain.h).
   std::string last_hash_;
   // Writer thread only: the rule state of recently appended cases.

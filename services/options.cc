@@ -119,6 +119,9 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       ->envname("KRING_MAX_READ_MODEL_LAG_SECONDS")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "host:port of the Prometheus endpoint /metrics (port 0: any free port); empty: no metrics")
+      ->envname("KRING_METRICS_LISTEN");
   app.add_option("--ready-file", o.ready_file, "write a JSON file with addresses once ready")
       ->envname("KRING_READY_FILE");
   app.add_option("--shutdown-timeout-ms", shutdown_ms, "graceful shutdown budget")->capture_default_str();

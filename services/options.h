@@ -79,6 +79,10 @@ struct ServerOptions {
   // windows. No kringd test drives it to its limit. Default: 1 GiB
   // (--memory-quota-bytes).
   size_t memory_quota_bytes = size_t{1} << 30;
+  // The Prometheus endpoint (services/metrics.h): host:port serving /metrics;
+  // port 0 picks a free one (the ready file names it as "metrics"). Empty:
+  // off. Default: "" (--metrics-listen, KRING_METRICS_LISTEN).
+  std::string metrics_listen;
   // When set, a JSON file written once the server is ready, naming the gRPC
   // address, the Kafka bootstrap servers and the topic. Default: "" (--ready-file,
   // KRING_READY_FILE).

@@ -42,7 +42,15 @@ absl::Status KringServer::StartAll() {
   access_options.clock = options_.clock;
   ASSIGN_OR_RETURN(access_log_, security::AccessLog::Open(access_options));
 
+  if (!options_.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(metrics_, Metrics::Start(options_.metrics_listen, [this] { return MetricGauges(); }));
+  }
   eventstore::EventStoreOptions store_options;
+  if (metrics_) {
+    store_options.on_appended = [m = metrics_.get()](size_t events, absl::StatusCode code, bool already, double s) {
+      m->ObserveAppend(events, code, already, s);
+    };
+  }
   store_options.path = options_.data_dir + "/events";
   store_options.sealer = keys_.get();
   store_options.validation = options_.validation;
@@ -155,6 +163,11 @@ absl::Status KringServer::StartAll() {
   grpc::ResourceQuota quota("kringd");
   quota.Resize(options_.memory_quota_bytes);
   builder.SetResourceQuota(quota);
+  if (metrics_) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(metrics_->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(ingest_.get());
   builder.RegisterService(research_.get());
   builder.RegisterService(operations_.get());
@@ -222,7 +235,7 @@ absl::Status KringServer::WriteReadyFile() const {
   {
     std::ofstream out(tmp);
     out << "{\"grpc\": \"" << address_ << "\", \"kafka_bootstrap\": \"" << kafka_bootstrap_ << "\", \"topic\": \""
-        << options_.kafka.topic << "\"}\n";
+        << options_.kafka.topic << "\", \"metrics\": \"" << metrics_address() << "\"}\n";
     if (!out) return absl::InternalError(absl::StrCat("--ready-file: cannot write ", tmp));
   }
   std::error_code ec;
@@ -263,6 +276,7 @@ void KringServer::Shutdown() {
   relay_.reset();
   embedded_kafka_.reset();
   store_.reset();
+  metrics_.reset();  // after the store: its appends report to it
   access_log_.reset();
   keys_.reset();
   log->info("msg=stopped");

@@ -30,6 +30,7 @@
 #include "services/audit_service.h"
 #include "services/health.h"
 #include "services/ingest_service.h"
+#include "services/metrics.h"
 #include "services/operations_service.h"
 #include "services/options.h"
 #include "services/research_service.h"
@@ -45,6 +46,8 @@ class KringServer {
   // port), the Kafka bootstrap servers, and the event store (read-only use).
   const std::string& address() const { return address_; }
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
+  // host:port of /metrics; empty without --metrics-listen.
+  std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
   const eventstore::EventStore& store() const { return *store_; }
   // The ingest service, e.g. for its admission counters.
   IngestService& ingest() { return *ingest_; }
@@ -93,6 +96,10 @@ class KringServer {
   std::mutex monitor_mu_;
   HealthMonitor* poke_ = nullptr;  // guarded by monitor_mu_
   void PokeMonitor();
+  // What a metrics scrape reads (services/server_status.cc); empty until the
+  // server serves and after Shutdown began.
+  Gauges MetricGauges();
+  std::unique_ptr<Metrics> metrics_;  // with --metrics-listen only
 };
 
 }  // namespace kring::services

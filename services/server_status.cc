@@ -85,4 +85,47 @@ v1::GetStatusResponse KringServer::Status() const {
   return status;
 }
 
+Gauges KringServer::MetricGauges() {
+  std::lock_guard<std::mutex> lock(monitor_mu_);  // the parts stay up while it is held
+  Gauges g;
+  if (poke_ == nullptr) return g;
+  const HealthSnapshot health = poke_->Snapshot();
+  g.head = static_cast<double>(health.head);
+  g.published = static_cast<double>(relay_->Confirmed().value());
+  if (health.relay) {
+    g.relay_lag_events = static_cast<double>(health.relay->events);
+    g.relay_lag_seconds = health.relay->seconds;
+  }
+  g.relay_producer_up = relay_->Health().ok() ? 1 : 0;
+  v1::StoreStatus store;
+  FillStore(*store_, options_.data_dir, options_.min_free_bytes, &store);
+  g.store_writable = store.writable() ? 1 : 0;
+  g.disk_free_bytes = static_cast<double>(store.disk_free_bytes());
+  g.min_free_bytes = static_cast<double>(store.min_free_bytes());
+  const AdmissionController::Stats queue = ingest_->admission().stats();
+  g.queued_events = static_cast<double>(queue.queued_events);
+  g.queued_bytes = static_cast<double>(queue.queued_bytes);
+  g.groups_written = static_cast<double>(store_->groups_written());
+  g.requests_written = static_cast<double>(store_->requests_written());
+  g.embedded_kafka = embedded_kafka() ? 1 : 0;
+  g.embedded_kafka_unauthenticated = embedded_kafka_unauthenticated() ? 1 : 0;
+  g.rocksdb_live_data_bytes = static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-live-data-size"));
+  g.rocksdb_pending_compaction_bytes =
+      static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-pending-compaction-bytes"));
+  for (const Lag& lag : health.read_models) {
+    Gauges::ReadModel m;
+    m.name = lag.name;
+    m.applied = static_cast<double>(lag.position);
+    m.lag_events = static_cast<double>(lag.events);
+    m.lag_seconds = lag.seconds;
+    if (const auto it = read_models_.find(lag.name); it != read_models_.end()) {
+      m.events_applied = static_cast<double>(it->second->engine()->watermark().events_applied);
+      m.rebuilding = it->second->rebuilding() ? 1 : 0;
+    }
+    g.read_models.push_back(m);
+  }
+  for (const ServiceHealth& s : health.services) g.health[s.name] = s.serving ? 1 : 0;
+  return g;
+}
+
 }  // namespace kring::services

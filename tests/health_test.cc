@@ -347,9 +347,7 @@ TEST(HealthTest, KringctlStatusShowsTheServerAndBothBinariesTellTheirVersion) {
 // unreachable broker among them (no raw "%3|…|rdkafka" lines).
 TEST(HealthTest, LibrdkafkaLogsThroughSpdlogAsJsonLines) {
   testing::TempDir dir;
-  {
-    testing::KringdProcess kringd(dir.Sub("data"), {"--log-format", "json", "--kafka-bootstrap", "127.0.0.1:1"});
-  }
+  { testing::KringdProcess kringd(dir.Sub("data"), {"--log-format", "json", "--kafka-bootstrap", "127.0.0.1:1"}); }
   std::ifstream log(dir.Sub("data") + ".log");
   std::string line;
   int lines = 0, kafka_lines = 0;
