@@ -52,8 +52,7 @@ absl::StatusOr<std::string> NewToken() {
 }
 
 absl::Status ValidateRole(const std::string& role) {
-  if (role == "partner" || role == "researcher" || role == "auditor" || role == "operator" ||
-      role == "replica")
+  if (role == "partner" || role == "researcher" || role == "auditor" || role == "operator" || role == "replica")
     return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("--role: \"", role, "\" is not a role; one of partner, researcher, auditor, operator, replica"));

@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<RemoteEventSource>> RemoteEventSource::Create(Rem
     return absl::InvalidArgumentError("--ingest-node: required (host:port of the ingest node's gRPC listener)");
   }
   std::unique_ptr<RemoteEventSource> source(new RemoteEventSource(std::move(options)));
-  ASSIGN_OR_RETURN(source->channel_, cli::Connect(source->options_.connect));
+  ASSIGN_OR_RETURN(source->channel_, client::Connect(source->options_.connect));
   source->stub_ = v1::ReplicationService::NewStub(source->channel_);
   return source;
 }
@@ -63,8 +63,7 @@ absl::StatusOr<v1::ReadLogResponse> RemoteEventSource::ReadLog(uint64_t from, ui
   return response;
 }
 
-absl::StatusOr<std::vector<v1::RecordedEvent>> RemoteEventSource::ReadCase(const CaseId& case_id,
-                                                                           StreamVersion from,
+absl::StatusOr<std::vector<v1::RecordedEvent>> RemoteEventSource::ReadCase(const CaseId& case_id, StreamVersion from,
                                                                            size_t max_count) const {
   std::vector<v1::RecordedEvent> out;
   uint64_t version = std::max<uint64_t>(from.value(), 1);
@@ -90,8 +89,7 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> RemoteEventSource::ReadCase(const
   return out;
 }
 
-absl::StatusOr<std::vector<v1::RecordedEvent>> RemoteEventSource::ReadAll(GlobalPosition from,
-                                                                          size_t max_count) const {
+absl::StatusOr<std::vector<v1::RecordedEvent>> RemoteEventSource::ReadAll(GlobalPosition from, size_t max_count) const {
   std::vector<v1::RecordedEvent> out;
   if (max_count == 0) return out;
   ASSIGN_OR_RETURN(v1::ReadLogResponse response,

@@ -19,7 +19,7 @@ struct RemoteEventSourceOptions {
   // The ingest node (--ingest-node host:port), its TLS CA and name, and the
   // bearer token of an identity with the replica role
   // (--ingest-node-token-file). Required: connect.server.
-  cli::ConnectOptions connect;
+  client::ConnectOptions connect;
   // Deadline of each call. Default: 30 s.
   std::chrono::milliseconds call_timeout{30000};
 };

@@ -1,5 +1,7 @@
 #include "services/replication_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "eventstore/validation.h"
@@ -47,8 +49,8 @@ absl::Status ReadCaseFrom(const eventstore::EventStore& store, const v1::ReadCas
   }
   ASSIGN_OR_RETURN(const uint32_t max_events, MaxEvents(request.max_events()));
   ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events,
-                   store.ReadCase(CaseId(request.case_id()), StreamVersion(std::max<uint64_t>(request.from_version(), 1)),
-                                  max_events));
+                   store.ReadCase(CaseId(request.case_id()),
+                                  StreamVersion(std::max<uint64_t>(request.from_version(), 1)), max_events));
   for (auto& e : events) *response->add_events() = std::move(e);
   return absl::OkStatus();
 }
@@ -58,8 +60,8 @@ absl::Status ReadCaseFrom(const eventstore::EventStore& store, const v1::ReadCas
 ReplicationService::ReplicationService(const eventstore::EventStore* store, const security::Authenticator* auth)
     : store_(store), auth_(auth) {}
 
-grpc::ServerUnaryReactor* ReplicationService::GetHead(grpc::CallbackServerContext* context,
-                                                      const v1::GetHeadRequest*, v1::GetHeadResponse* response) {
+grpc::ServerUnaryReactor* ReplicationService::GetHead(grpc::CallbackServerContext* context, const v1::GetHeadRequest*,
+                                                      v1::GetHeadResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status s = auth_->Authorize(*context, security::Role::kReplica).status();
   if (s.ok()) response->set_head_position(store_->Head().value());

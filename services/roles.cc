@@ -47,8 +47,9 @@ absl::Status ValidateRoles(const Roles& roles, const std::string& ingest_node, c
     return absl::InvalidArgumentError("--roles: relay needs ingest (the outbox it publishes is in the local store)");
   }
   if (roles.query && !roles.projections) {
-    return absl::InvalidArgumentError("--roles: query needs projections (the read models it answers from run in "
-                                      "the same process)");
+    return absl::InvalidArgumentError(
+        "--roles: query needs projections (the read models it answers from run in "
+        "the same process)");
   }
   if (roles.projections && !roles.ingest) {
     if (ingest_node.empty()) {

@@ -82,7 +82,7 @@ absl::Status KringServer::ConnectIngestNode() {
   remote.connect.tls_ca_file = options_.ingest_node_tls_ca_file;
   remote.connect.tls_server_name = options_.ingest_node_tls_server_name;
   if (!options_.ingest_node_token_file.empty()) {
-    absl::StatusOr<std::string> token = cli::ReadTokenFile(options_.ingest_node_token_file);
+    absl::StatusOr<std::string> token = client::ReadTokenFile(options_.ingest_node_token_file);
     if (!token.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--ingest-node-token-file: cannot read ", options_.ingest_node_token_file));

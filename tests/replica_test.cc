@@ -111,8 +111,8 @@ Answers AskAll(const std::string& address, uint64_t head, uint64_t as_of) {
 void ExpectSameAnswers(const Answers& expected, const Answers& actual, const std::string& who) {
   auto same = [&](const google::protobuf::Message& e, const google::protobuf::Message& a, const char* rpc) {
     EXPECT_TRUE(MessageDifferencer::Equals(e, a))
-        << who << " " << rpc << " differs from a single all-roles kringd:\nexpected " << e.ShortDebugString().substr(0, 600)
-        << "\nactual   " << a.ShortDebugString().substr(0, 600);
+        << who << " " << rpc << " differs from a single all-roles kringd:\nexpected "
+        << e.ShortDebugString().substr(0, 600) << "\nactual   " << a.ShortDebugString().substr(0, 600);
   };
   same(expected.network_size, actual.network_size, "GetNetworkSize");
   same(expected.outcomes, actual.outcomes, "GetOutcomes");
@@ -127,9 +127,8 @@ class ReplicaTest : public ::testing::Test {
  protected:
   std::vector<std::string> ReplicaArgs(const std::string& ingest_node, const std::string& bootstrap,
                                        const std::string& prefix) {
-    return {"--roles",           "projections,query", "--ingest-node",           ingest_node,
-            "--kafka-bootstrap", bootstrap,           "--consumer-group-prefix", prefix,
-            "--cell-key-file",   cell_key_};
+    return {"--roles", "projections,query",       "--ingest-node", ingest_node,       "--kafka-bootstrap",
+            bootstrap, "--consumer-group-prefix", prefix,          "--cell-key-file", cell_key_};
   }
   testing::TempDir dir_;
   const std::string cell_key_ = WriteCellKey(dir_.Sub("cell-key"));
