@@ -35,6 +35,13 @@ void RemoteEventSource::SetDeadline(grpc::ClientContext& context) const {
 }
 
 GlobalPosition RemoteEventSource::Head() const {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t asked = head_asked_at_.load();
+  if ((asked != 0 && now - asked < std::chrono::nanoseconds(options_.head_refresh).count()) ||
+      !head_asked_at_.compare_exchange_strong(asked, now)) {
+    return GlobalPosition(head_.load());  // asked recently, or another thread asks now
+  }
   grpc::ClientContext context;
   SetDeadline(context);
   v1::GetHeadRequest request;

@@ -22,6 +22,10 @@ struct RemoteEventSourceOptions {
   client::ConnectOptions connect;
   // Deadline of each call. Default: 30 s.
   std::chrono::milliseconds call_timeout{30000};
+  // Head() asks the ingest node at most once per this interval and answers
+  // the head it last learned in between (every read model's consumer asks
+  // for the head after each idle poll). Default: 500 ms.
+  std::chrono::milliseconds head_refresh{500};
 };
 
 class RemoteEventSource final : public eventstore::EventSource {
@@ -30,8 +34,8 @@ class RemoteEventSource final : public eventstore::EventSource {
   // node (it may start later). INVALID_ARGUMENT names the flag.
   static absl::StatusOr<std::unique_ptr<RemoteEventSource>> Create(RemoteEventSourceOptions options);
 
-  // The ingest node's head; when it cannot be reached, the head it last
-  // reported (0 before it answered once).
+  // The ingest node's head, asked at most once per head_refresh; when it
+  // cannot be reached, the head it last reported (0 before it answered once).
   GlobalPosition Head() const override;
   absl::StatusOr<std::vector<v1::RecordedEvent>> ReadCase(const CaseId& case_id, StreamVersion from,
                                                           size_t max_count = SIZE_MAX) const override;
@@ -50,6 +54,8 @@ class RemoteEventSource final : public eventstore::EventSource {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ReplicationService::Stub> stub_;
   mutable std::atomic<uint64_t> head_{0};
+  // steady_clock nanoseconds of the last GetHead call (0: never).
+  mutable std::atomic<int64_t> head_asked_at_{0};
   mutable std::atomic<uint64_t> events_received_{0};
 };
 
