@@ -48,7 +48,10 @@ class KringServer {
   // port), the Kafka bootstrap servers, and the event store (read-only use).
   const std::string& address() const { return address_; }
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
+  // The store exists with the ingest role only.
   const eventstore::EventStore& store() const { return *store_; }
+  // What this process runs (--roles), e.g. for status.
+  const Roles& roles() const { return options_.roles; }
   // The ingest service, e.g. for its admission counters.
   IngestService& ingest() { return *ingest_; }
 
