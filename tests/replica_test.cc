@@ -166,6 +166,10 @@ TEST_F(ReplicaTest, TwoReplicasOnThreeBrokersAnswerAsOneAllRolesServer) {
 
   const Answers a = AskAll(replica_a->address(), head, head / 2);
   const Answers b = AskAll(replica_b->address(), head, head / 2);
+  // Each replica consumes in its own groups (else they would split the
+  // partitions, and each would fill half the log from the ingest node).
+  EXPECT_NE(ReadLog(replica_a->log_path()).find("group=kring.replica-a.network-size"), std::string::npos);
+  EXPECT_NE(ReadLog(replica_b->log_path()).find("group=kring.replica-b.network-size"), std::string::npos);
   ASSERT_EQ(ingest.Terminate(), 0);
   // The reference: every role in one process over the ingest node's events
   // (its read models fill from its own store at start, on the embedded cluster).
