@@ -46,9 +46,20 @@ GlobalPosition RemoteEventSource::Head() const {
   SetDeadline(context);
   v1::GetHeadRequest request;
   v1::GetHeadResponse response;
-  if (stub_->GetHead(&context, request, &response).ok()) {
+  const grpc::Status s = stub_->GetHead(&context, request, &response);
+  if (s.ok()) {
     uint64_t known = head_.load();
     while (response.head_position() > known && !head_.compare_exchange_weak(known, response.head_position())) {
+    }
+  }
+  // An ingest node that cannot be reached or refuses this replica's token
+  // must show: the replica would otherwise lag without a word.
+  if (head_ok_.exchange(s.ok()) != s.ok()) {
+    if (s.ok()) {
+      Logger("replica")->info("msg=ingest_node_reachable ingest_node={}", options_.connect.server);
+    } else {
+      Logger("replica")->warn("msg=ingest_node_unreachable ingest_node={} status=\"{}\"", options_.connect.server,
+                              FromGrpc(s, "GetHead").ToString());
     }
   }
   return GlobalPosition(head_.load());

@@ -56,6 +56,8 @@ class RemoteEventSource final : public eventstore::EventSource {
   mutable std::atomic<uint64_t> head_{0};
   // steady_clock nanoseconds of the last GetHead call (0: never).
   mutable std::atomic<int64_t> head_asked_at_{0};
+  // Whether the last GetHead answered: a change is logged once.
+  mutable std::atomic<bool> head_ok_{true};
   mutable std::atomic<uint64_t> events_received_{0};
 };
 
