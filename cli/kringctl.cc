@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
   token_cmd->require_subcommand(1);
   auto* token_new_cmd = token_cmd->add_subcommand(
       "new", "print a new token on stdout and its identities-file line (role name sha256:…) on stderr");
-  token_new_cmd->add_option("--role", token.role, "partner, researcher, auditor or operator")->required();
+  token_new_cmd->add_option("--role", token.role, "partner, researcher, auditor, operator or replica")->required();
   token_new_cmd->add_option("--name", token.name, "the identity's name: 1-64 of A-Z a-z 0-9 . _ -")->required();
   token_new_cmd->add_option("--append-to", token.append_to,
                             "append the line to this identities file (created with mode 0600 if missing)");

@@ -52,9 +52,10 @@ absl::StatusOr<std::string> NewToken() {
 }
 
 absl::Status ValidateRole(const std::string& role) {
-  if (role == "partner" || role == "researcher" || role == "auditor" || role == "operator") return absl::OkStatus();
+  if (role == "partner" || role == "researcher" || role == "auditor" || role == "operator" || role == "replica")
+    return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat("--role: \"", role, "\" is not a role; one of partner, researcher, auditor, operator"));
+      absl::StrCat("--role: \"", role, "\" is not a role; one of partner, researcher, auditor, operator, replica"));
 }
 
 absl::Status ValidateIdentityName(const std::string& name) {

@@ -67,6 +67,7 @@
 #include "absl/types/span.h"
 #include "common/types.h"
 #include "eventstore/case_rules.h"
+#include "eventstore/event_source.h"
 #include "eventstore/upcast.h"
 #include "eventstore/validation.h"
 #include "kring/v1/events.pb.h"
@@ -214,7 +215,7 @@ struct AppendOutcome {
   bool already_recorded = false;
 };
 
-class EventStore {
+class EventStore : public EventSource {
  public:
   using AppendCallback = std::function<void(absl::StatusOr<AppendOutcome>)>;
 
@@ -233,9 +234,9 @@ class EventStore {
 
   // Events of one case with version >= from, at most max_count, in order.
   absl::StatusOr<std::vector<v1::RecordedEvent>> ReadCase(const CaseId& case_id, StreamVersion from,
-                                                          size_t max_count = SIZE_MAX) const;
+                                                          size_t max_count = SIZE_MAX) const override;
   // Events with global position >= from, at most max_count, in order.
-  absl::StatusOr<std::vector<v1::RecordedEvent>> ReadAll(GlobalPosition from, size_t max_count) const;
+  absl::StatusOr<std::vector<v1::RecordedEvent>> ReadAll(GlobalPosition from, size_t max_count) const override;
   // Calls fn for each event with position in [from, to], in order, until fn
   // returns false. `stored` is the event's bytes exactly as stored (not
   // upcast).
@@ -248,8 +249,7 @@ class EventStore {
   // not keep them. What rebuilds
   // read (projections/engine.h, CatchUpFromStore). INVALID_ARGUMENT when
   // max_events is 0.
-  using ChunkFn = std::function<bool(absl::Span<const v1::RecordedEvent* const> events)>;
-  absl::Status ScanChunks(GlobalPosition from, GlobalPosition to, size_t max_events, const ChunkFn& fn) const;
+  absl::Status ScanChunks(GlobalPosition from, GlobalPosition to, size_t max_events, const ChunkFn& fn) const override;
 
   // Checks the hash chain of every event with position in [from, to] (to is
   // capped at Head()): each event's stored bytes hash to its `hash`, its
@@ -265,7 +265,7 @@ class EventStore {
   absl::StatusOr<GlobalPosition> Checkpoint(const std::string& destination) const;
 
   // Last durable global position (0 when empty).
-  GlobalPosition Head() const { return GlobalPosition(head_.load(std::memory_order_acquire)); }
+  GlobalPosition Head() const override { return GlobalPosition(head_.load(std::memory_order_acquire)); }
   // Current version of a case (0 when it has no events).
   absl::StatusOr<StreamVersion> CaseVersion(const CaseId& case_id) const;
   // Waits until Head() > after or the timeout passes; returns Head().

@@ -69,14 +69,14 @@ absl::Status ModelTxn::DeletePrefix(std::string_view prefix) {
 }
 
 ProjectionEngine::ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
-                                   const eventstore::EventStore* store)
+                                   const eventstore::EventSource* store)
     : options_(std::move(options)), projection_(std::move(projection)), store_(store) {}
 
 absl::StatusOr<std::unique_ptr<ProjectionEngine>> ProjectionEngine::Open(ProjectionOptions options,
                                                                          std::unique_ptr<Projection> projection,
-                                                                         const eventstore::EventStore* store) {
+                                                                         const eventstore::EventSource* store) {
   if (options.path.empty()) return absl::InvalidArgumentError("projection: path is required");
-  if (options.group_id.empty()) options.group_id = "kring.projection." + projection->name();
+  if (options.group_id.empty()) options.group_id = options.group_prefix + "." + projection->name();
   std::unique_ptr<ProjectionEngine> engine(new ProjectionEngine(std::move(options), std::move(projection), store));
   RETURN_IF_ERROR(engine->OpenDb());
   return engine;
@@ -327,7 +327,7 @@ uint64_t ProjectionEngine::StoreFeedStart() const {
   return w.events_applied == w.max_global_position ? w.max_global_position + 1 : 1;
 }
 
-absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
+absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventSource& store,
                               GlobalPosition up_to, const CatchUpProgressFn& progress, size_t threads) {
   if (engines.empty()) return absl::InvalidArgumentError("catch-up: engines must name at least one engine");
   if (threads == 0) return absl::InvalidArgumentError("catch-up: threads must be at least 1");

@@ -67,6 +67,7 @@ struct WriteOptions;
 
 namespace kring::eventstore {
 class EventStore;
+class EventSource;
 }  // namespace kring::eventstore
 
 namespace kring::projections {
@@ -76,8 +77,12 @@ struct ProjectionOptions {
   std::string path;
   // Kafka cluster and topic to consume. Default: see KafkaOptions.
   bus::KafkaOptions kafka;
-  // Consumer group. Default: "kring.projection.<projection name>".
+  // Consumer group. Default: "<group_prefix>.<projection name>".
   std::string group_id;
+  // The consumer group's prefix when group_id is empty: each read replica
+  // has its own (--consumer-group-prefix), so that every replica reads every
+  // partition. Default: "kring.projection".
+  std::string group_prefix = "kring.projection";
   // Most messages applied in one write. Default: 5000.
   size_t max_batch = 5000;
   // Niceness of the consumer thread (and the librdkafka threads it starts),
@@ -140,7 +145,7 @@ class ProjectionEngine;
 // INVALID_ARGUMENT when `engines` is empty, holds a null or the same engine
 // twice, an engine was opened with another store, or threads is 0. Not
 // concurrently with another catch-up of the same engine.
-absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventStore& store,
+absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines, const eventstore::EventSource& store,
                               GlobalPosition up_to, const CatchUpProgressFn& progress = nullptr, size_t threads = 1);
 
 class ProjectionEngine {
@@ -148,7 +153,7 @@ class ProjectionEngine {
   // `store` supplies missing events and rebuilds; it must outlive the engine.
   static absl::StatusOr<std::unique_ptr<ProjectionEngine>> Open(ProjectionOptions options,
                                                                 std::unique_ptr<Projection> projection,
-                                                                const eventstore::EventStore* store);
+                                                                const eventstore::EventSource* store);
   ~ProjectionEngine();
 
   // Applies events in one write (see class comment), with the offsets they
@@ -202,10 +207,10 @@ class ProjectionEngine {
     void operator()(Consumer* consumer) const;
   };
   friend absl::Status CatchUpFromStore(const std::vector<ProjectionEngine*>& engines,
-                                       const eventstore::EventStore& store, GlobalPosition up_to,
+                                       const eventstore::EventSource& store, GlobalPosition up_to,
                                        const CatchUpProgressFn& progress, size_t threads);
   ProjectionEngine(ProjectionOptions options, std::unique_ptr<Projection> projection,
-                   const eventstore::EventStore* store);
+                   const eventstore::EventSource* store);
   absl::Status OpenDb();
   // ApplyBatch over events that live elsewhere (a scanned chunk).
   absl::Status ApplyEvents(absl::Span<const v1::RecordedEvent* const> events, const std::string& cluster_id,
@@ -225,7 +230,7 @@ class ProjectionEngine {
 
   const ProjectionOptions options_;
   std::unique_ptr<Projection> projection_;
-  const eventstore::EventStore* store_;
+  const eventstore::EventSource* store_;
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex write_mu_;
   std::atomic<uint64_t> events_applied_{0};

@@ -48,7 +48,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LiveReadModel>> LiveReadModel::Open(LiveReadModelOptions options,
-                                                                   const eventstore::EventStore* store) {
+                                                                   const eventstore::EventSource* store) {
   if (options.dir.empty()) return absl::InvalidArgumentError("read model: dir is required");
   if (!options.factory) return absl::InvalidArgumentError("read model: factory is required");
   const std::string name = options.factory()->name();

@@ -106,7 +106,7 @@ class LiveReadModel {
   // Opens the current folder (creating it when missing), removes leftovers of
   // interrupted rebuilds and replays. The consumer is not started.
   static absl::StatusOr<std::unique_ptr<LiveReadModel>> Open(LiveReadModelOptions options,
-                                                             const eventstore::EventStore* store);
+                                                             const eventstore::EventSource* store);
   // Stops the consumer.
   ~LiveReadModel();
   LiveReadModel(const LiveReadModel&) = delete;
@@ -133,12 +133,12 @@ class LiveReadModel {
   absl::StatusOr<std::unique_ptr<ReplayedModel>> ReplayAsOf(GlobalPosition position,
                                                             const CatchUpProgressFn& progress = nullptr) const;
 
-  const eventstore::EventStore* store() const { return store_; }
+  const eventstore::EventSource* store() const { return store_; }
 
  private:
   friend absl::Status FillFromStore(const std::vector<LiveReadModel*>& models, const CatchUpProgressFn& progress,
                                     size_t threads);
-  LiveReadModel(LiveReadModelOptions options, std::string name, const eventstore::EventStore* store)
+  LiveReadModel(LiveReadModelOptions options, std::string name, const eventstore::EventSource* store)
       : options_(std::move(options)), name_(std::move(name)), store_(store) {}
   absl::Status RemoveLeftovers(const std::string& current_folder) const;
   absl::Status WriteCurrent(const std::string& folder) const;
@@ -146,7 +146,7 @@ class LiveReadModel {
 
   const LiveReadModelOptions options_;
   const std::string name_;
-  const eventstore::EventStore* const store_;
+  const eventstore::EventSource* const store_;
   ReadModelHandle handle_;
 
   // Serializes starting and stopping the consumer with a rebuild's swap.

@@ -23,7 +23,7 @@ void RemoveFolder(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<ReplayedModel>> ReplayedModel::Build(const std::string& parent_dir,
                                                                     const ProjectionFactory& factory,
-                                                                    const eventstore::EventStore* store,
+                                                                    const eventstore::EventSource* store,
                                                                     GlobalPosition up_to,
                                                                     const CatchUpProgressFn& progress) {
   const GlobalPosition head = store->Head();

@@ -35,7 +35,8 @@ class ReplayedModel {
   // failure too.
   static absl::StatusOr<std::unique_ptr<ReplayedModel>> Build(const std::string& parent_dir,
                                                               const ProjectionFactory& factory,
-                                                              const eventstore::EventStore* store, GlobalPosition up_to,
+                                                              const eventstore::EventSource* store,
+                                                              GlobalPosition up_to,
                                                               const CatchUpProgressFn& progress = nullptr);
   // Closes the engine and removes its folder.
   ~ReplayedModel();

@@ -37,7 +37,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string&
 }
 
 std::optional<Role> ParseRole(absl::string_view s) {
-  for (Role r : {Role::kPartner, Role::kResearcher, Role::kAuditor, Role::kOperator}) {
+  for (Role r : {Role::kPartner, Role::kResearcher, Role::kAuditor, Role::kOperator, Role::kReplica}) {
     if (s == absl::string_view(RoleName(r))) return r;
   }
   return std::nullopt;
@@ -63,6 +63,8 @@ const char* RoleName(Role role) {
       return "auditor";
     case Role::kOperator:
       return "operator";
+    case Role::kReplica:
+      return "replica";
   }
   return "unknown";
 }
@@ -77,6 +79,8 @@ v1::Role ToProto(Role role) {
       return v1::ROLE_AUDITOR;
     case Role::kOperator:
       return v1::ROLE_OPERATOR;
+    case Role::kReplica:
+      return v1::ROLE_REPLICA;
   }
   return v1::ROLE_UNSPECIFIED;
 }

@@ -10,7 +10,8 @@
 // hash. A token, when sent, decides the identity.
 //
 // Each service needs one role: IngestService partner, ResearchService
-// researcher, AuditService auditor, OperationsService operator. Health checks
+// researcher, AuditService auditor, OperationsService operator,
+// ReplicationService replica (a read replica's kringd). Health checks
 // and reflection need none.
 //
 // Development mode: without an identities file the server only listens on
@@ -30,7 +31,7 @@
 
 namespace kring::security {
 
-enum class Role { kPartner, kResearcher, kAuditor, kOperator };
+enum class Role { kPartner, kResearcher, kAuditor, kOperator, kReplica };
 const char* RoleName(Role role);
 v1::Role ToProto(Role role);
 

@@ -81,7 +81,8 @@ class Metrics::GaugeCollector : public prometheus::Collectable {
         Gauge("kring_rocksdb_pending_compaction_bytes", "Bytes RocksDB estimates it must compact.",
               {Value(g.rocksdb_pending_compaction_bytes)}),
     };
-    if (g.data_keys >= 0) f.push_back(Gauge("kring_data_keys", "Per-case data keys in the key store.", {Value(g.data_keys)}));
+    if (g.data_keys >= 0)
+      f.push_back(Gauge("kring_data_keys", "Per-case data keys in the key store.", {Value(g.data_keys)}));
     std::vector<prometheus::ClientMetric> applied, events_applied, lag_events, lag_seconds, rebuilding, health;
     for (const Gauges::ReadModel& m : g.read_models) {
       const std::vector<prometheus::ClientMetric::Label> label = {{"read_model", m.name}};
@@ -102,8 +103,8 @@ class Metrics::GaugeCollector : public prometheus::Collectable {
     f.push_back(Gauge("kring_read_model_rebuilding", "1 while an online rebuild of the read model runs.",
                       std::move(rebuilding)));
     for (const auto& [service, serving] : g.health) health.push_back(Value(serving, {{"service", service}}));
-    f.push_back(Gauge("kring_health_serving", "1 while the gRPC health status of the service is SERVING.",
-                      std::move(health)));
+    f.push_back(
+        Gauge("kring_health_serving", "1 while the gRPC health status of the service is SERVING.", std::move(health)));
     return f;
   }
 
@@ -170,10 +171,11 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& addre
                    .Name("kring_grpc_server_handled_total")
                    .Help("gRPC calls by full method name and status code.")
                    .Register(*m->registry_);
-  m->call_seconds_ = &prometheus::BuildHistogram()
-                          .Name("kring_grpc_server_handling_seconds")
-                          .Help("gRPC call durations by full method name (research queries: /kring.v1.ResearchService/…).")
-                          .Register(*m->registry_);
+  m->call_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("kring_grpc_server_handling_seconds")
+           .Help("gRPC call durations by full method name (research queries: /kring.v1.ResearchService/…).")
+           .Register(*m->registry_);
   m->gauges_ = std::make_shared<GaugeCollector>(std::move(gauges));
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
@@ -192,7 +194,9 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& addre
 Metrics::~Metrics() = default;
 
 void Metrics::ObserveAppend(size_t events, absl::StatusCode code, bool already_recorded, double seconds) {
-  const std::string result = code != absl::StatusCode::kOk ? CodeName(code) : already_recorded ? "already_recorded" : "ok";
+  const std::string result = code != absl::StatusCode::kOk ? CodeName(code)
+                             : already_recorded            ? "already_recorded"
+                                                           : "ok";
   appends_->Add({{"result", result}}).Increment();
   events_->Add({{"result", result}}).Increment(static_cast<double>(events));
   append_seconds_->Observe(seconds);

@@ -38,22 +38,22 @@ namespace kring::services {
 // What the scrape reads from the running server.
 struct Gauges {
   double head = 0;
-  double published = 0;             // relay: confirmed by Kafka
+  double published = 0;  // relay: confirmed by Kafka
   double relay_lag_events = 0;
   double relay_lag_seconds = 0;
-  double relay_producer_up = 0;     // 0/1
-  double store_writable = 0;        // 0/1
+  double relay_producer_up = 0;  // 0/1
+  double store_writable = 0;     // 0/1
   double disk_free_bytes = 0;
   double min_free_bytes = 0;
-  double queued_events = 0;         // append batches waiting for the store
+  double queued_events = 0;  // append batches waiting for the store
   double queued_bytes = 0;
-  double groups_written = 0;        // group commits
-  double requests_written = 0;      // append requests in them
-  double embedded_kafka = 0;        // 0/1
+  double groups_written = 0;    // group commits
+  double requests_written = 0;  // append requests in them
+  double embedded_kafka = 0;    // 0/1
   double embedded_kafka_unauthenticated = 0;
   double rocksdb_live_data_bytes = 0;
   double rocksdb_pending_compaction_bytes = 0;
-  double data_keys = -1;            // -1: no key store
+  double data_keys = -1;  // -1: no key store
   struct ReadModel {
     std::string name;
     double applied = 0, events_applied = 0, lag_events = 0, lag_seconds = 0, rebuilding = 0;
@@ -66,8 +66,7 @@ class Metrics {
  public:
   // Listens on `address` (host:port; port 0 picks one). INVALID_ARGUMENT
   // naming --metrics-listen when it cannot.
-  static absl::StatusOr<std::unique_ptr<Metrics>> Start(const std::string& address,
-                                                        std::function<Gauges()> gauges);
+  static absl::StatusOr<std::unique_ptr<Metrics>> Start(const std::string& address, std::function<Gauges()> gauges);
   ~Metrics();
 
   // host:port it listens on.

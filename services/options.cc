@@ -3,9 +3,44 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "common/version.h"
 
 namespace kring::services {
+
+namespace {
+
+// --roles and the flags of a read replica (services/roles.h).
+void AddRoleOptions(CLI::App& app, ServerOptions& o, std::string& roles) {
+  app.add_option("--roles", roles,
+                 "what this process runs: a comma-separated, non-empty subset of ingest, relay, projections, query")
+      ->envname("KRING_ROLES")
+      ->capture_default_str();
+  app.add_option("--ingest-node", o.ingest_node,
+                 "without the ingest role: the ingest node's gRPC host:port, to fill what Kafka did not bring")
+      ->envname("KRING_INGEST_NODE");
+  app.add_option("--ingest-node-token-file", o.ingest_node_token_file,
+                 "file with the bearer token of a replica identity on the ingest node")
+      ->envname("KRING_INGEST_NODE_TOKEN_FILE");
+  app.add_option("--ingest-node-tls-ca", o.ingest_node_tls_ca_file,
+                 "PEM CA of the ingest node's certificate (TLS to the ingest node)")
+      ->envname("KRING_INGEST_NODE_TLS_CA");
+  app.add_option("--ingest-node-tls-server-name", o.ingest_node_tls_server_name,
+                 "name checked in the ingest node's certificate instead of its host");
+  app.add_option("--consumer-group-prefix", o.consumer_group_prefix,
+                 "read model consumer groups are <prefix>.<model name>; one prefix per read replica")
+      ->envname("KRING_CONSUMER_GROUP_PREFIX")
+      ->capture_default_str();
+}
+
+absl::Status CheckRoleOptions(const std::string& roles, ServerOptions& o) {
+  ASSIGN_OR_RETURN(o.roles, ParseRoles(roles));
+  RETURN_IF_ERROR(ValidateRoles(o.roles, o.ingest_node, o.kafka.bootstrap));
+  if (o.consumer_group_prefix.empty()) return absl::InvalidArgumentError("--consumer-group-prefix: must not be empty");
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   ServerOptions o;
@@ -134,6 +169,8 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
   app.set_version_flag("--version", absl::StrCat("kringd ", Version()));
+  std::string roles = "ingest,relay,projections,query";
+  AddRoleOptions(app, o, roles);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -150,6 +187,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     }
     o.kafka.client_config[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  RETURN_IF_ERROR(CheckRoleOptions(roles, o));
   if (!o.auth.identities_file.empty() && o.kafka.bootstrap.empty() && !o.embedded_kafka_in_production) {
     return absl::InvalidArgumentError(
         "--kafka-bootstrap: required in production mode (--identities is set). Without it kringd would run on the "

@@ -12,6 +12,7 @@
 #include "eventstore/validation.h"
 #include "security/auth.h"
 #include "services/admission.h"
+#include "services/roles.h"
 
 namespace kring::services {
 
@@ -97,6 +98,28 @@ struct ServerOptions {
   // (--max-relay-lag-seconds, --max-read-model-lag-seconds).
   std::chrono::seconds max_relay_lag{60};
   std::chrono::seconds max_read_model_lag{60};
+  // Roles and read replicas (services/roles.h, docs/operations.md "Roles and
+  // replicas"). What this process runs. Default: all four
+  // (--roles ingest,relay,projections,query, KRING_ROLES).
+  Roles roles;
+  // For a process without the ingest role: the ingest node's gRPC
+  // "host:port", from which the read models fill what Kafka did not bring
+  // (ReplicationService). Default: "" (--ingest-node, KRING_INGEST_NODE).
+  std::string ingest_node;
+  // A file holding the bearer token of an identity with the replica role on
+  // the ingest node. Default: "" = no token (the ingest node in development
+  // mode) (--ingest-node-token-file, KRING_INGEST_NODE_TOKEN_FILE).
+  std::string ingest_node_token_file;
+  // PEM CA of the ingest node's certificate; set: TLS to the ingest node.
+  // Default: "" = plaintext (--ingest-node-tls-ca, KRING_INGEST_NODE_TLS_CA).
+  std::string ingest_node_tls_ca_file;
+  // Name checked in the ingest node's certificate instead of its host.
+  // Default: "" (--ingest-node-tls-server-name).
+  std::string ingest_node_tls_server_name;
+  // Read model consumer groups are "<prefix>.<model name>"; give every read
+  // replica its own. Default: "kring.projection" (--consumer-group-prefix,
+  // KRING_CONSUMER_GROUP_PREFIX).
+  std::string consumer_group_prefix = "kring.projection";
   // spdlog level. Default: "info" (--log-level, KRING_LOG_LEVEL).
   std::string log_level = "info";
   // "text" (key=value lines) or "json" (one object per line; common/log.h).

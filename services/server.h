@@ -1,7 +1,8 @@
-// KringServer: one kringd process with every role — event store, Kafka relay
+// KringServer: one kringd process with the roles of --roles (services/
+// roles.h; by default every role — event store, Kafka relay
 // (and the embedded cluster when no brokers are configured), the projection
 // workers of the read models, and the gRPC services (ingest, research, operations, audit)
-// with health checking and reflection.
+// with health checking and reflection).
 //
 // Data folder: <data>/events (the event store), <data>/projections/ (the read
 // models, see projections/read_model.h), <data>/keys (the wrapped data keys,
@@ -33,6 +34,8 @@
 #include "services/metrics.h"
 #include "services/operations_service.h"
 #include "services/options.h"
+#include "services/remote_event_source.h"
+#include "services/replication_service.h"
 #include "services/research_service.h"
 
 namespace kring::services {
@@ -48,7 +51,10 @@ class KringServer {
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
   // host:port of /metrics; empty without --metrics-listen.
   std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
+  // The store exists with the ingest role only.
   const eventstore::EventStore& store() const { return *store_; }
+  // What this process runs (--roles), e.g. for status.
+  const Roles& roles() const { return options_.roles; }
   // The ingest service, e.g. for its admission counters.
   IngestService& ingest() { return *ingest_; }
 
@@ -70,6 +76,16 @@ class KringServer {
   explicit KringServer(ServerOptions options) : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::Status WriteReadyFile() const;
+  // The start-up steps, one per role (services/roles.h).
+  absl::Status StartIngest();
+  absl::Status ConnectIngestNode();
+  absl::StatusOr<bus::KafkaOptions> StartKafka();
+  absl::Status StartRelay(const bus::KafkaOptions& kafka);
+  absl::Status StartProjections(const bus::KafkaOptions& kafka);
+  absl::Status StartGrpc();
+  // Where the read models fill from: the local store, or without the ingest
+  // role the ingest node (remote_).
+  const eventstore::EventSource* event_source() const;
   // Starts the health monitor that publishes every named status.
   void StartHealthMonitor();
 
@@ -77,7 +93,8 @@ class KringServer {
   std::unique_ptr<security::Authenticator> auth_;
   std::unique_ptr<security::KeyStore> keys_;  // with --master-key-file only
   std::unique_ptr<security::AccessLog> access_log_;
-  std::unique_ptr<eventstore::EventStore> store_;
+  std::unique_ptr<eventstore::EventStore> store_;  // with the ingest role only
+  std::unique_ptr<RemoteEventSource> remote_;      // without it
   std::unique_ptr<bus::EmbeddedKafka> embedded_kafka_;
   std::unique_ptr<bus::OutboxRelay> relay_;
   // Every read model, by name (network-size, outcomes, funnel, support).
@@ -86,6 +103,7 @@ class KringServer {
   std::unique_ptr<ResearchService> research_;
   std::unique_ptr<OperationsService> operations_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<ReplicationService> replication_;
   std::unique_ptr<grpc::Server> grpc_;
   std::string address_;
   std::string kafka_bootstrap_;

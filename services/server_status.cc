@@ -3,6 +3,7 @@
 // health monitor's last evaluation.
 #include <sys/statvfs.h>
 
+#include "absl/strings/str_split.h"
 #include "common/version.h"
 #include "services/server.h"
 
@@ -31,10 +32,10 @@ void FillStore(const eventstore::EventStore& store, const std::string& data_dir,
 v1::GetStatusResponse KringServer::Status() const {
   v1::GetStatusResponse status;
   status.set_version(Version());
-  for (const char* role : {"ingest", "relay", "projections", "query"}) status.add_roles(role);
+  for (const std::string& role : absl::StrSplit(options_.roles.ToString(), ',')) status.add_roles(role);
   const HealthSnapshot health = monitor_->Snapshot();
-  status.set_head_position(store_->Head().value());
-  FillStore(*store_, options_.data_dir, options_.min_free_bytes, status.mutable_store());
+  status.set_head_position(health.head);
+  if (store_) FillStore(*store_, options_.data_dir, options_.min_free_bytes, status.mutable_store());
 
   v1::KafkaStatus* kafka = status.mutable_kafka();
   kafka->set_bootstrap(kafka_bootstrap_);
@@ -54,8 +55,10 @@ v1::GetStatusResponse KringServer::Status() const {
   } else {
     kafka->set_error(std::string(brokers.status().message()));
   }
-  kafka->set_published_position(relay_->Confirmed().value());
-  kafka->set_producer_ok(relay_->Health().ok());
+  if (relay_) {
+    kafka->set_published_position(relay_->Confirmed().value());
+    kafka->set_producer_ok(relay_->Health().ok());
+  }
   if (health.relay) {
     kafka->set_relay_lag_events(health.relay->events);
     kafka->set_relay_lag_seconds(health.relay->seconds);
@@ -91,27 +94,33 @@ Gauges KringServer::MetricGauges() {
   if (poke_ == nullptr) return g;
   const HealthSnapshot health = poke_->Snapshot();
   g.head = static_cast<double>(health.head);
-  g.published = static_cast<double>(relay_->Confirmed().value());
+  if (relay_) {
+    g.published = static_cast<double>(relay_->Confirmed().value());
+    g.relay_producer_up = relay_->Health().ok() ? 1 : 0;
+  }
   if (health.relay) {
     g.relay_lag_events = static_cast<double>(health.relay->events);
     g.relay_lag_seconds = health.relay->seconds;
   }
-  g.relay_producer_up = relay_->Health().ok() ? 1 : 0;
-  v1::StoreStatus store;
-  FillStore(*store_, options_.data_dir, options_.min_free_bytes, &store);
-  g.store_writable = store.writable() ? 1 : 0;
-  g.disk_free_bytes = static_cast<double>(store.disk_free_bytes());
-  g.min_free_bytes = static_cast<double>(store.min_free_bytes());
-  const AdmissionController::Stats queue = ingest_->admission().stats();
-  g.queued_events = static_cast<double>(queue.queued_events);
-  g.queued_bytes = static_cast<double>(queue.queued_bytes);
-  g.groups_written = static_cast<double>(store_->groups_written());
-  g.requests_written = static_cast<double>(store_->requests_written());
+  if (store_) {
+    v1::StoreStatus store;
+    FillStore(*store_, options_.data_dir, options_.min_free_bytes, &store);
+    g.store_writable = store.writable() ? 1 : 0;
+    g.disk_free_bytes = static_cast<double>(store.disk_free_bytes());
+    g.min_free_bytes = static_cast<double>(store.min_free_bytes());
+    g.groups_written = static_cast<double>(store_->groups_written());
+    g.requests_written = static_cast<double>(store_->requests_written());
+    g.rocksdb_live_data_bytes = static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-live-data-size"));
+    g.rocksdb_pending_compaction_bytes =
+        static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-pending-compaction-bytes"));
+  }
+  if (ingest_) {
+    const AdmissionController::Stats queue = ingest_->admission().stats();
+    g.queued_events = static_cast<double>(queue.queued_events);
+    g.queued_bytes = static_cast<double>(queue.queued_bytes);
+  }
   g.embedded_kafka = embedded_kafka() ? 1 : 0;
   g.embedded_kafka_unauthenticated = embedded_kafka_unauthenticated() ? 1 : 0;
-  g.rocksdb_live_data_bytes = static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-live-data-size"));
-  g.rocksdb_pending_compaction_bytes =
-      static_cast<double>(store_->RocksIntProperty("rocksdb.estimate-pending-compaction-bytes"));
   for (const Lag& lag : health.read_models) {
     Gauges::ReadModel m;
     m.name = lag.name;
