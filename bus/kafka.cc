@@ -128,11 +128,19 @@ absl::StatusOr<int> ProbeBrokers(const KafkaOptions& options, std::chrono::milli
 absl::StatusOr<uint64_t> EmbeddedKafka::CompleteFrom() const {
   KafkaOptions options;
   options.bootstrap = bootstrap_;
-  ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf,
-                   MakeConf(options, {{"group.id", "kring.embedded-probe"}, {"enable.auto.commit", "false"}}));
+  ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, MakeConf(options, {}));
   std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  // A simple (group-less) consumer: it reads one message at a chosen offset.
+  std::unique_ptr<RdKafka::Consumer> consumer(RdKafka::Consumer::create(conf.get(), err));
   if (!consumer) return absl::InternalError(absl::StrCat("embedded kafka: cannot create a consumer: ", err));
+  // Should the cluster drop the message at the low watermark before it is
+  // fetched, the read restarts at the new first message.
+  std::unique_ptr<RdKafka::Conf> topic_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_TOPIC));
+  if (topic_conf->set("auto.offset.reset", "smallest", err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("embedded kafka: ", err));
+  }
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(consumer.get(), topic_, topic_conf.get(), err));
+  if (!topic) return absl::InternalError(absl::StrCat("embedded kafka: ", err));
   uint64_t complete_from = 1;
   for (int p = 0; p < partitions_; ++p) {
     int64_t low = 0, high = 0;
@@ -142,15 +150,16 @@ absl::StatusOr<uint64_t> EmbeddedKafka::CompleteFrom() const {
           absl::StrCat("embedded kafka: watermarks of partition ", p, ": ", RdKafka::err2str(e)));
     }
     if (low == 0 || low >= high) continue;  // nothing dropped here
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, p, low));
-    std::vector<RdKafka::TopicPartition*> assignment = {tp.get()};
-    consumer->assign(assignment);
+    if (RdKafka::ErrorCode e = consumer->start(topic.get(), p, low); e != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("embedded kafka: cannot read partition ", p, ": ", RdKafka::err2str(e)));
+    }
     std::unique_ptr<RdKafka::Message> first;
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      first.reset(consumer->consume(100));
+    for (int attempt = 0; attempt < 100; ++attempt) {  // up to 10 s
+      first.reset(consumer->consume(topic.get(), p, 100));
       if (first->err() == RdKafka::ERR_NO_ERROR) break;
     }
-    consumer->unassign();
+    consumer->stop(topic.get(), p);
     if (first->err() != RdKafka::ERR_NO_ERROR) {
       return absl::UnavailableError(
           absl::StrCat("embedded kafka: cannot read the first message of partition ", p, ": ", first->errstr()));
@@ -168,7 +177,6 @@ absl::StatusOr<uint64_t> EmbeddedKafka::CompleteFrom() const {
     }
     complete_from = std::max(complete_from, position);
   }
-  consumer->close();
   return complete_from;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/version.h"
 #include "services/server.h"
 
@@ -32,9 +33,10 @@ void FillStore(const eventstore::EventStore& store, const std::string& data_dir,
 v1::GetStatusResponse KringServer::Status() const {
   v1::GetStatusResponse status;
   status.set_version(Version());
-  for (const std::string& role : absl::StrSplit(options_.roles.ToString(), ',')) status.add_roles(role);
+  for (absl::string_view role : absl::StrSplit(options_.roles.ToString(), ',')) status.add_roles(std::string(role));
   const HealthSnapshot health = monitor_->Snapshot();
-  status.set_head_position(health.head);
+  // The store's head now; the monitor's is up to a second old.
+  status.set_head_position(store_ ? store_->Head().value() : health.head);
   if (store_) FillStore(*store_, options_.data_dir, options_.min_free_bytes, status.mutable_store());
 
   v1::KafkaStatus* kafka = status.mutable_kafka();
@@ -44,7 +46,12 @@ v1::GetStatusResponse KringServer::Status() const {
   kafka->set_embedded_unauthenticated(embedded_kafka_unauthenticated());
   if (embedded_kafka_) {
     absl::StatusOr<uint64_t> complete_from = embedded_kafka_->CompleteFrom();
-    if (complete_from.ok()) kafka->set_embedded_complete_from(*complete_from);
+    if (complete_from.ok()) {
+      kafka->set_embedded_complete_from(*complete_from);
+    } else {
+      Logger("server")->warn("msg=embedded_topic_unknown status=\"{}\"",
+                             EscapeLogValue(complete_from.status().ToString()));
+    }
   }
   bus::KafkaOptions probe = options_.kafka;
   probe.bootstrap = kafka_bootstrap_;
