@@ -148,31 +148,7 @@ size_t ExpectCompleteAndOrdered(const std::vector<testing::ConsumedEvent>& consu
 // Asks the reflection service to list the services, with raw bytes:
 // ServerReflectionRequest{list_services: ""} is 3a 00.
 std::string ReflectionListServices(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  auto step = [&](auto&& op) {
-    op();
-    void* tag;
-    bool ok = false;
-    cq.Next(&tag, &ok);
-    return ok;
-  };
-  grpc::Slice request_bytes(std::string("\x3a\x00", 2));
-  grpc::ByteBuffer request(&request_bytes, 1), response;
-  grpc::Status status;
-  std::string bytes;
-  if (step([&] { call->StartCall(nullptr); }) && step([&] { call->Write(request, nullptr); }) &&
-      step([&] { call->WritesDone(nullptr); }) && step([&] { call->Read(&response, nullptr); })) {
-    std::vector<grpc::Slice> slices;
-    (void)response.Dump(&slices);
-    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-  }
-  step([&] { call->Finish(&status, nullptr); });
-  cq.Shutdown();
-  return bytes;
+  return testing::ServerReflectionCall(channel, std::string("\x3a\x00", 2));
 }
 
 class EndToEndTest : public ::testing::Test {

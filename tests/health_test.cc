@@ -7,7 +7,6 @@
 // --version, and librdkafka's log routed through spdlog in the JSON format.
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/unknown_field_set.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -259,31 +258,11 @@ TEST(HealthTest, ReflectionDescribesTheHealthService) {
   testing::TempDir dir;
   auto server = Start(BaseOptions(dir.Sub("data")));
   ASSERT_NE(server, nullptr);
-  grpc::GenericStub generic(NewChannel(server->address()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  auto step = [&](auto&& op) {
-    op();
-    void* tag;
-    bool ok = false;
-    cq.Next(&tag, &ok);
-    return ok;
-  };
   // ServerReflectionRequest{file_containing_symbol (4): "grpc.health.v1.Health"}
   const std::string symbol = "grpc.health.v1.Health";
-  grpc::Slice request_bytes(std::string("\x22") + static_cast<char>(symbol.size()) + symbol);
-  grpc::ByteBuffer request(&request_bytes, 1), response;
-  std::string bytes;
-  ASSERT_TRUE(step([&] { call->StartCall(nullptr); }) && step([&] { call->Write(request, nullptr); }) &&
-              step([&] { call->WritesDone(nullptr); }) && step([&] { call->Read(&response, nullptr); }));
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-  grpc::Status finished;
-  step([&] { call->Finish(&finished, nullptr); });
-  cq.Shutdown();
+  const std::string bytes = testing::ServerReflectionCall(
+      NewChannel(server->address()), std::string("\x22") + static_cast<char>(symbol.size()) + symbol);
+  ASSERT_FALSE(bytes.empty());
 
   // ServerReflectionResponse.file_descriptor_response (4) holds the files.
   google::protobuf::UnknownFieldSet fields;

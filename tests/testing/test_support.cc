@@ -166,11 +166,40 @@ v1::Event RetractionOf(const v1::Event& target, int year, int month, int day) {
 
 }  // namespace kring::testing
 
+#include <grpcpp/generic/generic_stub.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <thread>
 
 namespace kring::testing {
+
+std::string ServerReflectionCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& request_text) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&](auto&& op) {
+    op();
+    void* tag;
+    bool ok = false;
+    cq.Next(&tag, &ok);
+    return ok;
+  };
+  grpc::Slice request_bytes(request_text);
+  grpc::ByteBuffer request(&request_bytes, 1), response;
+  grpc::Status status;
+  std::string bytes;
+  if (step([&] { call->StartCall(nullptr); }) && step([&] { call->Write(request, nullptr); }) &&
+      step([&] { call->WritesDone(nullptr); }) && step([&] { call->Read(&response, nullptr); })) {
+    std::vector<grpc::Slice> slices;
+    (void)response.Dump(&slices);
+    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  }
+  step([&] { call->Finish(&status, nullptr); });
+  cq.Shutdown();
+  return bytes;
+}
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
   grpc::ChannelArguments args;

@@ -100,6 +100,11 @@ struct ConsumedEvent {
 // channels), no send limit and a 64 MiB receive limit.
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
 
+// One request to the server reflection service (grpc.reflection.v1alpha),
+// as raw bytes of a ServerReflectionRequest; returns the raw bytes of the
+// first ServerReflectionResponse (empty if the call failed).
+std::string ServerReflectionCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& request);
+
 // The cluster id a Kafka cluster reports (empty if unreachable).
 std::string ClusterId(const std::string& bootstrap);
 
