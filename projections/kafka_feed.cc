@@ -103,6 +103,22 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
 
   const std::string& cluster_id() const { return cluster_id_; }
 
+  // Commits the offsets of an applied batch to the consumer group too, so
+  // that Kafka's own tools (kafka-consumer-groups --describe) show the real
+  // lag. Advisory: the offsets stored with the model stay authoritative (an
+  // assignment seeks to them), so a lost commit changes nothing.
+  void CommitToGroup(const std::vector<PartitionOffset>& offsets) {
+    std::vector<RdKafka::TopicPartition*> list;
+    for (const PartitionOffset& o : offsets) {
+      list.push_back(
+          RdKafka::TopicPartition::create(engine_->options_.kafka.topic, o.partition.value(), o.next_offset.value()));
+    }
+    if (RdKafka::ErrorCode e = consumer_->commitAsync(list); e != RdKafka::ERR_NO_ERROR) {
+      Logger("projections")->debug("msg=group_commit_failed error={}", RdKafka::err2str(e));
+    }
+    RdKafka::TopicPartition::destroy(list);
+  }
+
   absl::StatusOr<v1::RecordedEvent> FromStore(RdKafka::Message& m) const {
     const RdKafka::Headers* headers = m.headers();
     if (headers == nullptr) return absl::DataLossError("no headers");
@@ -173,6 +189,7 @@ void ProjectionEngine::ConsumeLoop() {
         Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
+      if (!stopping_.load()) consumer_->CommitToGroup(offsets);
     }
     // Kafka may never deliver some events: a topic's retention (the embedded
     // cluster keeps about 5 MiB per partition) can drop messages before this

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
 #include <sys/statvfs.h>
 
 #include <fstream>
@@ -342,6 +343,57 @@ TEST(HealthTest, LibrdkafkaLogsThroughSpdlogAsJsonLines) {
   }
   EXPECT_GT(lines, 3);
   EXPECT_GT(kafka_lines, 0) << "no librdkafka line about the unreachable broker came through spdlog";
+}
+
+// Each read model commits the offsets it applied to its consumer group
+// (advisory: its own stored offsets stay authoritative), so Kafka's tools
+// (kafka-consumer-groups --describe) show its real lag: on a real broker, once
+// the models have applied the head, every group's committed offsets are the
+// partitions' ends (LAG 0).
+TEST(HealthTest, ReadModelsCommitTheirOffsetsSoKafkaToolsShowTheirLag) {
+  testing::TempDir dir;
+  testing::KafkaBroker broker(dir.Sub("kafka"));
+  testing::KringdProcess kringd(dir.Sub("data"), {"--kafka-bootstrap", broker.bootstrap()});
+  auto channel = NewChannel(kringd.address());
+  ASSERT_EQ(client::StreamCohort(channel, Cohort(1, 30)).refused, 0u);
+  ASSERT_TRUE(WaitFor([&] {
+    const v1::GetStatusResponse s = Status(channel);
+    for (const v1::ReadModelStatus& m : s.read_models()) {
+      if (m.applied_position() != s.head_position()) return false;
+    }
+    return s.read_models_size() == 4 && s.kafka().published_position() == s.head_position();
+  }));
+  const std::string topic = "kring.case-events.v1";
+  for (const std::string& model : kReadModels) {
+    const std::string group = "kring.projection." + model;
+    // A client of the group that does not join it: it only reads what the
+    // group committed, as kafka-consumer-groups does.
+    bus::KafkaOptions options;
+    options.bootstrap = broker.bootstrap();
+    auto conf = bus::MakeConf(options, {{"group.id", group}, {"enable.auto.commit", "false"}});
+    ASSERT_TRUE(conf.ok()) << conf.status();
+    std::string err;
+    std::unique_ptr<RdKafka::KafkaConsumer> reader(RdKafka::KafkaConsumer::create(conf->get(), err));
+    ASSERT_NE(reader, nullptr) << err;
+    int64_t lag = -1;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const auto ends = testing::TopicOffsets(broker.bootstrap(), topic);
+          std::vector<RdKafka::TopicPartition*> partitions;
+          for (const auto& [p, range] : ends) partitions.push_back(RdKafka::TopicPartition::create(topic, p));
+          const bool answered = !ends.empty() && reader->committed(partitions, 5000) == RdKafka::ERR_NO_ERROR;
+          lag = 0;
+          for (RdKafka::TopicPartition* tp : partitions) {
+            const int64_t end = ends.at(tp->partition()).second;
+            lag += tp->offset() >= 0 ? end - tp->offset() : end;  // no commit: the whole partition
+          }
+          RdKafka::TopicPartition::destroy(partitions);
+          return answered && lag == 0;
+        },
+        std::chrono::seconds(60)))
+        << group << ": committed offsets lag the topic by " << lag;
+    reader->close();
+  }
 }
 
 TEST(LogTest, EscapedValuesStayOnOneLine) {
