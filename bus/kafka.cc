@@ -39,6 +39,20 @@ void LogFromC(const rd_kafka_t*, int level, const char* facility, const char* te
 
 }  // namespace
 
+absl::StatusOr<uint64_t> PositionOf(RdKafka::Message& message) {
+  const RdKafka::Headers* headers = message.headers();
+  if (headers == nullptr) return absl::DataLossError("no headers");
+  const RdKafka::Headers::Header h = headers->get_last(kHeaderGlobalPosition);
+  if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) {
+    return absl::DataLossError(absl::StrCat("no ", kHeaderGlobalPosition, " header"));
+  }
+  uint64_t position = 0;
+  if (!absl::SimpleAtoi(std::string(static_cast<const char*>(h.value()), h.value_size()), &position) || position == 0) {
+    return absl::DataLossError(absl::StrCat("unreadable ", kHeaderGlobalPosition, " header"));
+  }
+  return position;
+}
+
 void LogKafkaEvent(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_LOG:
@@ -164,18 +178,12 @@ absl::StatusOr<uint64_t> EmbeddedKafka::CompleteFrom() const {
       return absl::UnavailableError(
           absl::StrCat("embedded kafka: cannot read the first message of partition ", p, ": ", first->errstr()));
     }
-    uint64_t position = 0;
-    if (const RdKafka::Headers* headers = first->headers(); headers != nullptr) {
-      const RdKafka::Headers::Header header = headers->get_last(kHeaderGlobalPosition);
-      if (header.value() != nullptr) {
-        (void)absl::SimpleAtoi(std::string(static_cast<const char*>(header.value()), header.value_size()), &position);
-      }
-    }
-    if (position == 0) {
+    const absl::StatusOr<uint64_t> position = PositionOf(*first);
+    if (!position.ok()) {
       return absl::DataLossError(
-          absl::StrCat("embedded kafka: the first message of partition ", p, " has no ", kHeaderGlobalPosition));
+          absl::StrCat("embedded kafka: the first message of partition ", p, ": ", position.status().message()));
     }
-    complete_from = std::max(complete_from, position);
+    complete_from = std::max(complete_from, *position);
   }
   return complete_from;
 }

@@ -38,6 +38,10 @@ struct KafkaOptions {
   std::map<std::string, std::string> client_config;
 };
 
+// The log position a published message carries in its kring-global-position
+// header; DATA_LOSS when the header is missing or unreadable.
+absl::StatusOr<uint64_t> PositionOf(RdKafka::Message& message);
+
 // Writes one librdkafka log or error event to the "kafka" spdlog logger
 // (level from its syslog severity; text escaped). MakeConf's configurations
 // route every event here; a client that installs its own event_cb calls it.

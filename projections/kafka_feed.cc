@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <unordered_map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -120,14 +119,7 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
   }
 
   absl::StatusOr<v1::RecordedEvent> FromStore(RdKafka::Message& m) const {
-    const RdKafka::Headers* headers = m.headers();
-    if (headers == nullptr) return absl::DataLossError("no headers");
-    const RdKafka::Headers::Header h = headers->get_last(bus::kHeaderGlobalPosition);
-    if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return absl::DataLossError("no position header");
-    uint64_t position = 0;
-    if (!absl::SimpleAtoi(std::string(static_cast<const char*>(h.value()), h.value_size()), &position)) {
-      return absl::DataLossError("unreadable position header");
-    }
+    ASSIGN_OR_RETURN(const uint64_t position, bus::PositionOf(m));
     ASSIGN_OR_RETURN(auto events, engine_->store_->ReadAll(GlobalPosition(position), 1));
     if (events.empty() || events[0].global_position() != position) {
       return absl::DataLossError("position not in the event store");

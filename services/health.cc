@@ -73,8 +73,7 @@ void HealthMonitor::Evaluate() {
   snap.head = inputs_.head();
   clock_.Sample(snap.head, now);
   auto lag_of = [&](const std::string& name, uint64_t position) {
-    Lag lag{name, position, snap.head > position ? snap.head - position : 0, clock_.LagSeconds(position, now)};
-    return lag;
+    return Lag{name, position, snap.head > position ? snap.head - position : 0, clock_.LagSeconds(position, now)};
   };
 
   std::vector<ServiceHealth> services;
