@@ -53,6 +53,82 @@ class DateRange(_message.Message):
     to: str
     def __init__(self, to: _Optional[str] = ..., **kwargs) -> None: ...
 
+class ConfidenceInterval(_message.Message):
+    __slots__ = ("lower", "upper")
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    lower: float
+    upper: float
+    def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ...) -> None: ...
+
+class Provenance(_message.Message):
+    __slots__ = ("log_position", "min_cell_size", "disclosure_method", "filters_json", "definition_version", "cost_model_version", "answer_sha256", "server_version")
+    LOG_POSITION_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DISCLOSURE_METHOD_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    COST_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    log_position: int
+    min_cell_size: int
+    disclosure_method: str
+    filters_json: str
+    definition_version: str
+    cost_model_version: str
+    answer_sha256: str
+    server_version: str
+    def __init__(self, log_position: _Optional[int] = ..., min_cell_size: _Optional[int] = ..., disclosure_method: _Optional[str] = ..., filters_json: _Optional[str] = ..., definition_version: _Optional[str] = ..., cost_model_version: _Optional[str] = ..., answer_sha256: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
+
+class Difference(_message.Message):
+    __slots__ = ("measure", "item", "estimate", "ci", "method")
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    CI_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    measure: str
+    item: str
+    estimate: float
+    ci: ConfidenceInterval
+    method: str
+    def __init__(self, measure: _Optional[str] = ..., item: _Optional[str] = ..., estimate: _Optional[float] = ..., ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., method: _Optional[str] = ...) -> None: ...
+
+class LogRankTest(_message.Message):
+    __slots__ = ("groups", "chi_square", "degrees_of_freedom", "p_value", "absent_reason")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    CHI_SQUARE_FIELD_NUMBER: _ClassVar[int]
+    DEGREES_OF_FREEDOM_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ABSENT_REASON_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    chi_square: float
+    degrees_of_freedom: int
+    p_value: float
+    absent_reason: str
+    def __init__(self, groups: _Optional[_Iterable[str]] = ..., chi_square: _Optional[float] = ..., degrees_of_freedom: _Optional[int] = ..., p_value: _Optional[float] = ..., absent_reason: _Optional[str] = ...) -> None: ...
+
+class GroupComparison(_message.Message):
+    __slots__ = ("group", "differences", "log_rank")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    LOG_RANK_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    differences: _containers.RepeatedCompositeFieldContainer[Difference]
+    log_rank: LogRankTest
+    def __init__(self, group: _Optional[str] = ..., differences: _Optional[_Iterable[_Union[Difference, _Mapping]]] = ..., log_rank: _Optional[_Union[LogRankTest, _Mapping]] = ...) -> None: ...
+
+class Comparison(_message.Message):
+    __slots__ = ("reference", "groups", "log_rank_all")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    LOG_RANK_ALL_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    groups: _containers.RepeatedCompositeFieldContainer[GroupComparison]
+    log_rank_all: LogRankTest
+    def __init__(self, reference: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[GroupComparison, _Mapping]]] = ..., log_rank_all: _Optional[_Union[LogRankTest, _Mapping]] = ...) -> None: ...
+
 class DisclosureControl(_message.Message):
     __slots__ = ("min_cell_size",)
     MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -86,7 +162,7 @@ class ReadModelWatermark(_message.Message):
     def __init__(self, events_applied: _Optional[int] = ..., max_global_position: _Optional[int] = ...) -> None: ...
 
 class NetworkSizeRequest(_message.Message):
-    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure")
+    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "then_by", "compare_with")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCE_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +171,8 @@ class NetworkSizeRequest(_message.Message):
     LEGAL_FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     REFERRAL_PERIOD_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
+    THEN_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_WITH_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedScalarFieldContainer[_events_pb2.Domain]
     municipality_codes: _containers.RepeatedScalarFieldContainer[str]
     conference_period: DateRange
@@ -103,7 +181,9 @@ class NetworkSizeRequest(_message.Message):
     legal_frameworks: _containers.RepeatedScalarFieldContainer[_events_pb2.LegalFramework]
     referral_period: DateRange
     disclosure: DisclosureControl
-    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ...) -> None: ...
+    then_by: Grouping
+    compare_with: str
+    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., then_by: _Optional[_Union[Grouping, str]] = ..., compare_with: _Optional[str] = ...) -> None: ...
 
 class HistogramBin(_message.Message):
     __slots__ = ("size", "conferences", "suppression")
@@ -116,23 +196,27 @@ class HistogramBin(_message.Message):
     def __init__(self, size: _Optional[int] = ..., conferences: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
 
 class RelationShare(_message.Message):
-    __slots__ = ("relation", "attendees", "mean_per_conference", "share", "conferences", "suppression")
+    __slots__ = ("relation", "attendees", "mean_per_conference", "share", "conferences", "suppression", "share_ci", "mean_per_conference_ci")
     RELATION_FIELD_NUMBER: _ClassVar[int]
     ATTENDEES_FIELD_NUMBER: _ClassVar[int]
     MEAN_PER_CONFERENCE_FIELD_NUMBER: _ClassVar[int]
     SHARE_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
+    SHARE_CI_FIELD_NUMBER: _ClassVar[int]
+    MEAN_PER_CONFERENCE_CI_FIELD_NUMBER: _ClassVar[int]
     relation: _events_pb2.Relation
     attendees: int
     mean_per_conference: float
     share: float
     conferences: int
     suppression: Suppression
-    def __init__(self, relation: _Optional[_Union[_events_pb2.Relation, str]] = ..., attendees: _Optional[int] = ..., mean_per_conference: _Optional[float] = ..., share: _Optional[float] = ..., conferences: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
+    share_ci: ConfidenceInterval
+    mean_per_conference_ci: ConfidenceInterval
+    def __init__(self, relation: _Optional[_Union[_events_pb2.Relation, str]] = ..., attendees: _Optional[int] = ..., mean_per_conference: _Optional[float] = ..., share: _Optional[float] = ..., conferences: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., share_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., mean_per_conference_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class NetworkSizeStats(_message.Message):
-    __slots__ = ("conferences", "mean", "median", "p10", "p25", "p75", "p90", "histogram", "composition", "central_persons_mean", "suppression")
+    __slots__ = ("conferences", "mean", "median", "p10", "p25", "p75", "p90", "histogram", "composition", "central_persons_mean", "suppression", "mean_ci", "central_persons_mean_ci")
     CONFERENCES_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
     MEDIAN_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +228,8 @@ class NetworkSizeStats(_message.Message):
     COMPOSITION_FIELD_NUMBER: _ClassVar[int]
     CENTRAL_PERSONS_MEAN_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
+    MEAN_CI_FIELD_NUMBER: _ClassVar[int]
+    CENTRAL_PERSONS_MEAN_CI_FIELD_NUMBER: _ClassVar[int]
     conferences: int
     mean: float
     median: float
@@ -155,34 +241,42 @@ class NetworkSizeStats(_message.Message):
     composition: _containers.RepeatedCompositeFieldContainer[RelationShare]
     central_persons_mean: float
     suppression: Suppression
-    def __init__(self, conferences: _Optional[int] = ..., mean: _Optional[float] = ..., median: _Optional[float] = ..., p10: _Optional[float] = ..., p25: _Optional[float] = ..., p75: _Optional[float] = ..., p90: _Optional[float] = ..., histogram: _Optional[_Iterable[_Union[HistogramBin, _Mapping]]] = ..., composition: _Optional[_Iterable[_Union[RelationShare, _Mapping]]] = ..., central_persons_mean: _Optional[float] = ..., suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
+    mean_ci: ConfidenceInterval
+    central_persons_mean_ci: ConfidenceInterval
+    def __init__(self, conferences: _Optional[int] = ..., mean: _Optional[float] = ..., median: _Optional[float] = ..., p10: _Optional[float] = ..., p25: _Optional[float] = ..., p75: _Optional[float] = ..., p90: _Optional[float] = ..., histogram: _Optional[_Iterable[_Union[HistogramBin, _Mapping]]] = ..., composition: _Optional[_Iterable[_Union[RelationShare, _Mapping]]] = ..., central_persons_mean: _Optional[float] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., mean_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., central_persons_mean_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class NetworkSizeGroup(_message.Message):
-    __slots__ = ("key", "stats")
+    __slots__ = ("key", "stats", "key2")
     KEY_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    KEY2_FIELD_NUMBER: _ClassVar[int]
     key: str
     stats: NetworkSizeStats
-    def __init__(self, key: _Optional[str] = ..., stats: _Optional[_Union[NetworkSizeStats, _Mapping]] = ...) -> None: ...
+    key2: str
+    def __init__(self, key: _Optional[str] = ..., stats: _Optional[_Union[NetworkSizeStats, _Mapping]] = ..., key2: _Optional[str] = ...) -> None: ...
 
 class NetworkSizeResponse(_message.Message):
-    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position")
+    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "comparison", "provenance")
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     overall: NetworkSizeStats
     groups: _containers.RepeatedCompositeFieldContainer[NetworkSizeGroup]
     watermark: ReadModelWatermark
     definition: str
     disclosure: DisclosureReport
     as_of_position: int
-    def __init__(self, overall: _Optional[_Union[NetworkSizeStats, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[NetworkSizeGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ...) -> None: ...
+    comparison: Comparison
+    provenance: Provenance
+    def __init__(self, overall: _Optional[_Union[NetworkSizeStats, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[NetworkSizeGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class OutcomesRequest(_message.Message):
-    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure")
+    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "then_by", "compare_with")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCE_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +285,8 @@ class OutcomesRequest(_message.Message):
     LEGAL_FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     REFERRAL_PERIOD_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
+    THEN_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_WITH_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedScalarFieldContainer[_events_pb2.Domain]
     municipality_codes: _containers.RepeatedScalarFieldContainer[str]
     conference_period: DateRange
@@ -199,10 +295,12 @@ class OutcomesRequest(_message.Message):
     legal_frameworks: _containers.RepeatedScalarFieldContainer[_events_pb2.LegalFramework]
     referral_period: DateRange
     disclosure: DisclosureControl
-    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ...) -> None: ...
+    then_by: Grouping
+    compare_with: str
+    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., then_by: _Optional[_Union[Grouping, str]] = ..., compare_with: _Optional[str] = ...) -> None: ...
 
 class OutcomeFigure(_message.Message):
-    __slots__ = ("outcome", "referred_cases", "referred_suppression", "conference_cases", "conference_suppression", "per_100_referrals", "per_100_conferences")
+    __slots__ = ("outcome", "referred_cases", "referred_suppression", "conference_cases", "conference_suppression", "per_100_referrals", "per_100_conferences", "per_100_referrals_ci", "per_100_conferences_ci")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     REFERRED_CASES_FIELD_NUMBER: _ClassVar[int]
     REFERRED_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
@@ -210,6 +308,8 @@ class OutcomeFigure(_message.Message):
     CONFERENCE_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     PER_100_REFERRALS_FIELD_NUMBER: _ClassVar[int]
     PER_100_CONFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PER_100_REFERRALS_CI_FIELD_NUMBER: _ClassVar[int]
+    PER_100_CONFERENCES_CI_FIELD_NUMBER: _ClassVar[int]
     outcome: _events_pb2.OutcomeType
     referred_cases: int
     referred_suppression: Suppression
@@ -217,39 +317,47 @@ class OutcomeFigure(_message.Message):
     conference_suppression: Suppression
     per_100_referrals: float
     per_100_conferences: float
-    def __init__(self, outcome: _Optional[_Union[_events_pb2.OutcomeType, str]] = ..., referred_cases: _Optional[int] = ..., referred_suppression: _Optional[_Union[Suppression, str]] = ..., conference_cases: _Optional[int] = ..., conference_suppression: _Optional[_Union[Suppression, str]] = ..., per_100_referrals: _Optional[float] = ..., per_100_conferences: _Optional[float] = ...) -> None: ...
+    per_100_referrals_ci: ConfidenceInterval
+    per_100_conferences_ci: ConfidenceInterval
+    def __init__(self, outcome: _Optional[_Union[_events_pb2.OutcomeType, str]] = ..., referred_cases: _Optional[int] = ..., referred_suppression: _Optional[_Union[Suppression, str]] = ..., conference_cases: _Optional[int] = ..., conference_suppression: _Optional[_Union[Suppression, str]] = ..., per_100_referrals: _Optional[float] = ..., per_100_conferences: _Optional[float] = ..., per_100_referrals_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., per_100_conferences_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class OutcomeGroup(_message.Message):
-    __slots__ = ("key", "referred", "referred_suppression", "conferences", "conferences_suppression", "outcomes")
+    __slots__ = ("key", "referred", "referred_suppression", "conferences", "conferences_suppression", "outcomes", "key2")
     KEY_FIELD_NUMBER: _ClassVar[int]
     REFERRED_FIELD_NUMBER: _ClassVar[int]
     REFERRED_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    KEY2_FIELD_NUMBER: _ClassVar[int]
     key: str
     referred: int
     referred_suppression: Suppression
     conferences: int
     conferences_suppression: Suppression
     outcomes: _containers.RepeatedCompositeFieldContainer[OutcomeFigure]
-    def __init__(self, key: _Optional[str] = ..., referred: _Optional[int] = ..., referred_suppression: _Optional[_Union[Suppression, str]] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeFigure, _Mapping]]] = ...) -> None: ...
+    key2: str
+    def __init__(self, key: _Optional[str] = ..., referred: _Optional[int] = ..., referred_suppression: _Optional[_Union[Suppression, str]] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeFigure, _Mapping]]] = ..., key2: _Optional[str] = ...) -> None: ...
 
 class OutcomesResponse(_message.Message):
-    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position")
+    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "comparison", "provenance")
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     overall: OutcomeGroup
     groups: _containers.RepeatedCompositeFieldContainer[OutcomeGroup]
     watermark: ReadModelWatermark
     definition: str
     disclosure: DisclosureReport
     as_of_position: int
-    def __init__(self, overall: _Optional[_Union[OutcomeGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[OutcomeGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ...) -> None: ...
+    comparison: Comparison
+    provenance: Provenance
+    def __init__(self, overall: _Optional[_Union[OutcomeGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[OutcomeGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class OutcomeSaving(_message.Message):
     __slots__ = ("outcome", "amount_cents", "per_child", "source")
@@ -294,7 +402,7 @@ class DomainSaving(_message.Message):
     def __init__(self, domain: _Optional[_Union[_events_pb2.Domain, str]] = ..., amount_cents: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class CostBenefitRequest(_message.Message):
-    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "cost_model")
+    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "cost_model", "then_by", "compare_with")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCE_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +412,8 @@ class CostBenefitRequest(_message.Message):
     REFERRAL_PERIOD_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     COST_MODEL_FIELD_NUMBER: _ClassVar[int]
+    THEN_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_WITH_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedScalarFieldContainer[_events_pb2.Domain]
     municipality_codes: _containers.RepeatedScalarFieldContainer[str]
     conference_period: DateRange
@@ -313,7 +423,9 @@ class CostBenefitRequest(_message.Message):
     referral_period: DateRange
     disclosure: DisclosureControl
     cost_model: CostModel
-    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., cost_model: _Optional[_Union[CostModel, _Mapping]] = ...) -> None: ...
+    then_by: Grouping
+    compare_with: str
+    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., cost_model: _Optional[_Union[CostModel, _Mapping]] = ..., then_by: _Optional[_Union[Grouping, str]] = ..., compare_with: _Optional[str] = ...) -> None: ...
 
 class SavingLine(_message.Message):
     __slots__ = ("outcome", "cases", "suppression", "units", "savings_cents")
@@ -330,7 +442,7 @@ class SavingLine(_message.Message):
     def __init__(self, outcome: _Optional[_Union[_events_pb2.OutcomeType, str]] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., units: _Optional[int] = ..., savings_cents: _Optional[int] = ...) -> None: ...
 
 class CostBenefitGroup(_message.Message):
-    __slots__ = ("key", "conferences", "conferences_suppression", "conference_costs_cents", "conferences_with_recorded_cost", "gross_savings_cents", "net_savings_cents", "net_savings_per_conference_cents", "lines", "domain_savings_cents", "conferences_with_recorded_cost_suppression", "domain_savings_suppression")
+    __slots__ = ("key", "conferences", "conferences_suppression", "conference_costs_cents", "conferences_with_recorded_cost", "gross_savings_cents", "net_savings_cents", "net_savings_per_conference_cents", "lines", "domain_savings_cents", "conferences_with_recorded_cost_suppression", "domain_savings_suppression", "key2")
     KEY_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
@@ -343,6 +455,7 @@ class CostBenefitGroup(_message.Message):
     DOMAIN_SAVINGS_CENTS_FIELD_NUMBER: _ClassVar[int]
     CONFERENCES_WITH_RECORDED_COST_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_SAVINGS_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
+    KEY2_FIELD_NUMBER: _ClassVar[int]
     key: str
     conferences: int
     conferences_suppression: Suppression
@@ -355,10 +468,11 @@ class CostBenefitGroup(_message.Message):
     domain_savings_cents: int
     conferences_with_recorded_cost_suppression: Suppression
     domain_savings_suppression: Suppression
-    def __init__(self, key: _Optional[str] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., conference_costs_cents: _Optional[int] = ..., conferences_with_recorded_cost: _Optional[int] = ..., gross_savings_cents: _Optional[int] = ..., net_savings_cents: _Optional[int] = ..., net_savings_per_conference_cents: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SavingLine, _Mapping]]] = ..., domain_savings_cents: _Optional[int] = ..., conferences_with_recorded_cost_suppression: _Optional[_Union[Suppression, str]] = ..., domain_savings_suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
+    key2: str
+    def __init__(self, key: _Optional[str] = ..., conferences: _Optional[int] = ..., conferences_suppression: _Optional[_Union[Suppression, str]] = ..., conference_costs_cents: _Optional[int] = ..., conferences_with_recorded_cost: _Optional[int] = ..., gross_savings_cents: _Optional[int] = ..., net_savings_cents: _Optional[int] = ..., net_savings_per_conference_cents: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SavingLine, _Mapping]]] = ..., domain_savings_cents: _Optional[int] = ..., conferences_with_recorded_cost_suppression: _Optional[_Union[Suppression, str]] = ..., domain_savings_suppression: _Optional[_Union[Suppression, str]] = ..., key2: _Optional[str] = ...) -> None: ...
 
 class CostBenefitResponse(_message.Message):
-    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "cost_model")
+    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "cost_model", "comparison", "provenance")
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
@@ -366,6 +480,8 @@ class CostBenefitResponse(_message.Message):
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_POSITION_FIELD_NUMBER: _ClassVar[int]
     COST_MODEL_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     overall: CostBenefitGroup
     groups: _containers.RepeatedCompositeFieldContainer[CostBenefitGroup]
     watermark: ReadModelWatermark
@@ -373,10 +489,12 @@ class CostBenefitResponse(_message.Message):
     disclosure: DisclosureReport
     as_of_position: int
     cost_model: CostModel
-    def __init__(self, overall: _Optional[_Union[CostBenefitGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[CostBenefitGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., cost_model: _Optional[_Union[CostModel, _Mapping]] = ...) -> None: ...
+    comparison: Comparison
+    provenance: Provenance
+    def __init__(self, overall: _Optional[_Union[CostBenefitGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[CostBenefitGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., cost_model: _Optional[_Union[CostModel, _Mapping]] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class SupportRequest(_message.Message):
-    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "window_days", "lapse_threshold", "data_cutoff")
+    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "window_days", "lapse_threshold", "data_cutoff", "then_by", "compare_with")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCE_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -388,6 +506,8 @@ class SupportRequest(_message.Message):
     WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     LAPSE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     DATA_CUTOFF_FIELD_NUMBER: _ClassVar[int]
+    THEN_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_WITH_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedScalarFieldContainer[_events_pb2.Domain]
     municipality_codes: _containers.RepeatedScalarFieldContainer[str]
     conference_period: DateRange
@@ -399,19 +519,23 @@ class SupportRequest(_message.Message):
     window_days: int
     lapse_threshold: float
     data_cutoff: str
-    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., window_days: _Optional[int] = ..., lapse_threshold: _Optional[float] = ..., data_cutoff: _Optional[str] = ...) -> None: ...
+    then_by: Grouping
+    compare_with: str
+    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., window_days: _Optional[int] = ..., lapse_threshold: _Optional[float] = ..., data_cutoff: _Optional[str] = ..., then_by: _Optional[_Union[Grouping, str]] = ..., compare_with: _Optional[str] = ...) -> None: ...
 
 class RetentionFigure(_message.Message):
-    __slots__ = ("months", "cases", "suppression", "mean_retention")
+    __slots__ = ("months", "cases", "suppression", "mean_retention", "mean_retention_ci")
     MONTHS_FIELD_NUMBER: _ClassVar[int]
     CASES_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     MEAN_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    MEAN_RETENTION_CI_FIELD_NUMBER: _ClassVar[int]
     months: int
     cases: int
     suppression: Suppression
     mean_retention: float
-    def __init__(self, months: _Optional[int] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., mean_retention: _Optional[float] = ...) -> None: ...
+    mean_retention_ci: ConfidenceInterval
+    def __init__(self, months: _Optional[int] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., mean_retention: _Optional[float] = ..., mean_retention_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class SurvivalRow(_message.Message):
     __slots__ = ("day", "at_risk", "events", "censored", "survival", "lower_95", "upper_95")
@@ -432,7 +556,7 @@ class SurvivalRow(_message.Message):
     def __init__(self, day: _Optional[int] = ..., at_risk: _Optional[int] = ..., events: _Optional[int] = ..., censored: _Optional[int] = ..., survival: _Optional[float] = ..., lower_95: _Optional[float] = ..., upper_95: _Optional[float] = ...) -> None: ...
 
 class SupportGroup(_message.Message):
-    __slots__ = ("key", "cases", "suppression", "retention", "curve", "survival_12m", "survival_24m", "curve_truncated")
+    __slots__ = ("key", "cases", "suppression", "retention", "curve", "survival_12m", "survival_24m", "curve_truncated", "survival_12m_ci", "survival_24m_ci", "rmst_24m_days", "rmst_24m_ci", "key2")
     KEY_FIELD_NUMBER: _ClassVar[int]
     CASES_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +565,11 @@ class SupportGroup(_message.Message):
     SURVIVAL_12M_FIELD_NUMBER: _ClassVar[int]
     SURVIVAL_24M_FIELD_NUMBER: _ClassVar[int]
     CURVE_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SURVIVAL_12M_CI_FIELD_NUMBER: _ClassVar[int]
+    SURVIVAL_24M_CI_FIELD_NUMBER: _ClassVar[int]
+    RMST_24M_DAYS_FIELD_NUMBER: _ClassVar[int]
+    RMST_24M_CI_FIELD_NUMBER: _ClassVar[int]
+    KEY2_FIELD_NUMBER: _ClassVar[int]
     key: str
     cases: int
     suppression: Suppression
@@ -449,37 +578,48 @@ class SupportGroup(_message.Message):
     survival_12m: float
     survival_24m: float
     curve_truncated: bool
-    def __init__(self, key: _Optional[str] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., retention: _Optional[_Iterable[_Union[RetentionFigure, _Mapping]]] = ..., curve: _Optional[_Iterable[_Union[SurvivalRow, _Mapping]]] = ..., survival_12m: _Optional[float] = ..., survival_24m: _Optional[float] = ..., curve_truncated: bool = ...) -> None: ...
+    survival_12m_ci: ConfidenceInterval
+    survival_24m_ci: ConfidenceInterval
+    rmst_24m_days: float
+    rmst_24m_ci: ConfidenceInterval
+    key2: str
+    def __init__(self, key: _Optional[str] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., retention: _Optional[_Iterable[_Union[RetentionFigure, _Mapping]]] = ..., curve: _Optional[_Iterable[_Union[SurvivalRow, _Mapping]]] = ..., survival_12m: _Optional[float] = ..., survival_24m: _Optional[float] = ..., curve_truncated: bool = ..., survival_12m_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., survival_24m_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., rmst_24m_days: _Optional[float] = ..., rmst_24m_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., key2: _Optional[str] = ...) -> None: ...
 
 class SupportResponse(_message.Message):
-    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position")
+    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "comparison", "provenance")
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     overall: SupportGroup
     groups: _containers.RepeatedCompositeFieldContainer[SupportGroup]
     watermark: ReadModelWatermark
     definition: str
     disclosure: DisclosureReport
     as_of_position: int
-    def __init__(self, overall: _Optional[_Union[SupportGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[SupportGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ...) -> None: ...
+    comparison: Comparison
+    provenance: Provenance
+    def __init__(self, overall: _Optional[_Union[SupportGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[SupportGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class FunnelStepFigure(_message.Message):
-    __slots__ = ("step", "cases", "suppression", "share_of_referred", "median_days_from_previous")
+    __slots__ = ("step", "cases", "suppression", "share_of_referred", "median_days_from_previous", "share_of_referred_ci")
     STEP_FIELD_NUMBER: _ClassVar[int]
     CASES_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     SHARE_OF_REFERRED_FIELD_NUMBER: _ClassVar[int]
     MEDIAN_DAYS_FROM_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    SHARE_OF_REFERRED_CI_FIELD_NUMBER: _ClassVar[int]
     step: FunnelStep
     cases: int
     suppression: Suppression
     share_of_referred: float
     median_days_from_previous: float
-    def __init__(self, step: _Optional[_Union[FunnelStep, str]] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., share_of_referred: _Optional[float] = ..., median_days_from_previous: _Optional[float] = ...) -> None: ...
+    share_of_referred_ci: ConfidenceInterval
+    def __init__(self, step: _Optional[_Union[FunnelStep, str]] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ..., share_of_referred: _Optional[float] = ..., median_days_from_previous: _Optional[float] = ..., share_of_referred_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class StopReasonFigure(_message.Message):
     __slots__ = ("reason", "cases", "suppression")
@@ -492,7 +632,7 @@ class StopReasonFigure(_message.Message):
     def __init__(self, reason: _Optional[_Union[_events_pb2.PreparationStopReason, str]] = ..., cases: _Optional[int] = ..., suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
 
 class PlanRightFigures(_message.Message):
-    __slots__ = ("protection_cases", "protection_suppression", "plan_offered", "offered_suppression", "plan_made", "made_suppression", "share_offered", "share_made")
+    __slots__ = ("protection_cases", "protection_suppression", "plan_offered", "offered_suppression", "plan_made", "made_suppression", "share_offered", "share_made", "share_offered_ci", "share_made_ci")
     PROTECTION_CASES_FIELD_NUMBER: _ClassVar[int]
     PROTECTION_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     PLAN_OFFERED_FIELD_NUMBER: _ClassVar[int]
@@ -501,6 +641,8 @@ class PlanRightFigures(_message.Message):
     MADE_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     SHARE_OFFERED_FIELD_NUMBER: _ClassVar[int]
     SHARE_MADE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_OFFERED_CI_FIELD_NUMBER: _ClassVar[int]
+    SHARE_MADE_CI_FIELD_NUMBER: _ClassVar[int]
     protection_cases: int
     protection_suppression: Suppression
     plan_offered: int
@@ -509,42 +651,50 @@ class PlanRightFigures(_message.Message):
     made_suppression: Suppression
     share_offered: float
     share_made: float
-    def __init__(self, protection_cases: _Optional[int] = ..., protection_suppression: _Optional[_Union[Suppression, str]] = ..., plan_offered: _Optional[int] = ..., offered_suppression: _Optional[_Union[Suppression, str]] = ..., plan_made: _Optional[int] = ..., made_suppression: _Optional[_Union[Suppression, str]] = ..., share_offered: _Optional[float] = ..., share_made: _Optional[float] = ...) -> None: ...
+    share_offered_ci: ConfidenceInterval
+    share_made_ci: ConfidenceInterval
+    def __init__(self, protection_cases: _Optional[int] = ..., protection_suppression: _Optional[_Union[Suppression, str]] = ..., plan_offered: _Optional[int] = ..., offered_suppression: _Optional[_Union[Suppression, str]] = ..., plan_made: _Optional[int] = ..., made_suppression: _Optional[_Union[Suppression, str]] = ..., share_offered: _Optional[float] = ..., share_made: _Optional[float] = ..., share_offered_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ..., share_made_ci: _Optional[_Union[ConfidenceInterval, _Mapping]] = ...) -> None: ...
 
 class FunnelGroup(_message.Message):
-    __slots__ = ("key", "steps", "stop_reasons", "plan_right", "plan_rejected", "plan_rejected_suppression")
+    __slots__ = ("key", "steps", "stop_reasons", "plan_right", "plan_rejected", "plan_rejected_suppression", "key2")
     KEY_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASONS_FIELD_NUMBER: _ClassVar[int]
     PLAN_RIGHT_FIELD_NUMBER: _ClassVar[int]
     PLAN_REJECTED_FIELD_NUMBER: _ClassVar[int]
     PLAN_REJECTED_SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
+    KEY2_FIELD_NUMBER: _ClassVar[int]
     key: str
     steps: _containers.RepeatedCompositeFieldContainer[FunnelStepFigure]
     stop_reasons: _containers.RepeatedCompositeFieldContainer[StopReasonFigure]
     plan_right: PlanRightFigures
     plan_rejected: int
     plan_rejected_suppression: Suppression
-    def __init__(self, key: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[FunnelStepFigure, _Mapping]]] = ..., stop_reasons: _Optional[_Iterable[_Union[StopReasonFigure, _Mapping]]] = ..., plan_right: _Optional[_Union[PlanRightFigures, _Mapping]] = ..., plan_rejected: _Optional[int] = ..., plan_rejected_suppression: _Optional[_Union[Suppression, str]] = ...) -> None: ...
+    key2: str
+    def __init__(self, key: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[FunnelStepFigure, _Mapping]]] = ..., stop_reasons: _Optional[_Iterable[_Union[StopReasonFigure, _Mapping]]] = ..., plan_right: _Optional[_Union[PlanRightFigures, _Mapping]] = ..., plan_rejected: _Optional[int] = ..., plan_rejected_suppression: _Optional[_Union[Suppression, str]] = ..., key2: _Optional[str] = ...) -> None: ...
 
 class FunnelResponse(_message.Message):
-    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position")
+    __slots__ = ("overall", "groups", "watermark", "definition", "disclosure", "as_of_position", "comparison", "provenance")
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     overall: FunnelGroup
     groups: _containers.RepeatedCompositeFieldContainer[FunnelGroup]
     watermark: ReadModelWatermark
     definition: str
     disclosure: DisclosureReport
     as_of_position: int
-    def __init__(self, overall: _Optional[_Union[FunnelGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[FunnelGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ...) -> None: ...
+    comparison: Comparison
+    provenance: Provenance
+    def __init__(self, overall: _Optional[_Union[FunnelGroup, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[FunnelGroup, _Mapping]]] = ..., watermark: _Optional[_Union[ReadModelWatermark, _Mapping]] = ..., definition: _Optional[str] = ..., disclosure: _Optional[_Union[DisclosureReport, _Mapping]] = ..., as_of_position: _Optional[int] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class FunnelRequest(_message.Message):
-    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure")
+    __slots__ = ("domains", "municipality_codes", "conference_period", "group_by", "as_of_position", "legal_frameworks", "referral_period", "disclosure", "then_by", "compare_with")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODES_FIELD_NUMBER: _ClassVar[int]
     CONFERENCE_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -553,6 +703,8 @@ class FunnelRequest(_message.Message):
     LEGAL_FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     REFERRAL_PERIOD_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
+    THEN_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_WITH_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedScalarFieldContainer[_events_pb2.Domain]
     municipality_codes: _containers.RepeatedScalarFieldContainer[str]
     conference_period: DateRange
@@ -561,4 +713,6 @@ class FunnelRequest(_message.Message):
     legal_frameworks: _containers.RepeatedScalarFieldContainer[_events_pb2.LegalFramework]
     referral_period: DateRange
     disclosure: DisclosureControl
-    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ...) -> None: ...
+    then_by: Grouping
+    compare_with: str
+    def __init__(self, domains: _Optional[_Iterable[_Union[_events_pb2.Domain, str]]] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., conference_period: _Optional[_Union[DateRange, _Mapping]] = ..., group_by: _Optional[_Union[Grouping, str]] = ..., as_of_position: _Optional[int] = ..., legal_frameworks: _Optional[_Iterable[_Union[_events_pb2.LegalFramework, str]]] = ..., referral_period: _Optional[_Union[DateRange, _Mapping]] = ..., disclosure: _Optional[_Union[DisclosureControl, _Mapping]] = ..., then_by: _Optional[_Union[Grouping, str]] = ..., compare_with: _Optional[str] = ...) -> None: ...
