@@ -24,9 +24,10 @@ out="${1:-$here/kringv1}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # `go install pkg@version` ignores the current module; GOFLAGS such as
-# -mod=mod (set by ctest) do not apply to it and would be refused.
-GOFLAGS= GOBIN="$tmp/bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
-GOFLAGS= GOBIN="$tmp/bin" go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
+# -mod=mod (set by ctest) do not apply to it and would be refused;
+# -modcacherw keeps the module cache removable without root.
+GOFLAGS=-modcacherw GOBIN="$tmp/bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
+GOFLAGS=-modcacherw GOBIN="$tmp/bin" go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
 
 mkdir -p "$tmp/gen"
 (cd "$proto_root" && protoc -I . \

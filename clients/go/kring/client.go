@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kring-project/kring/clients/go/kringv1"
 )
@@ -223,9 +224,16 @@ func (c *Client) Append(ctx context.Context, caseID string, expected ExpectedVer
 // it exists, its version (the exact expected version of the next append),
 // its last event id and position, and whether it is closed. A case of
 // another partner is refused as an append to it would be
-// (PERMISSION_DENIED). kringd records every call in its access log. Retried
-// like Append.
-func (c *Client) ReadCaseHead(ctx context.Context, caseID string) (*kringv1.CaseHead, error) {
+// (PERMISSION_DENIED).
+//
+// kringd records every call in its access log with the stated purpose (sent
+// as the metadata "kring-purpose"): 1 to 200 characters of printable ASCII
+// saying why, e.g. "resume after ABORTED". Retried like Append.
+func (c *Client) ReadCaseHead(ctx context.Context, caseID, purpose string) (*kringv1.CaseHead, error) {
+	if err := checkPurpose(purpose); err != nil {
+		return nil, err
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, PurposeMetadata, purpose)
 	req := &kringv1.ReadCaseHeadRequest{CaseId: caseID}
 	var head *kringv1.CaseHead
 	err := c.opts.retry.do(ctx, func(ctx context.Context) error {
@@ -237,6 +245,23 @@ func (c *Client) ReadCaseHead(ctx context.Context, caseID string) (*kringv1.Case
 		return nil, err
 	}
 	return head, nil
+}
+
+// PurposeMetadata is the request metadata that states why case-level data
+// is read (docs/security.md, the access log).
+const PurposeMetadata = "kring-purpose"
+
+func checkPurpose(purpose string) error {
+	ok := len(purpose) >= 1 && len(purpose) <= 200
+	for i := 0; ok && i < len(purpose); i++ {
+		ok = purpose[i] >= ' ' && purpose[i] <= '~'
+	}
+	if !ok {
+		const rule = "must be 1-200 characters of printable ASCII (why the case head is read)"
+		return &Error{Code: codes.InvalidArgument, Message: "purpose: " + rule,
+			FieldViolations: []FieldViolation{{Field: "purpose", Description: rule}}}
+	}
+	return nil
 }
 
 // newAppendRequest gives every event without an id a new UUID and builds the

@@ -23,6 +23,9 @@ import (
 	"github.com/kring-project/kring/clients/go/kringv1"
 )
 
+// The purpose the tests state for ReadCaseHead.
+const purpose = "go client test"
+
 // The batch limit of the test server: a whole case fits, 21 events do not.
 const maxBatchEvents = 20
 
@@ -133,7 +136,7 @@ func TestAppendsAWholeCaseBatchByBatchWithExactVersions(t *testing.T) {
 		expected = kring.Exact(version)
 		last = batch[len(batch)-1]
 	}
-	head, err := c.ReadCaseHead(ctx, caseID)
+	head, err := c.ReadCaseHead(ctx, caseID, purpose)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +194,7 @@ func TestARetryAfterALostAcknowledgementIsAlreadyRecordedWithTheSamePositions(t 
 		res.GetFirstStreamVersion() != stored.GetFirstStreamVersion() || res.GetLastStreamVersion() != stored.GetLastStreamVersion() {
 		t.Fatalf("retry answered %v, the first attempt was stored at %v", res, stored)
 	}
-	head, err := c.ReadCaseHead(ctx, caseID)
+	head, err := c.ReadCaseHead(ctx, caseID, purpose)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +303,7 @@ func TestReadCaseHeadOfOwnMissingAndOtherPartnersCases(t *testing.T) {
 	b := dial(t, kringdtest.PartnerB)
 	caseID, version := appendPreparation(t, ctx, a)
 
-	head, err := a.ReadCaseHead(ctx, caseID)
+	head, err := a.ReadCaseHead(ctx, caseID, purpose)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +312,7 @@ func TestReadCaseHeadOfOwnMissingAndOtherPartnersCases(t *testing.T) {
 		t.Fatalf("own case: %v", head)
 	}
 
-	missing, err := a.ReadCaseHead(ctx, kringdtest.CaseID())
+	missing, err := a.ReadCaseHead(ctx, kringdtest.CaseID(), purpose)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +320,7 @@ func TestReadCaseHeadOfOwnMissingAndOtherPartnersCases(t *testing.T) {
 		t.Fatalf("a case without events: %v", missing)
 	}
 
-	_, readErr := b.ReadCaseHead(ctx, caseID)
+	_, readErr := b.ReadCaseHead(ctx, caseID, purpose)
 	_, appendErr := b.Append(ctx, caseID, kring.Any(), []*kringv1.Event{kringdtest.Cost()})
 	r, w := asError(t, readErr), asError(t, appendErr)
 	if r.Code != codes.PermissionDenied || r.Code != w.Code || r.Message != w.Message {
