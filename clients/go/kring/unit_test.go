@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,5 +213,21 @@ func TestUnitDialRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := Dial(""); err == nil {
 		t.Error("empty address accepted")
+	}
+}
+
+func TestUnitReadCaseHeadNeedsAPrintablePurpose(t *testing.T) {
+	c, err := Dial("127.0.0.1:1", WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, purpose := range []string{"", "two\nlines", "é", strings.Repeat("x", 201)} {
+		_, err := c.ReadCaseHead(context.Background(), "SYNTHETIC-1", purpose)
+		var kerr *Error
+		if !errors.As(err, &kerr) || kerr.Code != codes.InvalidArgument || len(kerr.FieldViolations) != 1 ||
+			kerr.FieldViolations[0].Field != "purpose" {
+			t.Errorf("purpose %q: got %v", purpose, err)
+		}
 	}
 }
