@@ -42,7 +42,7 @@ func Binary() (string, error) {
 	path := os.Getenv("KRINGD")
 	if path == "" {
 		return "", errors.New("$KRINGD is not set: these tests need a kringd binary " +
-			"(ctest sets it; by hand: KRINGD=$PWD/build/services/kringd go test ./...)")
+			"(ctest sets it; by hand: KRINGD=/path/to/kring/build/services/kringd go test ./...)")
 	}
 	if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("$KRINGD=%s is not an executable file (build it: scripts/build.sh kringd)", path)
