@@ -432,3 +432,58 @@ func TestAnUnknownTokenIsUnauthenticated(t *testing.T) {
 		t.Fatalf("got %v", kerr)
 	}
 }
+
+func TestTLSWithATokenAndWithAClientCertificate(t *testing.T) {
+	ctx := testContext(t)
+	certs := t.TempDir()
+	const certPartner = "go-partner-cert"
+	if err := kringdtest.MakeCerts(certs, certPartner); err != nil {
+		t.Fatal(err)
+	}
+	pem := func(name string) string { return certs + "/" + name }
+	srv, err := kringdtest.StartWith(t.TempDir(), []string{"partner " + certPartner + " cert"},
+		"--tls-cert", pem("server.pem"), "--tls-key", pem("server.key"), "--tls-client-ca", pem("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	serverOnly, err := kring.LoadTLSConfig(pem("ca.pem"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert, err := kring.LoadTLSConfig(pem("ca.pem"), pem(certPartner+".pem"), pem(certPartner+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, opts := range map[string][]kring.Option{
+		"token":              {kring.WithTLS(serverOnly), kring.WithToken(srv.Tokens[kringdtest.PartnerA])},
+		"client certificate": {kring.WithTLS(withCert)},
+	} {
+		c, err := kring.Dial(srv.Address, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Append(ctx, kringdtest.CaseID(), kring.NoStream(), []*kringv1.Event{kringdtest.Referral()})
+		c.Close()
+		if err != nil || res.GetLastStreamVersion() != 1 {
+			t.Errorf("over TLS with a %s: %v %v", name, res, err)
+		}
+	}
+
+	// Without TLS the handshake fails: UNAVAILABLE, retried, then given up.
+	plain, err := kring.Dial(srv.Address, kring.WithToken(srv.Tokens[kringdtest.PartnerA]),
+		kring.WithRetry(kring.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	_, err = plain.Append(ctx, kringdtest.CaseID(), kring.NoStream(), []*kringv1.Event{kringdtest.Referral()})
+	if kerr := asError(t, err); kerr.Code != codes.Unavailable || kerr.Attempts != 2 {
+		t.Fatalf("plaintext to a TLS listener: %v", kerr)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,12 @@ func Binary() (string, error) {
 // Start runs kringd in a new folder under dir with the partner identities
 // and extra flags, and waits (at most 60 s) until its ready file is written.
 func Start(dir string, extraArgs ...string) (*Server, error) {
+	return StartWith(dir, nil, extraArgs...)
+}
+
+// StartWith is Start with more lines for the identities file, e.g.
+// "partner NAME cert" for a client certificate with CN=NAME.
+func StartWith(dir string, extraIdentities []string, extraArgs ...string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -71,6 +78,9 @@ func Start(dir string, extraArgs ...string) (*Server, error) {
 		s.Tokens[name] = token
 		sum := sha256.Sum256([]byte(token))
 		fmt.Fprintf(&identities, "partner %s sha256:%s\n", name, hex.EncodeToString(sum[:]))
+	}
+	for _, line := range extraIdentities {
+		identities.WriteString(line + "\n")
 	}
 	if err := os.WriteFile(filepath.Join(base, "identities"), []byte(identities.String()), 0o600); err != nil {
 		return nil, err
@@ -148,6 +158,22 @@ func (s *Server) Stop() error {
 		s.exited <- err
 		return fmt.Errorf("kringd did not stop within 30 s of SIGTERM:\n%s", s.LogTail())
 	}
+}
+
+// MakeCerts writes test certificates into dir with tests/testing/make_certs.sh
+// of this repository: ca.pem, server.pem/.key (localhost, 127.0.0.1) and
+// NAME.pem/.key, a client certificate with CN=NAME, for each client name.
+func MakeCerts(dir string, clients ...string) error {
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return errors.New("kringdtest: cannot locate the repository")
+	}
+	script := filepath.Join(filepath.Dir(self), "..", "..", "..", "..", "tests", "testing", "make_certs.sh")
+	out, err := exec.Command("bash", append([]string{script, dir}, clients...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("make_certs.sh: %v\n%s", err, out)
+	}
+	return nil
 }
 
 func newToken() (string, error) {
