@@ -103,9 +103,9 @@ func run(server, ca, caseID string) error {
 	res, err = client.Append(ctx, caseID, kring.Exact(version), followUps)
 	if errors.As(err, &kerr) && kerr.Code == codes.Aborted {
 		printRefusal(kerr)
-		head, err := client.ReadCaseHead(ctx, caseID, "resume after ABORTED")
-		if err != nil {
-			return fmt.Errorf("case head: %w", err)
+		head, headErr := client.ReadCaseHead(ctx, caseID, "resume after ABORTED")
+		if headErr != nil {
+			return fmt.Errorf("case head: %w", headErr)
 		}
 		fmt.Printf("case head: version %d, last event %s, closed %v; sending again at version %d\n",
 			head.GetVersion(), head.GetLastEventId(), head.GetClosed(), head.GetVersion())
