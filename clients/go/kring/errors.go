@@ -1,6 +1,7 @@
 package kring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -153,6 +154,10 @@ func errorFromCall(err error) *Error {
 	var kerr *Error
 	if errors.As(err, &kerr) {
 		return kerr
+	}
+	if _, isStatus := status.FromError(err); !isStatus &&
+		(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return errorFromStatus(status.FromContextError(err)) // CANCELLED, DEADLINE_EXCEEDED
 	}
 	return errorFromStatus(status.Convert(err))
 }

@@ -231,3 +231,12 @@ func TestUnitReadCaseHeadNeedsAPrintablePurpose(t *testing.T) {
 		}
 	}
 }
+
+func TestUnitAnEndedContextIsDeadlineExceededOrCancelled(t *testing.T) {
+	if e := errorFromCall(context.DeadlineExceeded); e.Code != codes.DeadlineExceeded {
+		t.Errorf("deadline: %v", e)
+	}
+	if e := errorFromCall(fmt.Errorf("waiting: %w", context.Canceled)); e.Code != codes.Canceled {
+		t.Errorf("cancelled: %v", e)
+	}
+}
