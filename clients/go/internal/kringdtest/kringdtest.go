@@ -93,7 +93,7 @@ func StartWith(dir string, extraIdentities []string, extraArgs ...string) (*Serv
 	defer log.Close()
 	args := append([]string{"--data-dir", filepath.Join(base, "data"), "--listen", "127.0.0.1:0",
 		"--ready-file", ready, "--identities", filepath.Join(base, "identities"),
-		"--embedded-kafka-in-production", "--log-level", "warn"}, extraArgs...)
+		"--embedded-kafka-in-production", "--log-level", "info"}, extraArgs...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	if err := s.cmd.Start(); err != nil {
