@@ -64,3 +64,39 @@ if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_valid
   fi
   PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r "$KRING_ROOT/tests/requirements.txt" >&2
 fi
+
+# Go 1.26 or later for the Go partner client (clients/go, ctest go_client;
+# gRPC-Go 1.85 needs it). The machine's go is used when it is new enough.
+# Otherwise Debian's Go 1.19 (golang-1.19-go) downloads the toolchain module
+# golang.org/toolchain from the Go module proxy, which is what Go's own
+# toolchain switching fetches, into /usr/local/lib/kring-go, and
+# /usr/local/bin/go and gofmt link to it.
+KRING_GO_TOOLCHAIN=1.26.8
+kring_go_new_enough() {
+  local v major minor
+  v="$(go env GOVERSION 2>/dev/null)" || return 1 # e.g. go1.26.8
+  v="${v#go}"
+  major="${v%%.*}"
+  minor="${v#*.}"
+  minor="${minor%%[!0-9]*}"
+  [ "$major" -gt 1 ] 2>/dev/null || { [ "$major" = 1 ] && [ "${minor:-0}" -ge 26 ]; }
+}
+if ! kring_go_new_enough; then
+  echo "setup: installing Go $KRING_GO_TOOLCHAIN from the Go module proxy (bootstrapped by Debian's golang-1.19-go)" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if ! dpkg-query -W -f='${Status}' golang-1.19-go 2>/dev/null | grep -q "install ok installed"; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends golang-1.19-go >&2
+  fi
+  kring_go_module="golang.org/toolchain@v0.0.1-go$KRING_GO_TOOLCHAIN.linux-$(dpkg --print-architecture)"
+  $SUDO env GOPATH=/usr/local/lib/kring-go GOFLAGS=-modcacherw GOTOOLCHAIN=local \
+    /usr/lib/go-1.19/bin/go mod download "$kring_go_module" >&2
+  kring_go_root="/usr/local/lib/kring-go/pkg/mod/$kring_go_module"
+  # Module zips keep no file modes: make the tools executable again.
+  $SUDO chmod +x "$kring_go_root"/bin/* "$kring_go_root"/pkg/tool/*/*
+  $SUDO ln -sf "$kring_go_root/bin/go" "$kring_go_root/bin/gofmt" /usr/local/bin/
+  kring_go_new_enough || {
+    echo "setup: Go $KRING_GO_TOOLCHAIN is in /usr/local/bin, but an older go comes first on PATH ($(command -v go))" >&2
+    exit 1
+  }
+fi
