@@ -119,6 +119,12 @@ final class Kringd implements AutoCloseable {
     if (process.exitValue() != 0) {
       throw new IllegalStateException("kringd exited with " + process.exitValue() + " on SIGTERM:\n" + tail(log));
     }
+    // Only after a clean stop: a failed run leaves its data folder and log to look at.
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // A leftover temp folder is harmless.
+    }
   }
 
   private static String newToken() {
