@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
 #include "kring/v1/ingest.grpc.pb.h"
 
 namespace kring::client {
@@ -78,6 +80,33 @@ LineError LocateServerError(int code, const std::string& message, const std::vec
   error.lines = lines.size();
   error.message = message;
   return error;
+}
+
+std::vector<LineError> LocateServerErrors(int code, const std::string& message,
+                                          const google::protobuf::RepeatedPtrField<google::protobuf::Any>& details,
+                                          const std::vector<uint64_t>& lines) {
+  std::vector<LineError> errors;
+  std::string info;  // the ErrorInfos, as " [REASON key=value ...]"
+  for (const google::protobuf::Any& any : details) {
+    if (google::rpc::BadRequest bad; any.UnpackTo(&bad)) {
+      for (const auto& v : bad.field_violations()) {
+        errors.push_back(LocateServerError(code, absl::StrCat(v.field(), ": ", v.description()), lines));
+      }
+    } else if (google::rpc::PreconditionFailure failure; any.UnpackTo(&failure)) {
+      for (const auto& v : failure.violations()) {
+        errors.push_back(
+            LocateServerError(code, absl::StrCat(v.subject(), ": ", v.description(), " (rule ", v.type(), ")"), lines));
+      }
+    } else if (google::rpc::ErrorInfo error_info; any.UnpackTo(&error_info)) {
+      // Sorted by key: the same error always prints the same way.
+      const std::map<std::string, std::string> metadata(error_info.metadata().begin(), error_info.metadata().end());
+      absl::StrAppend(&info, " [", error_info.reason());
+      for (const auto& [key, value] : metadata) absl::StrAppend(&info, " ", key, "=", value);
+      absl::StrAppend(&info, "]");
+    }
+  }
+  if (errors.empty() || !info.empty()) errors.push_back(LocateServerError(code, message + info, lines));
+  return errors;
 }
 
 // ---------------------------------------------------------------------------
@@ -310,7 +339,9 @@ class FileAppender {
       if (ack.code() != 0) {
         result_.refused += n;
         refused_cases_.emplace(sent.case_id, sent.lines.front());
-        Report(LocateServerError(ack.code(), ack.message(), sent.lines));
+        for (LineError& e : LocateServerErrors(ack.code(), ack.message(), ack.details(), sent.lines)) {
+          Report(std::move(e));
+        }
       } else if (ack.result().already_recorded()) {
         result_.already_present += n;
       } else {

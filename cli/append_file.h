@@ -161,4 +161,14 @@ class BatchReader {
 // prefix replaced by "event"; any other message is an error on the whole batch.
 LineError LocateServerError(int code, const std::string& message, const std::vector<uint64_t>& lines);
 
+// Every problem a server's refusal of a batch names, each located as
+// LocateServerError does: one error per google.rpc.BadRequest field violation
+// ("field: description") and per PreconditionFailure violation ("subject:
+// description (rule TYPE)"); the message alone when `details` holds neither.
+// A google.rpc.ErrorInfo adds its reason and metadata to the message, e.g.
+// " [WRONG_EXPECTED_VERSION current_version=5 expected_version=3]".
+std::vector<LineError> LocateServerErrors(int code, const std::string& message,
+                                          const google::protobuf::RepeatedPtrField<google::protobuf::Any>& details,
+                                          const std::vector<uint64_t>& lines);
+
 }  // namespace kring::client

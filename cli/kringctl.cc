@@ -4,6 +4,7 @@
 //   kringctl research network-size|outcomes|cost-benefit|support|funnel: for researchers
 //                          (cli/research_commands.h); kringctl network-size is research network-size
 //   kringctl append        append the events of an NDJSON file (one CaseEvent per line)
+//   kringctl case-head     the head of a case the partner may append to (cli/case_head_command.h)
 //   kringctl [ops] rebuild, backup, restore, erase, rotate-master-key: for operators (cli/ops_commands.h)
 //   kringctl [audit] case show, tail, verify, export, access-log: for auditors (cli/audit_commands.h)
 //   kringctl token new     a bearer token and its line for the server's identities file (cli/token.h)
@@ -27,6 +28,7 @@
 #include "absl/time/time.h"
 #include "cli/append_file.h"
 #include "cli/audit_commands.h"
+#include "cli/case_head_command.h"
 #include "cli/cohort_client.h"
 #include "cli/console.h"
 #include "cli/ops_commands.h"
@@ -296,6 +298,13 @@ int main(int argc, char** argv) {
   auto* progress_flag = append_cmd->add_flag("--progress", append.progress, "always draw the progress bar on stderr");
   append_cmd->add_flag("--no-progress", append.no_progress, "never draw the progress bar")->excludes(progress_flag);
 
+  std::string head_case;
+  bool head_json = false;
+  auto* case_head_cmd = app.add_subcommand(
+      "case-head", "the head of a case you may append to: version, last event, closed (partner role; needs --purpose)");
+  case_head_cmd->add_option("--case", head_case, "the case id")->required();
+  case_head_cmd->add_flag("--json", head_json, "print the head as one JSON object");
+
   TokenArgs token;
   auto* token_cmd = app.add_subcommand("token", "bearer tokens for the server's identities file");
   token_cmd->require_subcommand(1);
@@ -331,6 +340,7 @@ int main(int argc, char** argv) {
     append.connect = connect;
     return RunAppend(append);
   }
+  if (case_head_cmd->parsed()) return client::RunCaseHead(connect, head_case, head_json);
   if (audit.parsed()) return audit.Run();
   if (research.parsed()) return research.Run();
   return kExitUsage;

@@ -37,6 +37,18 @@ absl::Status PreconditionError(const std::string& type, const std::string& subje
   return status;
 }
 
+absl::Status WrongExpectedVersionError(const std::string& message, uint64_t current, std::optional<uint64_t> expected) {
+  google::rpc::ErrorInfo info;
+  info.set_reason(kWrongExpectedVersionReason);
+  info.set_domain(kErrorDomain);
+  auto& metadata = *info.mutable_metadata();
+  metadata[kCurrentVersionKey] = absl::StrCat(current);
+  metadata[kExpectedVersionKey] = expected ? absl::StrCat(*expected) : std::string(kNoStreamVersion);
+  absl::Status status = absl::AbortedError(message);
+  status.SetPayload(kErrorInfoTypeUrl, absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
 google::rpc::Status ToRpcStatus(const absl::Status& s) {
   google::rpc::Status out;
   out.set_code(static_cast<int>(s.code()));

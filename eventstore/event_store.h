@@ -195,6 +195,16 @@ struct AppendBatch {
   bool server_written = false;
 };
 
+// The head of one case as recorded (EventStore::ReadCaseHead).
+struct RecordedCaseHead {
+  StreamVersion version{0};         // the last event's version; 0: the case has no events
+  std::string last_event_id;        // that event's id (empty when version is 0)
+  GlobalPosition last_position{0};  // its global position (0 when version is 0)
+  // The case rules' state after every recorded event (case_rules.h): who
+  // referred the case, who was granted access, live closures.
+  CaseState state;
+};
+
 // The result of checking the hash chain (see the class comment).
 struct ChainVerification {
   bool ok = true;
@@ -268,6 +278,11 @@ class EventStore : public EventSource {
   GlobalPosition Head() const override { return GlobalPosition(head_.load(std::memory_order_acquire)); }
   // Current version of a case (0 when it has no events).
   absl::StatusOr<StreamVersion> CaseVersion(const CaseId& case_id) const;
+  // The head of a case and its rule state, folded from its events as the
+  // writer folds them, so CheckPartnerMayAppend on `state` answers as an
+  // append would have at that moment. Reads the case's events (the access
+  // rules depend on all of them), not the rest of the log.
+  absl::StatusOr<RecordedCaseHead> ReadCaseHead(const CaseId& case_id) const;
   // Waits until Head() > after or the timeout passes; returns Head().
   GlobalPosition WaitForHead(GlobalPosition after, std::chrono::milliseconds timeout) const;
 
@@ -351,6 +366,8 @@ class EventStore : public EventSource {
   absl::StatusOr<std::string> ReadRecord(uint64_t position) const;
   // The rule state of a case as recorded, folded from its events.
   absl::StatusOr<CaseState> LoadCaseState(const std::string& case_id) const;
+  // The rule state after `events` (a case's events from version 1, in order).
+  static CaseState FoldCaseState(const std::vector<v1::RecordedEvent>& events);
   // The event a retraction names, if recorded or staged in this group.
   absl::StatusOr<std::optional<RetractionTarget>> FindEvent(const std::string& event_id, const GroupState& state) const;
 

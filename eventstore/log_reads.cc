@@ -76,6 +76,20 @@ absl::StatusOr<std::vector<v1::RecordedEvent>> EventStore::ReadCaseLocked(const 
   return out;
 }
 
+absl::StatusOr<RecordedCaseHead> EventStore::ReadCaseHead(const CaseId& case_id) const {
+  ASSIGN_OR_RETURN(auto lock, LockDb());
+  // One read of the case's events (its stream index is iterated as of one
+  // moment), so the head and the state agree.
+  ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, ReadCaseLocked(case_id, StreamVersion(1), SIZE_MAX));
+  RecordedCaseHead head;
+  if (events.empty()) return head;
+  head.version = StreamVersion(events.back().stream_version());
+  head.last_event_id = events.back().event().event_id();
+  head.last_position = GlobalPosition(events.back().global_position());
+  head.state = FoldCaseState(events);
+  return head;
+}
+
 absl::Status EventStore::ScanAll(GlobalPosition from, GlobalPosition to, const ScanFn& fn) const {
   ASSIGN_OR_RETURN(auto lock, LockDb());
   const std::unique_ptr<BulkScan> scan = OpenBulkScan(db_.get(), events_cf_, from, to);

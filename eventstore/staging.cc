@@ -74,10 +74,15 @@ absl::StatusOr<uint64_t> EventStore::LoadCaseVersion(const std::string& case_id)
 }
 
 absl::StatusOr<CaseState> EventStore::LoadCaseState(const std::string& case_id) const {
-  CaseState state;
   ASSIGN_OR_RETURN(uint64_t version, LoadCaseVersion(case_id));
-  if (version == 0) return state;
+  if (version == 0) return CaseState();
   ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events, ReadCaseLocked(CaseId(case_id), StreamVersion(1), SIZE_MAX));
+  return FoldCaseState(events);
+}
+
+CaseState EventStore::FoldCaseState(const std::vector<v1::RecordedEvent>& events) {
+  CaseState state;
+  if (events.empty()) return state;
   std::unordered_map<std::string_view, size_t> index;  // event id -> position in `events`
   for (size_t i = 0; i < events.size(); ++i) {
     const v1::Event& e = events[i].event();
@@ -171,14 +176,19 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
 
   // Optimistic concurrency against the case's current version.
   const ExpectedVersion& expected = batch.expected;
+  // The text stays as it was; the versions also travel as a
+  // google.rpc.ErrorInfo, for programs.
   if (expected.kind == ExpectedVersion::Kind::kNoStream && current != 0) {
-    return absl::AbortedError(absl::StrCat("expected_version: the case must not exist yet, but it is at version ",
-                                           current, " (current_version=", current, ")"));
+    return WrongExpectedVersionError(
+        absl::StrCat("expected_version: the case must not exist yet, but it is at version ", current,
+                     " (current_version=", current, ")"),
+        current, std::nullopt);
   }
   if (expected.kind == ExpectedVersion::Kind::kExact && expected.version.value() != current) {
-    return absl::AbortedError(absl::StrCat("expected_version: expected version ", expected.version.value(),
-                                           ", but the case is at version ", current, " (current_version=", current,
-                                           ")"));
+    return WrongExpectedVersionError(
+        absl::StrCat("expected_version: expected version ", expected.version.value(), ", but the case is at version ",
+                     current, " (current_version=", current, ")"),
+        current, expected.version.value());
   }
 
   // The case rules, event by event, on a copy: a refused batch leaves the

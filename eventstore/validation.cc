@@ -29,8 +29,6 @@ bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'
 bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
 bool IsAlnum(char c) { return (c >= '0' && c <= '9') || IsLower(c) || (c >= 'A' && c <= 'Z'); }
 
-const char kIdRule[] = "must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit";
-
 // Collects the violations of one batch, each as field path and rule.
 class Checker {
  public:

@@ -32,6 +32,9 @@ struct ValidationOptions {
   absl::Duration clock_skew = absl::Minutes(5);
 };
 
+// The rule IsValidId checks, as error messages state it.
+inline constexpr char kIdRule[] = "must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit";
+
 // True for 1-64 characters of [A-Za-z0-9._:-], starting with a letter or digit:
 // the format of case, participant, coordinator and action ids, and of codes.
 bool IsValidId(std::string_view id);

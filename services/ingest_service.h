@@ -4,7 +4,11 @@
 //                 request_id), at most kMaxInFlightPerStream batches waiting
 //                 at a time — past that the server stops reading, so gRPC flow
 //                 control pushes back on the client.
-// Both are callback handlers: no thread waits while a batch is written.
+//   ReadCaseHead  the head (version, last event id and position, closed) of
+//                 a case the caller may append to, refused exactly as an
+//                 append to it would be; recorded in the access log
+//                 (read_case_head.cc).
+// All are callback handlers: no thread waits while a batch is written.
 //
 // The handlers take the raw request bytes and decode them here (protobuf
 // first; wire_walk.h only when that fails), so a request that does not decode
@@ -29,14 +33,16 @@
 
 #include "eventstore/event_store.h"
 #include "kring/v1/ingest.grpc.pb.h"
+#include "security/access_log.h"
 #include "security/auth.h"
 #include "services/admission.h"
 #include "services/append_request.h"
 
 namespace kring::services {
 
-using RawIngestService = v1::IngestService::WithRawCallbackMethod_Append<
-    v1::IngestService::WithRawCallbackMethod_AppendStream<v1::IngestService::Service>>;
+using RawIngestService =
+    v1::IngestService::WithRawCallbackMethod_Append<v1::IngestService::WithRawCallbackMethod_AppendStream<
+        v1::IngestService::WithCallbackMethod_ReadCaseHead<v1::IngestService::Service>>>;
 
 class IngestService final : public RawIngestService {
  public:
@@ -47,9 +53,11 @@ class IngestService final : public RawIngestService {
   static constexpr size_t kStreamEndsPerMemoryReturn = 64;
 
   // Every call needs the partner role; the caller's identity is the source
-  // of what it appends. `store` and `auth` must outlive the service.
-  IngestService(eventstore::EventStore* store, const security::Authenticator* auth, AdmissionOptions admission = {})
-      : store_(store), auth_(auth), admission_(admission) {}
+  // of what it appends. ReadCaseHead records each answered call in
+  // `access_log`. `store`, `auth` and `access_log` must outlive the service.
+  IngestService(eventstore::EventStore* store, const security::Authenticator* auth, security::AccessLog* access_log,
+                AdmissionOptions admission = {})
+      : store_(store), auth_(auth), access_log_(access_log), admission_(admission) {}
 
   // Drains open AppendStreams (see above). Call before grpc::Server::Shutdown.
   void BeginShutdown();
@@ -58,6 +66,15 @@ class IngestService final : public RawIngestService {
                                    grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context) override;
+  // Partner role (an identity with every role may read any case's head) and
+  // the metadata kring-purpose. The case's state decides as for an append
+  // (eventstore::CheckPartnerMayAppend): a case the caller may not append to
+  // gets the append's PERMISSION_DENIED; a case without events is answered
+  // with exists=false. An answer is recorded in the access log (rpc
+  // "IngestService.ReadCaseHead") before it is sent; one that cannot be
+  // recorded is refused with UNAVAILABLE.
+  grpc::ServerUnaryReactor* ReadCaseHead(grpc::CallbackServerContext* context, const v1::ReadCaseHeadRequest* request,
+                                         v1::CaseHead* response) override;
 
   // The append-queue bound, e.g. for tests to read its counters.
   AdmissionController& admission() { return admission_; }
@@ -75,6 +92,7 @@ class IngestService final : public RawIngestService {
   friend class AppendStreamReactor;
   eventstore::EventStore* const store_;
   const security::Authenticator* const auth_;
+  security::AccessLog* const access_log_;
   AdmissionController admission_;
   mutable std::mutex streams_mu_;
   bool shutting_down_ = false;

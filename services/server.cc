@@ -193,7 +193,7 @@ absl::Status KringServer::StartGrpc() {
   std::map<std::string, projections::LiveReadModel*> by_name;
   for (const auto& [name, model] : read_models_) by_name[name] = model.get();
   if (options_.roles.ingest) {
-    ingest_ = std::make_unique<IngestService>(store_.get(), auth_.get(), options_.admission);
+    ingest_ = std::make_unique<IngestService>(store_.get(), auth_.get(), access_log_.get(), options_.admission);
     operations_ = std::make_unique<OperationsService>(store_.get(), by_name, auth_.get(), keys_.get(),
                                                       access_log_.get(), options_.data_dir);
     operations_->SetStatusSource([this] { return Status(); });
