@@ -257,6 +257,17 @@ class KringClientTest {
   }
 
   @Test
+  void readCaseHeadWithoutAPurposeIsInvalidArgument() {
+    try (KringClient noPurpose = KringClient.builder(kringd.address).token(kringd.tokens.get(Kringd.PARTNER_A)).build()) {
+      KringException e = assertThrows(KringException.class, () -> noPurpose.readCaseHead(newCaseId()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
+      assertTrue(e.serverMessage().contains("kring-purpose"), e.serverMessage());
+      // The purpose given with the call is sent.
+      assertFalse(noPurpose.readCaseHead(newCaseId(), Kringd.PURPOSE).getExists());
+    }
+  }
+
+  @Test
   void aBadTokenIsUnauthenticated() {
     try (KringClient client = KringClient.builder(kringd.address).token("krt_not-a-known-token").build()) {
       KringException e =

@@ -93,14 +93,17 @@ final class Kringd implements AutoCloseable {
     }
   }
 
+  /** The purpose the tests' clients send with readCaseHead (kring-purpose). */
+  static final String PURPOSE = "java client tests";
+
   /** A client of this server as the given partner, with the default settings. */
   KringClient client(String partner) {
-    return KringClient.builder(address).token(tokens.get(partner)).build();
+    return builder(partner).build();
   }
 
-  /** A builder for a client of this server as the given partner. */
+  /** A builder for a client of this server as the given partner, with the tests' purpose. */
   KringClient.Builder builder(String partner) {
-    return KringClient.builder(address).token(tokens.get(partner));
+    return KringClient.builder(address).token(tokens.get(partner)).purpose(PURPOSE);
   }
 
   String logTail() {
