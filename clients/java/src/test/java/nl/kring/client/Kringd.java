@@ -69,8 +69,9 @@ final class Kringd implements AutoCloseable {
                 "--listen", "127.0.0.1:0",
                 "--ready-file", ready.toString(),
                 "--identities", identitiesFile.toString(),
-                "--embedded-kafka-in-production",
-                "--log-level", "warn")
+                // Default log level (info): with ctest, the lines also go to
+                // $KRING_LOG_FILE, which server_log_scan checks for personal data.
+                "--embedded-kafka-in-production")
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
