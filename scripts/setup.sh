@@ -18,7 +18,8 @@ KRING_APT_PACKAGES=(
   openjdk-17-jre-headless maven
   # The Java partner client (clients/java, ctest java_client) compiles with
   # javac; Maven fetches protoc and the grpc-java plugin from Maven Central.
-  openjdk-17-jdk-headless
+  # Its TLS test makes certificates with openssl (tests/testing/make_certs.sh).
+  openjdk-17-jdk-headless openssl
   # Metrics: prometheus-cpp for kringd's /metrics endpoint; the Prometheus
   # server (and its promtool) for the scrape test and the alerting rules.
   prometheus-cpp-dev prometheus

@@ -41,6 +41,14 @@ final class Kringd implements AutoCloseable {
   }
 
   static Kringd start() throws IOException, InterruptedException {
+    return start(List.of(), "");
+  }
+
+  /**
+   * As {@link #start()}, with more kringd flags and more lines for the identities file (e.g.
+   * "partner NAME cert" for a client certificate with CN=NAME).
+   */
+  static Kringd start(List<String> extraArgs, String extraIdentities) throws IOException, InterruptedException {
     String binary = System.getenv("KRINGD");
     if (binary == null || binary.isEmpty()) {
       throw new IllegalStateException(
@@ -58,12 +66,14 @@ final class Kringd implements AutoCloseable {
       tokens.put(name, token);
       identities.append("partner ").append(name).append(" sha256:").append(sha256Hex(token)).append('\n');
     }
+    identities.append(extraIdentities);
     Path identitiesFile = dir.resolve("identities");
     Files.writeString(identitiesFile, identities);
     Path ready = dir.resolve("ready.json");
     Path log = dir.resolve("kringd.log");
-    Process p =
-        new ProcessBuilder(
+    List<String> command =
+        new java.util.ArrayList<>(
+            List.of(
                 binary,
                 "--data-dir", dir.resolve("data").toString(),
                 "--listen", "127.0.0.1:0",
@@ -71,7 +81,10 @@ final class Kringd implements AutoCloseable {
                 "--identities", identitiesFile.toString(),
                 // Default log level (info): with ctest, the lines also go to
                 // $KRING_LOG_FILE, which server_log_scan checks for personal data.
-                "--embedded-kafka-in-production")
+                "--embedded-kafka-in-production"));
+    command.addAll(extraArgs);
+    Process p =
+        new ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
