@@ -128,6 +128,30 @@ class AppendStreamTest {
   }
 
   @Test
+  void whenTheServerStopsABatchWithoutAcknowledgementFailsUnavailableAndCanBeSentAgain() throws Exception {
+    Kringd own = Kringd.start();
+    List<Event> batch = List.of(SyntheticCase.referral(START));
+    String caseId = KringClientTest.newCaseId();
+    CompletableFuture<AppendResult> late;
+    try (KringClient client = own.client(Kringd.PARTNER_A)) {
+      AppendStream stream = client.appendStream();
+      assertEquals(1, stream.send(KringClientTest.newCaseId(), Expected.noStream(), batch).get(60, TimeUnit.SECONDS)
+          .getLastStreamVersion());
+      own.close();  // SIGTERM: kringd ends the stream with UNAVAILABLE
+      late = stream.send(caseId, Expected.noStream(), batch);
+      ExecutionException x = assertThrows(ExecutionException.class, () -> late.get(60, TimeUnit.SECONDS));
+      KringException e = assertInstanceOf(KringException.class, x.getCause());
+      assertEquals(Status.Code.UNAVAILABLE, e.code());
+      assertEquals(2, e.requestId());
+      assertEquals(0, stream.unacknowledged());
+      stream.close();
+    }
+    // The same batch, sent again to a running server, is stored.
+    AppendResult again = partnerA.append(caseId, Expected.noStream(), batch);
+    assertEquals(1, again.getLastStreamVersion());
+  }
+
+  @Test
   void sendAfterCloseIsRefused() {
     AppendStream stream = partnerA.appendStream();
     stream.close();
