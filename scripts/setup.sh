@@ -16,6 +16,10 @@ KRING_APT_PACKAGES=(
   # A real Apache Kafka broker for the end-to-end tests runs on Java; its jars
   # come from Maven Central (tests/kafka/kafka-broker.sh).
   openjdk-17-jre-headless maven
+  # The Java partner client (clients/java, ctest java_client) compiles with
+  # javac; Maven fetches protoc and the grpc-java plugin from Maven Central.
+  # Its TLS test makes certificates with openssl (tests/testing/make_certs.sh).
+  openjdk-17-jdk-headless openssl
   # Metrics: prometheus-cpp for kringd's /metrics endpoint; the Prometheus
   # server (and its promtool) for the scrape test and the alerting rules.
   prometheus-cpp-dev prometheus
