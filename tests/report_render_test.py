@@ -130,7 +130,11 @@ def world(tmp_path_factory):
                    str(head), "--timeout", "120")
         answers = {m: json.loads(server.ctl("research", m, "--group-by", "year", "--min-cell-size", "5",
                                             "--format", "json").stdout) for m in MODELS}
-        yield {"base": base, "html": out.read_text(encoding="utf-8"), "answers": answers, "head": head}
+        csv = server.ctl("research", "support", "--group-by", "year", "--min-cell-size", "5", "--format", "csv",
+                         "--table", "curve").stdout
+        csv2 = server.ctl("research", "outcomes", "--group-by", "year", "--then-by", "domain", "--format", "csv").stdout
+        yield {"base": base, "html": out.read_text(encoding="utf-8"), "answers": answers, "head": head, "csv": csv,
+               "csv2": csv2}
     finally:
         server.stop()
 
@@ -192,6 +196,26 @@ def test_the_provenance_on_the_page_is_what_the_rpcs_return(world):
     for m in MODELS:
         assert world["answers"][m]["definition"] and world["answers"][m]["definition"][:40] in world["html"].replace(
             "&#39;", "'").replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_csv_exports_start_with_the_provenance_and_read_into_pandas(world):
+    import io
+
+    import pandas as pd
+
+    lines = world["csv"].splitlines()
+    fields = ["log_position", "min_cell_size", "disclosure_method", "filters_json", "definition_version",
+              "cost_model_version", "answer_sha256", "server_version"]
+    assert [line.split(":", 1)[0] for line in lines[:8]] == [f"# {f}" for f in fields]
+    provenance = {line[2:].split(": ", 1)[0]: line.split(": ", 1)[1] if ": " in line else "" for line in lines[:8]}
+    assert provenance["answer_sha256"] == world["answers"]["support"]["provenance"]["answer_sha256"]
+    assert provenance["log_position"] == str(world["head"])
+    assert lines[8].startswith("group,day,")
+    frame = pd.read_csv(io.StringIO(world["csv"]), comment="#")
+    assert list(frame.columns[:2]) == ["group", "day"] and len(frame) == len(lines) - 9
+    two_way = pd.read_csv(io.StringIO(world["csv2"]), comment="#")
+    assert list(two_way.columns[:3]) == ["group", "group2", "outcome"]
+    assert "per_100_referrals_ci_lower" in two_way.columns
 
 
 def test_chromium_renders_the_curve_and_its_band(world):
