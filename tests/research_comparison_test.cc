@@ -3,9 +3,8 @@
 // "Two-way grouping", "Confidence intervals", "Comparisons", "Restricted mean
 // survival time") on the read models, over a synthetic cohort and over
 // hand-made cases whose figures are known.
-#include <gtest/gtest.h>
-
 #include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
@@ -231,7 +230,8 @@ TEST_F(ComparisonTest, ProportionIntervalsAreWilsonOfThePublishedCountsAndAbsent
       } else {
         ++absent;
       }
-      if (f.has_per_100_conferences()) ExpectWilson(f.per_100_conferences_ci(), f.conference_cases(), g->conferences(), 100);
+      if (f.has_per_100_conferences())
+        ExpectWilson(f.per_100_conferences_ci(), f.conference_cases(), g->conferences(), 100);
     }
   }
   EXPECT_GT(present, 0u);
@@ -287,8 +287,7 @@ TEST_F(ComparisonTest, MeanIntervalIsStudentTWithTheExactStandardDeviation) {
   EXPECT_NEAR(s.central_persons_mean_ci().lower(), s.central_persons_mean(), 1e-12);
   ASSERT_EQ(s.composition_size(), 1);
   // Family attendees per conference are the sizes: the same SD.
-  EXPECT_NEAR(s.composition(0).mean_per_conference_ci().upper(), s.composition(0).mean_per_conference() + half,
-              1e-12);
+  EXPECT_NEAR(s.composition(0).mean_per_conference_ci().upper(), s.composition(0).mean_per_conference() + half, 1e-12);
   ExpectWilson(s.composition(0).share_ci(), s.composition(0).attendees(), s.composition(0).attendees(), 1);
 }
 
@@ -514,12 +513,13 @@ TEST_F(ComparisonTest, EveryAnswerComparesItsDocumentedMeasures) {
   EXPECT_EQ(ng.differences(0).measure(), "mean");
   EXPECT_EQ(ng.differences(0).method(), "Welch t");
   ASSERT_TRUE(ng.differences(0).has_estimate());
-  EXPECT_DOUBLE_EQ(ng.differences(0).estimate(), na->groups(0).stats().mean() - [&] {
-    for (const auto& g : na->groups()) {
-      if (g.key() == "2021") return g.stats().mean();
-    }
-    return 0.0;
-  }());
+  EXPECT_DOUBLE_EQ(
+      ng.differences(0).estimate(), na->groups(0).stats().mean() - [&] {
+        for (const auto& g : na->groups()) {
+          if (g.key() == "2021") return g.stats().mean();
+        }
+        return 0.0;
+      }());
 }
 
 }  // namespace
