@@ -514,6 +514,7 @@ class Request:
     conference_from: str = ""
     conference_to: str = ""
     group_by: str = ""  # "", year, quarter, domain, municipality, legal-framework
+    then_by: str = ""  # a second grouping (docs/research.md "Two-way grouping"), as group_by
     k: int = DEFAULT_K
     as_of: int = 0
     window_days: int = DEFAULT_WINDOW
@@ -534,6 +535,8 @@ class Request:
                 args += [flag, value]
         if self.group_by:
             args += ["--group-by", self.group_by]
+        if self.then_by:
+            args += ["--then-by", self.then_by]
         args += ["--min-cell-size", str(self.k)]
         if self.as_of:
             args += ["--as-of", str(self.as_of)]
@@ -572,9 +575,10 @@ def case_selected(c: CaseFacts, r: Request, conference_filter: bool = True) -> b
     return True
 
 
-def group_key(r: Request, c: CaseFacts, day: dt.date) -> tuple[tuple, str]:
-    """(sort key, published key) of a unit; day is the referral's (or the conference's for network size)."""
-    g = r.group_by
+def group_key(r: Request, c: CaseFacts, day: dt.date, g: str | None = None) -> tuple[tuple, str]:
+    """(sort key, published key) of a unit by grouping g (default r.group_by); day is the referral's (or the
+    conference's for network size)."""
+    g = r.group_by if g is None else g
     if g == "year":
         return (day.year,), str(day.year)
     if g == "quarter":
@@ -597,10 +601,21 @@ def grouped(r: Request, units: list, day_of: Callable, case_of: Callable) -> lis
     groups: dict[tuple, tuple[str, list]] = {}
     for u in units:
         sort_key, key = group_key(r, case_of(u), day_of(u))
+        if r.then_by:
+            # Two-way: a pair (key, key2), sorted by key, then key2.
+            sort_key2, key2 = group_key(r, case_of(u), day_of(u), r.then_by)
+            sort_key, key = sort_key + sort_key2, (key, key2)
         groups.setdefault(sort_key, (key, []))[1].append(u)
     for sort_key in sorted(groups):
         out.append(groups[sort_key])
     return out
+
+
+def key_specs(key: str | tuple) -> dict:
+    """A group's key fields: key, and key2 with then_by."""
+    if isinstance(key, tuple):
+        return {"key": ValueSpec(key[0]), "key2": ValueSpec(key[1])}
+    return {"key": ValueSpec(key)}
 
 
 def case_label(c: CaseFacts) -> str:
@@ -626,7 +641,7 @@ def network_size(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
         if key == "":
             out["overall"] = stats
         else:
-            out["groups"].append({"key": ValueSpec(key), "stats": stats})
+            out["groups"].append({**key_specs(key), "stats": stats})
     return out
 
 
@@ -692,7 +707,7 @@ def outcomes(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = outcome_group(cs, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -740,7 +755,7 @@ def cost_benefit(cases: list[CaseFacts], r: Request, ck: CellKey, model: dict) -
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = cost_group(cs, ck, model)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -838,7 +853,7 @@ def funnel(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = funnel_group(cs, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -938,7 +953,7 @@ def sustained_support(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, us in grouped(r, units, lambda u: u.facts.referral_day, lambda u: u.facts):
         g = support_group(us, r, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -1174,7 +1189,7 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
             default = _default_like(spec.value)
             if isinstance(spec.value, str) and spec.value.endswith("_UNSPECIFIED"):
                 default = spec.value  # an enum's zero value is omitted in JSON
-            value = srv.get(name, default) if name == "key" else _num(srv.get(name, default))
+            value = srv.get(name, default) if name in ("key", "key2") else _num(srv.get(name, default))
             if isinstance(spec.value, float) or isinstance(value, float):
                 if not isinstance(value, (int, float)) or not floats_equal(float(spec.value), float(value)):
                     m.add(here, f"expected {spec.value!r}, server {value!r}")
@@ -1210,6 +1225,10 @@ def _walk_list(name: str, exp: list, srv: list, path: str, k: int, m: Mismatches
     srv_keys = [s.get(key_field, DEFAULTS.get(key_field, 0)) for s in srv]
     if key_field != "key":
         srv_keys = [_num(k_) for k_ in srv_keys]
+    elif any("key2" in e for e in exp) or any("key2" in s for s in srv):
+        # Two-way groups: matched by (key, key2).
+        exp_keys = [(e["key"].value, e["key2"].value if "key2" in e else "") for e in exp]
+        srv_keys = [(s.get("key", ""), s.get("key2", "")) for s in srv]
     if exp_keys != srv_keys:
         m.add(f"{path}.{name}", f"rows differ: oracle {exp_keys}, server {srv_keys}")
     by_key = {k_: s for k_, s in zip(srv_keys, srv)}
