@@ -134,8 +134,8 @@ std::optional<double> SampleSd(uint64_t count, int64_t sum, const __int128& sum_
 std::optional<double> SampleSd(uint64_t count, double sum, double sum_of_squares) {
   if (count < 2) return std::nullopt;
   const long double n = count;
-  const long double variance = (static_cast<long double>(sum_of_squares) - static_cast<long double>(sum) * sum / n) /
-                               (n - 1);
+  const long double variance =
+      (static_cast<long double>(sum_of_squares) - static_cast<long double>(sum) * sum / n) / (n - 1);
   return static_cast<double>(std::sqrt(std::max(variance, 0.0L)));
 }
 
