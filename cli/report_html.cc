@@ -25,13 +25,16 @@ std::string N(double v) {
 
 std::string Table(const TextTable& t, const std::string& css_class = "figures") {
   std::string out = absl::StrCat("<table class=\"", css_class, "\"><thead><tr>");
+  // A column without a header is the text output's bar chart (the histogram's '#'): the page draws SVG instead.
   for (size_t i = 0; i < t.headers().size(); ++i) {
+    if (t.headers()[i].empty()) continue;
     absl::StrAppend(&out, "<th", t.left_aligned()[i] ? " class=\"l\"" : "", ">", HtmlEscape(t.headers()[i]), "</th>");
   }
   out += "</tr></thead><tbody>";
   for (const auto& row : t.rows()) {
     out += "<tr>";
     for (size_t i = 0; i < row.size(); ++i) {
+      if (t.headers()[i].empty()) continue;
       absl::StrAppend(&out, "<td", t.left_aligned()[i] ? " class=\"l\"" : "", ">", HtmlEscape(row[i]), "</td>");
     }
     out += "</tr>";

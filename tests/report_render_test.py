@@ -126,11 +126,15 @@ def world(tmp_path_factory):
         server.ctl("cohort", "--cases", "400", "--seed", "15")
         head = int(json.loads(server.ctl("verify", "--json").stdout)["last_position"])
         out = base / "report.html"
-        server.ctl("research", "report", "--out", str(out), "--group-by", "year", "--k", "5", "--wait-events",
-                   str(head), "--timeout", "120")
-        answers = {m: json.loads(server.ctl("research", m, "--group-by", "year", "--min-cell-size", "5",
-                                            "--format", "json").stdout) for m in MODELS}
-        csv = server.ctl("research", "support", "--group-by", "year", "--min-cell-size", "5", "--format", "csv",
+        # Every read model caught up first: the server checks --compare-with against the groups it lists.
+        for model in MODELS:
+            server.ctl("research", model, "--wait-events", str(head), "--timeout", "120", "--format", "json")
+        server.ctl("research", "report", "--out", str(out), "--group-by", "year", "--compare-with", "2022", "--k", "5",
+                   "--wait-events", str(head), "--timeout", "120")
+        answers = {m: json.loads(server.ctl("research", m, "--group-by", "year", "--compare-with", "2022",
+                                            "--min-cell-size", "5", "--format", "json").stdout) for m in MODELS}
+        csv = server.ctl("research", "support", "--group-by", "year", "--compare-with", "2022", "--min-cell-size", "5",
+                         "--format", "csv",
                          "--table", "curve").stdout
         csv2 = server.ctl("research", "outcomes", "--group-by", "year", "--then-by", "domain", "--format", "csv").stdout
         yield {"base": base, "html": out.read_text(encoding="utf-8"), "answers": answers, "head": head, "csv": csv,
@@ -162,6 +166,9 @@ def test_the_page_is_well_formed_and_self_contained_with_every_answers_tables(wo
     for header in ("conferences", "per 100 referrals", "gross savings", "retention 6m", "share of referred",
                    "Composition (all conferences)", "Stop reasons"):
         assert header in text, header
+    # Compared with 2022: each answer's comparison table, and support's log-rank tests.
+    assert text.count("Comparison with 2022 (group minus reference)") == 5
+    assert "Log-rank tests of the Kaplan-Meier curves (support held)" in text
     # Grouped by year: the groups' rows and one curve per group with one.
     for year in sorted({g["key"] for g in world["answers"]["support"].get("groups", [])}):
         assert f"<td class=\"l\">{year}</td>" in text or f">{year}<" in text
@@ -192,7 +199,7 @@ def test_the_provenance_on_the_page_is_what_the_rpcs_return(world):
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
     assert positions == [str(world["head"])] * 5
     filters = [v for f, v in page.provenance if f == "filters_json"]
-    assert filters == ['{"group_by":"GROUPING_YEAR"}'] * 5
+    assert filters == ['{"compare_with":"2022","group_by":"GROUPING_YEAR"}'] * 5
     for m in MODELS:
         assert world["answers"][m]["definition"] and world["answers"][m]["definition"][:40] in world["html"].replace(
             "&#39;", "'").replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
