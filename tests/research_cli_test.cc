@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <tuple>
 
+#include "cli/report_html.h"
 #include "cli/research_commands.h"
 
 namespace kring::client::research {
@@ -219,6 +221,38 @@ TEST(ResearchCliTest, TwoWayGroupsShowBothKeysAndTheirIntervals) {
   const auto support = SupportTables(s);
   EXPECT_EQ(support[0].table.headers().back(), "RMST 24m (days)");
   EXPECT_EQ(support[0].table.rows()[0].back(), "612.2 [590.0, 634.5]");
+}
+
+TEST(ResearchCliTest, TheReportEscapesEveryTextAndDrawsTheCurveAsSteps) {
+  EXPECT_EQ(report::HtmlEscape("<b>\"A&B's\"</b>"), "&lt;b&gt;&quot;A&amp;B&#39;s&quot;&lt;/b&gt;");
+  v1::SupportGroup g;
+  EXPECT_EQ(report::KaplanMeierSvg(g, "all"), "");  // no curve, no chart
+  for (auto [day, s, lo, hi] : {std::tuple{0u, 1.0, 1.0, 1.0}, {365u, 0.5, 0.25, 0.75}, {730u, 0.25, 0.0, 0.5}}) {
+    auto* row = g.add_curve();
+    row->set_day(day);
+    row->set_survival(s);
+    row->set_lower_95(lo);
+    row->set_upper_95(hi);
+  }
+  const std::string svg = report::KaplanMeierSvg(g, "<2023>");
+  // x: 44 + 484 * day / 730; y: 12 + 214 * (1 - S).
+  EXPECT_NE(svg.find("class=\"km-curve\" d=\"M44.00,12.00 H286.00 V119.00 H528.00 V172.50\""), std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("<polygon class=\"km-band\" points=\"44.00,12.00 286.00,12.00 286.00,65.50 528.00,65.50 "
+                     "528.00,119.00 528.00,119.00 528.00,226.00 528.00,226.00 528.00,172.50 286.00,172.50 "
+                     "286.00,12.00 44.00,12.00 \""),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("&lt;2023&gt;"), std::string::npos);
+  EXPECT_EQ(svg.find("<2023>"), std::string::npos);
+
+  report::ReportAnswers answers;
+  answers.support.set_definition("<script>alert('x')</script>");
+  answers.network_size.mutable_provenance()->set_filters_json("{\"municipality_codes\":[\"<x>\"]}");
+  const std::string page = report::RenderReport(answers);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_NE(page.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(page.find("{&quot;municipality_codes&quot;:[&quot;&lt;x&gt;&quot;]}"), std::string::npos);
 }
 
 }  // namespace
