@@ -1,5 +1,5 @@
 // `kringctl research report`: one self-contained HTML page of the five
-// research answers (docs/research.md "The HTML report"): inline CSS and SVG,
+// research answers (cli/README.md "Report", docs/research.md "Provenance"): inline CSS and SVG,
 // no script, nothing fetched. Every answer's tables (as the text output
 // prints them), the Kaplan–Meier curve of support held with its 95% band
 // (overall, and per group when grouped), the network-size histogram and
