@@ -225,6 +225,26 @@ def test_csv_exports_start_with_the_provenance_and_read_into_pandas(world):
     assert "per_100_referrals_ci_lower" in two_way.columns
 
 
+def test_a_copy_of_an_answer_checks_against_its_hash_as_docs_research_md_says(world):
+    # docs/research.md "Provenance": parse the JSON back into the message, clear the provenance, hash the
+    # deterministic serialization.
+    import hashlib
+
+    from google.protobuf import json_format
+    from kring_research._proto.kring.v1 import research_pb2
+
+    types = {"network-size": research_pb2.NetworkSizeResponse, "outcomes": research_pb2.OutcomesResponse,
+             "cost-benefit": research_pb2.CostBenefitResponse, "support": research_pb2.SupportResponse,
+             "funnel": research_pb2.FunnelResponse}
+    for model, cls in types.items():
+        answer = json_format.ParseDict(world["answers"][model], cls())
+        copy = type(answer)()
+        copy.CopyFrom(answer)
+        copy.ClearField("provenance")
+        assert hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest() == \
+            answer.provenance.answer_sha256, model
+
+
 def test_chromium_renders_the_curve_and_its_band(world):
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is missing (scripts/setup.sh installs it)"
