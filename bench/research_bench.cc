@@ -15,8 +15,10 @@
 //               without a copy (what kringd's start-up fill does)
 // Each round prints the load average (/proc/loadavg) before it.
 // Then the research queries, each with no grouping, grouped by year, with a
-// filter (one domain and a referral period of whole months) and with the
-// filter over a period that starts and ends within a month: one first run
+// filter (one domain and a referral period of whole months), with the
+// filter over a period that starts and ends within a month, and grouped by
+// year x domain with compare_with "2022/DOMAIN_YOUTH_PROTECTION" (issue 15):
+// one first run
 // (timed apart: it fills the query cells' memos), --query-warmup runs, then
 // --query-iterations timed runs, p50/p99 in ms, with the load average. First over the engines of the
 // last parallel rebuild (the cases of the store), then, with --grow-to, after
@@ -236,7 +238,7 @@ struct Bench {
 // Queries
 // ---------------------------------------------------------------------------
 
-enum class Shape { kAll, kByYear, kFiltered, kBoundary };
+enum class Shape { kAll, kByYear, kFiltered, kBoundary, kTwoWay };
 const char* ShapeName(Shape s) {
   switch (s) {
     case Shape::kAll:
@@ -247,6 +249,8 @@ const char* ShapeName(Shape s) {
       return "youth protection, referred 2021-2022";
     case Shape::kBoundary:
       return "youth prot., ref. 2021-02-15..2022-11-20";
+    case Shape::kTwoWay:
+      return "year x domain, compare_with 2022/youth prot.";
   }
   return "";
 }
@@ -256,6 +260,11 @@ template <typename Request>
 Request MakeRequest(Shape shape) {
   Request r;
   if (shape == Shape::kByYear) r.set_group_by(v1::GROUPING_YEAR);
+  if (shape == Shape::kTwoWay) {  // issue 15: two-way groups, intervals and a comparison (log-rank for support)
+    r.set_group_by(v1::GROUPING_YEAR);
+    r.set_then_by(v1::GROUPING_DOMAIN);
+    r.set_compare_with("2022/DOMAIN_YOUTH_PROTECTION");
+  }
   if (shape == Shape::kFiltered) {
     r.add_domains(v1::DOMAIN_YOUTH_PROTECTION);
     r.mutable_referral_period()->set_from("2021-01-01");
@@ -338,7 +347,7 @@ bool RunQueries(const std::vector<std::unique_ptr<projections::ProjectionEngine>
   bool ok = true;
   double worst = 0;
   for (const Query& q : Queries()) {
-    for (Shape shape : {Shape::kAll, Shape::kByYear, Shape::kFiltered, Shape::kBoundary}) {
+    for (Shape shape : {Shape::kAll, Shape::kByYear, Shape::kFiltered, Shape::kBoundary, Shape::kTwoWay}) {
       const auto& engine = *engines[q.engine];
       // The first run after the models changed fills the query cells' memos
       // of this shape (a scan of every row): timed apart.

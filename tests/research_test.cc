@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -824,18 +825,23 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   EXPECT_EQ(o.retention(2).cases(), 5u);
   EXPECT_NEAR(o.retention(2).mean_retention(), 0.72, 1e-6);
 
-  // Kaplan–Meier: day 90 n=12 d=1 -> 11/12; day 183 n=11 d=2 c=1 -> 9/12;
-  // day 365 n=8 d=2 c=1 -> 0.5625; day 548 n=5 d=1 -> 0.45; day 730 n=4 < k:
-  // left off.
+  // Kaplan–Meier: day 0 n=12 (the published cases), S = 1; day 90 n=12 d=1
+  // -> 11/12; day 183 n=11 d=2 c=1 -> 9/12; day 365 n=8 d=2 c=1 -> 0.5625;
+  // day 548 n=5 d=1 -> 0.45; day 730 n=4 < k: left off.
   struct Row {
     uint32_t day;
     uint64_t at_risk, events, censored;
     double survival;
   };
-  const std::vector<Row> want = {
-      {90, 12, 1, 0, 11.0 / 12}, {183, 11, 2, 1, 0.75}, {365, 8, 2, 1, 0.5625}, {548, 5, 1, 0, 0.45}};
+  const std::vector<Row> want = {{0, 12, 0, 0, 1.0},
+                                 {90, 12, 1, 0, 11.0 / 12},
+                                 {183, 11, 2, 1, 0.75},
+                                 {365, 8, 2, 1, 0.5625},
+                                 {548, 5, 1, 0, 0.45}};
   ASSERT_EQ(o.curve_size(), static_cast<int>(want.size())) << o.DebugString();
-  for (size_t i = 0; i < want.size(); ++i) {
+  EXPECT_EQ(o.curve(0).lower_95(), 1.0);  // day 0: the band is 1 to 1
+  EXPECT_EQ(o.curve(0).upper_95(), 1.0);
+  for (size_t i = 1; i < want.size(); ++i) {
     const v1::SurvivalRow& row = o.curve(static_cast<int>(i));
     EXPECT_EQ(row.day(), want[i].day);
     EXPECT_EQ(row.at_risk(), want[i].at_risk);
@@ -847,13 +853,15 @@ TEST_F(SupportTest, RetentionAndKaplanMeierAsComputedByHand) {
   }
   EXPECT_TRUE(o.curve_truncated());
   EXPECT_NEAR(o.survival_12m(), 0.5625, 1e-12);
-  EXPECT_FALSE(o.has_survival_24m());  // day 730 lies in the hidden rows
+  EXPECT_FALSE(o.has_survival_24m());   // day 730 lies in the hidden rows
+  EXPECT_FALSE(o.has_rmst_24m_days());  // truncated, the last published row (548) before day 730
+  EXPECT_FALSE(o.has_rmst_24m_ci());
   EXPECT_EQ(r->definition(), kSupportDefinition);
 
   // With k = 10 the curve stops before day 365 (8 at risk).
   r = QuerySupport(*engine, WithK(v1::SupportRequest(), 10));
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->overall().curve_size(), 2);
+  EXPECT_EQ(r->overall().curve_size(), 3);  // days 0, 90, 183
   EXPECT_TRUE(r->overall().curve_truncated());
   EXPECT_FALSE(r->overall().has_survival_12m());
 }
@@ -876,8 +884,13 @@ TEST_F(SupportTest, KaplanMeierRowsAreTheDocumentedPerturbationOfTheExactTable) 
   uint64_t all = 0;
   for (size_t i = 0; i < cases.size(); ++i) all += key(i);
   EXPECT_EQ(o.cases(), PerturbCount(12, all, 5));
+  // The day-0 row: the published cases at risk, S = 1.
+  ASSERT_GT(o.curve_size(), 0);
+  EXPECT_EQ(o.curve(0).day(), 0u);
+  EXPECT_EQ(o.curve(0).at_risk(), o.cases());
+  EXPECT_EQ(o.curve(0).survival(), 1.0);
   double survival = 1;
-  int row = 0;
+  int row = 1;
   for (int64_t day : {90, 183, 365, 548}) {  // day 730: 4 at risk, under k
     uint64_t n = 0, d = 0, c = 0, kn = 0, kd = 0, kc = 0;
     for (size_t i = 0; i < cases.size(); ++i) {
@@ -941,16 +954,27 @@ TEST_F(SupportTest, DataCutoffIgnoresLaterFollowUpsAndWindowWidens) {
   ASSERT_TRUE(r.ok()) << r.status();
   const v1::SupportGroup& o = r->overall();
   EXPECT_EQ(o.cases(), 12u);
-  ASSERT_EQ(o.curve_size(), 3) << o.DebugString();
-  EXPECT_EQ(o.curve(0).day(), 90u);
-  EXPECT_EQ(o.curve(1).day(), 183u);
-  EXPECT_EQ(o.curve(2).day(), 365u);
-  EXPECT_EQ(o.curve(2).at_risk(), 8u);
-  EXPECT_EQ(o.curve(2).events(), 2u);
-  EXPECT_EQ(o.curve(2).censored(), 6u);
-  EXPECT_NEAR(o.curve(2).survival(), 0.5625, 1e-12);
+  ASSERT_EQ(o.curve_size(), 4) << o.DebugString();
+  EXPECT_EQ(o.curve(0).day(), 0u);
+  EXPECT_EQ(o.curve(1).day(), 90u);
+  EXPECT_EQ(o.curve(2).day(), 183u);
+  EXPECT_EQ(o.curve(3).day(), 365u);
+  EXPECT_EQ(o.curve(3).at_risk(), 8u);
+  EXPECT_EQ(o.curve(3).events(), 2u);
+  EXPECT_EQ(o.curve(3).censored(), 6u);
+  EXPECT_NEAR(o.curve(3).survival(), 0.5625, 1e-12);
   EXPECT_FALSE(o.curve_truncated());
   EXPECT_NEAR(o.survival_24m(), 0.5625, 1e-12);  // carried forward, every row published
+  EXPECT_EQ(o.survival_24m_ci().lower(), o.curve(3).lower_95());
+  EXPECT_EQ(o.survival_24m_ci().upper(), o.curve(3).upper_95());
+  // RMST to day 730, by hand: 90 days at 1, 93 at 11/12, 182 at 3/4, 365 at
+  // 0.5625 = 517.0625. Variance: Σ A_i² d_i / (n_i (n_i − d_i)) with A_i the
+  // area from the row's day to 730.
+  EXPECT_NEAR(o.rmst_24m_days(), 517.0625, 1e-9);
+  const double a90 = 517.0625 - 90, a183 = a90 - 93 * 11.0 / 12, a365 = 365 * 0.5625;
+  const double variance = a90 * a90 * 1 / (12.0 * 11) + a183 * a183 * 2 / (11.0 * 9) + a365 * a365 * 2 / (8.0 * 6);
+  EXPECT_NEAR(o.rmst_24m_ci().lower(), 517.0625 - 1.959963984540054 * std::sqrt(variance), 1e-9);
+  EXPECT_NEAR(o.rmst_24m_ci().upper(), 517.0625 + 1.959963984540054 * std::sqrt(variance), 1e-9);
   EXPECT_EQ(o.retention(2).cases(), 0u);
   EXPECT_FALSE(o.retention(2).has_mean_retention());
 

@@ -197,11 +197,13 @@ TEST_F(SupportDefinitionTest, NearestFollowUpByExactDistanceAndFirstInLogOrderOn
   EXPECT_EQ(o.retention(2).cases(), 5u);
   EXPECT_DOUBLE_EQ(o.retention(2).mean_retention(), Retention(4, 5));
   // Kaplan–Meier: the first lapse (retention < 0.8) in time is day 182's 0.2.
-  ASSERT_GE(o.curve_size(), 1);
-  EXPECT_EQ(o.curve(0).day(), 182u);
-  EXPECT_EQ(o.curve(0).at_risk(), 5u);
-  EXPECT_EQ(o.curve(0).events(), 5u);
-  EXPECT_EQ(o.curve(0).survival(), 0.0);
+  ASSERT_GE(o.curve_size(), 2);
+  EXPECT_EQ(o.curve(0).day(), 0u);  // the day-0 row
+  EXPECT_EQ(o.curve(0).survival(), 1.0);
+  EXPECT_EQ(o.curve(1).day(), 182u);
+  EXPECT_EQ(o.curve(1).at_risk(), 5u);
+  EXPECT_EQ(o.curve(1).events(), 5u);
+  EXPECT_EQ(o.curve(1).survival(), 0.0);
 }
 
 // Follow-ups recorded in the log after the case's PersonalDataErased are
@@ -228,12 +230,13 @@ TEST_F(SupportDefinitionTest, FollowUpsRecordedAfterTheErasureAreIgnoredWhatever
   EXPECT_DOUBLE_EQ(o.retention(1).mean_retention(), Retention(4, 5));
   EXPECT_EQ(o.retention(2).cases(), 0u);  // 548 was the only follow-up within 91 days of 730.56
   // No lapse observed: all five censored at 365.
-  ASSERT_EQ(o.curve_size(), 1) << o.DebugString();
-  EXPECT_EQ(o.curve(0).day(), 365u);
-  EXPECT_EQ(o.curve(0).at_risk(), 5u);
-  EXPECT_EQ(o.curve(0).events(), 0u);
-  EXPECT_EQ(o.curve(0).censored(), 5u);
-  EXPECT_EQ(o.curve(0).survival(), 1.0);
+  ASSERT_EQ(o.curve_size(), 2) << o.DebugString();
+  EXPECT_EQ(o.curve(0).day(), 0u);  // the day-0 row
+  EXPECT_EQ(o.curve(1).day(), 365u);
+  EXPECT_EQ(o.curve(1).at_risk(), 5u);
+  EXPECT_EQ(o.curve(1).events(), 0u);
+  EXPECT_EQ(o.curve(1).censored(), 5u);
+  EXPECT_EQ(o.curve(1).survival(), 1.0);
   EXPECT_EQ(o.survival_12m(), 1.0);
 }
 
@@ -374,11 +377,15 @@ TEST_F(SupportDefinitionTest, FollowUpsAfterCaseClosedCount) {
   ASSERT_EQ(o.retention_size(), 3);
   EXPECT_EQ(o.retention(2).cases(), 5u);
   EXPECT_DOUBLE_EQ(o.retention(2).mean_retention(), Retention(3, 5));
-  // The lapse at 731, after the closure: five events (and the only row).
-  ASSERT_EQ(o.curve_size(), 1) << o.DebugString();
-  EXPECT_EQ(o.curve(0).day(), 731u);
-  EXPECT_EQ(o.curve(0).at_risk(), 5u);
-  EXPECT_EQ(o.curve(0).events(), 5u);
+  // The lapse at 731, after the closure: five events (the only row after
+  // the day-0 row).
+  ASSERT_EQ(o.curve_size(), 2) << o.DebugString();
+  EXPECT_EQ(o.curve(0).day(), 0u);
+  EXPECT_EQ(o.curve(1).day(), 731u);
+  EXPECT_EQ(o.curve(1).at_risk(), 5u);
+  EXPECT_EQ(o.curve(1).events(), 5u);
+  // S = 1 through day 730: the RMST is the whole 730 days.
+  EXPECT_EQ(o.rmst_24m_days(), 730.0);
 }
 
 // A follow-up dated before the first conference has t = 0.

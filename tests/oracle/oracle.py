@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 import math
+import statistics
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,6 +39,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 # ---------------------------------------------------------------------------
 # Definitions' constants
@@ -235,6 +237,41 @@ class DerivedSpec:
     # A double the docs define to the last bit: compared with ==, not to 1e-12.
     bitwise: bool = False
     server_published: bool | None = None  # filled by compare
+
+
+@dataclass
+class IntervalSpec:
+    """A ConfidenceInterval (docs/research.md "Confidence intervals"): present
+    exactly when its figure is; `value` (lower, upper), or None where the
+    interval is undefined (n < 2 for a mean) and must be absent."""
+    value: tuple | None
+    deps: list  # the figure (and counts) it accompanies
+    server_published: bool | None = None
+
+
+def wilson(x: int | None, n: int | None, scale: float = 1.0) -> tuple | None:
+    """The Wilson score interval of the published x / n (p = min(x, n) / n),
+    times scale; bounds 0 at x = 0 and 1 at x = n exactly."""
+    if x is None or not n:
+        return None
+    p = min(x, n) / n
+    z2 = Z95 * Z95
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    lower = 0.0 if p == 0 else centre - half
+    upper = 1.0 if p == 1 else centre + half
+    return (lower * scale, upper * scale)
+
+
+def t_interval(mean: float | None, values: list, n: int | None) -> tuple | None:
+    """published mean +- t(0.975, n - 1) s / sqrt(n): s the sample SD of the
+    exact values, n the published count; None when n < 2 or fewer than two values."""
+    if mean is None or n is None or n < 2 or len(values) < 2:
+        return None
+    s = statistics.stdev(values)  # exact rational arithmetic, rounded once
+    half = float(scipy_stats.t.ppf(0.975, n - 1)) * s / math.sqrt(n)
+    return (mean - half, mean + half)
 
 
 @dataclass
@@ -477,6 +514,7 @@ class Request:
     conference_from: str = ""
     conference_to: str = ""
     group_by: str = ""  # "", year, quarter, domain, municipality, legal-framework
+    then_by: str = ""  # a second grouping (docs/research.md "Two-way grouping"), as group_by
     k: int = DEFAULT_K
     as_of: int = 0
     window_days: int = DEFAULT_WINDOW
@@ -497,6 +535,8 @@ class Request:
                 args += [flag, value]
         if self.group_by:
             args += ["--group-by", self.group_by]
+        if self.then_by:
+            args += ["--then-by", self.then_by]
         args += ["--min-cell-size", str(self.k)]
         if self.as_of:
             args += ["--as-of", str(self.as_of)]
@@ -535,9 +575,10 @@ def case_selected(c: CaseFacts, r: Request, conference_filter: bool = True) -> b
     return True
 
 
-def group_key(r: Request, c: CaseFacts, day: dt.date) -> tuple[tuple, str]:
-    """(sort key, published key) of a unit; day is the referral's (or the conference's for network size)."""
-    g = r.group_by
+def group_key(r: Request, c: CaseFacts, day: dt.date, g: str | None = None) -> tuple[tuple, str]:
+    """(sort key, published key) of a unit by grouping g (default r.group_by); day is the referral's (or the
+    conference's for network size)."""
+    g = r.group_by if g is None else g
     if g == "year":
         return (day.year,), str(day.year)
     if g == "quarter":
@@ -560,10 +601,21 @@ def grouped(r: Request, units: list, day_of: Callable, case_of: Callable) -> lis
     groups: dict[tuple, tuple[str, list]] = {}
     for u in units:
         sort_key, key = group_key(r, case_of(u), day_of(u))
+        if r.then_by:
+            # Two-way: a pair (key, key2), sorted by key, then key2.
+            sort_key2, key2 = group_key(r, case_of(u), day_of(u), r.then_by)
+            sort_key, key = sort_key + sort_key2, (key, key2)
         groups.setdefault(sort_key, (key, []))[1].append(u)
     for sort_key in sorted(groups):
         out.append(groups[sort_key])
     return out
+
+
+def key_specs(key: str | tuple) -> dict:
+    """A group's key fields: key, and key2 with then_by."""
+    if isinstance(key, tuple):
+        return {"key": ValueSpec(key[0]), "key2": ValueSpec(key[1])}
+    return {"key": ValueSpec(key)}
 
 
 def case_label(c: CaseFacts) -> str:
@@ -589,7 +641,7 @@ def network_size(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
         if key == "":
             out["overall"] = stats
         else:
-            out["groups"].append({"key": ValueSpec(key), "stats": stats})
+            out["groups"].append({**key_specs(key), "stats": stats})
     return out
 
 
@@ -606,9 +658,13 @@ def network_stats(units: list, ck: CellKey) -> dict:
     central_sum = ck.integer_sum(labels, sum(conf.central for _, conf in units))
     np_ = n.published
     stats["mean"] = DerivedSpec(size_sum / np_ if np_ else None, [conferences])
+    stats["mean_ci"] = IntervalSpec(t_interval(stats["mean"].value, sizes, np_), [stats["mean"]])
     for name, p in (("median", 0.5), ("p10", 0.10), ("p25", 0.25), ("p75", 0.75), ("p90", 0.90)):
         stats[name] = DerivedSpec(float(percentile(sizes, p)), [conferences])
     stats["central_persons_mean"] = DerivedSpec(central_sum / np_ if np_ else None, [conferences])
+    stats["central_persons_mean_ci"] = IntervalSpec(
+        t_interval(stats["central_persons_mean"].value, [conf.central for _, conf in units], np_),
+        [stats["central_persons_mean"]])
     hist = []
     for size in range(HIST_TOP + 1):
         bin_labels = [lab for lab, (_, conf) in zip(labels, units)
@@ -629,12 +685,18 @@ def network_stats(units: list, ck: CellKey) -> dict:
         attendees_exact = sum(conf.by_relation[relation] for _, conf in rel_units)
         attendees = ck.integer_sum(rel_labels, attendees_exact)
         spec = CountSpec(rc.exact, rc.published, "suppression", outer=[conferences])
+        mean_per_conference = DerivedSpec(attendees / np_ if np_ else None, [spec, conferences])
+        share = DerivedSpec(attendees / size_sum if size_sum else 0.0, [spec, conferences])
+        per_conference = [conf.by_relation.get(relation, 0) for _, conf in units]  # 0 where none attended
         comp.append({
             "relation": ValueSpec(relation),
             "conferences": spec,
             "attendees": DerivedSpec(attendees, [spec], integer=True),
-            "mean_per_conference": DerivedSpec(attendees / np_ if np_ else None, [spec, conferences]),
-            "share": DerivedSpec(attendees / size_sum if size_sum else 0.0, [spec, conferences]),
+            "mean_per_conference": mean_per_conference,
+            "share": share,
+            "mean_per_conference_ci": IntervalSpec(t_interval(mean_per_conference.value, per_conference, np_),
+                                                   [mean_per_conference]),
+            "share_ci": IntervalSpec(wilson(attendees, size_sum) if size_sum > 0 else None, [share]),
         })
     stats["composition"] = comp
     return stats
@@ -645,7 +707,7 @@ def outcomes(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = outcome_group(cs, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -666,16 +728,20 @@ def outcome_group(cs: list[CaseFacts], ck: CellKey) -> dict:
         rs = CountSpec(rc.exact, rc.published, "referred_suppression", outer=[referred.exact])
         cspec = CountSpec(cc.exact, cc.published, "conference_suppression",
                           outer=[rs, conf_spec, referred.exact])
+        per_referrals = DerivedSpec(100.0 * rc.published / referred.published
+                                    if rc.published is not None and referred.published else None, [rs, ref_spec])
+        per_conferences = DerivedSpec(100.0 * cc.published / conferences.published
+                                      if cc.published is not None and conferences.published else None,
+                                      [cspec, conf_spec])
         figures.append({
             "outcome": ValueSpec(o),
             "referred_cases": rs,
             "conference_cases": cspec,
-            "per_100_referrals": DerivedSpec(100.0 * rc.published / referred.published
-                                             if rc.published is not None and referred.published else None,
-                                             [rs, ref_spec]),
-            "per_100_conferences": DerivedSpec(100.0 * cc.published / conferences.published
-                                               if cc.published is not None and conferences.published else None,
-                                               [cspec, conf_spec]),
+            "per_100_referrals": per_referrals,
+            "per_100_conferences": per_conferences,
+            "per_100_referrals_ci": IntervalSpec(wilson(rc.published, referred.published, 100.0), [per_referrals]),
+            "per_100_conferences_ci": IntervalSpec(wilson(cc.published, conferences.published, 100.0),
+                                                   [per_conferences]),
         })
     return {"referred": ref_spec, "conferences": conf_spec, "outcomes": figures}
 
@@ -689,7 +755,7 @@ def cost_benefit(cases: list[CaseFacts], r: Request, ck: CellKey, model: dict) -
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = cost_group(cs, ck, model)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -787,7 +853,7 @@ def funnel(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, cs in grouped(r, units, lambda c: c.referral_day, lambda c: c):
         g = funnel_group(cs, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -809,7 +875,9 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
             referred_spec = spec
         share = (sc.published / referred_spec.published
                  if sc.published is not None and referred_spec.published else None)
-        fig = {"step": ValueSpec(step), "cases": spec, "share_of_referred": DerivedSpec(share, [spec, referred_spec])}
+        share_spec = DerivedSpec(share, [spec, referred_spec])
+        fig = {"step": ValueSpec(step), "cases": spec, "share_of_referred": share_spec,
+               "share_of_referred_ci": IntervalSpec(wilson(sc.published, referred_spec.published), [share_spec])}
         if i > 0:
             prev = FUNNEL_STEPS[i - 1]
             diffs = sorted(float((c.first_day[step] - c.first_day[prev]).days) for c in reached
@@ -829,12 +897,15 @@ def funnel_group(cs: list[CaseFacts], ck: CellKey) -> dict:
     p_spec = CountSpec(pc.exact, pc.published, "protection_suppression", outer=[len(cs)])
     o_spec = CountSpec(oc.exact, oc.published, "offered_suppression", outer=[p_spec])
     m_spec = CountSpec(mc.exact, mc.published, "made_suppression", outer=[p_spec])
+    share_offered = DerivedSpec(oc.published / pc.published if oc.published is not None and pc.published
+                                else None, [o_spec, p_spec])
+    share_made = DerivedSpec(mc.published / pc.published if mc.published is not None and pc.published
+                             else None, [m_spec, p_spec])
     plan_right = {
         "protection_cases": p_spec, "plan_offered": o_spec, "plan_made": m_spec,
-        "share_offered": DerivedSpec(oc.published / pc.published if oc.published is not None and pc.published
-                                     else None, [o_spec, p_spec]),
-        "share_made": DerivedSpec(mc.published / pc.published if mc.published is not None and pc.published
-                                  else None, [m_spec, p_spec]),
+        "share_offered": share_offered, "share_made": share_made,
+        "share_offered_ci": IntervalSpec(wilson(oc.published, pc.published), [share_offered]),
+        "share_made_ci": IntervalSpec(wilson(mc.published, pc.published), [share_made]),
     }
     adopted = [c for c in cs if "FUNNEL_STEP_PLAN_ADOPTED" in c.first_day]
     rj = ck.count([case_label(c) for c in cs if c.plan_rejected])
@@ -882,7 +953,7 @@ def sustained_support(cases: list[CaseFacts], r: Request, ck: CellKey) -> dict:
     out = {"groups": []}
     for key, us in grouped(r, units, lambda u: u.facts.referral_day, lambda u: u.facts):
         g = support_group(us, r, ck)
-        g["key"] = ValueSpec(key)
+        g.update(key_specs(key))
         if key == "":
             out["overall"] = g
         else:
@@ -915,16 +986,60 @@ def support_group(us: list[SupportCase], r: Request, ck: CellKey) -> dict:
         total = math.fsum(f[2] for _, f in chosen)  # the exact sum rounded once (docs/research.md)
         total = ck.double_sum([case_label(u.facts) for u, _ in chosen], total)
         mean = total / mc.published if mc.published else None
+        mean_spec = DerivedSpec(mean, [mspec, spec], bitwise=True)
         retention.append({"months": ValueSpec(months), "cases": mspec,
                           # Defined to the last bit (fsum rounded once, one division): compared exactly.
-                          "mean_retention": DerivedSpec(mean, [mspec, spec], bitwise=True)})
-    curve, s12, s24, truncated = km_rows(us, r.k, ck)
+                          "mean_retention": mean_spec,
+                          "mean_retention_ci": IntervalSpec(t_interval(mean, [f[2] for _, f in chosen], mc.published),
+                                                            [mean_spec])})
+    curve, s12, s24, truncated = km_rows(us, r.k, ck, n.published)
+    s12_spec, s24_spec = DerivedSpec(s12, [spec]), DerivedSpec(s24, [spec])
+    rmst = rmst_730(curve, truncated)
+    rmst_spec = DerivedSpec(rmst[0] if rmst else None, [spec])
     return {"cases": spec, "retention": retention, "curve": curve,
-            "survival_12m": DerivedSpec(s12, [spec]), "survival_24m": DerivedSpec(s24, [spec]),
+            "survival_12m": s12_spec, "survival_24m": s24_spec,
+            "survival_12m_ci": IntervalSpec(band_at(curve, 365) if s12 is not None else None, [s12_spec]),
+            "survival_24m_ci": IntervalSpec(band_at(curve, 730) if s24 is not None else None, [s24_spec]),
+            "rmst_24m_days": rmst_spec,
+            "rmst_24m_ci": IntervalSpec((rmst[0] - Z95 * math.sqrt(rmst[1]), rmst[0] + Z95 * math.sqrt(rmst[1]))
+                                        if rmst else None, [rmst_spec]),
             "curve_truncated": ValueSpec(truncated), "_curve_deps": [spec]}
 
 
-def km_rows(us: list[SupportCase], k: int, ck: CellKey):
+def band_at(rows: list, day: int) -> tuple:
+    """The published band of the row in effect at `day` (1 to 1 before the first)."""
+    band = (1.0, 1.0)
+    for row in rows:
+        if row["day"].value <= day:
+            band = (row["lower_95"].value, row["upper_95"].value)
+    return band
+
+
+def rmst_730(rows: list, truncated: bool) -> tuple | None:
+    """docs/research.md "Restricted mean survival time": the area under the
+    published step function from day 0 to 730 and its variance
+    sum A_i^2 d_i / (n_i (n_i - d_i)) (d_i = n_i adds nothing); None when the
+    curve is truncated before day 730."""
+    if not rows or (truncated and rows[-1]["day"].value < 730):
+        return None
+    steps = [(row["day"].value, row["at_risk"].value, row["events"].value, row["survival"].value)
+             for row in rows if row["day"].value <= 730]
+    def area_from(i: int) -> float:
+        total = 0.0
+        for j in range(i, len(steps)):
+            end = steps[j + 1][0] if j + 1 < len(steps) else 730
+            total += steps[j][3] * (end - steps[j][0])
+        return total
+    mean = steps[0][0] + area_from(0)  # S = 1 before the first row
+    variance = 0.0
+    for i, (_, n, d, _) in enumerate(steps):
+        if 0 < d < n:
+            a = area_from(i)
+            variance += a * a * d / (n * (n - d))
+    return mean, variance
+
+
+def km_rows(us: list[SupportCase], k: int, ck: CellKey, published_cases: int | None = None):
     """The Kaplan-Meier table of "support held" (events before censorings at
     a time), with the counts of each row perturbed (D17: at-risk as a count
     under D15, events and censored by km_count), survival and the Greenwood
@@ -968,6 +1083,11 @@ def km_rows(us: list[SupportCase], k: int, ck: CellKey):
             s12 = None
         if first_left_off <= 730:
             s24 = None
+    if published_cases is not None and (not rows or rows[0]["day"].value > 0):
+        # The table starts at day 0: S = 1 with the published cases at risk.
+        rows.insert(0, {"day": ValueSpec(0), "at_risk": ValueSpec(published_cases), "events": ValueSpec(0),
+                        "censored": ValueSpec(0), "survival": ValueSpec(1.0), "lower_95": ValueSpec(1.0),
+                        "upper_95": ValueSpec(1.0)})
     return rows, s12, s24, truncated
 
 
@@ -1024,6 +1144,8 @@ def compare(expected: dict, server: dict, k: int) -> Mismatches:
     for path, spec, sdict, name in derived:
         if isinstance(spec, DerivedSpec):
             _check_derived(path, spec, sdict, name, k, m)
+        elif isinstance(spec, IntervalSpec):
+            _check_interval(path, spec, sdict, name, m)
         else:
             _check_nesting(path, spec, k, m)
     return m
@@ -1058,7 +1180,7 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
             known.add(spec.suppression_field)
             _check_count(here, spec, srv.get(name), srv.get(spec.suppression_field, "SUPPRESSION_NONE"), k, m)
             derived.append((here, spec, srv, name))  # nesting checked once every count is read
-        elif isinstance(spec, DerivedSpec):
+        elif isinstance(spec, (DerivedSpec, IntervalSpec)):
             derived.append((here, spec, srv, name))
         elif isinstance(spec, ValueSpec):
             if name == "curve_truncated" and any(d.server_published is False for d in exp.get("_curve_deps", [])):
@@ -1067,7 +1189,7 @@ def _walk(exp: dict, srv: dict, path: str, k: int, m: Mismatches, derived: list)
             default = _default_like(spec.value)
             if isinstance(spec.value, str) and spec.value.endswith("_UNSPECIFIED"):
                 default = spec.value  # an enum's zero value is omitted in JSON
-            value = srv.get(name, default) if name == "key" else _num(srv.get(name, default))
+            value = srv.get(name, default) if name in ("key", "key2") else _num(srv.get(name, default))
             if isinstance(spec.value, float) or isinstance(value, float):
                 if not isinstance(value, (int, float)) or not floats_equal(float(spec.value), float(value)):
                     m.add(here, f"expected {spec.value!r}, server {value!r}")
@@ -1103,6 +1225,10 @@ def _walk_list(name: str, exp: list, srv: list, path: str, k: int, m: Mismatches
     srv_keys = [s.get(key_field, DEFAULTS.get(key_field, 0)) for s in srv]
     if key_field != "key":
         srv_keys = [_num(k_) for k_ in srv_keys]
+    elif any("key2" in e for e in exp) or any("key2" in s for s in srv):
+        # Two-way groups: matched by (key, key2).
+        exp_keys = [(e["key"].value, e["key2"].value if "key2" in e else "") for e in exp]
+        srv_keys = [(s.get("key", ""), s.get("key2", "")) for s in srv]
     if exp_keys != srv_keys:
         m.add(f"{path}.{name}", f"rows differ: oracle {exp_keys}, server {srv_keys}")
     by_key = {k_: s for k_, s in zip(srv_keys, srv)}
@@ -1192,6 +1318,21 @@ def _check_derived(path: str, spec: DerivedSpec, srv: dict, name: str, k: int, m
     else:
         if not isinstance(value, (int, float)) or not floats_equal(float(spec.value), float(value)):
             m.add(path, f"expected {spec.value!r}, server {value!r}")
+
+
+def _check_interval(path: str, spec: IntervalSpec, srv: dict, name: str, m: Mismatches) -> None:
+    m.checked += 1
+    present = name in srv
+    if any(d.server_published is False for d in spec.deps) or spec.value is None:
+        if present:
+            m.add(path, f"an interval {srv[name]!r} where its figure is absent or the interval undefined")
+        return
+    if not present:
+        m.add(path, f"absent; the oracle expects {spec.value!r}")
+        return
+    got = (float(srv[name].get("lower", 0.0)), float(srv[name].get("upper", 0.0)))
+    if not all(floats_equal(a, b) for a, b in zip(spec.value, got)):
+        m.add(path, f"expected {spec.value!r}, server {got!r}")
 
 
 def _count_marks(node: Any, m: Mismatches) -> None:

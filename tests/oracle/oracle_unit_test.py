@@ -122,3 +122,47 @@ def test_a_published_count_beside_a_published_outer_count_1_to_k_minus_1_larger_
     inner_hidden = oracle.compare(expected, {"overall": {"referred": 12,
                                                          "conferences_suppression": "SUPPRESSION_PRIMARY"}}, 5)
     assert inner_hidden.items == []
+
+
+def test_wilson_and_t_intervals_follow_the_docs():
+    # statsmodels proportion_confint(7, 40, method="wilson"); scipy ttest_1samp([3, 5, 7, 2, 9, 4, 6], 0)
+    lower, upper = oracle.wilson(7, 40)
+    assert abs(lower - 0.0874541374603592) < 1e-15 and abs(upper - 0.3194999033178772) < 1e-15
+    assert oracle.wilson(0, 12)[0] == 0.0 and oracle.wilson(12, 12)[1] == 1.0
+    assert oracle.wilson(13, 12) == oracle.wilson(12, 12)  # a perturbed numerator above n counts as n
+    assert oracle.wilson(None, 12) is None and oracle.wilson(3, 0) is None
+    lower, upper = oracle.t_interval(36 / 7, [3, 5, 7, 2, 9, 4, 6], 7)
+    assert abs(lower - 2.9137057102626516) < 1e-12 and abs(upper - 7.372008575451635) < 1e-12
+    assert oracle.t_interval(3.0, [3], 5) is None and oracle.t_interval(3.0, [3, 4], 1) is None
+
+
+def test_rmst_and_the_day_zero_row_follow_the_docs():
+    # The hand example of tests/research_test.cc: rows 0 (12 at risk), 90 (12, 1), 183 (11, 2), 365 (8, 2).
+    def row(day, n, d, s):
+        return {"day": oracle.ValueSpec(day), "at_risk": oracle.ValueSpec(n), "events": oracle.ValueSpec(d),
+                "survival": oracle.ValueSpec(s)}
+    rows = [row(0, 12, 0, 1.0), row(90, 12, 1, 11 / 12), row(183, 11, 2, 0.75), row(365, 8, 2, 0.5625)]
+    mean, variance = oracle.rmst_730(rows, truncated=False)
+    assert abs(mean - 517.0625) < 1e-9
+    a90, a183, a365 = 427.0625, 427.0625 - 93 * 11 / 12, 365 * 0.5625
+    expected = a90 ** 2 / (12 * 11) + a183 ** 2 * 2 / (11 * 9) + a365 ** 2 * 2 / (8 * 6)
+    assert abs(variance - expected) < 1e-9 * expected
+    assert oracle.rmst_730(rows, truncated=True) is None  # cut before day 730
+    assert oracle.band_at([], 365) == (1.0, 1.0)
+
+
+def test_two_way_groups_are_pairs_in_key_order():
+    r = oracle.Request(group_by="year", then_by="domain")
+    CaseLike = type("CaseLike", (), {})
+    units = []
+    for year, domain in [(2023, "DOMAIN_HOUSING"), (2022, "DOMAIN_HOUSING"), (2022, "DOMAIN_YOUTH_PROTECTION"),
+                         (2022, "DOMAIN_HOUSING"), (2023, "DOMAIN_YOUTH_PROTECTION")]:
+        c = CaseLike()
+        c.domain = domain
+        units.append((c, dt.date(year, 5, 1)))
+    groups = oracle.grouped(r, units, lambda u: u[1], lambda u: u[0])
+    # By year, then by the Domain enum's number (YOUTH_PROTECTION 1 before HOUSING 4).
+    assert [key for key, _ in groups] == ["", ("2022", "DOMAIN_YOUTH_PROTECTION"), ("2022", "DOMAIN_HOUSING"),
+                                          ("2023", "DOMAIN_YOUTH_PROTECTION"), ("2023", "DOMAIN_HOUSING")]
+    assert [len(us) for _, us in groups] == [5, 1, 2, 1, 1]
+    assert oracle.key_specs(("2022", "DOMAIN_HOUSING"))["key2"].value == "DOMAIN_HOUSING"
