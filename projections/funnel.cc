@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/status.h"
+#include "projections/comparison.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
 
@@ -138,6 +139,7 @@ absl::Status Fill(const FunnelTally& t, const Selection& selection, const Disclo
   if (referred_ok) {
     referred->set_cases(referred_cases);
     referred->set_share_of_referred(1.0);
+    SetWilson(referred_cases, referred_cases, 1, referred->mutable_share_of_referred_ci());
   }
   for (size_t i = 0; i < kSteps.size(); ++i, ++col) {
     v1::FunnelStepFigure* f = out->add_steps();
@@ -146,7 +148,10 @@ absl::Status Fill(const FunnelTally& t, const Selection& selection, const Disclo
     if (d.cell(row, col) != Suppression::kNone) continue;
     const uint64_t cases = published(t.reached[i], col);
     f->set_cases(cases);
-    if (referred_ok && referred_cases > 0) f->set_share_of_referred(static_cast<double>(cases) / referred_cases);
+    if (referred_ok && referred_cases > 0) {
+      f->set_share_of_referred(static_cast<double>(cases) / referred_cases);
+      SetWilson(cases, referred_cases, 1, f->mutable_share_of_referred_ci());
+    }
     if (auto median = Percentile(t.days_from_previous[i].ToMap(), 0.5); median.ok()) {
       f->set_median_days_from_previous(*median);
     }
@@ -171,10 +176,34 @@ absl::Status Fill(const FunnelTally& t, const Selection& selection, const Disclo
   if (os == Suppression::kNone) p->set_plan_offered(offered);
   if (ms == Suppression::kNone) p->set_plan_made(made);
   if (ps == Suppression::kNone && protection > 0) {
-    if (os == Suppression::kNone) p->set_share_offered(static_cast<double>(offered) / protection);
-    if (ms == Suppression::kNone) p->set_share_made(static_cast<double>(made) / protection);
+    if (os == Suppression::kNone) {
+      p->set_share_offered(static_cast<double>(offered) / protection);
+      SetWilson(offered, protection, 1, p->mutable_share_offered_ci());
+    }
+    if (ms == Suppression::kNone) {
+      p->set_share_made(static_cast<double>(made) / protection);
+      SetWilson(made, protection, 1, p->mutable_share_made_ci());
+    }
   }
   return absl::OkStatus();
+}
+
+// What a comparison compares of a funnel group: each step's share of the
+// referred cases, and the plan-right shares.
+std::vector<ComparedFigure> FunnelFigures(const v1::FunnelGroup& g) {
+  std::vector<ComparedFigure> out;
+  const double referred = g.steps_size() > 0 ? static_cast<double>(g.steps(0).cases()) : 0;
+  for (const v1::FunnelStepFigure& f : g.steps()) {
+    if (f.step() == v1::FUNNEL_STEP_REFERRED) continue;  // 1 in every group
+    out.push_back(Proportion("share_of_referred", v1::FunnelStep_Name(f.step()), f.has_share_of_referred(), f.cases(),
+                             referred, 1, f.share_of_referred()));
+  }
+  const v1::PlanRightFigures& p = g.plan_right();
+  out.push_back(Proportion("share_offered", "", p.has_share_offered(), p.plan_offered(), p.protection_cases(), 1,
+                           p.share_offered()));
+  out.push_back(
+      Proportion("share_made", "", p.has_share_made(), p.plan_made(), p.protection_cases(), 1, p.share_made()));
+  return out;
 }
 
 }  // namespace
@@ -236,6 +265,13 @@ absl::StatusOr<v1::FunnelResponse> QueryFunnel(const ProjectionEngine& engine, c
                                 [&](const FunnelTally& t, const Disclosed& d, size_t row, v1::FunnelGroup* out) {
                                   return Fill(t, selection, d, row, out);
                                 }));
+  if (!selection.compare_with.empty()) {
+    const std::vector<std::string> labels = LabelsOf(response.groups());
+    ASSIGN_OR_RETURN(const size_t reference, ReferenceGroup(labels, selection.compare_with));
+    std::vector<std::vector<ComparedFigure>> figures;
+    for (const v1::FunnelGroup& g : response.groups()) figures.push_back(FunnelFigures(g));
+    *response.mutable_comparison() = Compare(labels, figures, reference);
+  }
   ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kFunnelDefinition);
   response.set_as_of_position(request.as_of_position());

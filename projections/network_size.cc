@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "projections/comparison.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
 
@@ -20,7 +22,10 @@ struct NetworkTally {
   uint64_t conferences = 0;
   uint64_t attendees = 0;
   uint64_t central = 0;
-  DenseCounts sizes;  // exact size -> conferences
+  uint64_t central_squares = 0;  // Σ central persons² over the conferences (their SD)
+  DenseCounts sizes;             // exact size -> conferences
+  // Σ attendees² of each relation over the conferences (their SD).
+  std::array<uint64_t, kRelations> by_relation_squares{};
   std::array<uint64_t, kRelations> by_relation{};
   std::array<uint64_t, kRelations> conferences_with{};
   // Cell keys (cell_key.h) of the conferences (also of their attendees and
@@ -35,10 +40,12 @@ struct NetworkTally {
     conferences_key.Add(f.record_key);
     attendees += f.network_size;
     central += f.central_persons;
+    central_squares += uint64_t{f.central_persons} * f.central_persons;
     sizes.Add(f.network_size);
     bin_keys[std::min(f.network_size, kHistogramCap)].Add(f.record_key);
     for (int r = 0; r < kRelations; ++r) {
       by_relation[r] += f.by_relation[r];
+      by_relation_squares[r] += uint64_t{f.by_relation[r]} * f.by_relation[r];
       if (f.by_relation[r] > 0) {
         ++conferences_with[r];
         relation_keys[r].Add(f.record_key);
@@ -55,16 +62,31 @@ struct NetworkTally {
     conferences += o.conferences;
     attendees += o.attendees;
     central += o.central;
+    central_squares += o.central_squares;
     sizes.Merge(o.sizes);
     conferences_key.Merge(o.conferences_key);
     for (uint32_t b = 0; b <= kHistogramCap; ++b) bin_keys[b].Merge(o.bin_keys[b]);
     for (int r = 0; r < kRelations; ++r) {
       by_relation[r] += o.by_relation[r];
+      by_relation_squares[r] += o.by_relation_squares[r];
       conferences_with[r] += o.conferences_with[r];
       relation_keys[r].Merge(o.relation_keys[r]);
     }
   }
   std::vector<uint64_t> Composition() const { return {conferences_with.begin(), conferences_with.end()}; }
+  // The sample standard deviations of the exact values per conference: its
+  // size, its central persons, its attendees of relation r.
+  std::optional<double> SizeSd() const {
+    __int128 squares = 0;
+    for (const auto& [size, n] : sizes.ToMap()) squares += static_cast<__int128>(size) * size * n;
+    return SampleSd(conferences, static_cast<int64_t>(attendees), squares);
+  }
+  std::optional<double> CentralSd() const {
+    return SampleSd(conferences, static_cast<int64_t>(central), static_cast<__int128>(central_squares));
+  }
+  std::optional<double> RelationSd(int r) const {
+    return SampleSd(conferences, static_cast<int64_t>(by_relation[r]), static_cast<__int128>(by_relation_squares[r]));
+  }
 };
 
 // The answer's table: the histogram's bins (columns 0..kHistogramCap, a
@@ -130,6 +152,8 @@ void Fill(const NetworkTally& t, const Selection& selection, const Disclosed& d,
     out->set_conferences(conferences);
     out->set_mean(attendees / n);
     out->set_central_persons_mean(central / n);
+    SetMeanInterval(out->mean(), t.SizeSd(), n, out->mutable_mean_ci());
+    SetMeanInterval(out->central_persons_mean(), t.CentralSd(), n, out->mutable_central_persons_mean_ci());
     const std::array<std::pair<double, void (v1::NetworkSizeStats::*)(double)>, 5> percentiles = {{
         {0.5, &v1::NetworkSizeStats::set_median},
         {0.10, &v1::NetworkSizeStats::set_p10},
@@ -168,6 +192,9 @@ void Fill(const NetworkTally& t, const Selection& selection, const Disclosed& d,
     if (total == Suppression::kNone) {
       share->set_mean_per_conference(static_cast<double>(relation_attendees) / conferences);
       share->set_share(attendees ? static_cast<double>(relation_attendees) / attendees : 0);
+      SetMeanInterval(share->mean_per_conference(), t.RelationSd(r), static_cast<double>(conferences),
+                      share->mutable_mean_per_conference_ci());
+      if (attendees > 0) SetWilson(relation_attendees, attendees, 1, share->mutable_share_ci());
     }
   }
 }
@@ -310,7 +337,30 @@ absl::StatusOr<v1::NetworkSizeResponse> QueryNetworkSize(const ProjectionEngine&
   for (const auto& [key, tally] : groups) {
     v1::NetworkSizeGroup* g = response.add_groups();
     g->set_key(selection.GroupName(key));
+    g->set_key2(selection.GroupName2(key));
     Fill(*tally, selection, disclosed, row++, g->mutable_stats());
+  }
+  if (!selection.compare_with.empty()) {
+    // The mean network size: Welch, with the exact sizes' SD and the
+    // published count of conferences.
+    const std::vector<std::string> labels = LabelsOf(response.groups());
+    ASSIGN_OR_RETURN(const size_t reference, ReferenceGroup(labels, selection.compare_with));
+    std::vector<std::vector<ComparedFigure>> figures;
+    size_t i = 0;
+    for (const auto& [key, tally] : groups) {
+      const v1::NetworkSizeStats& stats = response.groups(static_cast<int>(i++)).stats();
+      ComparedFigure f;
+      f.measure = "mean";
+      f.kind = ComparedFigure::Kind::kMean;
+      f.present = stats.has_mean();
+      f.estimate = stats.mean();
+      f.n = static_cast<double>(stats.conferences());
+      const std::optional<double> sd = tally->SizeSd();
+      f.sd_known = sd.has_value();
+      f.sd = sd.value_or(0);
+      figures.push_back({f});
+    }
+    *response.mutable_comparison() = Compare(labels, figures, reference);
   }
   CountSuppressedFields(response.overall(), response.mutable_disclosure());
   for (const v1::NetworkSizeGroup& g : response.groups()) CountSuppressedFields(g, response.mutable_disclosure());

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "projections/comparison.h"
 #include "projections/research.h"
 
 namespace kring::projections {
@@ -125,15 +126,35 @@ absl::Status FillOutcomeGroup(const OutcomeTally& tally, const Selection& select
     if (rs == Suppression::kNone) {
       const uint64_t cases = PublishedCount(tally.referred_cases[t], tally.referred_keys[t], selection);
       f->set_referred_cases(cases);
-      if (referred_ok && referred > 0) f->set_per_100_referrals(100.0 * cases / referred);
+      if (referred_ok && referred > 0) {
+        f->set_per_100_referrals(100.0 * cases / referred);
+        SetWilson(cases, referred, 100, f->mutable_per_100_referrals_ci());
+      }
     }
     if (cs == Suppression::kNone) {
       const uint64_t cases = PublishedCount(tally.conference_cases[t], tally.conference_keys[t], selection);
       f->set_conference_cases(cases);
-      if (conferences_ok && conferences > 0) f->set_per_100_conferences(100.0 * cases / conferences);
+      if (conferences_ok && conferences > 0) {
+        f->set_per_100_conferences(100.0 * cases / conferences);
+        SetWilson(cases, conferences, 100, f->mutable_per_100_conferences_ci());
+      }
     }
   }
   return absl::OkStatus();
+}
+
+// What a comparison compares of an outcomes group: per outcome type its rates
+// per 100 referrals and per 100 conferences.
+std::vector<ComparedFigure> OutcomeFigures(const v1::OutcomeGroup& g) {
+  std::vector<ComparedFigure> out;
+  for (const v1::OutcomeFigure& f : g.outcomes()) {
+    const std::string item = v1::OutcomeType_Name(f.outcome());
+    out.push_back(Proportion("per_100_referrals", item, f.has_per_100_referrals(), f.referred_cases(), g.referred(),
+                             100, f.per_100_referrals()));
+    out.push_back(Proportion("per_100_conferences", item, f.has_per_100_conferences(), f.conference_cases(),
+                             g.conferences(), 100, f.per_100_conferences()));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -399,6 +420,13 @@ absl::StatusOr<v1::OutcomesResponse> QueryOutcomes(const ProjectionEngine& engin
                                 [&](const OutcomeTally& t, const Disclosed& d, size_t row, v1::OutcomeGroup* out) {
                                   return FillOutcomeGroup(t, selection, d, row, out);
                                 }));
+  if (!selection.compare_with.empty()) {
+    const std::vector<std::string> labels = LabelsOf(response.groups());
+    ASSIGN_OR_RETURN(const size_t reference, ReferenceGroup(labels, selection.compare_with));
+    std::vector<std::vector<ComparedFigure>> figures;
+    for (const v1::OutcomeGroup& g : response.groups()) figures.push_back(OutcomeFigures(g));
+    *response.mutable_comparison() = Compare(labels, figures, reference);
+  }
   ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kOutcomesDefinition);
   response.set_as_of_position(request.as_of_position());
@@ -440,6 +468,14 @@ absl::StatusOr<v1::CostBenefitResponse> QueryCostBenefit(const ProjectionEngine&
         return FillCostGroup(t, model, by_domain, selection, d, row, out);
       },
       &relations.relations));
+  if (!selection.compare_with.empty()) {
+    // Cost-benefit compares no figure (docs/research.md, "Comparisons"): its
+    // amounts are counts times the model's prices; the groups are listed.
+    const std::vector<std::string> labels = LabelsOf(response.groups());
+    ASSIGN_OR_RETURN(const size_t reference, ReferenceGroup(labels, selection.compare_with));
+    *response.mutable_comparison() =
+        Compare(labels, std::vector<std::vector<ComparedFigure>>(labels.size()), reference);
+  }
   ReportPerturbation(response.mutable_disclosure());
   *response.mutable_cost_model() = model;
   response.set_definition(kCostBenefitDefinition);

@@ -48,9 +48,9 @@ CellCoordinates CellOf(const ProfileRow& p) {
 CellDimensions CellDimensions::For(const Selection& s) {
   CellDimensions d;
   d.conference_month = s.conference_filter;
-  d.municipality = s.municipality_filter || s.group_by == v1::GROUPING_MUNICIPALITY;
-  d.domain = s.domain_filter || s.group_by == v1::GROUPING_DOMAIN;
-  d.legal_framework = s.legal_framework_filter || s.group_by == v1::GROUPING_LEGAL_FRAMEWORK;
+  d.municipality = s.municipality_filter || s.groups_on(v1::GROUPING_MUNICIPALITY);
+  d.domain = s.domain_filter || s.groups_on(v1::GROUPING_DOMAIN);
+  d.legal_framework = s.legal_framework_filter || s.groups_on(v1::GROUPING_LEGAL_FRAMEWORK);
   return d;
 }
 

@@ -188,7 +188,8 @@ template <typename Tally, typename Add>
 GroupedTally<Tally> QueryCells::Reduce(const Selection& selection, std::string_view parameters, Add&& add) const {
   const CellDimensions dimensions = CellDimensions::For(selection);
   std::string key(typeid(Tally).name());
-  key.append("|").append(std::to_string(selection.group_by)).append("|").append(dimensions.Name());
+  key.append("|").append(std::to_string(selection.group_by)).append("x").append(std::to_string(selection.then_by));
+  key.append("|").append(dimensions.Name());
   key.append("|").append(parameters);
 
   std::lock_guard<std::mutex> lock(memo_mu_);

@@ -145,8 +145,9 @@ int64_t QuarterOf(int32_t day) {
   return int64_t{c.year} * 4 + (c.month - 1) / 3;
 }
 
-std::string Selection::GroupName(int64_t group) const {
-  switch (group_by) {
+namespace {
+std::string KeyName(v1::Grouping grouping, int64_t group) {
+  switch (grouping) {
     case v1::GROUPING_YEAR:
       return std::to_string(group);
     case v1::GROUPING_QUARTER:
@@ -161,13 +162,20 @@ std::string Selection::GroupName(int64_t group) const {
       return "";
   }
 }
+}  // namespace
+
+std::string Selection::GroupName(int64_t group) const { return KeyName(group_by, two_way() ? group / kPair : group); }
+
+std::string Selection::GroupName2(int64_t group) const {
+  return two_way() ? KeyName(then_by, group % kPair) : std::string();
+}
 
 absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedField<int>& domains,
                                                const google::protobuf::RepeatedField<int>& legal_frameworks,
                                                const google::protobuf::RepeatedPtrField<std::string>& municipalities,
                                                const v1::DateRange& referral_period,
                                                const v1::DateRange& conference_period, v1::Grouping group_by,
-                                               const v1::DisclosureControl& disclosure) {
+                                               const v1::DisclosureControl& disclosure, v1::Grouping then_by) {
   Selection s;
   for (int i = 0; i < domains.size(); ++i) {
     const int d = domains.Get(i);
@@ -199,6 +207,14 @@ absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedF
   s.conference_filter = !conference_period.from().empty() || !conference_period.to().empty();
   if (!v1::Grouping_IsValid(group_by)) return absl::InvalidArgumentError("group_by: unknown grouping");
   s.group_by = group_by;
+  if (!v1::Grouping_IsValid(then_by)) return absl::InvalidArgumentError("then_by: unknown grouping");
+  if (then_by != v1::GROUPING_UNSPECIFIED) {
+    if (group_by == v1::GROUPING_UNSPECIFIED) {
+      return absl::InvalidArgumentError("then_by: needs group_by (the first grouping) to be set");
+    }
+    if (then_by == group_by) return absl::InvalidArgumentError("then_by: must differ from group_by");
+  }
+  s.then_by = then_by;
   if (disclosure.min_cell_size() != 0) s.disclosure.min_cell_size = disclosure.min_cell_size();
   RETURN_IF_ERROR(ValidateDisclosure(s.disclosure));
   return s;

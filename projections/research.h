@@ -82,9 +82,18 @@ struct Selection {
   bool conference_filter = false;
   int32_t conference_from = INT32_MIN, conference_to = INT32_MAX;
   v1::Grouping group_by = v1::GROUPING_UNSPECIFIED;
+  // The second grouping (request field then_by); only with group_by, never
+  // equal to it.
+  v1::Grouping then_by = v1::GROUPING_UNSPECIFIED;
+  // The reference group's label (request field compare_with); empty: no
+  // comparison. Only with group_by.
+  std::string compare_with;
   DisclosureOptions disclosure;
 
   bool grouped() const { return group_by != v1::GROUPING_UNSPECIFIED; }
+  bool two_way() const { return then_by != v1::GROUPING_UNSPECIFIED; }
+  // Whether the selection groups on `g`, first or second.
+  bool groups_on(v1::Grouping g) const { return group_by == g || then_by == g; }
 
   // Whether a referred case's profile passes the filters.
   bool Matches(const ProfileRow& p) const {
@@ -101,11 +110,19 @@ struct Selection {
     }
     return true;
   }
+  // Two-way groups are numbered first key * kPair + second key: every key of
+  // one grouping lies in [0, kPair), so the numbers sort by (key, key2).
+  static constexpr int64_t kPair = int64_t{1} << 24;
   // The group of a case (by `day` for year and quarter), as a number that
   // sorts like the group's name; GroupName turns it into "2023", "2023-Q2",
-  // "DOMAIN_HOUSING", "GM0363" or "LEGAL_FRAMEWORK_WMO".
+  // "DOMAIN_HOUSING", "GM0363" or "LEGAL_FRAMEWORK_WMO" (GroupName2: the
+  // then_by key).
   int64_t GroupOf(const ProfileRow& p, int32_t day) const {
-    switch (group_by) {
+    if (!two_way()) return KeyOf(group_by, p, day);
+    return KeyOf(group_by, p, day) * kPair + KeyOf(then_by, p, day);
+  }
+  static int64_t KeyOf(v1::Grouping grouping, const ProfileRow& p, int32_t day) {
+    switch (grouping) {
       case v1::GROUPING_YEAR:
         return QuarterOf(day) / 4;
       case v1::GROUPING_QUARTER:
@@ -121,6 +138,8 @@ struct Selection {
     }
   }
   std::string GroupName(int64_t group) const;
+  // The then_by key of a group; empty without then_by.
+  std::string GroupName2(int64_t group) const;
 };
 
 absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedField<int>& domains,
@@ -128,15 +147,24 @@ absl::StatusOr<Selection> ParseSelectionFields(const google::protobuf::RepeatedF
                                                const google::protobuf::RepeatedPtrField<std::string>& municipalities,
                                                const v1::DateRange& referral_period,
                                                const v1::DateRange& conference_period, v1::Grouping group_by,
-                                               const v1::DisclosureControl& disclosure);
+                                               const v1::DisclosureControl& disclosure,
+                                               v1::Grouping then_by = v1::GROUPING_UNSPECIFIED);
 
-// Reads fields 1-8 of any research request, naming the field and rule of
-// what is wrong (INVALID_ARGUMENT). as_of_position is checked by the service.
+// Reads fields 1-8 and then_by (20) of any research request, naming the field
+// and rule of what is wrong (INVALID_ARGUMENT). as_of_position is checked by
+// the service; compare_with (21) here only needs group_by, and must name a
+// listed group once the groups are known (comparison.h, ReferenceGroup).
 template <typename Request>
 absl::StatusOr<Selection> ParseSelection(const Request& request) {
-  return ParseSelectionFields(request.domains(), request.legal_frameworks(), request.municipality_codes(),
-                              request.referral_period(), request.conference_period(), request.group_by(),
-                              request.disclosure());
+  absl::StatusOr<Selection> s = ParseSelectionFields(
+      request.domains(), request.legal_frameworks(), request.municipality_codes(), request.referral_period(),
+      request.conference_period(), request.group_by(), request.disclosure(), request.then_by());
+  if (!s.ok()) return s;
+  if (!request.compare_with().empty() && !s->grouped()) {
+    return absl::InvalidArgumentError("compare_with: needs group_by (the groups to compare)");
+  }
+  s->compare_with = request.compare_with();
+  return s;
 }
 
 // A count of a row contained in another of the same row (a funnel step's
@@ -342,6 +370,7 @@ absl::Status PublishGroups(const GroupedTally<Tally>& tallies, const Selection& 
     if (!status.ok()) break;
     Group* g = groups->Add();
     g->set_key(selection.GroupName(key));
+    g->set_key2(selection.GroupName2(key));
     status = fill(*tally, *d, row++, g);
   }
   if (!status.ok()) return status;

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "projections/comparison.h"
+#include "projections/intervals.h"
 #include "projections/research.h"
 #include "projections/statistics.h"
 
@@ -26,6 +28,8 @@ constexpr int64_t kHundredthsPerMonth = 3044;
 constexpr uint32_t kDefaultWindowDays = 91;
 constexpr uint32_t kMaxWindowDays = 180;
 constexpr double kDefaultLapseThreshold = 0.8;
+// The restricted mean survival time's horizon: 24 months, in whole days.
+constexpr int64_t kRmstHorizonDays = 730;
 
 void AddDistinct(google::protobuf::RepeatedField<uint64_t>* ids, uint64_t id) {
   if (!ContainsKey(*ids, id)) ids->Add(id);
@@ -87,8 +91,9 @@ absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
 struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
-  std::array<ExactSum, kMonths.size()> retention_sum{};  // exact: independent of the order of the cases
-  DenseCounts lapses, censorings;                        // cases by days to their lapse or censoring
+  std::array<ExactSum, kMonths.size()> retention_sum{};      // exact: independent of the order of the cases
+  std::array<ExactSum, kMonths.size()> retention_squares{};  // Σ retention² (the SD of mean_retention's t interval)
+  DenseCounts lapses, censorings;                            // cases by days to their lapse or censoring
   // Cell keys (cell_key.h): of the cases, of those with a retention at each
   // mark (also of their retention sum), and per day the sum mod 2^64 of the
   // record keys of the cases lapsing or censored on it (DenseCounts adds in
@@ -132,6 +137,7 @@ struct SupportTally {
       ++retention_cases[m];
       retention_keys[m].Add(key);
       retention_sum[m].Add(best[m]);
+      retention_squares[m].Add(best[m] * best[m]);
     }
     if (lapse) {
       lapses.Add(*lapse);
@@ -148,6 +154,7 @@ struct SupportTally {
     for (size_t m = 0; m < kMonths.size(); ++m) {
       retention_cases[m] += o.retention_cases[m];
       retention_sum[m].Merge(o.retention_sum[m]);
+      retention_squares[m].Merge(o.retention_squares[m]);
       retention_keys[m].Merge(o.retention_keys[m]);
     }
     lapses.Merge(o.lapses);
@@ -160,6 +167,10 @@ struct SupportTally {
     for (const auto& [t, n] : lapses.ToMap()) out[t].events = n;
     for (const auto& [t, n] : censorings.ToMap()) out[t].censored = n;
     return out;
+  }
+  // The sample standard deviation of the exact retentions at mark m.
+  std::optional<double> RetentionSd(size_t m) const {
+    return SampleSd(retention_cases[m], retention_sum[m].Value(), retention_squares[m].Value());
   }
   uint64_t Total() const { return cases; }
   std::vector<uint64_t> Cells() const { return {retention_cases.begin(), retention_cases.end()}; }
@@ -228,6 +239,8 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
     if (cases > 0) {
       f->set_mean_retention(PerturbSum(t.retention_sum[m].Value(), t.retention_cases[m], t.retention_keys[m].sum) /
                             cases);
+      SetMeanInterval(f->mean_retention(), t.RetentionSd(m), static_cast<double>(cases),
+                      f->mutable_mean_retention_ci());
     }
   }
   if (d.total(row) != Suppression::kNone) return absl::OkStatus();
@@ -236,7 +249,15 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
   ASSIGN_OR_RETURN(const KaplanMeierCurve curve,
                    PublishedCurve(t, selection.disclosure.min_cell_size, &first_hidden_day));
   if (first_hidden_day != INT64_MAX) out->set_curve_truncated(true);
-  for (const KaplanMeierRow& r : curve.rows) {
+  std::vector<KaplanMeierRow> rows = curve.rows;
+  if (rows.empty() || rows.front().days > 0) {
+    // The curve starts at day 0 with S = 1, all published cases at risk.
+    KaplanMeierRow start;
+    start.days = 0;
+    start.at_risk = out->cases();
+    rows.insert(rows.begin(), start);
+  }
+  for (const KaplanMeierRow& r : rows) {
     v1::SurvivalRow* s = out->add_curve();
     s->set_day(static_cast<uint32_t>(r.days));
     s->set_at_risk(r.at_risk);
@@ -248,9 +269,111 @@ absl::Status Fill(const SupportTally& t, const Disclosed& d, size_t row, const S
   }
   // S(t) is published where the published rows determine it.
   auto publishable = [&](int64_t day) { return day < first_hidden_day; };
-  if (publishable(365)) out->set_survival_12m(SurvivalAt(curve, 365));
-  if (publishable(730)) out->set_survival_24m(SurvivalAt(curve, 730));
+  const KaplanMeierCurve published{rows};
+  auto band = [&](int64_t day, v1::ConfidenceInterval* ci) {
+    const std::optional<KaplanMeierRow> r = RowAt(published, day);
+    SetInterval({r->lower, r->upper}, ci);
+  };
+  if (publishable(365)) {
+    out->set_survival_12m(SurvivalAt(published, 365));
+    band(365, out->mutable_survival_12m_ci());
+  }
+  if (publishable(730)) {
+    out->set_survival_24m(SurvivalAt(published, 730));
+    band(730, out->mutable_survival_24m_ci());
+  }
+  if (!out->curve_truncated() || rows.back().days >= kRmstHorizonDays) {
+    const RestrictedMean rmst = RestrictedMeanSurvival(rows, kRmstHorizonDays);
+    out->set_rmst_24m_days(rmst.days);
+    SetInterval(NormalInterval(rmst.days, rmst.variance), out->mutable_rmst_24m_ci());
+  }
   return absl::OkStatus();
+}
+
+// The published table of a group, as statistics.h's rows.
+std::vector<KaplanMeierRow> RowsOf(const v1::SupportGroup& g) {
+  std::vector<KaplanMeierRow> rows;
+  for (const v1::SurvivalRow& s : g.curve()) {
+    KaplanMeierRow& r = rows.emplace_back();
+    r.days = s.day();
+    r.at_risk = s.at_risk();
+    r.events = s.events();
+    r.censored = s.censored();
+    r.survival = s.survival();
+    r.lower = s.lower_95();
+    r.upper = s.upper_95();
+  }
+  return rows;
+}
+
+// What a comparison compares of a support group: mean retention at each mark
+// (Welch: the exact retentions' SD, the published count), survival at 12 and
+// 24 months (normal: Greenwood variances of the published table) and the
+// RMST (normal: its variance).
+std::vector<ComparedFigure> SupportFigures(const SupportTally& t, const v1::SupportGroup& g) {
+  std::vector<ComparedFigure> out;
+  for (size_t m = 0; m < kMonths.size() && m < static_cast<size_t>(g.retention_size()); ++m) {
+    const v1::RetentionFigure& r = g.retention(static_cast<int>(m));
+    ComparedFigure f;
+    f.measure = "mean_retention";
+    f.item = std::to_string(kMonths[m]);
+    f.kind = ComparedFigure::Kind::kMean;
+    f.present = r.has_mean_retention();
+    f.estimate = r.mean_retention();
+    f.n = static_cast<double>(r.cases());
+    const std::optional<double> sd = t.RetentionSd(m);
+    f.sd_known = sd.has_value();
+    f.sd = sd.value_or(0);
+    out.push_back(f);
+  }
+  const std::vector<KaplanMeierRow> rows = RowsOf(g);
+  auto normal = [&](const char* measure, bool present, double estimate, double variance) {
+    ComparedFigure f;
+    f.measure = measure;
+    f.kind = ComparedFigure::Kind::kNormal;
+    f.present = present;
+    f.estimate = estimate;
+    f.variance = variance;
+    out.push_back(f);
+  };
+  normal("survival_12m", g.has_survival_12m(), g.survival_12m(), GreenwoodVariance(rows, 365));
+  normal("survival_24m", g.has_survival_24m(), g.survival_24m(), GreenwoodVariance(rows, 730));
+  normal("rmst_24m_days", g.has_rmst_24m_days(), g.rmst_24m_days(),
+         RestrictedMeanSurvival(rows, kRmstHorizonDays).variance);
+  return out;
+}
+
+// The log-rank test of the groups `members` (indices into tallies and
+// groups) on their exact observations, published only when every group's
+// `cases` is.
+v1::LogRankTest LogRankOf(const std::vector<const SupportTally*>& tallies,
+                          const google::protobuf::RepeatedPtrField<v1::SupportGroup>& groups,
+                          const std::vector<size_t>& members) {
+  v1::LogRankTest out;
+  std::vector<std::map<int64_t, SurvivalCounts>> observations;
+  bool all_published = true;
+  for (size_t i : members) {
+    out.add_groups(LabelOf(groups[static_cast<int>(i)]));
+    all_published = all_published && groups[static_cast<int>(i)].has_cases();
+    observations.push_back(tallies[i]->Survival());
+  }
+  out.set_degrees_of_freedom(members.empty() ? 0 : static_cast<uint32_t>(members.size() - 1));
+  if (members.size() < 2) {
+    out.set_absent_reason("fewer than two groups");
+    return out;
+  }
+  if (!all_published) {
+    out.set_absent_reason("a group's cases are suppressed (fewer than k)");
+    return out;
+  }
+  const absl::StatusOr<LogRankResult> test = LogRank(observations);
+  if (!test.ok()) {
+    out.set_absent_reason("no lapse while the groups are followed");
+    return out;
+  }
+  out.set_chi_square(test->chi_square);
+  out.set_p_value(test->p_value);
+  return out;
 }
 
 }  // namespace
@@ -349,6 +472,26 @@ absl::StatusOr<v1::SupportResponse> QuerySupport(const ProjectionEngine& engine,
                                 [&](const SupportTally& t, const Disclosed& d, size_t row, v1::SupportGroup* out) {
                                   return Fill(t, d, row, selection, out);
                                 }));
+  if (!selection.compare_with.empty()) {
+    const std::vector<std::string> labels = LabelsOf(response.groups());
+    ASSIGN_OR_RETURN(const size_t reference, ReferenceGroup(labels, selection.compare_with));
+    std::vector<const SupportTally*> group_tallies;
+    std::vector<std::vector<ComparedFigure>> figures;
+    for (const auto& [key, tally] : tallies.Groups()) {
+      figures.push_back(SupportFigures(*tally, response.groups(static_cast<int>(group_tallies.size()))));
+      group_tallies.push_back(tally);
+    }
+    v1::Comparison* comparison = response.mutable_comparison();
+    *comparison = Compare(labels, figures, reference);
+    std::vector<size_t> all;
+    for (size_t g = 0, c = 0; g < labels.size(); ++g) {
+      all.push_back(g);
+      if (g == reference) continue;
+      *comparison->mutable_groups(static_cast<int>(c++))->mutable_log_rank() =
+          LogRankOf(group_tallies, response.groups(), {g, reference});
+    }
+    *comparison->mutable_log_rank_all() = LogRankOf(group_tallies, response.groups(), all);
+  }
   ReportPerturbation(response.mutable_disclosure());
   response.set_definition(kSupportDefinition);
   response.set_as_of_position(request.as_of_position());

@@ -57,9 +57,10 @@ fi
 # The Kaplan–Meier check against lifelines (ctest km_lifelines,
 # tests/km_lifelines_test.py): lifelines, numpy, pandas, pytest; and for
 # tests/deploy_test.py PyYAML and kubernetes-validate (the Kubernetes JSON
-# schemas, offline); pinned in tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
+# schemas, offline); for tests/stats_outside_test.py statsmodels (and scipy);
+# pinned in tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
 # as above).
-if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_validate' 2>/dev/null; then
+if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_validate, statsmodels, scipy' 2>/dev/null; then
   echo "setup: installing the Python test packages (tests/requirements.txt)" >&2
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""
