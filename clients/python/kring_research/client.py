@@ -559,7 +559,8 @@ class Client:
             legal_frameworks=legal_frameworks, referral_period=referral_period,
             conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
             then_by=then_by, compare_with=compare_with)
-        return NetworkSizeResult.from_response(self._call("GetNetworkSize", request, timeout), two_way=bool(request.then_by))
+        response = self._call("GetNetworkSize", request, timeout)
+        return NetworkSizeResult.from_response(response, two_way=bool(request.then_by))
 
     def outcomes(
         self,
@@ -587,7 +588,8 @@ class Client:
             legal_frameworks=legal_frameworks, referral_period=referral_period,
             conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
             then_by=then_by, compare_with=compare_with)
-        return OutcomesResult.from_response(self._call("GetOutcomes", request, timeout), two_way=bool(request.then_by))
+        response = self._call("GetOutcomes", request, timeout)
+        return OutcomesResult.from_response(response, two_way=bool(request.then_by))
 
     def cost_benefit(
         self,
@@ -624,7 +626,8 @@ class Client:
             then_by=then_by, compare_with=compare_with)
         if cost_model is not None:
             request.cost_model.CopyFrom(cv.load_cost_model(cost_model))
-        return CostBenefitResult.from_response(self._call("GetCostBenefit", request, timeout), two_way=bool(request.then_by))
+        response = self._call("GetCostBenefit", request, timeout)
+        return CostBenefitResult.from_response(response, two_way=bool(request.then_by))
 
     def sustained_support(
         self,
@@ -668,7 +671,8 @@ class Client:
                 raise ValueError(f"lapse_threshold: expected a number in (0, 1], got {lapse_threshold!r}")
             request.lapse_threshold = float(lapse_threshold)
         request.data_cutoff = cv._date_bound(data_cutoff, "data_cutoff")
-        return SupportResult.from_response(self._call("GetSustainedSupport", request, timeout), two_way=bool(request.then_by))
+        response = self._call("GetSustainedSupport", request, timeout)
+        return SupportResult.from_response(response, two_way=bool(request.then_by))
 
     def funnel(
         self,
@@ -696,4 +700,5 @@ class Client:
             legal_frameworks=legal_frameworks, referral_period=referral_period,
             conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
             then_by=then_by, compare_with=compare_with)
-        return FunnelResult.from_response(self._call("GetFunnel", request, timeout), two_way=bool(request.then_by))
+        response = self._call("GetFunnel", request, timeout)
+        return FunnelResult.from_response(response, two_way=bool(request.then_by))

@@ -106,8 +106,8 @@ def test_comparisons_frame_lists_each_difference_with_its_interval():
     assert res.reference == "2020"
     assert c.shape == (2, 7)
     first = c.iloc[0]
-    assert (first["group"], first["measure"], first["item"], first["estimate"], first["ci_lower"], first["ci_upper"]) == (
-        "2021", "per_100_referrals", "ots_lifted", 2.5, -9.1, 17.0)
+    assert first[["group", "measure", "item", "estimate", "ci_lower", "ci_upper"]].tolist() == [
+        "2021", "per_100_referrals", "ots_lifted", 2.5, -9.1, 17.0]
     assert first.method == "Newcombe hybrid score (Wilson)"
     # The item names an outcome as the table does, so the two join.
     assert set(c["item"]) <= set(res.table["outcome"])
