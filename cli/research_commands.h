@@ -60,6 +60,12 @@ std::string CountCell(std::optional<uint64_t> value, v1::Suppression suppression
 std::string DerivedCell(std::optional<double> value, const char* format);
 // A share as a percentage with one decimal ("42.5%"), or "-".
 std::string PercentCell(std::optional<double> share);
+// A figure with its 95% confidence interval, as tables print it:
+// "12.3 [10.1, 14.8]" (printf `format` for the figure and both bounds, each
+// multiplied by `scale`, `suffix` after the figure); the figure alone when
+// `ci` is null (absent); "-" when the figure is absent.
+std::string IntervalCell(std::optional<double> value, const v1::ConfidenceInterval* ci, const char* format,
+                         double scale = 1, const char* suffix = "");
 // The legend of the table cells above.
 extern const char kLegend[];
 
@@ -90,6 +96,25 @@ std::optional<v1::Grouping> ParseGrouping(const std::string& text);
 // True for a valid calendar date written "YYYY-MM-DD".
 bool IsDate(const std::string& text);
 
+// The first lines of every CSV export: one line per Provenance field, in the
+// proto's order, "# <field>: <value>\n" (pandas.read_csv(path, comment="#")
+// skips them).
+std::string ProvenanceCsvLines(const v1::Provenance& provenance);
+// A group's label: its key, or "key/key2" with a second grouping.
+std::string GroupLabel(const std::string& key, const std::string& key2);
+// --compare-with as typed, into the label the server compares with: each
+// "/"-separated part that names a domain or legal framework (by the grouping
+// in its place) in its full enum name ("housing" -> "DOMAIN_HOUSING"); other
+// parts as typed.
+std::string CompareWithLabel(const std::string& text, v1::Grouping group_by, v1::Grouping then_by);
+// The comparison of an answer (compare_with) as a CSV table: reference,
+// group, measure, item, estimate, ci_lower, ci_upper, method.
+std::string ComparisonCsv(const v1::Comparison& comparison);
+// The log-rank tests of a support answer's comparison as a CSV table: test
+// ("pairwise" or "all"), groups (" vs "-joined), chi_square,
+// degrees_of_freedom, p_value, absent_reason.
+std::string LogRankCsv(const v1::Comparison& comparison);
+
 // A text table with aligned columns: the first column left-aligned, the
 // others right-aligned, unless a column's header starts with '<' (then
 // left-aligned, the '<' dropped).
@@ -99,12 +124,36 @@ class TextTable {
   void AddRow(std::vector<std::string> cells);  // fewer cells than columns: the rest empty
   // The table, a line per row, each line `indent` spaces in; no trailing spaces.
   std::string Render(int indent = 0) const;
+  // For other renderings (the HTML report): the headers without their '<',
+  // whether each column is left-aligned, the rows.
+  const std::vector<std::string>& headers() const { return headers_; }
+  const std::vector<bool>& left_aligned() const { return left_; }
+  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
  private:
   std::vector<std::string> headers_;
   std::vector<bool> left_;
   std::vector<std::vector<std::string>> rows_;
 };
+
+// A table with its title (empty: none), as the text output prints it.
+struct TitledTable {
+  std::string title;
+  TextTable table;
+};
+// The tables of each answer, in the order the text output prints them (the
+// HTML report renders the same). Group labels are shortened
+// (DOMAIN_HOUSING -> HOUSING; "2023/HOUSING" with a second grouping).
+std::vector<TitledTable> NetworkSizeTables(const v1::NetworkSizeResponse& r);
+std::vector<TitledTable> OutcomesTables(const v1::OutcomesResponse& r);
+std::vector<TitledTable> CostBenefitTables(const v1::CostBenefitResponse& r);
+std::vector<TitledTable> SupportTables(const v1::SupportResponse& r);
+std::vector<TitledTable> FunnelTables(const v1::FunnelResponse& r);
+// A support group's Kaplan–Meier table.
+TextTable CurveTable(const v1::SupportGroup& g);
+// The differences and (support) log-rank tests of a comparison; none when
+// the answer has no comparison.
+std::vector<TitledTable> ComparisonTables(const v1::Comparison& c);
 
 }  // namespace research
 }  // namespace kring::client

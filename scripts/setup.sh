@@ -24,6 +24,9 @@ KRING_APT_PACKAGES=(
   prometheus-cpp-dev prometheus
   # deploy/ (tests/deploy_test.py): systemd-analyze verifies the systemd units.
   systemd
+  # kringctl research report (tests/report_render_test.py): Debian's chromium
+  # renders the HTML report headless to a PNG.
+  chromium
 )
 
 missing=()
@@ -60,7 +63,7 @@ fi
 # schemas, offline); for tests/stats_outside_test.py statsmodels (and scipy);
 # pinned in tests/requirements.txt. Installed only when one is missing (PIP_BREAK_SYSTEM_PACKAGES:
 # as above).
-if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_validate, statsmodels, scipy' 2>/dev/null; then
+if ! python3 -c 'import lifelines, numpy, pandas, pytest, yaml, kubernetes_validate, statsmodels, scipy, PIL' 2>/dev/null; then
   echo "setup: installing the Python test packages (tests/requirements.txt)" >&2
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""

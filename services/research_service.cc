@@ -7,6 +7,7 @@
 #include "projections/outcomes.h"
 #include "projections/support.h"
 #include "services/grpc_status.h"
+#include "services/provenance.h"
 
 namespace kring::services {
 namespace {
@@ -22,6 +23,23 @@ class CancellableReactor : public grpc::ServerUnaryReactor {
  private:
   std::atomic<bool> cancelled_{false};
 };
+
+// A research query whose answer leaves with its Provenance
+// (services/provenance.h), set last.
+template <typename F>
+struct QuerySignature;
+template <typename Req, typename Resp>
+struct QuerySignature<absl::StatusOr<Resp> (*)(const projections::ProjectionEngine&, const Req&)> {
+  using Request = Req;
+  using Response = Resp;
+};
+template <auto Query>
+absl::StatusOr<typename QuerySignature<decltype(Query)>::Response> WithProvenance(
+    const projections::ProjectionEngine& engine, const typename QuerySignature<decltype(Query)>::Request& request) {
+  auto answer = Query(engine, request);
+  if (answer.ok()) SetProvenance(request, &*answer);
+  return answer;
+}
 
 }  // namespace
 
@@ -91,30 +109,30 @@ grpc::ServerUnaryReactor* ResearchService::Answer(
 grpc::ServerUnaryReactor* ResearchService::GetNetworkSize(grpc::CallbackServerContext* context,
                                                           const v1::NetworkSizeRequest* request,
                                                           v1::NetworkSizeResponse* response) {
-  return Answer(context, request, response, models_.network_size, &projections::QueryNetworkSize);
+  return Answer(context, request, response, models_.network_size, &WithProvenance<&projections::QueryNetworkSize>);
 }
 
 grpc::ServerUnaryReactor* ResearchService::GetOutcomes(grpc::CallbackServerContext* context,
                                                        const v1::OutcomesRequest* request,
                                                        v1::OutcomesResponse* response) {
-  return Answer(context, request, response, models_.outcomes, &projections::QueryOutcomes);
+  return Answer(context, request, response, models_.outcomes, &WithProvenance<&projections::QueryOutcomes>);
 }
 
 grpc::ServerUnaryReactor* ResearchService::GetCostBenefit(grpc::CallbackServerContext* context,
                                                           const v1::CostBenefitRequest* request,
                                                           v1::CostBenefitResponse* response) {
-  return Answer(context, request, response, models_.outcomes, &projections::QueryCostBenefit);
+  return Answer(context, request, response, models_.outcomes, &WithProvenance<&projections::QueryCostBenefit>);
 }
 
 grpc::ServerUnaryReactor* ResearchService::GetSustainedSupport(grpc::CallbackServerContext* context,
                                                                const v1::SupportRequest* request,
                                                                v1::SupportResponse* response) {
-  return Answer(context, request, response, models_.support, &projections::QuerySupport);
+  return Answer(context, request, response, models_.support, &WithProvenance<&projections::QuerySupport>);
 }
 
 grpc::ServerUnaryReactor* ResearchService::GetFunnel(grpc::CallbackServerContext* context,
                                                      const v1::FunnelRequest* request, v1::FunnelResponse* response) {
-  return Answer(context, request, response, models_.funnel, &projections::QueryFunnel);
+  return Answer(context, request, response, models_.funnel, &WithProvenance<&projections::QueryFunnel>);
 }
 
 }  // namespace kring::services

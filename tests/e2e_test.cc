@@ -19,6 +19,7 @@
 #include "kring/v1/research.grpc.pb.h"
 #include "projections/cell_key.h"
 #include "projections/network_size.h"
+#include "services/provenance.h"
 #include "synth/cohort.h"
 #include "tests/testing/kringd_process.h"
 #include "tests/testing/test_support.h"
@@ -119,6 +120,7 @@ v1::NetworkSizeResponse CleanRebuild(const std::string& data_dir, const std::str
   request.set_group_by(v1::GROUPING_YEAR);
   auto answer = projections::QueryNetworkSize(*engine, request);
   EXPECT_TRUE(answer.ok()) << answer.status();
+  services::SetProvenance(request, &*answer);  // as the server sends it
   return *answer;
 }
 
