@@ -159,7 +159,27 @@ def set_grouping(request: Message, group_by: Any, then_by: Any, compare_with: An
                          f"(e.g. \"2023/DOMAIN_HOUSING\"), got {label!r}")
     if not then and "/" in label:
         raise ValueError(f"compare_with: {label!r} is a two-way label (key/key2) but then_by is not set")
-    request.compare_with = label
+    request.compare_with = "/".join(_label_key(part.strip(), grouping)
+                                    for part, grouping in zip(label.split("/"), (request.group_by, then)))
+
+
+# The enum whose full value names are a grouping's keys (other groupings' keys
+# are years, quarters and CBS codes).
+_KEY_ENUMS = {research_pb2.GROUPING_DOMAIN: events_pb2.Domain.DESCRIPTOR,
+              research_pb2.GROUPING_LEGAL_FRAMEWORK: events_pb2.LegalFramework.DESCRIPTOR}
+
+
+def _label_key(part: str, grouping: int) -> str:
+    """A compare_with key as the answer's groups name it: a domain or legal
+    framework also by its short name ("housing" -> "DOMAIN_HOUSING", as
+    kringctl --compare-with takes it); anything else as given."""
+    enum = _KEY_ENUMS.get(grouping)
+    if enum is None:
+        return part
+    try:
+        return enum.values_by_number[parse_enum(enum, part, "compare_with")].name
+    except ValueError:
+        return part  # the server says whether a group has this key
 
 
 # ---------------------------------------------------------------------------

@@ -158,6 +158,19 @@ def test_then_by_and_compare_with_on_every_request(cls):
     assert r.then_by == pb.GROUPING_LEGAL_FRAMEWORK and r.compare_with == ""
 
 
+def test_compare_with_takes_short_domain_and_legal_framework_names():
+    r = cv.fill_selection(pb.SupportRequest(), group_by="year", then_by="domain", compare_with="2020/housing")
+    assert r.compare_with == "2020/DOMAIN_HOUSING"
+    r = cv.fill_selection(pb.SupportRequest(), group_by="legal_framework", then_by="domain",
+                          compare_with="wmo/DOMAIN_YOUTH_PROTECTION")
+    assert r.compare_with == "LEGAL_FRAMEWORK_WMO/DOMAIN_YOUTH_PROTECTION"
+    # Keys of other groupings, and names that are no value, go as given (the server judges them).
+    r = cv.fill_selection(pb.SupportRequest(), group_by="municipality", compare_with="GM0363")
+    assert r.compare_with == "GM0363"
+    r = cv.fill_selection(pb.SupportRequest(), group_by="domain", compare_with="space")
+    assert r.compare_with == "space"
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(then_by="week", group_by="year"), r"^then_by: unknown value 'week'"),
     (dict(then_by="domain"), r"^then_by: needs group_by"),

@@ -150,3 +150,12 @@ def test_plots_of_real_answers_hold_their_figures(kring):
             np.testing.assert_array_equal([b.get_height() for b in container], rows["per_100_referrals"])
     finally:
         plt.close("all")
+
+
+def test_compare_with_a_short_domain_name(kring):
+    domains = kring.client.outcomes(group_by="domain").groups["group"].iloc[1:]
+    full = domains.iloc[0]
+    short = full[len("DOMAIN_"):].lower()
+    res = kring.client.outcomes(group_by="domain", compare_with=short)
+    assert res.reference == full
+    assert set(res.comparisons["group"]) == set(domains) - {full}
