@@ -31,7 +31,7 @@ from kring_research.client import (
 )
 from kring_research.provenance import read_csv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Client",
