@@ -9,6 +9,9 @@ KRING_APT_PACKAGES=(
   librocksdb-dev librdkafka-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev libssl-dev
   kcat python3 clang-format
+  # ctest python_client_protobuf_range makes venvs (python3 -m venv needs
+  # Debian's ensurepip).
+  python3-venv
   # The fuzz target (scripts/fuzz.sh): clang, and libFuzzer's and the
   # sanitizers' runtimes (libclang_rt.fuzzer, .asan, .ubsan), which clang-14
   # only recommends.
@@ -43,18 +46,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The researchers' Python client (clients/python) and its test dependencies
-# (pytest, grpcio-tools for the generated-code check), for ctest's
-# python_client test. Installed editable, only when something is missing.
+# (pytest; matplotlib for the plot tests; grpcio-tools for the generated-code
+# check), for ctest's python_client test. Installed editable, only when
+# something is missing.
 # PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 is "externally managed".
 KRING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if ! python3 -c 'import kring_research, pandas, pytest, grpc, grpc_tools' 2>/dev/null; then
-  echo "setup: installing the Python client (clients/python[test])" >&2
+if ! python3 -c 'import kring_research, pandas, pytest, grpc, grpc_tools, matplotlib' 2>/dev/null; then
+  echo "setup: installing the Python client (clients/python[test,plot,generate])" >&2
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-pip >&2
   fi
-  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -e "$KRING_ROOT/clients/python[test]" >&2
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -e "$KRING_ROOT/clients/python[test,plot,generate]" >&2
 fi
 
 # The Kaplan–Meier check against lifelines (ctest km_lifelines,

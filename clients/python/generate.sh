@@ -12,7 +12,7 @@
 # inside the package and nothing touches sys.path. The descriptor pool still
 # knows the files as "kring/v1/*.proto" (what the server's reflection says).
 #
-# Needs grpcio-tools (pip install -e 'clients/python[test]'); its version is
+# Needs grpcio-tools (pip install -e 'clients/python[generate]'); its version is
 # pinned in pyproject.toml so the output matches the checked-in files.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -7,7 +7,11 @@
 
 Suppressed figures (disclosure control) are pd.NA in integer columns and NaN
 in float columns; the `*suppression` columns say why ("primary",
-"secondary" or ""). See clients/python/README.md.
+"secondary" or ""). Every result has ``.provenance`` (also in each frame's
+``df.attrs["provenance"]``), ``.to_csv(path, table=...)`` (provenance lines,
+then the CSV), ``.verify()`` (the answer's SHA-256) and ``.plot()``
+(matplotlib, ``pip install 'kring-research[plot]'``). See
+clients/python/README.md.
 
 The generated protobuf modules live in kring_research._proto.kring.v1 (also
 reachable as kring_research.research_pb2 and kring_research.events_pb2);
@@ -25,8 +29,9 @@ from kring_research.client import (
     Result,
     SupportResult,
 )
+from kring_research.provenance import read_csv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Client",
@@ -37,6 +42,7 @@ __all__ = [
     "CostBenefitResult",
     "SupportResult",
     "FunnelResult",
+    "read_csv",
     "events_pb2",
     "research_pb2",
     "research_pb2_grpc",

@@ -11,6 +11,7 @@ import grpc
 import pandas as pd
 
 from kring_research import _convert as cv
+from kring_research import provenance as provenance_mod
 from kring_research._proto.kring.v1 import research_pb2 as pb
 from kring_research._proto.kring.v1 import research_pb2_grpc as pb_grpc
 
@@ -131,7 +132,8 @@ class Result:
     """What every answer carries.
 
     Attributes:
-        table: one row per group, the overall row (group "all") first.
+        table: one row per group, the overall row (group "all") first. With
+            ``then_by`` a ``key2`` column follows ``group``.
         watermark: {"events_applied", "max_global_position"} of the read model
             the answer reflects.
         definition: the definition the figures follow, in words.
@@ -139,6 +141,14 @@ class Result:
             "max_count_perturbation", "sum_rule"} (the cell key method; docs/research.md).
         as_of_position: as asked (0: the live read model).
         response: the protobuf response message itself.
+        provenance: {"log_position", "min_cell_size", "disclosure_method",
+            "filters_json", "definition_version", "cost_model_version",
+            "answer_sha256", "server_version"}; every frame carries it in
+            ``df.attrs["provenance"]``.
+        comparisons: with ``compare_with``: one row per difference (group
+            minus reference) of a compared group: group, measure, item,
+            estimate, ci_lower, ci_upper, method. Empty without.
+        reference: the reference group's label (``compare_with``), or None.
     """
 
     table: pd.DataFrame
@@ -147,13 +157,52 @@ class Result:
     disclosure: dict
     as_of_position: int
     response: Any
+    provenance: dict
+    comparisons: pd.DataFrame
+    reference: Optional[str]
+
+    # Frames listed after the read model's own ones.
+    _TRAILING_FRAMES = ("comparisons", "log_rank")
+
+    def __post_init__(self) -> None:
+        for df in self.frames().values():
+            df.attrs["provenance"] = dict(self.provenance)
 
     def frames(self) -> dict:
-        """The result's DataFrames by name, ``table`` first."""
-        return {k: v for k, v in vars(self).items() if isinstance(v, pd.DataFrame)}
+        """The result's DataFrames by name: ``table`` first, then the read
+        model's own frames, then ``comparisons`` (and ``log_rank``)."""
+        own = {k: v for k, v in vars(self).items() if isinstance(v, pd.DataFrame)}
+        trailing = {k: own.pop(k) for k in self._TRAILING_FRAMES if k in own}
+        return {**own, **trailing}
+
+    def to_csv(self, path: Any = None, table: str = "table", **to_csv_kwargs) -> Optional[str]:
+        """Writes one frame as CSV, after one ``# <field>: <value>`` line per
+        provenance field; read it back with ``pandas.read_csv(path,
+        comment="#")`` or ``kring_research.read_csv(path)`` (which keeps the
+        provenance in ``df.attrs``).
+
+        Args:
+            path: a file path or an open text file; None returns the text.
+            table: which frame (``res.frames()`` names them), e.g. "curve".
+            to_csv_kwargs: passed on to ``DataFrame.to_csv`` (index=False
+                unless given).
+        """
+        frames = self.frames()
+        if table not in frames:
+            raise ValueError(f"table: {table!r} is not a frame of {type(self).__name__}; "
+                             f"expected one of {', '.join(frames)}")
+        return provenance_mod.write_csv(frames[table], self.provenance, path, **to_csv_kwargs)
+
+    def verify(self) -> bool:
+        """Whether the provenance's answer_sha256 matches the SHA-256
+        recomputed from the response (deterministic serialization,
+        provenance cleared). False when it differs or when the server sent
+        no hash."""
+        return provenance_mod.verify(self.response)
 
     def __repr__(self) -> str:
-        frames = ", ".join(f"{k}[{len(v)}]" for k, v in self.frames().items())
+        frames = ", ".join(f"{k}[{len(v)}]" for k, v in self.frames().items() if k not in self._TRAILING_FRAMES
+                           or len(v))
         return (f"{type(self).__name__}({frames}; events_applied={self.watermark.get('events_applied')}, "
                 f"as_of_position={self.as_of_position}, k={self.disclosure.get('min_cell_size')}, "
                 f"perturbation={self.disclosure.get('method') or 'none'} {self.disclosure.get('ptable_version') or ''}"
@@ -170,47 +219,72 @@ class Result:
             disclosure=cv.message_to_dict(response.disclosure),
             as_of_position=int(response.as_of_position),
             response=response,
+            provenance=provenance_mod.to_dict(response),
+            comparisons=cv.comparisons_frame(response.comparison),
+            reference=response.comparison.reference or None,
         )
+
+    @staticmethod
+    def _two_way(response, two_way: Optional[bool]) -> bool:
+        return cv.is_two_way(response) if two_way is None else bool(two_way)
 
 
 @dataclass(eq=False, repr=False)
 class NetworkSizeResult(Result):
-    """``table``: group, conferences, mean, median, p10, p25, p75, p90,
-    central_persons_mean, suppression. ``histogram``: group, size,
-    conferences, suppression (sizes of 30 and more share the bin 30).
-    ``composition``: group, relation, attendees, mean_per_conference, share,
-    conferences, suppression."""
+    """``table``: group, conferences, mean, mean_ci_lower, mean_ci_upper,
+    median, p10, p25, p75, p90, central_persons_mean (and its interval),
+    suppression. ``histogram``: group, size, conferences, suppression (sizes
+    of 30 and more share the bin 30). ``composition``: group, relation,
+    attendees, mean_per_conference (and its interval), share (and its
+    interval), conferences, suppression."""
 
     histogram: pd.DataFrame = None
     composition: pd.DataFrame = None
 
     @classmethod
-    def from_response(cls, r: pb.NetworkSizeResponse) -> "NetworkSizeResult":
+    def from_response(cls, r: pb.NetworkSizeResponse, two_way: Optional[bool] = None) -> "NetworkSizeResult":
+        two = cls._two_way(r, two_way)
         return cls(
-            table=cv.frame(pb.NetworkSizeStats.DESCRIPTOR, [((("group", k),), s) for k, s in cv.groups_of(r)]),
-            histogram=cv.nested_frame(r, "histogram", pb.HistogramBin.DESCRIPTOR),
-            composition=cv.nested_frame(r, "composition", pb.RelationShare.DESCRIPTOR),
+            table=cv.frame(pb.NetworkSizeStats.DESCRIPTOR, cv.groups_of(r, two), cv.leading_columns(two)),
+            histogram=cv.nested_frame(r, "histogram", pb.HistogramBin.DESCRIPTOR, two),
+            composition=cv.nested_frame(r, "composition", pb.RelationShare.DESCRIPTOR, two),
             **cls._common(r),
         )
+
+    def plot(self, group: str = cv.OVERALL, **kwargs):
+        """The histogram of network sizes and the composition by relation of
+        one group (default the overall row); see kring_research.plot."""
+        from kring_research import plot
+
+        return plot.network_size(self, group=group, **kwargs)
 
 
 @dataclass(eq=False, repr=False)
 class OutcomesResult(Result):
     """``table``: one row per group and outcome type: group, outcome,
     referred_cases, referred_suppression, conference_cases,
-    conference_suppression, per_100_referrals, per_100_conferences.
-    ``groups``: one row per group: group, referred, referred_suppression,
-    conferences, conferences_suppression."""
+    conference_suppression, per_100_referrals (and its interval),
+    per_100_conferences (and its interval). ``groups``: one row per group:
+    group, referred, referred_suppression, conferences,
+    conferences_suppression."""
 
     groups: pd.DataFrame = None
 
     @classmethod
-    def from_response(cls, r: pb.OutcomesResponse) -> "OutcomesResult":
+    def from_response(cls, r: pb.OutcomesResponse, two_way: Optional[bool] = None) -> "OutcomesResult":
+        two = cls._two_way(r, two_way)
         return cls(
-            table=cv.nested_frame(r, "outcomes", pb.OutcomeFigure.DESCRIPTOR),
-            groups=_group_frame(r, pb.OutcomeGroup.DESCRIPTOR),
+            table=cv.nested_frame(r, "outcomes", pb.OutcomeFigure.DESCRIPTOR, two),
+            groups=cv.group_frame(r, pb.OutcomeGroup.DESCRIPTOR, two),
             **cls._common(r),
         )
+
+    def plot(self, measure: str = "per_100_referrals", **kwargs):
+        """Rates per 100 with their 95% intervals as error bars, per outcome
+        and group; see kring_research.plot."""
+        from kring_research import plot
+
+        return plot.outcomes(self, measure=measure, **kwargs)
 
 
 @dataclass(eq=False, repr=False)
@@ -218,79 +292,100 @@ class CostBenefitResult(Result):
     """``table``: one row per group: group, conferences,
     conferences_suppression, conference_costs_cents,
     conferences_with_recorded_cost, gross_savings_cents, net_savings_cents,
-    net_savings_per_conference_cents (EUR cents). ``lines``: one row per group
-    and outcome: group, outcome, cases, suppression, units, savings_cents.
-    ``cost_model``: the model applied, as a dict (the same shape
-    ``Client.cost_benefit(cost_model=...)`` accepts)."""
+    net_savings_per_conference_cents (EUR cents), ... ``lines``: one row per
+    group and outcome: group, outcome, cases, suppression, units,
+    savings_cents. ``cost_model``: the model applied, as a dict (the same
+    shape ``Client.cost_benefit(cost_model=...)`` accepts)."""
 
     lines: pd.DataFrame = None
     cost_model: dict = None
 
     @classmethod
-    def from_response(cls, r: pb.CostBenefitResponse) -> "CostBenefitResult":
+    def from_response(cls, r: pb.CostBenefitResponse, two_way: Optional[bool] = None) -> "CostBenefitResult":
+        two = cls._two_way(r, two_way)
         return cls(
-            table=_group_frame(r, pb.CostBenefitGroup.DESCRIPTOR),
-            lines=cv.nested_frame(r, "lines", pb.SavingLine.DESCRIPTOR),
+            table=cv.group_frame(r, pb.CostBenefitGroup.DESCRIPTOR, two),
+            lines=cv.nested_frame(r, "lines", pb.SavingLine.DESCRIPTOR, two),
             cost_model=cv.message_to_dict(r.cost_model),
             **cls._common(r),
         )
+
+    def plot(self, **kwargs):
+        """Net savings per group, in EUR; see kring_research.plot."""
+        from kring_research import plot
+
+        return plot.cost_benefit(self, **kwargs)
 
 
 @dataclass(eq=False, repr=False)
 class SupportResult(Result):
     """``table``: one row per group: group, cases, suppression, survival_12m,
-    survival_24m, curve_truncated. ``retention``: group, months, cases,
-    suppression, mean_retention (6, 12 and 24 months). ``curve``: the
+    survival_24m, curve_truncated, their intervals, rmst_24m_days and its
+    interval. ``retention``: group, months, cases, suppression,
+    mean_retention (and its interval) (6, 12 and 24 months). ``curve``: the
     Kaplan-Meier table of "support held": group, day, at_risk, events,
-    censored, survival, lower_95, upper_95."""
+    censored, survival, lower_95, upper_95. ``log_rank`` (with
+    ``compare_with``): test, group, groups, chi_square, degrees_of_freedom,
+    p_value, absent_reason."""
 
     retention: pd.DataFrame = None
     curve: pd.DataFrame = None
+    log_rank: pd.DataFrame = None
 
     @classmethod
-    def from_response(cls, r: pb.SupportResponse) -> "SupportResult":
+    def from_response(cls, r: pb.SupportResponse, two_way: Optional[bool] = None) -> "SupportResult":
+        two = cls._two_way(r, two_way)
         return cls(
-            table=_group_frame(r, pb.SupportGroup.DESCRIPTOR),
-            retention=cv.nested_frame(r, "retention", pb.RetentionFigure.DESCRIPTOR),
-            curve=cv.nested_frame(r, "curve", pb.SurvivalRow.DESCRIPTOR),
+            table=cv.group_frame(r, pb.SupportGroup.DESCRIPTOR, two),
+            retention=cv.nested_frame(r, "retention", pb.RetentionFigure.DESCRIPTOR, two),
+            curve=cv.nested_frame(r, "curve", pb.SurvivalRow.DESCRIPTOR, two),
+            log_rank=cv.log_rank_frame(r.comparison),
             **cls._common(r),
         )
+
+    def plot(self, groups: Optional[Sequence[str]] = None, **kwargs):
+        """The Kaplan-Meier curves of "support held" with their 95% bands,
+        from day 0; see kring_research.plot."""
+        from kring_research import plot
+
+        return plot.support(self, groups=groups, **kwargs)
 
 
 @dataclass(eq=False, repr=False)
 class FunnelResult(Result):
     """``table``: one row per group: group, plan_rejected,
     plan_rejected_suppression, then the ``plan_right`` columns. ``steps``:
-    group, step, cases, suppression, share_of_referred,
+    group, step, cases, suppression, share_of_referred (and its interval),
     median_days_from_previous. ``stop_reasons``: group, reason, cases,
     suppression. ``plan_right``: one row per group: group, protection_cases,
     protection_suppression, plan_offered, offered_suppression, plan_made,
-    made_suppression, share_offered, share_made."""
+    made_suppression, share_offered, share_made (and their intervals)."""
 
     steps: pd.DataFrame = None
     stop_reasons: pd.DataFrame = None
     plan_right: pd.DataFrame = None
 
     @classmethod
-    def from_response(cls, r: pb.FunnelResponse) -> "FunnelResult":
-        plan_right = cv.frame(
-            pb.PlanRightFigures.DESCRIPTOR, [((("group", k),), g.plan_right) for k, g in cv.groups_of(r)]
-        )
-        own = _group_frame(r, pb.FunnelGroup.DESCRIPTOR)
+    def from_response(cls, r: pb.FunnelResponse, two_way: Optional[bool] = None) -> "FunnelResult":
+        two = cls._two_way(r, two_way)
+        leading = cv.leading_columns(two)
+        plan_right = cv.frame(pb.PlanRightFigures.DESCRIPTOR,
+                              [(lead, g.plan_right) for lead, g in cv.groups_of(r, two)], leading)
+        own = cv.group_frame(r, pb.FunnelGroup.DESCRIPTOR, two)
         return cls(
-            table=pd.concat([own, plan_right.drop(columns="group")], axis=1),  # same rows, same order
-            steps=cv.nested_frame(r, "steps", pb.FunnelStepFigure.DESCRIPTOR),
-            stop_reasons=cv.nested_frame(r, "stop_reasons", pb.StopReasonFigure.DESCRIPTOR),
+            table=pd.concat([own, plan_right.drop(columns=list(leading))], axis=1),  # same rows, same order
+            steps=cv.nested_frame(r, "steps", pb.FunnelStepFigure.DESCRIPTOR, two),
+            stop_reasons=cv.nested_frame(r, "stop_reasons", pb.StopReasonFigure.DESCRIPTOR, two),
             plan_right=plan_right,
             **cls._common(r),
         )
 
+    def plot(self, value: str = "cases", **kwargs):
+        """Bars per funnel step and group (cases, or share_of_referred with
+        its interval); see kring_research.plot."""
+        from kring_research import plot
 
-def _group_frame(response, descriptor) -> pd.DataFrame:
-    """One row per group from the group message's own scalar fields (its
-    ``key`` left out: the ``group`` column holds it, "all" for overall)."""
-    fields = [f for f in cv.scalar_fields(descriptor) if f.name != "key"]
-    return cv.frame(descriptor, [((("group", k),), g) for k, g in cv.groups_of(response)], fields=fields)
+        return plot.funnel(self, value=value, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -343,6 +438,13 @@ class Client:
         as_of_position      None: the live read model; P: replayed up to and
                             including global position P (the same answer every
                             time)
+        then_by             a second grouping (same names as group_by): one
+                            row per (group, key2) pair; needs group_by and
+                            must differ from it
+        compare_with        a listed group's label ("2023", "DOMAIN_HOUSING",
+                            or "2023/DOMAIN_HOUSING" with then_by): every
+                            other group is compared with it (``comparisons``,
+                            and ``log_rank`` for support); needs group_by
         timeout             this call's deadline in seconds
 
     Enum arguments take short lowercase names, full enum names
@@ -442,6 +544,8 @@ class Client:
         conference_period: Period = None,
         min_cell_size: Optional[int] = None,
         as_of_position: Optional[int] = None,
+        then_by: Any = None,
+        compare_with: Optional[str] = None,
         timeout: Any = _NOT_SET,
     ) -> NetworkSizeResult:
         """Network size per conference: distinct non-professional attendees.
@@ -453,8 +557,10 @@ class Client:
         request = cv.fill_selection(
             pb.NetworkSizeRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
             legal_frameworks=legal_frameworks, referral_period=referral_period,
-            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
-        return NetworkSizeResult.from_response(self._call("GetNetworkSize", request, timeout))
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
+            then_by=then_by, compare_with=compare_with)
+        response = self._call("GetNetworkSize", request, timeout)
+        return NetworkSizeResult.from_response(response, two_way=bool(request.then_by))
 
     def outcomes(
         self,
@@ -467,6 +573,8 @@ class Client:
         conference_period: Period = None,
         min_cell_size: Optional[int] = None,
         as_of_position: Optional[int] = None,
+        then_by: Any = None,
+        compare_with: Optional[str] = None,
         timeout: Any = _NOT_SET,
     ) -> OutcomesResult:
         """Outcomes per referral cohort (intention to treat) and per held
@@ -478,8 +586,10 @@ class Client:
         request = cv.fill_selection(
             pb.OutcomesRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
             legal_frameworks=legal_frameworks, referral_period=referral_period,
-            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
-        return OutcomesResult.from_response(self._call("GetOutcomes", request, timeout))
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
+            then_by=then_by, compare_with=compare_with)
+        response = self._call("GetOutcomes", request, timeout)
+        return OutcomesResult.from_response(response, two_way=bool(request.then_by))
 
     def cost_benefit(
         self,
@@ -492,6 +602,8 @@ class Client:
         conference_period: Period = None,
         min_cell_size: Optional[int] = None,
         as_of_position: Optional[int] = None,
+        then_by: Any = None,
+        compare_with: Optional[str] = None,
         cost_model: Any = None,
         timeout: Any = _NOT_SET,
     ) -> CostBenefitResult:
@@ -510,10 +622,12 @@ class Client:
         request = cv.fill_selection(
             pb.CostBenefitRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
             legal_frameworks=legal_frameworks, referral_period=referral_period,
-            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
+            then_by=then_by, compare_with=compare_with)
         if cost_model is not None:
             request.cost_model.CopyFrom(cv.load_cost_model(cost_model))
-        return CostBenefitResult.from_response(self._call("GetCostBenefit", request, timeout))
+        response = self._call("GetCostBenefit", request, timeout)
+        return CostBenefitResult.from_response(response, two_way=bool(request.then_by))
 
     def sustained_support(
         self,
@@ -526,6 +640,8 @@ class Client:
         conference_period: Period = None,
         min_cell_size: Optional[int] = None,
         as_of_position: Optional[int] = None,
+        then_by: Any = None,
+        compare_with: Optional[str] = None,
         window_days: Optional[int] = None,
         lapse_threshold: Optional[float] = None,
         data_cutoff: DateLike = None,
@@ -547,14 +663,16 @@ class Client:
         request = cv.fill_selection(
             pb.SupportRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
             legal_frameworks=legal_frameworks, referral_period=referral_period,
-            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
+            then_by=then_by, compare_with=compare_with)
         request.window_days = cv.non_negative_int(window_days, "window_days")
         if lapse_threshold is not None:
             if isinstance(lapse_threshold, bool) or not isinstance(lapse_threshold, (int, float)):
                 raise ValueError(f"lapse_threshold: expected a number in (0, 1], got {lapse_threshold!r}")
             request.lapse_threshold = float(lapse_threshold)
         request.data_cutoff = cv._date_bound(data_cutoff, "data_cutoff")
-        return SupportResult.from_response(self._call("GetSustainedSupport", request, timeout))
+        response = self._call("GetSustainedSupport", request, timeout)
+        return SupportResult.from_response(response, two_way=bool(request.then_by))
 
     def funnel(
         self,
@@ -567,6 +685,8 @@ class Client:
         conference_period: Period = None,
         min_cell_size: Optional[int] = None,
         as_of_position: Optional[int] = None,
+        then_by: Any = None,
+        compare_with: Optional[str] = None,
         timeout: Any = _NOT_SET,
     ) -> FunnelResult:
         """The funnel referral -> coordinator -> conference -> plan ->
@@ -578,5 +698,7 @@ class Client:
         request = cv.fill_selection(
             pb.FunnelRequest(), group_by=group_by, domains=domains, municipality_codes=municipality_codes,
             legal_frameworks=legal_frameworks, referral_period=referral_period,
-            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position)
-        return FunnelResult.from_response(self._call("GetFunnel", request, timeout))
+            conference_period=conference_period, min_cell_size=min_cell_size, as_of_position=as_of_position,
+            then_by=then_by, compare_with=compare_with)
+        response = self._call("GetFunnel", request, timeout)
+        return FunnelResult.from_response(response, two_way=bool(request.then_by))

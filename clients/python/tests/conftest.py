@@ -2,8 +2,11 @@
 
 The binaries come from $KRING_KRINGD and $KRING_KRINGCTL (ctest sets both);
 without them the integration tests are skipped. Under ctest ($KRING_KRINGD
-set) a skipped test fails instead: ctest would count the skip as a pass, so a
-missing package or binary must not quietly turn a test off in CI.
+set, or $KRING_NO_SKIP=1 as check_protobuf_range.py sets it) a skipped test
+fails instead: ctest would count the skip as a pass, so a missing package or
+binary must not quietly turn a test off in CI. With $KRING_EXPECT_INSTALLED=1
+the session fails unless kring_research is an installed copy (site-packages),
+not this source tree.
 """
 
 import json
@@ -22,12 +25,22 @@ COHORT_CASES = 300
 COHORT_SEED = 1
 
 
+def pytest_sessionstart(session):
+    if os.environ.get("KRING_EXPECT_INSTALLED"):
+        import kring_research
+
+        where = Path(kring_research.__file__).resolve()
+        if "site-packages" not in where.parts:
+            pytest.exit(f"kring_research comes from {where}, not from an installed copy", returncode=3)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under ctest, reports a skipped test as failed, with the skip's reason."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("KRING_KRINGD") and not hasattr(report, "wasxfail"):
+    no_skip = os.environ.get("KRING_KRINGD") or os.environ.get("KRING_NO_SKIP")
+    if report.skipped and no_skip and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under ctest, which would count the skip as a pass: {reason}"

@@ -155,8 +155,9 @@ def network_size_response():
 def test_network_size_frames():
     res = NetworkSizeResult.from_response(network_size_response())
     t = res.table
-    assert list(t.columns) == ["group", "conferences", "mean", "median", "p10", "p25", "p75", "p90",
-                               "central_persons_mean", "suppression"]
+    assert list(t.columns) == ["group", "conferences", "mean", "mean_ci_lower", "mean_ci_upper", "median", "p10",
+                               "p25", "p75", "p90", "central_persons_mean", "central_persons_mean_ci_lower",
+                               "central_persons_mean_ci_upper", "suppression"]
     assert list(t["group"]) == ["all", "2020", "2021"]
     assert str(t["conferences"].dtype) == "Int64" and str(t["mean"].dtype) == "float64"
     assert t.loc[0, "conferences"] == 40 and t.loc[0, "mean"] == 10.5
@@ -172,8 +173,9 @@ def test_network_size_frames():
     assert str(h["size"].dtype) == "int64"
 
     c = res.composition
-    assert list(c.columns) == ["group", "relation", "attendees", "mean_per_conference", "share",
-                               "conferences", "suppression"]
+    assert list(c.columns) == ["group", "relation", "attendees", "mean_per_conference",
+                               "mean_per_conference_ci_lower", "mean_per_conference_ci_upper", "share",
+                               "share_ci_lower", "share_ci_upper", "conferences", "suppression"]
     assert list(c["relation"]) == ["family", "neighbour"]
     assert c.loc[1, "attendees"] is pd.NA and math.isnan(c.loc[1, "share"])
 
@@ -182,7 +184,7 @@ def test_network_size_frames():
                               "method": "cell key", "ptable_version": "kring-ptable-1",
                               "max_count_perturbation": 2, "sum_rule": "X' = X + q * X / c"}
     assert res.definition.startswith("distinct") and res.as_of_position == 510
-    assert list(res.frames()) == ["table", "histogram", "composition"]
+    assert list(res.frames()) == ["table", "histogram", "composition", "comparisons"]
     assert repr(res) == ("NetworkSizeResult(table[3], histogram[3], composition[2]; events_applied=500, "
                          "as_of_position=510, k=10, perturbation=cell key kring-ptable-1 (counts within +-2))")
 
@@ -215,8 +217,10 @@ def test_outcomes_frames():
     res = OutcomesResult.from_response(r)
     t = res.table
     assert list(t.columns) == ["group", "outcome", "referred_cases", "referred_suppression", "conference_cases",
-                               "conference_suppression", "per_100_referrals", "per_100_conferences"]
-    assert t.shape == (4, 8)
+                               "conference_suppression", "per_100_referrals", "per_100_referrals_ci_lower",
+                               "per_100_referrals_ci_upper", "per_100_conferences", "per_100_conferences_ci_lower",
+                               "per_100_conferences_ci_upper"]
+    assert t.shape == (4, 12)
     assert list(t["group"]) == ["all", "all", "2020", "2020"]
     assert list(t["outcome"]) == ["ots_prevented", "ots_lifted"] * 2
     assert t.loc[1, "referred_cases"] is pd.NA and t.loc[1, "referred_suppression"] == "primary"
@@ -270,12 +274,15 @@ def test_support_frames():
     o.curve.add(day=30, at_risk=60, events=3, censored=1, survival=0.95, lower_95=0.86, upper_95=0.98)
     r.groups.add(key="2020", suppression=PRIMARY, curve_truncated=True)
     res = SupportResult.from_response(r)
-    assert list(res.table.columns) == ["group", "cases", "suppression", "survival_12m", "survival_24m",
-                                       "curve_truncated"]
+    assert list(res.table.columns) == ["group", "cases", "suppression", "survival_12m", "survival_12m_ci_lower",
+                                       "survival_12m_ci_upper", "survival_24m", "survival_24m_ci_lower",
+                                       "survival_24m_ci_upper", "curve_truncated", "rmst_24m_days",
+                                       "rmst_24m_ci_lower", "rmst_24m_ci_upper"]
     assert list(res.table["group"]) == ["all", "2020"]
     assert res.table.loc[1, "cases"] is pd.NA and math.isnan(res.table.loc[1, "survival_12m"])
     assert bool(res.table.loc[1, "curve_truncated"]) is True
-    assert list(res.retention.columns) == ["group", "months", "cases", "suppression", "mean_retention"]
+    assert list(res.retention.columns) == ["group", "months", "cases", "suppression", "mean_retention",
+                                           "mean_retention_ci_lower", "mean_retention_ci_upper"]
     assert list(res.retention["months"]) == [6, 12, 24]
     assert res.retention.loc[2, "cases"] is pd.NA and res.retention.loc[2, "suppression"] == "primary"
     assert list(res.curve.columns) == ["group", "day", "at_risk", "events", "censored", "survival", "lower_95",
@@ -301,6 +308,7 @@ def test_funnel_frames():
     r.groups[0].plan_rejected_suppression = PRIMARY
     res = FunnelResult.from_response(r)
     assert list(res.steps.columns) == ["group", "step", "cases", "suppression", "share_of_referred",
+                                       "share_of_referred_ci_lower", "share_of_referred_ci_upper",
                                        "median_days_from_previous"]
     assert list(res.steps["step"]) == ["referred", "conference_held"] * 2
     assert list(res.stop_reasons["reason"]) == ["family_declined", "other"] * 2
@@ -308,7 +316,8 @@ def test_funnel_frames():
     pr = res.plan_right
     assert list(pr.columns) == ["group", "protection_cases", "protection_suppression", "plan_offered",
                                 "offered_suppression", "plan_made", "made_suppression", "share_offered",
-                                "share_made"]
+                                "share_offered_ci_lower", "share_offered_ci_upper", "share_made",
+                                "share_made_ci_lower", "share_made_ci_upper"]
     assert list(pr["group"]) == ["all", "GM0363"]
     assert pr.loc[0, "plan_made"] is pd.NA and pr.loc[0, "made_suppression"] == "secondary"
     t = res.table

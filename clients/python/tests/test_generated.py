@@ -16,7 +16,7 @@ GENERATED = ["events_pb2.py", "events_pb2.pyi", "research_pb2.py", "research_pb2
 
 
 def test_generated_modules_are_fresh(tmp_path):
-    pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed (pip install -e 'clients/python[test]')")
+    pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed (pip install -e 'clients/python[generate]')")
     if shutil.which("bash") is None:
         pytest.skip("bash is not available to run generate.sh")
     env = dict(os.environ, PYTHON=sys.executable)
