@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -88,12 +89,28 @@ absl::StatusOr<Parameters> ParseParameters(const v1::SupportRequest& request) {
   return p;
 }
 
+// A retention still / network as one number: network (network + 1) / 2 +
+// still (still ≤ network), small for the usual networks (DenseCounts keeps
+// keys below 2^14 in an array: networks up to 180).
+int64_t RetentionKey(uint32_t still, uint32_t network) {
+  return static_cast<int64_t>(network) * (network + 1) / 2 + std::min(still, network);
+}
+std::pair<uint32_t, uint32_t> FromRetentionKey(int64_t key) {
+  auto network = static_cast<int64_t>((std::sqrt(8.0 * static_cast<double>(key) + 1) - 1) / 2);
+  while (network * (network + 1) / 2 > key) --network;
+  while ((network + 1) * (network + 2) / 2 <= key) ++network;
+  return {static_cast<uint32_t>(key - network * (network + 1) / 2), static_cast<uint32_t>(network)};
+}
+
 struct SupportTally {
   uint64_t cases = 0;
   std::array<uint64_t, kMonths.size()> retention_cases{};
-  std::array<ExactSum, kMonths.size()> retention_sum{};      // exact: independent of the order of the cases
-  std::array<ExactSum, kMonths.size()> retention_squares{};  // Σ retention² (the SD of mean_retention's t interval)
-  DenseCounts lapses, censorings;                            // cases by days to their lapse or censoring
+  std::array<ExactSum, kMonths.size()> retention_sum{};  // exact: independent of the order of the cases
+  // The retentions at each mark as a histogram of (still, network) pairs
+  // (RetentionKey): the exact values behind the SD of mean_retention's t
+  // interval, independent of the order of the cases.
+  std::array<DenseCounts, kMonths.size()> retention_values{};
+  DenseCounts lapses, censorings;  // cases by days to their lapse or censoring
   // Cell keys (cell_key.h): of the cases, of those with a retention at each
   // mark (also of their retention sum), and per day the sum mod 2^64 of the
   // record keys of the cases lapsing or censored on it (DenseCounts adds in
@@ -113,6 +130,7 @@ struct SupportTally {
     std::array<int64_t, kMonths.size()> best_distance;
     best_distance.fill(INT64_MAX);
     std::array<double, kMonths.size()> best{};
+    std::array<uint32_t, kMonths.size()> best_still{};
     std::optional<int64_t> lapse;
     int64_t last = 0;
     for (const SupportRow::FollowUp& f : c.follow_ups) {
@@ -129,6 +147,7 @@ struct SupportTally {
         if (distance <= 100 * int64_t{p.window_days} && distance < best_distance[m]) {
           best_distance[m] = distance;
           best[m] = retention;
+          best_still[m] = f.still;
         }
       }
     }
@@ -137,7 +156,7 @@ struct SupportTally {
       ++retention_cases[m];
       retention_keys[m].Add(key);
       retention_sum[m].Add(best[m]);
-      retention_squares[m].Add(best[m] * best[m]);
+      retention_values[m].Add(RetentionKey(best_still[m], c.network));
     }
     if (lapse) {
       lapses.Add(*lapse);
@@ -154,7 +173,7 @@ struct SupportTally {
     for (size_t m = 0; m < kMonths.size(); ++m) {
       retention_cases[m] += o.retention_cases[m];
       retention_sum[m].Merge(o.retention_sum[m]);
-      retention_squares[m].Merge(o.retention_squares[m]);
+      retention_values[m].Merge(o.retention_values[m]);
       retention_keys[m].Merge(o.retention_keys[m]);
     }
     lapses.Merge(o.lapses);
@@ -170,7 +189,18 @@ struct SupportTally {
   }
   // The sample standard deviation of the exact retentions at mark m.
   std::optional<double> RetentionSd(size_t m) const {
-    return SampleSd(retention_cases[m], retention_sum[m].Value(), retention_squares[m].Value());
+    // Two passes over the distinct values, in key order: Σ n (x − mean)² with
+    // the mean of the exact sum; exactly 0 when every retention is the same.
+    const uint64_t n = retention_cases[m];
+    if (n < 2) return std::nullopt;
+    const double mean = retention_sum[m].Value() / static_cast<double>(n);
+    long double squares = 0;
+    for (const auto& [key, count] : retention_values[m].ToMap()) {
+      const auto [still, network] = FromRetentionKey(key);
+      const long double d = static_cast<long double>(static_cast<double>(still) / network) - mean;
+      squares += static_cast<long double>(count) * d * d;
+    }
+    return static_cast<double>(std::sqrt(squares / static_cast<long double>(n - 1)));
   }
   uint64_t Total() const { return cases; }
   std::vector<uint64_t> Cells() const { return {retention_cases.begin(), retention_cases.end()}; }
