@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "grpc/health/v1/health.pb.h"
 #include "projections/funnel.h"
 #include "projections/network_size.h"
 #include "projections/outcomes.h"
@@ -188,6 +189,15 @@ absl::Status KringServer::StartProjections(const bus::KafkaOptions& kafka) {
   return absl::OkStatus();
 }
 
+// gRPC's health service is not built from a generated class, so nothing in
+// kringd would reference grpc/health/v1/health.pb.cc and the linker would drop
+// it from kring_proto: reflection could then not describe
+// grpc.health.v1.Health, and grpcurl could not call it by name (docs/api.md;
+// tests/api_examples_test.py runs that against the kringd binary).
+namespace {
+void LinkHealthDescriptor() { (void)::grpc::health::v1::HealthCheckRequest::descriptor(); }
+}  // namespace
+
 // The gRPC services of this process's roles, health checking and reflection.
 absl::Status KringServer::StartGrpc() {
   std::map<std::string, projections::LiveReadModel*> by_name;
@@ -215,6 +225,7 @@ absl::Status KringServer::StartGrpc() {
     research_ = std::make_unique<ResearchService>(research_models, auth_.get());
   }
   grpc::EnableDefaultHealthCheckService(true);
+  LinkHealthDescriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
