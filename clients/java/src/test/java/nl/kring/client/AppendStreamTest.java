@@ -152,6 +152,33 @@ class AppendStreamTest {
   }
 
   @Test
+  void batchesStillWaitingForTheirAcknowledgementWhenTheStreamEndsFailUnavailable() throws Exception {
+    Kringd own = Kringd.start();
+    Faults.DropStreamAcks drop = new Faults.DropStreamAcks();
+    List<Event> batch = List.of(SyntheticCase.referral(START));
+    try (KringClient client = own.builder(Kringd.PARTNER_A).interceptor(drop).build()) {
+      AppendStream stream = client.appendStream();
+      List<CompletableFuture<AppendResult>> waiting = new ArrayList<>();
+      for (int i = 0; i < 3; i++) waiting.add(stream.send(KringClientTest.newCaseId(), Expected.noStream(), batch));
+      // The server stores and acknowledges all three; the acknowledgements are lost on the way.
+      Instant giveUp = Instant.now().plusSeconds(60);
+      while (drop.dropped.get() < 3 && Instant.now().isBefore(giveUp)) Thread.sleep(10);
+      assertEquals(3, drop.dropped.get(), "acknowledgements that reached the client");
+      assertEquals(3, stream.unacknowledged());
+      own.close();  // SIGTERM: kringd ends the stream
+      for (int i = 0; i < 3; i++) {
+        int index = i;
+        ExecutionException x = assertThrows(ExecutionException.class, () -> waiting.get(index).get(60, TimeUnit.SECONDS));
+        KringException e = assertInstanceOf(KringException.class, x.getCause());
+        assertEquals(Status.Code.UNAVAILABLE, e.code());
+        assertEquals(i + 1, e.requestId());
+      }
+      assertEquals(0, stream.unacknowledged());
+      stream.close();
+    }
+  }
+
+  @Test
   void sendAfterCloseIsRefused() {
     AppendStream stream = partnerA.appendStream();
     stream.close();

@@ -102,4 +102,32 @@ final class Faults {
       };
     }
   }
+
+  /**
+   * Swallows every acknowledgement of AppendStream calls (counted in {@link #dropped}), so the
+   * batches stay unacknowledged until the stream ends.
+   */
+  static final class DropStreamAcks implements ClientInterceptor {
+    final AtomicInteger dropped = new AtomicInteger();
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      ClientCall<Q, R> call = next.newCall(method, options);
+      if (!method.equals(IngestServiceGrpc.getAppendStreamMethod())) return call;
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+        @Override
+        public void start(Listener<R> listener, Metadata headers) {
+          super.start(
+              new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                @Override
+                public void onMessage(R message) {
+                  dropped.incrementAndGet();
+                  request(1);  // keep reading, as the stream's own listener would
+                }
+              },
+              headers);
+        }
+      };
+    }
+  }
 }
