@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/time.h"
+#include "services/access_record.h"
 #include "services/grpc_status.h"
 
 namespace kring::services {
@@ -164,18 +165,7 @@ absl::StatusOr<security::Identity> AuditService::Admit(const grpc::ServerContext
   ASSIGN_OR_RETURN(security::Identity auditor, auth_->Authorize(context, security::Role::kAuditor));
   ASSIGN_OR_RETURN(std::string purpose, security::StatedPurpose(context));
   RETURN_IF_ERROR(request_ok);
-  v1::AccessLogEntry entry;
-  entry.set_identity(auditor.name);
-  entry.set_role(auditor.proto_role());
-  entry.set_rpc(rpc);
-  entry.set_case_id(case_id);
-  entry.set_scope(scope);
-  entry.set_purpose(std::move(purpose));
-  if (absl::StatusOr<v1::AccessLogEntry> recorded = access_log_->Record(std::move(entry)); !recorded.ok()) {
-    Logger("audit")->error("msg=access_log_write_failed rpc={} status_code={}", rpc,
-                           absl::StatusCodeToString(recorded.status().code()));
-    return absl::UnavailableError("access log: the read could not be recorded, so it is refused; try again");
-  }
+  RETURN_IF_ERROR(RecordRead(*access_log_, auditor, rpc, case_id, scope, std::move(purpose), "audit"));
   return auditor;
 }
 

@@ -1,12 +1,11 @@
 // IngestService.ReadCaseHead: what a partner needs to continue after an
 // ABORTED append (the case's version, its last event, whether it is closed),
 // for the cases it may append to. See ingest_service.h.
-#include "absl/strings/str_cat.h"
 #include "common/errors.h"
-#include "common/log.h"
 #include "common/status.h"
 #include "eventstore/case_rules.h"
 #include "eventstore/validation.h"
+#include "services/access_record.h"
 #include "services/grpc_status.h"
 #include "services/ingest_service.h"
 
@@ -31,18 +30,7 @@ absl::Status ReadHead(const eventstore::EventStore& store, const security::Authe
   // nothing about the case.
   if (!caller.every_role) RETURN_IF_ERROR(eventstore::CheckPartnerMayAppend(head.state, caller.name));
   // 5. Recorded before it is answered.
-  v1::AccessLogEntry entry;
-  entry.set_identity(caller.name);
-  entry.set_role(caller.proto_role());
-  entry.set_rpc(kRpc);
-  entry.set_case_id(request.case_id());
-  entry.set_scope("head");
-  entry.set_purpose(std::move(purpose));
-  if (absl::StatusOr<v1::AccessLogEntry> recorded = access_log.Record(std::move(entry)); !recorded.ok()) {
-    Logger("ingest")->error("msg=access_log_write_failed rpc={} status_code={}", kRpc,
-                            absl::StatusCodeToString(recorded.status().code()));
-    return absl::UnavailableError("access log: the read could not be recorded, so it is refused; try again");
-  }
+  RETURN_IF_ERROR(RecordRead(access_log, caller, kRpc, request.case_id(), "head", std::move(purpose), "ingest"));
   response->set_case_id(request.case_id());
   response->set_exists(head.version.value() > 0);
   response->set_version(head.version.value());
