@@ -8,6 +8,8 @@ KRING_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  # kringd's allocator (services/CMakeLists.txt).
+  libjemalloc-dev
   kcat python3 clang-format
   # ctest python_client_protobuf_range makes venvs (python3 -m venv needs
   # Debian's ensurepip).

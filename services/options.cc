@@ -6,9 +6,25 @@
 #include "common/status.h"
 #include "common/version.h"
 
+// jemalloc's control interface, present only when kringd links jemalloc
+// (services/CMakeLists.txt, KRING_JEMALLOC).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
 namespace kring::services {
 
 namespace {
+
+// What --version prints: the version and the allocator this binary runs on.
+std::string VersionText() {
+  std::string allocator = "glibc malloc";
+  const char* jemalloc_version = nullptr;
+  size_t length = sizeof(jemalloc_version);
+  if (mallctl != nullptr && mallctl("version", &jemalloc_version, &length, nullptr, 0) == 0) {
+    allocator = absl::StrCat("jemalloc ", jemalloc_version);
+  }
+  return absl::StrCat("kringd ", Version(), "\nallocator: ", allocator, "\n");
+}
 
 // --roles and the flags of a read replica (services/roles.h).
 void AddRoleOptions(CLI::App& app, ServerOptions& o, std::string& roles) {
@@ -168,7 +184,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       ->envname("KRING_LOG_FORMAT")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  app.set_version_flag("--version", absl::StrCat("kringd ", Version()));
+  app.set_version_flag("--version", VersionText());
   std::string roles = "ingest,relay,projections,query";
   AddRoleOptions(app, o, roles);
   try {
@@ -176,7 +192,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   } catch (const CLI::CallForHelp&) {
     return absl::CancelledError(app.help());
   } catch (const CLI::CallForVersion&) {
-    return absl::CancelledError(absl::StrCat("kringd ", Version(), "\n"));
+    return absl::CancelledError(VersionText());
   } catch (const CLI::ParseError& e) {
     return absl::InvalidArgumentError(e.what());
   }

@@ -320,6 +320,12 @@ TEST(HealthTest, KringctlStatusShowsTheServerAndBothBinariesTellTheirVersion) {
     EXPECT_EQ(WEXITSTATUS(version.status), 0) << version.output;
     EXPECT_EQ(version.output.rfind(name + std::string(kring::Version()), 0), 0u) << version.output;
   }
+#ifdef KRING_EXPECT_JEMALLOC
+  // kringd runs on jemalloc (services/CMakeLists.txt); losing the link would
+  // silently cost the append path (bench/README.md).
+  const auto version = testing::RunCommand(std::string(KRING_KRINGD_PATH) + " --version");
+  EXPECT_NE(version.output.find("\nallocator: jemalloc "), std::string::npos) << version.output;
+#endif
 }
 
 // librdkafka's log goes through spdlog: with --log-format json every line
