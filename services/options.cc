@@ -8,8 +8,7 @@
 
 // jemalloc's control interface, present only when kringd links jemalloc
 // (services/CMakeLists.txt, KRING_JEMALLOC).
-extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
-    __attribute__((weak));
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
 
 namespace kring::services {
 
