@@ -85,10 +85,14 @@ struct ProjectionOptions {
   std::string group_prefix = "kring.projection";
   // Most messages applied in one write. Default: 5000.
   size_t max_batch = 5000;
-  // Niceness of the consumer thread (and the librdkafka threads it starts),
-  // so that under overload appends keep the CPU and the read model lags
-  // instead. Default: 10.
-  int nice = 10;
+  // The consumer thread (and the librdkafka threads it starts) runs under
+  // Linux's SCHED_IDLE policy: it gets a core only when no thread of the
+  // append path wants one, and a waking append thread takes the core from it
+  // at once. Under overload appends keep the CPU and the read model lags
+  // instead (kring_read_model_lag_events), catching up when the load falls.
+  // False: the normal policy at niceness 10 (the read model keeps up, at the
+  // appends' cost). Default: true.
+  bool idle_priority = true;
   // The consumer's fallback: when it has applied nothing for
   // fill_from_store_after while the watermark shows a hole or lags the
   // store's head, the missing events come from the store (messages lost to

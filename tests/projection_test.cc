@@ -1,6 +1,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <sched.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
@@ -374,6 +378,36 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
   worker->StopConsumer();
   EXPECT_EQ(worker->watermark().events_applied, all.size());
   EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
+}
+
+// The consumer and the librdkafka threads it starts run under SCHED_IDLE
+// (ProjectionOptions::idle_priority), so that appends keep the CPU under
+// overload. The embedded cluster's threads, started by this test's thread,
+// keep the normal policy.
+TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunAtIdlePriority) {
+  AddHandMadeCohort();
+  auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 1)).value();
+  const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
+  Produce(kafka->bootstrap(), all, [](const v1::RecordedEvent& e) { return e.SerializeAsString(); });
+  auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
+  worker->StartConsumer();
+  ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
+
+  std::map<std::string, std::pair<int, int>> policies;  // thread name -> (idle, other)
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    const int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
+    auto& [idle, other] = policies[name];
+    (policy == SCHED_IDLE ? idle : other)++;
+  }
+  worker->StopConsumer();
+  EXPECT_EQ(policies["kring-project"], std::make_pair(1, 0));
+  // The consumer's own librdkafka threads (rdk:main among them) are idle; the
+  // embedded cluster's are not.
+  EXPECT_GE(policies["rdk:main"].first, 1);
+  EXPECT_GE(policies["rdk:main"].second, 1);
+  EXPECT_EQ(worker->watermark().events_applied, all.size());
 }
 
 // The store fallback on its own: a topic that lost the messages of some cases
