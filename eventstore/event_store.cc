@@ -42,6 +42,10 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
     pthread_setname_np(pthread_self(), "kring-writer");
     s->WriterLoop();
   });
+  store->wal_ = std::thread([s = store.get()] {
+    pthread_setname_np(pthread_self(), "kring-wal");
+    s->WalLoop();
+  });
   store->completer_ = std::thread([s = store.get()] {
     pthread_setname_np(pthread_self(), "kring-acks");
     s->CompletionLoop();
@@ -134,7 +138,13 @@ void EventStore::StopAppends() {
     closing_ = true;
   }
   queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (writer_.joinable()) writer_.join();  // after collecting its last group
+  {
+    std::lock_guard<std::mutex> lock(wal_mu_);
+    wal_stop_ = true;
+  }
+  wal_cv_.notify_all();
+  if (wal_.joinable()) wal_.join();
   {
     std::lock_guard<std::mutex> lock(completion_mu_);
     writer_done_ = true;
@@ -210,83 +220,6 @@ absl::StatusOr<AppendOutcome> EventStore::Append(AppendBatch batch) {
   auto future = promise.get_future();
   AppendAsync(std::move(batch), [&promise](absl::StatusOr<AppendOutcome> r) { promise.set_value(std::move(r)); });
   return future.get();
-}
-
-void EventStore::WriterLoop() {
-  std::vector<Pending> group;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      auto ready = [this] { return closing_ || !queue_.empty(); };
-      if (refusal_.ok()) {
-        queue_cv_.wait(lock, ready);
-      } else {
-        // Appends are refused: look again after a while even if none comes,
-        // so that health recovers by itself.
-        queue_cv_.wait_for(lock, options_.recovery_interval, ready);
-      }
-      if (closing_ && queue_.empty()) return;  // closing and drained
-      size_t events = 0;
-      while (!queue_.empty() && group.size() < options_.max_group_requests) {
-        const size_t n = queue_.front().batch.events.size();
-        if (!group.empty() && events + n > options_.max_group_events) break;
-        events += n;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    const absl::Status writable = CheckWritable();
-    if (group.empty()) continue;  // woken only to look again
-    Completion completion;
-    if (writable.ok()) {
-      completion = WriteGroup(group);
-      groups_written_++;
-      requests_written_ += group.size();
-    } else {
-      completion = Refuse(group, writable);
-    }
-    group.clear();
-    bool more_waiting;
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      more_waiting = !queue_.empty();
-    }
-    std::unique_lock<std::mutex> lock(completion_mu_);
-    if (more_waiting || !completions_.empty() || delivering_) {
-      // Others wait to be written: hand the acknowledgements over and start
-      // the next group at once.
-      completions_.push_back(std::move(completion));
-      lock.unlock();
-      completion_cv_.notify_one();
-    } else {
-      // Nobody waits and the completion thread is idle: acknowledging here
-      // saves a thread hop of latency and keeps the order.
-      lock.unlock();
-      Deliver(completion);
-    }
-    if (options_.after_group) options_.after_group();
-  }
-}
-
-void EventStore::Deliver(Completion& c) {
-  for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
-}
-
-void EventStore::CompletionLoop() {
-  while (true) {
-    Completion c;
-    {
-      std::unique_lock<std::mutex> lock(completion_mu_);
-      completion_cv_.wait(lock, [this] { return writer_done_ || !completions_.empty(); });
-      if (completions_.empty()) return;  // writer stopped and all delivered
-      c = std::move(completions_.front());
-      completions_.pop_front();
-      delivering_ = true;
-    }
-    Deliver(c);
-    std::lock_guard<std::mutex> lock(completion_mu_);
-    delivering_ = false;
-  }
 }
 
 const char* WriteHealthName(WriteHealth::State state) {
@@ -369,8 +302,12 @@ absl::Status EventStore::CheckWritable() {
     }
     needs_reopen_ = false;
   }
-  refusal_ = absl::OkStatus();
-  SetWriteHealth(WriteHealth::State::kOk, "");
+  if (!refusal_.ok()) {
+    // Only on the way back: a failure kring-wal has just reported (and the
+    // writer not yet collected) must not be overwritten.
+    refusal_ = absl::OkStatus();
+    SetWriteHealth(WriteHealth::State::kOk, "");
+  }
   return refusal_;
 }
 
@@ -400,77 +337,6 @@ EventStore::Completion EventStore::Refuse(std::vector<Pending>& group, const abs
     completion.callbacks.push_back(std::move(p.done));
     completion.results.emplace_back(status);
   }
-  return completion;
-}
-
-EventStore::Completion EventStore::WriteGroup(std::vector<Pending>& group) {
-  GroupState state;
-  const uint64_t durable_head = head_.load();
-  state.next_position = durable_head + 1;
-  state.last_hash = last_hash_;
-  state.recorded_at = ToTimestamp(Now());
-
-  Completion completion;
-  auto& results = completion.results;
-  results.reserve(group.size());
-  for (const Pending& p : group) results.push_back(Stage(p, state));
-
-  const uint64_t last_position = state.next_position - 1;
-  // The group's case states go back to the cache unless a write of them
-  // failed (then those cases are folded again from the store when needed).
-  bool keep_case_states = true;
-  if (state.batch.Count() > 0) {
-    if (options_.before_group_write) options_.before_group_write(group.size());
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync;
-    const rocksdb::Status s = db_->Write(wo, &state.batch);
-    if (!s.ok()) {
-      Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", group.size(), s.ToString());
-      // Whether the write reached the disk is unknown (it may be in the WAL
-      // although its sync failed): the answer says so, and a retry with the
-      // same event ids is answered with the positions if it is there.
-      const char* outcome =
-          "; the batch may or may not have been recorded: retry it unchanged (same event ids) once appends resume, "
-          "and a recorded batch is answered with its positions";
-      absl::Status failed;
-      if (s.IsNoSpace()) {
-        failed = absl::ResourceExhaustedError(
-            absl::StrCat("disk full: the event store's write failed for lack of space", outcome));
-        SetWriteHealth(WriteHealth::State::kDiskFull, absl::StrCat("a write failed for lack of space: ", s.ToString()));
-      } else {
-        // The RocksDB status (with file names) goes to the log, not to clients.
-        failed = absl::UnavailableError(absl::StrCat("event store: the write failed", outcome));
-        SetWriteHealth(WriteHealth::State::kWriteFailed, absl::StrCat("a write failed: ", s.ToString()));
-      }
-      // Every answer that depends on this write fails with it: new batches,
-      // and retries of batches staged earlier in this group (their positions
-      // lie past the durable head too).
-      for (auto& r : results) {
-        if (r.ok() && r->last_position.value() > durable_head) r = failed;
-      }
-      keep_case_states = false;
-      // RocksDB's WAL writer saw the error and must not be used again: no
-      // write until the database is reopened (CheckWritable).
-      needs_reopen_ = true;
-      refusal_ = absl::Status(failed.code(), absl::StrCat(s.IsNoSpace() ? "disk full: " : "event store: ",
-                                                          "appends are refused after a failed write until the "
-                                                          "database is reopened, which the store retries by itself; "
-                                                          "nothing of this batch was recorded"));
-      next_recovery_ = std::chrono::steady_clock::now();
-    } else {
-      last_hash_ = state.last_hash;
-      {
-        std::lock_guard<std::mutex> lock(head_mu_);
-        head_.store(last_position, std::memory_order_release);
-      }
-      head_cv_.notify_all();
-    }
-  }
-  if (keep_case_states) {
-    if (case_states_.size() + state.cases.size() > options_.max_cached_cases) case_states_.clear();
-    for (auto& [case_id, case_state] : state.cases) case_states_[case_id] = std::move(case_state);
-  }
-  for (Pending& p : group) completion.callbacks.push_back(std::move(p.done));
   return completion;
 }
 

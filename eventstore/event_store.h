@@ -18,14 +18,24 @@
 // cluster the store has never published to gets the whole log.
 //
 // Threads: every public method may be called from any thread. Appends are
-// validated and serialized on the caller's thread, then queued to one writer
-// thread, which folds all requests waiting at that moment into one WriteBatch
-// written with sync=true (group commit), so a batch is acknowledged only once
-// it is on disk, and positions and versions are assigned by that one writer:
-// gapless and in write order; the case rules (case_rules.h) are checked
-// there too, against the state the earlier batches of the group left. When more batches wait, completion callbacks
-// run on a separate completion thread so that the writer can start the next
-// group at once; otherwise (and only when that thread is idle) the writer runs
+// validated and serialized on the caller's thread, then queued to the writer
+// (group commit, group_commit.cc), two threads in a pipeline:
+//   kring-writer  folds all requests waiting at that moment into one group and
+//                 stages it into a WriteBatch: positions and versions are
+//                 assigned there (gapless, in write order), and the case rules
+//                 (case_rules.h) are checked against the state the earlier
+//                 batches left, those of the group still being written
+//                 included;
+//   kring-wal     writes the staged group with sync=true, so a batch is
+//                 acknowledged only once it is on disk, and only then makes
+//                 it visible to readers (RocksDB shows a synced write once its
+//                 sync returns; Head() moves after).
+// So the next group is staged while the previous one's sync is in flight; it
+// is handed to kring-wal only after that write succeeded (if it failed,
+// nothing of the next group is written: it is refused like every group until
+// the database is reopened). When more batches wait, completion callbacks
+// run on a separate completion thread so that the next group is written at
+// once; otherwise (and only when that thread is idle) kring-wal runs
 // them itself, saving a thread hop. Either way callbacks run one at a time and
 // in write order: every callback of a group returns before the first of the
 // next group runs, so the acknowledgements of one stream keep the order of its
@@ -143,14 +153,18 @@ struct EventStoreOptions {
   // often the writer looks again (free space; reopening the database) when
   // no append arrives. Default: 1 s.
   std::chrono::milliseconds recovery_interval{1000};
-  // Tests only: called on the writer thread after a group is staged and just
-  // before it is written, with the number of requests in it; it may block to
-  // hold the writer (so that the next requests queue up behind it). Default:
-  // unset.
+  // Tests only: called on the writer thread after a group is staged and the
+  // previous group's write has succeeded, just before the group is handed to
+  // kring-wal, with the number of requests in it; it may block to hold the
+  // writer (so that the next requests queue up behind it). Default: unset.
   std::function<void(size_t requests)> before_group_write;
-  // Tests only: called on the writer thread once a group's acknowledgements
-  // have been delivered or handed to the completion thread, before the
-  // writer takes the next group. Default: unset.
+  // Tests only: called on the writer thread once a group is staged, before
+  // it waits for the previous group's write, with the number of requests in
+  // it. Default: unset.
+  std::function<void(size_t requests)> after_group_staged;
+  // Tests only: called once a group's acknowledgements have been delivered
+  // or handed to the completion thread (on kring-wal for a written group, on
+  // the writer for a group with nothing to write). Default: unset.
   std::function<void()> after_group;
 };
 
@@ -326,6 +340,7 @@ class EventStore : public EventSource {
     std::vector<absl::StatusOr<AppendOutcome>> results;
   };
   struct GroupState;
+  struct InFlight;
 
   explicit EventStore(EventStoreOptions options);
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
@@ -338,9 +353,23 @@ class EventStore : public EventSource {
   // Readers hold db_mu_ shared while they use db_ (only the writer's reopen
   // replaces it); UNAVAILABLE when the database is closed.
   absl::StatusOr<std::shared_lock<std::shared_mutex>> LockDb() const;
+  // group_commit.cc: the writer (stages groups), kring-wal (writes them) and
+  // the completion thread.
   void WriterLoop();
+  void WalLoop();
   void CompletionLoop();
   static void Deliver(Completion& c);
+  // Delivers `c` on this thread when nothing waits and the completion thread
+  // is idle, else hands it to that thread (keeping write order).
+  void HandOver(Completion c);
+  void SetStaging(bool staging);
+  // Writer thread: waits until kring-wal has written `inflight` (if any),
+  // takes its outcome over (case states, last hash; after a failure the
+  // refusal and the reopen) and releases it. OK, or the refusal for the
+  // groups staged on it.
+  absl::Status Collect(std::unique_ptr<InFlight>& inflight);
+  // kring-wal: writes one staged group and delivers its acknowledgements.
+  void WriteInFlight(InFlight& job);
   // Writer thread: OK when a group may be written now; otherwise the status
   // that refuses it. Checks free space and, after a failed write, reopens
   // the database once space allows (at most every recovery_interval).
@@ -351,7 +380,6 @@ class EventStore : public EventSource {
   absl::StatusOr<uint64_t> FreeBytes() const;
   void SetWriteHealth(WriteHealth::State state, std::string reason);
   static Completion Refuse(std::vector<Pending>& group, const absl::Status& status);
-  Completion WriteGroup(std::vector<Pending>& group);
   absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
   // The outcome of a batch whose events are all recorded: the original
   // positions if it repeats them exactly, FAILED_PRECONDITION otherwise.
@@ -395,7 +423,17 @@ class EventStore : public EventSource {
   std::deque<Pending> queue_;
   bool closing_ = false;
   bool closed_ = false;
+  // The writer holds a group it has not yet handed on (HandOver then leaves
+  // acknowledgements to the completion thread, so the group is not held up).
+  bool staging_ = false;
   std::thread writer_;
+
+  // The group handed to kring-wal (owned by the writer until collected).
+  std::mutex wal_mu_;
+  std::condition_variable wal_cv_;
+  InFlight* wal_job_ = nullptr;
+  bool wal_stop_ = false;
+  std::thread wal_;
 
   std::mutex completion_mu_;
   std::condition_variable completion_cv_;
@@ -415,7 +453,7 @@ class EventStore : public EventSource {
   absl::Status refusal_;
   std::chrono::steady_clock::time_point next_recovery_;
 
-  // Writer thread only: group-commit statistics, logged on close.
+  // Group-commit statistics (kring-wal), logged on close.
   std::atomic<uint64_t> groups_written_{0};
   std::atomic<uint64_t> requests_written_{0};
   // Writer thread only: the hash of the last event of the log (chain.h).

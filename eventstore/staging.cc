@@ -29,9 +29,9 @@ absl::StatusOr<AppendOutcome> EventStore::RetryOutcome(const Pending& pending, c
     // different event and must not be answered as if it were stored.
     const std::string* recorded_bytes = nullptr;
     const std::string* recorded_source = nullptr;
-    if (auto it = state.staged_bytes.find(batch.events[i].event_id()); it != state.staged_bytes.end()) {
-      recorded_bytes = it->second.bytes;
-      recorded_source = it->second.source;
+    if (const GroupState::Staged* staged = state.FindStaged(batch.events[i].event_id()); staged != nullptr) {
+      recorded_bytes = staged->bytes;
+      recorded_source = staged->source;
     } else {
       ASSIGN_OR_RETURN(value, ReadRecord(found[i].position));
       if (!stored.ParseFromString(value)) {
@@ -102,9 +102,9 @@ CaseState EventStore::FoldCaseState(const std::vector<v1::RecordedEvent>& events
 absl::StatusOr<std::optional<RetractionTarget>> EventStore::FindEvent(const std::string& event_id,
                                                                       const GroupState& state) const {
   RetractionTarget target;
-  if (auto it = state.ids.find(event_id); it != state.ids.end()) {
-    target.case_id = it->second.case_id;
-    if (!target.event.ParseFromString(*state.staged_bytes.at(event_id).bytes)) {
+  if (const RecordedId* staged = state.FindId(event_id); staged != nullptr) {
+    target.case_id = staged->case_id;
+    if (!target.event.ParseFromString(*state.FindStaged(event_id)->bytes)) {
       return absl::InternalError("event store: unreadable staged event");
     }
     return target;
@@ -132,8 +132,16 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   // The case's rule state after what is recorded and staged so far.
   auto staged = state.cases.find(case_id);
   if (staged == state.cases.end()) {
-    if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
-      // Taken out of the cache for the group; WriteGroup puts it back.
+    // The group being written has the newest state of its cases (not yet in
+    // the database or the cache).
+    const CaseState* written = nullptr;
+    if (state.previous != nullptr) {
+      if (auto it = state.previous->cases.find(case_id); it != state.previous->cases.end()) written = &it->second;
+    }
+    if (written != nullptr) {
+      staged = state.cases.emplace(case_id, *written).first;
+    } else if (auto cached = case_states_.find(case_id); cached != case_states_.end()) {
+      // Taken out of the cache for the group; Collect puts it back.
       staged = state.cases.emplace(case_id, std::move(cached->second)).first;
       case_states_.erase(cached);
     } else {
@@ -152,9 +160,9 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   size_t first_found = 0;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const std::string& id = batch.events[i].event_id();
-    if (auto it = state.ids.find(id); it != state.ids.end()) {
+    if (const RecordedId* staged_id = state.FindId(id); staged_id != nullptr) {
       if (found.empty()) first_found = i;
-      found.push_back(it->second);
+      found.push_back(*staged_id);
       continue;
     }
     std::string value;

@@ -16,6 +16,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -103,8 +104,12 @@ inline RecordedId DecodeRecordedId(std::string_view v) {
 }
 
 // What the writer has staged in the group being built, so that later requests
-// of the same group see the effects of earlier ones.
+// of the same group see the effects of earlier ones. `previous` is the group
+// kring-wal is still writing (not yet visible in the database): staging looks
+// there after its own maps and before the database.
 struct EventStore::GroupState {
+  const GroupState* previous = nullptr;
+  uint64_t first_position = 0;  // of the group: the head before it + 1
   rocksdb::WriteBatch batch;
   uint64_t next_position;
   std::unordered_map<std::string, CaseState> cases;  // case -> rule state after staged events
@@ -116,6 +121,31 @@ struct EventStore::GroupState {
   std::unordered_map<std::string, Staged> staged_bytes;  // event id -> what was staged
   google::protobuf::Timestamp recorded_at;
   std::string last_hash;  // of the last event staged (or recorded)
+
+  // Where an event id is staged, in this group or the previous one.
+  const RecordedId* FindId(const std::string& event_id) const {
+    for (const GroupState* g = this; g != nullptr; g = g->previous) {
+      if (auto it = g->ids.find(event_id); it != g->ids.end()) return &it->second;
+    }
+    return nullptr;
+  }
+  const Staged* FindStaged(const std::string& event_id) const {
+    for (const GroupState* g = this; g != nullptr; g = g->previous) {
+      if (auto it = g->staged_bytes.find(event_id); it != g->staged_bytes.end()) return &it->second;
+    }
+    return nullptr;
+  }
+};
+
+// A staged group on its way through kring-wal.
+struct EventStore::InFlight {
+  std::vector<Pending> group;  // kept until collected: the next group's staging reads its bytes
+  GroupState state;
+  Completion completion;
+  // Set by kring-wal before `done`: OK, or why the write failed.
+  absl::Status failure;
+  bool no_space = false;
+  std::atomic<bool> done{false};  // written (or failed) and acknowledgements handed on
 };
 
 }  // namespace kring::eventstore

@@ -338,6 +338,114 @@ TEST_F(EventStoreFaultTest, CallbacksOfAGroupAllRunBeforeThoseOfTheNextGroup) {
   EXPECT_EQ(order, std::vector<std::string>({"a begins", "a ends", "b"}));
 }
 
+// The pipeline: while a group's sync is on its way to disk, nothing of it is
+// readable, and the next group is already staged on its effects: a batch
+// expecting the version it leaves, or a retry of its batch (answered from
+// it). Once the sync returns, both are acknowledged as if written one after
+// the other.
+TEST_F(EventStoreFaultTest, TheNextGroupIsStagedWhileThePreviousSyncIsInFlight) {
+  std::atomic<int> staged{0};
+  EventStoreOptions options = Options();
+  options.after_group_staged = [&](size_t) { ++staged; };
+  auto store = Open(options);
+  ASSERT_NE(store, nullptr);
+  using Result = absl::StatusOr<AppendOutcome>;
+
+  // Group 1 held in its sync; group 2 expects the version group 1 leaves.
+  fs_.HoldSyncs(".log");
+  const auto first_events = SomeEvents(2);
+  std::promise<Result> first, second;
+  store->AppendAsync(Batch("case-a", first_events, ExpectedVersion::NoStream()),
+                     [&](auto r) { first.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return fs_.held_syncs() == 1; }));
+  EXPECT_EQ(store->Head().value(), 0u);
+  auto unsynced = store->ReadCase(CaseId("case-a"), StreamVersion(1), SIZE_MAX);
+  ASSERT_TRUE(unsynced.ok()) << unsynced.status();
+  EXPECT_TRUE(unsynced->empty()) << "an event is readable before its sync returned";
+  const auto second_events = MoreEvents(1);
+  store->AppendAsync(Batch("case-a", second_events, ExpectedVersion::Exact(2)),
+                     [&](auto r) { second.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return staged.load() == 2; }));
+  EXPECT_EQ(fs_.held_syncs(), 1) << "group 2 was staged only after group 1's sync returned";
+  fs_.ReleaseSyncs();
+  Result first_result = first.get_future().get();
+  Result second_result = second.get_future().get();
+  ASSERT_TRUE(first_result.ok()) << first_result.status();
+  ASSERT_TRUE(second_result.ok()) << second_result.status();
+  EXPECT_EQ(first_result->last_position.value(), 2u);
+  EXPECT_EQ(second_result->first_version.value(), 3u);
+  EXPECT_EQ(second_result->first_position.value(), 3u);
+
+  // Group 3 held in its sync; group 4 retries its batch.
+  fs_.HoldSyncs(".log");
+  const auto third_events = MoreEvents(2);
+  std::promise<Result> third, retry;
+  store->AppendAsync(Batch("case-a", third_events, ExpectedVersion::Exact(3)),
+                     [&](auto r) { third.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return fs_.held_syncs() == 1; }));
+  store->AppendAsync(Batch("case-a", third_events, ExpectedVersion::Exact(3)),
+                     [&](auto r) { retry.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return staged.load() == 4; }));
+  EXPECT_EQ(fs_.held_syncs(), 1) << "group 4 was staged only after group 3's sync returned";
+  fs_.ReleaseSyncs();
+  Result third_result = third.get_future().get();
+  Result retry_result = retry.get_future().get();
+  ASSERT_TRUE(third_result.ok()) << third_result.status();
+  ASSERT_TRUE(retry_result.ok()) << retry_result.status();
+  EXPECT_FALSE(third_result->already_recorded);
+  EXPECT_TRUE(retry_result->already_recorded);
+  EXPECT_EQ(retry_result->first_position.value(), 4u);
+  EXPECT_EQ(retry_result->last_position.value(), 5u);
+
+  for (const auto* events : {&first_events, &second_events, &third_events}) {
+    for (const auto& e : *events) acknowledged_.insert(e.event_id());
+  }
+  ExpectAcknowledgedStored(*store);
+}
+
+// A group staged on a write whose sync then fails is not written at all: its
+// batches are refused (UNAVAILABLE, nothing recorded), health says the write
+// failed, and after the store's reopen the same batch goes in as new.
+TEST_F(EventStoreFaultTest, AGroupStagedOnAWriteWhoseSyncFailsIsRefusedAndNotWritten) {
+  std::atomic<int> staged{0};
+  HealthLog health;
+  EventStoreOptions options = Options();
+  options.after_group_staged = [&](size_t) { ++staged; };
+  auto store = Open(options);
+  ASSERT_NE(store, nullptr);
+  store->WatchWriteHealth([&](const WriteHealth& h) { health.Record(h); });
+  ASSERT_TRUE(AppendNewCase(*store).ok());
+
+  fs_.HoldSyncs(".log");
+  std::promise<absl::StatusOr<AppendOutcome>> first, second;
+  store->AppendAsync(Batch("case-x", SomeEvents(2), ExpectedVersion::NoStream()),
+                     [&](auto r) { first.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return fs_.held_syncs() == 1; }));
+  const auto second_events = SomeEvents(3);
+  store->AppendAsync(Batch("case-y", second_events, ExpectedVersion::NoStream()),
+                     [&](auto r) { second.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return staged.load() == 3; }));  // case-1, case-x, case-y
+  fs_.FailOn(Op::kSync, ".log", FaultFs::Error::kIoError, 0, 1);
+  fs_.ReleaseSyncs();
+
+  auto first_result = first.get_future().get();
+  auto second_result = second.get_future().get();
+  EXPECT_EQ(first_result.status().code(), absl::StatusCode::kUnavailable) << first_result.status();
+  EXPECT_EQ(second_result.status().code(), absl::StatusCode::kUnavailable) << second_result.status();
+  EXPECT_NE(second_result.status().message().find("nothing of this batch was recorded"), std::string::npos)
+      << second_result.status();
+  EXPECT_TRUE(health.Saw(WriteHealth::State::kWriteFailed));
+
+  // After the reopen: case-y was never written, so the same batch is new.
+  ASSERT_TRUE(health.WaitFor(WriteHealth::State::kOk));
+  auto again = store->Append(Batch("case-y", second_events, ExpectedVersion::NoStream()));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->already_recorded);
+  EXPECT_EQ(again->first_version.value(), 1u);
+  for (const auto& e : second_events) acknowledged_.insert(e.event_id());
+  ExpectAcknowledgedStored(*store);
+}
+
 // The free-space guard: below min_free_bytes a group is refused with
 // RESOURCE_EXHAUSTED before RocksDB writes anything, health says disk full,
 // and appends resume by themselves once space is freed.

@@ -44,6 +44,7 @@ class FaultWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
 
  private:
   IOStatus DoSync(bool full, const IOOptions& o, IODebugContext* d) {
+    fs_->MaybeHoldSync(path_);
     IOStatus s = fs_->Check(FaultFs::Op::kSync, path_);
     if (!s.ok()) return s;
     s = full ? target()->Fsync(o, d) : target()->Sync(o, d);
@@ -144,6 +145,33 @@ void FaultFs::DropUnsyncedData() {
     if (size > state.synced) std::filesystem::resize_file(path, state.synced, ec);
     state.size = state.synced;
   }
+}
+
+void FaultFs::HoldSyncs(std::string path_part) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_part_ = std::move(path_part);
+}
+
+void FaultFs::ReleaseSyncs() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_part_.clear();
+  }
+  hold_cv_.notify_all();
+}
+
+int FaultFs::held_syncs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_;
+}
+
+void FaultFs::MaybeHoldSync(const std::string& path) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto holds = [&] { return !hold_part_.empty() && path.find(hold_part_) != std::string::npos; };
+  if (!holds()) return;
+  held_++;
+  hold_cv_.wait(lock, [&] { return !holds(); });
+  held_--;
 }
 
 IOStatus FaultFs::Check(Op op, const std::string& path) {

@@ -25,6 +25,7 @@
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -66,6 +67,18 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   // last successful sync (0 when never synced). Call after the database
   // object is closed or destroyed.
   void DropUnsyncedData();
+
+  // From now on, a sync of a file whose path contains `path_part` waits,
+  // before the FailOn rules are looked at, until ReleaseSyncs(): a write is
+  // "on its way to disk" for as long as the test wants. Then FailOn(kSync,
+  // ...) and ReleaseSyncs() make the held sync fail.
+  void HoldSyncs(std::string path_part);
+  // Lets held syncs (and later ones) go on.
+  void ReleaseSyncs();
+  // Syncs waiting in HoldSyncs now.
+  int held_syncs() const;
+  // Called by the file wrapper before a sync.
+  void MaybeHoldSync(const std::string& path);
 
   // Faults injected so far (every failed operation counts).
   int64_t faults_injected() const { return faults_.load(); }
@@ -110,7 +123,10 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus Wrap(const std::string& f, rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* r,
                          bool fresh);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable hold_cv_;
+  std::string hold_part_;  // empty: no sync is held
+  int held_ = 0;
   std::vector<Rule> rules_;
   int64_t budget_ = -1;
   bool active_ = true;

@@ -1,0 +1,243 @@
+// EventStore, group commit: the writer thread stages groups, kring-wal writes
+// them (synced) while the writer stages the next, and the acknowledgements go
+// out in write order (see the class comment in event_store.h).
+#include "common/log.h"
+#include "common/time.h"
+#include "eventstore/store_internal.h"
+
+namespace kring::eventstore {
+
+void EventStore::WriterLoop() {
+  std::vector<Pending> group;
+  std::unique_ptr<InFlight> inflight;  // the group kring-wal writes or has written
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      auto ready = [&] { return closing_ || !queue_.empty() || (inflight && inflight->done.load()); };
+      if (refusal_.ok()) {
+        queue_cv_.wait(lock, ready);
+      } else {
+        // Appends are refused: look again after a while even if none comes,
+        // so that health recovers by itself.
+        queue_cv_.wait_for(lock, options_.recovery_interval, ready);
+      }
+      if (closing_ && queue_.empty()) break;  // closing and drained
+      size_t events = 0;
+      while (!queue_.empty() && group.size() < options_.max_group_requests) {
+        const size_t n = queue_.front().batch.events.size();
+        if (!group.empty() && events + n > options_.max_group_events) break;
+        events += n;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      staging_ = !group.empty();
+    }
+    // A reopen (after a failed write) only ever runs with nothing in flight:
+    // the failure is known once its group is collected, and nothing is
+    // handed to kring-wal after it.
+    const absl::Status writable = CheckWritable();
+    if (group.empty()) {
+      // Woken to look again, or because kring-wal is done.
+      if (inflight && inflight->done.load()) Collect(inflight).IgnoreError();  // a failure refuses later groups
+      continue;
+    }
+    if (!writable.ok()) {
+      Collect(inflight).IgnoreError();  // its acknowledgements first
+      SetStaging(false);
+      HandOver(Refuse(group, writable));
+      group.clear();
+      if (options_.after_group) options_.after_group();
+      continue;
+    }
+
+    auto next = std::make_unique<InFlight>();
+    GroupState& state = next->state;
+    state.previous = inflight ? &inflight->state : nullptr;
+    state.next_position = inflight ? inflight->state.next_position : head_.load() + 1;
+    state.first_position = state.next_position;
+    state.last_hash = inflight ? inflight->state.last_hash : last_hash_;
+    state.recorded_at = ToTimestamp(Now());
+    auto& results = next->completion.results;
+    results.reserve(group.size());
+    for (const Pending& p : group) results.push_back(Stage(p, state));
+    for (Pending& p : group) next->completion.callbacks.push_back(std::move(p.done));
+    if (options_.after_group_staged) options_.after_group_staged(group.size());
+
+    // This group goes to disk only after the previous one is there.
+    const absl::Status previous = Collect(inflight);
+    state.previous = nullptr;
+    if (!previous.ok() || state.batch.Count() == 0) {
+      if (!previous.ok()) {
+        // Staged on a write that failed: nothing of it is written, and its
+        // case states are not kept (Collect emptied the cache).
+        for (auto& r : results) r = previous;
+        state.cases.clear();
+      }
+      Completion completion = std::move(next->completion);
+      next->group = std::move(group);
+      group.clear();
+      next->done = true;             // nothing to write
+      Collect(next).IgnoreError();  // puts the case states back
+      SetStaging(false);
+      HandOver(std::move(completion));
+      if (options_.after_group) options_.after_group();
+      continue;
+    }
+    if (options_.before_group_write) options_.before_group_write(group.size());
+    next->group = std::move(group);
+    group.clear();
+    inflight = std::move(next);
+    SetStaging(false);
+    {
+      std::lock_guard<std::mutex> lock(wal_mu_);
+      wal_job_ = inflight.get();
+    }
+    wal_cv_.notify_one();
+  }
+  Collect(inflight).IgnoreError();
+}
+
+void EventStore::WalLoop() {
+  while (true) {
+    InFlight* job = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(wal_mu_);
+      wal_cv_.wait(lock, [this] { return wal_stop_ || wal_job_ != nullptr; });
+      if (wal_job_ == nullptr) return;  // stopping, nothing handed over
+      job = wal_job_;
+    }
+    WriteInFlight(*job);
+    {
+      std::lock_guard<std::mutex> lock(wal_mu_);
+      wal_job_ = nullptr;
+    }
+    // The writer may release the job from here on.
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      job->done = true;
+    }
+    queue_cv_.notify_all();
+  }
+}
+
+void EventStore::WriteInFlight(InFlight& job) {
+  GroupState& state = job.state;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  const rocksdb::Status s = db_->Write(wo, &state.batch);
+  const uint64_t last_position = state.next_position - 1;
+  if (s.ok()) {
+    groups_written_++;
+    requests_written_ += job.group.size();
+    {
+      std::lock_guard<std::mutex> lock(head_mu_);
+      head_.store(last_position, std::memory_order_release);
+    }
+    head_cv_.notify_all();
+  } else {
+    Logger("eventstore")->error("msg=group_write_failed requests={} status=\"{}\"", job.group.size(), s.ToString());
+    // Whether the write reached the disk is unknown (it may be in the WAL
+    // although its sync failed): the answer says so, and a retry with the
+    // same event ids is answered with the positions if it is there.
+    const char* outcome =
+        "; the batch may or may not have been recorded: retry it unchanged (same event ids) once appends resume, "
+        "and a recorded batch is answered with its positions";
+    job.no_space = s.IsNoSpace();
+    if (job.no_space) {
+      job.failure = absl::ResourceExhaustedError(
+          absl::StrCat("disk full: the event store's write failed for lack of space", outcome));
+      SetWriteHealth(WriteHealth::State::kDiskFull, absl::StrCat("a write failed for lack of space: ", s.ToString()));
+    } else {
+      // The RocksDB status (with file names) goes to the log, not to clients.
+      job.failure = absl::UnavailableError(absl::StrCat("event store: the write failed", outcome));
+      SetWriteHealth(WriteHealth::State::kWriteFailed, absl::StrCat("a write failed: ", s.ToString()));
+    }
+    // Every answer that depends on this write fails with it: new batches,
+    // and retries of batches staged earlier in this group (their positions
+    // lie past the durable head too).
+    for (auto& r : job.completion.results) {
+      if (r.ok() && r->last_position.value() >= state.first_position) r = job.failure;
+    }
+  }
+  HandOver(std::move(job.completion));
+  if (options_.after_group) options_.after_group();
+}
+
+absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight) {
+  if (!inflight) return absl::OkStatus();
+  {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_cv_.wait(lock, [&] { return inflight->done.load(); });
+  }
+  absl::Status result = absl::OkStatus();
+  if (inflight->failure.ok()) {
+    last_hash_ = inflight->state.last_hash;
+    std::unordered_map<std::string, CaseState>& cases = inflight->state.cases;
+    if (case_states_.size() + cases.size() > options_.max_cached_cases) case_states_.clear();
+    for (auto& [case_id, case_state] : cases) case_states_[case_id] = std::move(case_state);
+  } else {
+    // The cached case states may hold effects of the failed write (and of
+    // groups staged on it); they are folded again from the store when needed.
+    case_states_.clear();
+    // RocksDB's WAL writer saw the error and must not be used again: no
+    // write until the database is reopened (CheckWritable).
+    needs_reopen_ = true;
+    refusal_ = absl::Status(inflight->failure.code(),
+                            absl::StrCat(inflight->no_space ? "disk full: " : "event store: ",
+                                         "appends are refused after a failed write until the database is reopened, "
+                                         "which the store retries by itself; nothing of this batch was recorded"));
+    next_recovery_ = std::chrono::steady_clock::now();
+    result = refusal_;
+  }
+  inflight.reset();
+  return result;
+}
+
+void EventStore::SetStaging(bool staging) {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  staging_ = staging;
+}
+
+void EventStore::HandOver(Completion c) {
+  bool more_waiting;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    more_waiting = !queue_.empty() || staging_;
+  }
+  std::unique_lock<std::mutex> lock(completion_mu_);
+  if (more_waiting || !completions_.empty() || delivering_) {
+    // Others wait to be written: hand the acknowledgements over and go on
+    // at once.
+    completions_.push_back(std::move(c));
+    lock.unlock();
+    completion_cv_.notify_one();
+  } else {
+    // Nobody waits and the completion thread is idle: acknowledging here
+    // saves a thread hop of latency and keeps the order.
+    lock.unlock();
+    Deliver(c);
+  }
+}
+
+void EventStore::Deliver(Completion& c) {
+  for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
+}
+
+void EventStore::CompletionLoop() {
+  while (true) {
+    Completion c;
+    {
+      std::unique_lock<std::mutex> lock(completion_mu_);
+      completion_cv_.wait(lock, [this] { return writer_done_ || !completions_.empty(); });
+      if (completions_.empty()) return;  // writer stopped and all delivered
+      c = std::move(completions_.front());
+      completions_.pop_front();
+      delivering_ = true;
+    }
+    Deliver(c);
+    std::lock_guard<std::mutex> lock(completion_mu_);
+    delivering_ = false;
+  }
+}
+
+}  // namespace kring::eventstore
