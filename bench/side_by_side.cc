@@ -665,7 +665,9 @@ int RunCommand(const std::vector<std::string>& args) {
 
 class PeerCluster {
  public:
-  PeerCluster(std::string script_dir, fs::path dir) : script_dir_(std::move(script_dir)), dir_(std::move(dir)) {}
+  // `keep`: leave the cluster's data folder when it stops.
+  PeerCluster(std::string script_dir, fs::path dir, bool keep)
+      : script_dir_(std::move(script_dir)), dir_(std::move(dir)), keep_(keep) {}
   ~PeerCluster() { Stop(); }
 
   std::string Start() {
@@ -686,7 +688,9 @@ class PeerCluster {
   void Stop() {
     if (!started_) return;
     started_ = false;
-    RunCommand({"/bin/bash", script_dir_ + "/cluster.sh", "stop", dir_.string()});
+    std::vector<std::string> args = {"/bin/bash", script_dir_ + "/cluster.sh", "stop", dir_.string()};
+    if (keep_) args.push_back("keep");
+    RunCommand(args);
   }
   std::string Conninfo(const std::string& db) const {
     return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + db + " user=postgres connect_timeout=30";
@@ -699,6 +703,7 @@ class PeerCluster {
   fs::path dir_;
   int port_ = -1;
   pid_t postmaster_ = -1;
+  bool keep_ = false;
   bool started_ = false;
 };
 
@@ -1200,7 +1205,7 @@ int Run(const Options& o) {
   }
   fs::permissions(b.master_key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
 
-  PeerCluster cluster(o.peer_dir, work / "postgres");
+  PeerCluster cluster(o.peer_dir, work / "postgres", o.keep_data);
   b.cluster = &cluster;
   std::string peer_settings;
   if (run_peer) {

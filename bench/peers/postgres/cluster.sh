@@ -4,7 +4,8 @@
 #   cluster.sh start DIR PORT   initdb DIR/data, start it listening on
 #                               127.0.0.1:PORT, its socket in DIR/socket, its
 #                               log in DIR/postgres.log
-#   cluster.sh stop DIR         pg_ctl stop -m fast, then delete DIR/data
+#   cluster.sh stop DIR [keep]  pg_ctl stop -m fast, then delete DIR/data
+#                               (with `keep`: leave it, e.g. for --keep-data)
 #
 # Installs Debian's postgresql when /usr/lib/postgresql/15/bin is missing
 # (apt-get, as scripts/setup.sh does). As root, the server runs as the
@@ -37,7 +38,7 @@ install_postgres() {
 
 cmd="${1:-}"
 dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: cluster.sh start DIR PORT | stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: cluster.sh start DIR PORT | stop DIR [keep]" >&2; exit 2; }
 
 case "$cmd" in
   start)
@@ -63,10 +64,10 @@ case "$cmd" in
     if [ -f "$dir/data/postmaster.pid" ]; then
       as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >&2 || true
     fi
-    rm -rf "$dir/data" "$dir/socket"
+    [ "${3:-}" = keep ] || rm -rf "$dir/data" "$dir/socket"
     ;;
   *)
-    echo "usage: cluster.sh start DIR PORT | stop DIR" >&2
+    echo "usage: cluster.sh start DIR PORT | stop DIR [keep]" >&2
     exit 2
     ;;
 esac
