@@ -733,6 +733,21 @@ class PgControl {
     PQclear(r);
     return error;
   }
+  // Runs `sql`; its SQLSTATE ("00000" when it succeeded) and the first value
+  // of the result in *value.
+  std::string SqlState(const std::string& sql, std::string* value = nullptr) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    std::string state = "00000";
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      const char* field = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      state = field != nullptr ? field : "?????";
+    } else if (value != nullptr) {
+      *value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    }
+    PQclear(r);
+    return state;
+  }
 
  private:
   PGconn* conn_ = nullptr;
@@ -1039,6 +1054,71 @@ std::string CheckPeerDurability(PeerCluster& cluster, std::string* shown) {
   return bad.empty() ? "" : "durability settings not on: " + bad;
 }
 
+// Shows, on a scratch database, that the peer's append_events does what the
+// README says: appends with versions and positions, refuses a wrong expected
+// version (40001), a reused event id (23505) and bad arguments (22023), and a
+// refused append changes nothing. "" when it does.
+std::string CheckPeerSchema(PeerCluster& cluster, const std::string& schema) {
+  const std::string db = "kring_peer_check";
+  PgControl admin;
+  if (std::string e = admin.Connect(cluster.Conninfo("postgres")); !e.empty()) return e;
+  if (std::string e = admin.Exec("CREATE DATABASE " + db); !e.empty()) return "CREATE DATABASE: " + e;
+  struct DropDb {
+    PgControl* admin;
+    std::string db;
+    ~DropDb() { admin->Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"); }
+  } drop{&admin, db};
+  PgControl c;
+  if (std::string e = c.Connect(cluster.Conninfo(db)); !e.empty()) return e;
+  if (std::string e = c.Exec(schema); !e.empty()) return "schema.sql: " + e;
+  auto append = [](const std::string& stream, int expected, const std::vector<int>& ids) {
+    std::string uuids, types, times, payloads;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      char id[64];
+      std::snprintf(id, sizeof id, "'00000000-0000-4000-8000-%012d'", ids[i]);
+      const std::string sep = i == 0 ? "" : ", ";
+      uuids += sep + id;
+      types += sep + "'CaseReferred'";
+      times += sep + "now()";
+      payloads += sep + "'\\x0a01'::bytea";
+    }
+    return "SELECT first_version || '..' || last_version || ' ' || (last_position - first_position) FROM "
+           "append_events('" +
+           stream + "', " + std::to_string(expected) + ", ARRAY[" + uuids + "]::uuid[], ARRAY[" + types +
+           "]::text[], ARRAY[" + times + "]::timestamptz[], ARRAY[" + payloads + "]::bytea[])";
+  };
+  struct Step {
+    std::string what, sql, state, value;
+  };
+  const std::vector<Step> steps = {
+      {"a new stream, expected no stream", append("s1", -2, {1, 2}), "00000", "1..2 1"},
+      {"no stream on an existing stream", append("s1", -2, {3}), "40001", ""},
+      {"a wrong exact version", append("s1", 1, {3}), "40001", ""},
+      {"exact on a missing stream", append("s2", 4, {3}), "40001", ""},
+      {"a reused event id (same stream)", append("s1", 2, {3, 1}), "23505", ""},
+      {"a reused event id (new stream)", append("s3", -2, {2}), "23505", ""},
+      {"arrays of different lengths",
+       "SELECT * FROM append_events('s1', 2, ARRAY['00000000-0000-4000-8000-000000000009']::uuid[], "
+       "ARRAY[]::text[], ARRAY[]::timestamptz[], ARRAY[]::bytea[])",
+       "22023", ""},
+      {"the right exact version", append("s1", 2, {3}), "00000", "3..3 0"},
+      {"any version", append("s1", -1, {4}), "00000", "4..4 0"},
+      {"what is stored",
+       "SELECT count(*) || ' ' || (SELECT string_agg(stream_id || '@' || version, ',' ORDER BY stream_id) FROM "
+       "streams) FROM events",
+       "00000", "4 s1@4"},
+  };
+  for (const auto& step : steps) {
+    std::string value;
+    const std::string state = c.SqlState(step.sql, &value);
+    if (state != step.state || (!step.value.empty() && value != step.value)) {
+      return "append_events self-check, " + step.what + ": SQLSTATE " + state + " value '" + value +
+             "', wanted SQLSTATE " + step.state + (step.value.empty() ? "" : " value '" + step.value + "'");
+    }
+  }
+  return "";
+}
+
 // ---------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------
@@ -1219,8 +1299,13 @@ int Run(const Options& o) {
       std::cerr << "side_by_side: the PostgreSQL peer: " << e << "\n";
       return 3;
     }
+    if (std::string e = CheckPeerSchema(cluster, ReadSmallFile(o.peer_dir + "/schema.sql")); !e.empty()) {
+      std::cerr << "side_by_side: the PostgreSQL peer: " << e << "\n";
+      return 3;
+    }
     std::cout << "peer: PostgreSQL cluster on 127.0.0.1:" << cluster.port() << " (postmaster " << cluster.postmaster()
-              << "), started in " << Fixed(Seconds(Clock::now() - start), 1) << " s; " << peer_settings << "\n";
+              << "), started in " << Fixed(Seconds(Clock::now() - start), 1) << " s; " << peer_settings
+              << "; append_events self-check passed\n";
   }
 
   std::vector<ShapeResult> results;
