@@ -74,23 +74,46 @@ namespace v1 = kring::v1;
 // ---------------------------------------------------------------------------
 
 struct Options {
+  // kringd binary to start (--kringd). Default: this build's kringd.
   std::string kringd = KRING_KRINGD_PATH;
+  // Extra kringd arguments (--kringd-arg, repeatable). Default: none.
   std::vector<std::string> kringd_args;
+  // kringd's --log-level (--kringd-log-level). Default: "warn".
   std::string kringd_log_level = "warn";
-  std::string data_parent;  // the fresh folder is created inside; default: system temp
+  // Folder in which the fresh kring-side-XXXXXX folder is made (--data-dir).
+  // Default: "" = the system temp folder.
+  std::string data_parent;
+  // Keep the data folders, databases, the cluster and logs (--keep-data).
+  // Default: false.
   bool keep_data = false;
+  // Folder with the peer's cluster.sh and schema.sql (--peer-dir). Default:
+  // bench/peers/postgres of the source tree.
   std::string peer_dir = KRING_PEER_POSTGRES_DIR;
+  // Comma list of shapes, run in this order (--shapes). Default: all five.
   std::string shapes = "single,batch10,batch100x4,batch100,sealed";
+  // Runs per shape and system (--rounds). Default: 3.
   int rounds = 3;
+  // Warm-up seconds of every run, not counted (--warmup). Default: 2.
   double warmup_s = 2;
+  // Measured seconds of every run (--duration). Default: 10.
   double duration_s = 10;
-  std::string only;  // "", "kring" or "peer"
+  // "kring" or "peer": run one system only (--only). Default: "" = both.
+  std::string only;
+  // gRPC channels the Kring clients share (--channels). Default: 2.
   int channels = 2;
+  // Seed of the synthetic cohort and of the event ids (--seed). Default: 20240917.
   uint64_t seed = 20240917;
+  // Also write the JSON line to this file (--json). Default: "" = no file.
   std::string json_file;
+  // 1 round, 0.5 s warm-up, 1 s measured (--quick). Default: false.
   bool quick = false;
-  std::string sync_metric;  // empty: kring_store_wal_syncs_total, else kring_store_group_commits_total
+  // kringd's WAL sync counter (--sync-metric). Default: "" =
+  // kring_store_wal_syncs_total, or kring_store_group_commits_total where
+  // kringd has not the first.
+  std::string sync_metric;
+  // Seconds to wait for kringd's ready file (--start-timeout). Default: 60.
   double start_timeout_s = 60;
+  // Seconds to wait after SIGTERM before SIGKILL (--stop-timeout). Default: 60.
   double stop_timeout_s = 60;
 };
 
