@@ -1364,6 +1364,7 @@ int Run(const Options& o) {
   PrintSummary(results);
   uint64_t failures = 0;
   int runs = 0, not_durable = 0;
+  double max_steal = 0, max_other = 0, min_load = 1e9, max_load = 0;
   Json line = Json::object();
   Json shapes_json = Json::object();
   for (const auto& s : results) {
@@ -1373,13 +1374,25 @@ int Run(const Options& o) {
         if (r.ran) {
           ++runs;
           if (!r.Durable()) ++not_durable;
+          max_steal = std::max(max_steal, r.measured.cpu.steal_pct);
+          max_other = std::max(max_other, r.measured.cpu.other);
+          min_load = std::min(min_load, r.load1);
+          max_load = std::max(max_load, r.load1);
         }
       }
     }
     shapes_json[Shapes()[s.index].name] = s.ToJson();
   }
+  if (runs > 0) {
+    // What to check before trusting the figures (issue 16 asks for steal <= 0.1 %).
+    std::cout << "\nover the " << runs << " runs: CPU steal at most " << Fixed(max_steal, 2)
+              << " %, other processes at most " << Fixed(max_other, 0) << " % of a core, load1 " << Fixed(min_load, 2)
+              << " to " << Fixed(max_load, 2) << "\n";
+  }
   line["shapes"] = shapes_json;
   line["failures"] = failures;
+  line["max_steal_pct"] = std::round(max_steal * 1000) / 1000;
+  line["max_other_cpu_pct"] = std::round(max_other);
   line["runs_without_syncs"] = not_durable;
   line["date"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   line["rounds"] = o.rounds;
