@@ -33,6 +33,9 @@ KRING_APT_PACKAGES=(
   # kringctl research report (tests/report_render_test.py): Debian's chromium
   # renders the HTML report headless to a PNG.
   chromium
+  # bench/side_by_side (issue 16): libpq for its PostgreSQL client; the peer,
+  # a throwaway PostgreSQL 15 cluster, for the bench and ctest side_by_side_quick.
+  libpq-dev postgresql
 )
 
 missing=()
