@@ -365,9 +365,9 @@ class EventStore : public EventSource {
   void SetStaging(bool staging);
   // Writer thread: waits until kring-wal has written `inflight` (if any),
   // takes its outcome over (case states, last hash; after a failure the
-  // refusal and the reopen) and releases it. OK, or the refusal for the
-  // groups staged on it.
-  absl::Status Collect(std::unique_ptr<InFlight>& inflight);
+  // refusal and the reopen) and releases it (into `retired`, when given, to
+  // be freed later). OK, or the refusal for the groups staged on it.
+  absl::Status Collect(std::unique_ptr<InFlight>& inflight, std::unique_ptr<InFlight>* retired = nullptr);
   // kring-wal: writes one staged group and delivers its acknowledgements.
   void WriteInFlight(InFlight& job);
   // Writer thread: OK when a group may be written now; otherwise the status

@@ -63,8 +63,11 @@ void EventStore::WriterLoop() {
     for (Pending& p : group) next->completion.callbacks.push_back(std::move(p.done));
     if (options_.after_group_staged) options_.after_group_staged(group.size());
 
-    // This group goes to disk only after the previous one is there.
-    const absl::Status previous = Collect(inflight);
+    // This group goes to disk only after the previous one is there. The
+    // previous group is freed only after this one is handed on (freeing a
+    // group's batches is not free, and kring-wal need not wait for it).
+    std::unique_ptr<InFlight> retired;
+    const absl::Status previous = Collect(inflight, &retired);
     state.previous = nullptr;
     if (!previous.ok() || state.batch.Count() == 0) {
       if (!previous.ok()) {
@@ -76,7 +79,7 @@ void EventStore::WriterLoop() {
       Completion completion = std::move(next->completion);
       next->group = std::move(group);
       group.clear();
-      next->done = true;             // nothing to write
+      next->done = true;            // nothing to write
       Collect(next).IgnoreError();  // puts the case states back
       SetStaging(false);
       HandOver(std::move(completion));
@@ -93,6 +96,7 @@ void EventStore::WriterLoop() {
       wal_job_ = inflight.get();
     }
     wal_cv_.notify_one();
+    retired.reset();
   }
   Collect(inflight).IgnoreError();
 }
@@ -163,7 +167,7 @@ void EventStore::WriteInFlight(InFlight& job) {
   if (options_.after_group) options_.after_group();
 }
 
-absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight) {
+absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight, std::unique_ptr<InFlight>* retired) {
   if (!inflight) return absl::OkStatus();
   {
     std::unique_lock<std::mutex> lock(queue_mu_);
@@ -189,7 +193,11 @@ absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight) {
     next_recovery_ = std::chrono::steady_clock::now();
     result = refusal_;
   }
-  inflight.reset();
+  if (retired != nullptr) {
+    *retired = std::move(inflight);
+  } else {
+    inflight.reset();
+  }
   return result;
 }
 

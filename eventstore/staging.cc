@@ -155,22 +155,38 @@ absl::StatusOr<AppendOutcome> EventStore::Stage(const Pending& pending, GroupSta
   // about it (no version, no positions), whatever its batch holds.
   if (batch.own_cases_only) RETURN_IF_ERROR(CheckPartnerMayAppend(staged->second, batch.source));
 
-  // Idempotency: a batch is either entirely new or an exact retry.
-  std::vector<RecordedId> found;
-  size_t first_found = 0;
+  // Idempotency: a batch is either entirely new or an exact retry. Ids staged
+  // in this group or the one being written are found in memory, the others
+  // in one MultiGet (for a batch far cheaper than a Get per id: each table's
+  // filter is read once for all of them).
+  std::vector<std::optional<RecordedId>> where(batch.events.size());
+  std::vector<rocksdb::Slice> keys;
+  std::vector<size_t> key_index;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const std::string& id = batch.events[i].event_id();
     if (const RecordedId* staged_id = state.FindId(id); staged_id != nullptr) {
-      if (found.empty()) first_found = i;
-      found.push_back(*staged_id);
-      continue;
+      where[i] = *staged_id;
+    } else {
+      keys.emplace_back(id);
+      key_index.push_back(i);
     }
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_cf_, id, &value);
-    if (s.IsNotFound()) continue;
-    RETURN_IF_ERROR(FromRocks(s, "read event id"));
+  }
+  if (!keys.empty()) {
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), event_ids_cf_, keys.size(), keys.data(), values.data(), statuses.data());
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (statuses[k].IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocks(statuses[k], "read event id"));
+      where[key_index[k]] = DecodeRecordedId(values[k].ToStringView());
+    }
+  }
+  std::vector<RecordedId> found;
+  size_t first_found = 0;
+  for (size_t i = 0; i < where.size(); ++i) {
+    if (!where[i]) continue;
     if (found.empty()) first_found = i;
-    found.push_back(DecodeRecordedId(value));
+    found.push_back(*std::move(where[i]));
   }
   if (!found.empty()) {
     if (found.size() != batch.events.size()) {
