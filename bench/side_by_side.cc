@@ -108,8 +108,7 @@ struct Options {
   // 1 round, 0.5 s warm-up, 1 s measured (--quick). Default: false.
   bool quick = false;
   // kringd's WAL sync counter (--sync-metric). Default: "" =
-  // kring_store_wal_syncs_total, or kring_store_group_commits_total where
-  // kringd has not the first.
+  // kring_store_group_commits_total (every group is one sync=true write).
   std::string sync_metric;
   // Seconds to wait for kringd's ready file (--start-timeout). Default: 60.
   double start_timeout_s = 60;
@@ -911,7 +910,7 @@ struct Bench {
       const std::string text = HttpGetMetrics(metrics, &scrape_error);
       if (text.empty()) return scrape_error;
       std::vector<std::string> names = {o.sync_metric};
-      if (o.sync_metric.empty()) names = {"kring_store_wal_syncs_total", "kring_store_group_commits_total"};
+      if (o.sync_metric.empty()) names = {"kring_store_group_commits_total"};
       for (const auto& n : names) {
         if (auto v = MetricValue(text, n)) {
           *value = *v;
@@ -1447,8 +1446,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", o.json_file, "also write the JSON result line to this file");
   app.add_flag("--quick", o.quick, "1 round, 0.5 s warm-up, 1 s measured (overrides --rounds/--warmup/--duration)");
   app.add_option("--sync-metric", o.sync_metric,
-                 "kringd's WAL sync counter (default: kring_store_wal_syncs_total, else "
-                 "kring_store_group_commits_total)");
+                 "kringd's WAL sync counter (default: kring_store_group_commits_total, one sync=true write "
+                 "per group)");
   app.add_option("--start-timeout", o.start_timeout_s, "seconds to wait for kringd's ready file")
       ->capture_default_str();
   app.add_option("--stop-timeout", o.stop_timeout_s, "seconds to wait for kringd after SIGTERM before SIGKILL")

@@ -2,6 +2,9 @@
 
 #include <librdkafka/rdkafkacpp.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <deque>
 
@@ -118,7 +121,14 @@ OutboxRelay::OutboxRelay(eventstore::EventStore* store, RelayOptions options)
 
 absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Start(eventstore::EventStore* store, RelayOptions options) {
   std::unique_ptr<OutboxRelay> relay(new OutboxRelay(store, std::move(options)));
-  RETURN_IF_ERROR(relay->CreateProducer(0));
+  // The first producer is made on a thread of the relay's niceness, so that
+  // the librdkafka threads it starts inherit it.
+  absl::Status created;
+  std::thread([&] {
+    relay->LowerThreadPriority();
+    created = relay->CreateProducer(0);
+  }).join();
+  RETURN_IF_ERROR(created);
   relay->thread_ = std::thread([r = relay.get()] {
     pthread_setname_np(pthread_self(), "kring-relay");
     r->Run();
@@ -203,7 +213,14 @@ bool OutboxRelay::FindStart() {
   return true;
 }
 
+void OutboxRelay::LowerThreadPriority() const {
+  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
+    Logger("relay")->warn("msg=setpriority_failed errno={}", errno);
+  }
+}
+
 void OutboxRelay::Run() {
+  LowerThreadPriority();  // producers rebuilt here inherit it
   if (!FindStart()) return;
   uint64_t cursor = confirmed_.load() + 1;
   auto last_checkpoint = std::chrono::steady_clock::now();

@@ -55,6 +55,12 @@ struct RelayOptions {
   std::chrono::milliseconds producer_retry_initial{100};
   // The longest wait between attempts to rebuild the producer. Default: 10 s.
   std::chrono::milliseconds producer_retry_max{10000};
+  // Niceness of the relay's thread and of the librdkafka threads of its
+  // producer: under overload appends keep more of the CPU and the outbox
+  // grows (kring_relay_lag_events), drained when the load falls. Unlike the
+  // read models' consumers (SCHED_IDLE) the relay keeps a share of the CPU,
+  // so events keep flowing to Kafka. 0: the normal priority. Default: 10.
+  int nice = 10;
   // Called (on the relay's thread, or in Start()) whenever Health() changes
   // between OK and not OK, with the new status; the server turns it into the
   // gRPC health status "kring.relay". Must not block. Default: none.
@@ -89,6 +95,8 @@ class OutboxRelay {
   // Learns the cluster id and where its outbox starts; false if stopped first.
   bool FindStart();
   void Run();
+  // Gives the calling thread options_.nice (threads it starts inherit it).
+  void LowerThreadPriority() const;
   void Checkpoint();
   // Creates producer_ (confirmed up to `confirmed`); on failure leaves it
   // null, records why in health_ and returns the error.

@@ -5,6 +5,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -117,6 +119,32 @@ TEST_F(RelayTest, EveryEventArrivesExactlyOnceAndInOrderPerCase) {
   const std::string cluster_id = testing::ClusterId(kafka_->bootstrap());
   EXPECT_EQ(store_->FirstUnpublished(cluster_id)->value(), store_->Head().value() + 1) << "outbox not drained";
   ExpectExactlyOnceInOrder(ConsumeTopic(kafka_->bootstrap(), kTopic, 1000), /*allow_duplicates=*/false);
+}
+
+// The relay's thread and its producer's librdkafka threads run at niceness
+// 10 (RelayOptions::nice), so appends keep more of the CPU under overload;
+// the embedded cluster's threads, started by this test's thread, do not.
+TEST_F(RelayTest, TheRelayAndItsProducerThreadsRunNiced) {
+  StartKafka(1);
+  auto relay = StartRelay();
+  AppendCases("case-", 4, 2);
+  ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
+  std::map<std::string, std::multiset<int>> nice;  // thread name -> niceness of each
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name, stat;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::getline(std::ifstream(task.path() / "stat"), stat);
+    // After "(comm)": state is field 3, nice field 19.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    }
+    nice[name].insert(std::stoi(field));
+  }
+  relay->Stop();
+  EXPECT_EQ(nice["kring-relay"], std::multiset<int>({10}));
+  EXPECT_EQ(nice["rdk:main"].count(10), 1u) << "the producer's main thread";
+  EXPECT_GE(nice["rdk:main"].count(0), 1u) << "the embedded cluster's";
 }
 
 TEST_F(RelayTest, RestartedRelayContinuesFromTheOutbox) {
