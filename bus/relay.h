@@ -58,7 +58,7 @@ struct RelayOptions {
   // Niceness of the relay's thread and of the librdkafka threads of its
   // producer: under overload appends keep more of the CPU and the outbox
   // grows (kring_relay_lag_events), drained when the load falls. Unlike the
-  // read models' consumers (SCHED_IDLE) the relay keeps a share of the CPU,
+  // read models' consumers (niceness 19) the relay keeps a larger share,
   // so events keep flowing to Kafka. 0: the normal priority. Default: 10.
   int nice = 10;
   // Called (on the relay's thread, or in Start()) whenever Health() changes

@@ -85,14 +85,13 @@ struct ProjectionOptions {
   std::string group_prefix = "kring.projection";
   // Most messages applied in one write. Default: 5000.
   size_t max_batch = 5000;
-  // The consumer thread (and the librdkafka threads it starts) runs under
-  // Linux's SCHED_IDLE policy: it gets a core only when no thread of the
-  // append path wants one, and a waking append thread takes the core from it
-  // at once. Under overload appends keep the CPU and the read model lags
-  // instead (kring_read_model_lag_events), catching up when the load falls.
-  // False: the normal policy at niceness 10 (the read model keeps up, at the
-  // appends' cost). Default: true.
-  bool idle_priority = true;
+  // Niceness of the consumer thread (and the librdkafka threads it starts):
+  // at 19 a busy append thread gets about 70 times its CPU share, so under
+  // overload appends keep the CPU and the read model lags instead
+  // (kring_read_model_lag_events), catching up when the load falls; it is
+  // never starved altogether (as under SCHED_IDLE, which would also yield to
+  // every other process of the machine). Default: 19.
+  int nice = 19;
   // The consumer's fallback: when it has applied nothing for
   // fill_from_store_after while the watermark shows a hole or lags the
   // store's head, the missing events come from the store (messages lost to

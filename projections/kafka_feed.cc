@@ -6,7 +6,6 @@
 // engine.cc.
 #include <librdkafka/rdkafkacpp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -150,15 +149,9 @@ void ProjectionEngine::StartConsumer() {
 }
 
 void ProjectionEngine::ConsumeLoop() {
-  // Below the append path in CPU priority (ProjectionOptions::idle_priority).
-  // librdkafka's threads, created below from this thread, inherit the policy
-  // and the niceness.
-  if (options_.idle_priority) {
-    const sched_param idle{};
-    if (const int error = pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle); error != 0) {
-      Logger("projections")->warn("msg=sched_idle_failed errno={}", error);
-    }
-  } else if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10) != 0) {
+  // Below the append path in CPU priority (ProjectionOptions::nice).
+  // librdkafka's threads, created below from this thread, inherit it.
+  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
     Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
   }
   // Kafka may be down when we start: keep trying, appends do not wait for us.

@@ -1,10 +1,6 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <sched.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
@@ -380,11 +376,10 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
   EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
 }
 
-// The consumer and the librdkafka threads it starts run under SCHED_IDLE
-// (ProjectionOptions::idle_priority), so that appends keep the CPU under
-// overload. The embedded cluster's threads, started by this test's thread,
-// keep the normal policy.
-TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunAtIdlePriority) {
+// The consumer and the librdkafka threads it starts run at niceness 19
+// (ProjectionOptions::nice), so that appends keep the CPU under overload. The
+// embedded cluster's threads, started by this test's thread, do not.
+TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunAtNiceness19) {
   AddHandMadeCohort();
   auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 1)).value();
   const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
@@ -392,21 +387,11 @@ TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunAtIdlePriority) {
   auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
   worker->StartConsumer();
   ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
-
-  std::map<std::string, std::pair<int, int>> policies;  // thread name -> (idle, other)
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    const int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
-    auto& [idle, other] = policies[name];
-    (policy == SCHED_IDLE ? idle : other)++;
-  }
+  auto nice = testing::ThreadNiceness();
   worker->StopConsumer();
-  EXPECT_EQ(policies["kring-project"], std::make_pair(1, 0));
-  // The consumer's own librdkafka threads (rdk:main among them) are idle; the
-  // embedded cluster's are not.
-  EXPECT_GE(policies["rdk:main"].first, 1);
-  EXPECT_GE(policies["rdk:main"].second, 1);
+  EXPECT_EQ(nice["kring-project"], std::multiset<int>({19}));
+  EXPECT_EQ(nice["rdk:main"].count(19), 1u) << "the consumer's main thread";
+  EXPECT_GE(nice["rdk:main"].count(0), 1u) << "the embedded cluster's";
   EXPECT_EQ(worker->watermark().events_applied, all.size());
 }
 

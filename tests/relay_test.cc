@@ -5,8 +5,6 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -129,18 +127,7 @@ TEST_F(RelayTest, TheRelayAndItsProducerThreadsRunNiced) {
   auto relay = StartRelay();
   AppendCases("case-", 4, 2);
   ASSERT_TRUE(relay->Flush(std::chrono::seconds(30)));
-  std::map<std::string, std::multiset<int>> nice;  // thread name -> niceness of each
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string name, stat;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    std::getline(std::ifstream(task.path() / "stat"), stat);
-    // After "(comm)": state is field 3, nice field 19.
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 19 && fields >> field; ++i) {
-    }
-    nice[name].insert(std::stoi(field));
-  }
+  auto nice = testing::ThreadNiceness();
   relay->Stop();
   EXPECT_EQ(nice["kring-relay"], std::multiset<int>({10}));
   EXPECT_EQ(nice["rdk:main"].count(10), 1u) << "the producer's main thread";

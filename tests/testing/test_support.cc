@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "absl/time/time.h"
@@ -247,6 +248,22 @@ bool ConsumedToTheEnd(const std::string& bootstrap, const std::string& topic,
     if (next_offset(cluster_id, partition).value_or(range.first) != range.second) return false;
   }
   return true;
+}
+
+std::map<std::string, std::multiset<int>> ThreadNiceness() {
+  std::map<std::string, std::multiset<int>> nice;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name, stat;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::getline(std::ifstream(task.path() / "stat"), stat);
+    // After "(comm) ": the state is field 3, the niceness field 19.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    }
+    nice[name].insert(std::stoi(field));
+  }
+  return nice;
 }
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -122,6 +123,10 @@ bool ConsumedToTheEnd(
 
 // Checks `done` every 20 ms until it holds (true) or `timeout` passes
 // (false): a generous deadline for a condition, not a timing bound.
+// The niceness of every thread of this process, by thread name (from
+// /proc/self/task): name -> the niceness of each thread of that name.
+std::map<std::string, std::multiset<int>> ThreadNiceness();
+
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // Reads the topic from the beginning of every partition until `expected`
