@@ -829,6 +829,32 @@ struct Bench {
     return start + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   }
 
+  // The part both systems share: the warm-up (not counted), then the measured
+  // round between two readings of the sync counter (`read_syncs`) and of the
+  // CPU of `pid` (with its children: the peer's backends). "" or the error
+  // of a sync reading.
+  template <typename OneRound, typename ReadSyncs>
+  std::string Measure(int round, const OneRound& one_round, const ReadSyncs& read_syncs, pid_t pid, bool with_children,
+                      RunResult* result) const {
+    if (o.warmup_s > 0) {
+      auto [start, out] = one_round(o.warmup_s);
+      RoundResult w = Combine("warm-up", out, start, CpuUse{});
+      result->warmup_failures = w.failures;
+      result->warmup_errors = w.errors;
+    }
+    double syncs_before = 0, syncs_after = 0;
+    if (std::string e = read_syncs(&syncs_before); !e.empty()) return e;
+    const CpuSnapshot cpu_before = TakeCpuSnapshot(pid, with_children);
+    auto [start, out] = one_round(o.duration_s);
+    const CpuSnapshot cpu_after = TakeCpuSnapshot(pid, with_children);
+    result->load1 = Load1();
+    if (std::string e = read_syncs(&syncs_after); !e.empty()) return e;
+    result->measured = Combine(std::to_string(round), out, start, CpuBetween(cpu_before, cpu_after));
+    result->syncs = syncs_after - syncs_before;
+    result->ran = true;
+    return "";
+  }
+
   // --- Kring ---------------------------------------------------------------
 
   RunResult RunKring(size_t shape_index, int round) {
@@ -905,39 +931,19 @@ struct Bench {
       }
       return std::make_pair(start, std::move(out));
     };
+    const std::string sync_metric = o.sync_metric.empty() ? "kring_store_group_commits_total" : o.sync_metric;
     auto scrape = [&](double* value) -> std::string {
       std::string scrape_error;
       const std::string text = HttpGetMetrics(metrics, &scrape_error);
       if (text.empty()) return scrape_error;
-      std::vector<std::string> names = {o.sync_metric};
-      if (o.sync_metric.empty()) names = {"kring_store_group_commits_total"};
-      for (const auto& n : names) {
-        if (auto v = MetricValue(text, n)) {
-          *value = *v;
-          result.sync_source = n;
-          return "";
-        }
-      }
-      *value = 0;
-      result.sync_source = names.front() + " (absent)";
+      const std::optional<double> v = MetricValue(text, sync_metric);
+      *value = v.value_or(0);
+      result.sync_source = v ? sync_metric : sync_metric + " (absent)";
       return "";
     };
-    if (o.warmup_s > 0) {
-      auto [start, out] = one_round(o.warmup_s);
-      RoundResult w = Combine("warm-up", out, start, CpuUse{});
-      result.warmup_failures = w.failures;
-      result.warmup_errors = w.errors;
+    if (std::string e = Measure(round, one_round, scrape, kringd.pid(), false, &result); !e.empty()) {
+      return fail("metrics: " + e);
     }
-    double syncs_before = 0, syncs_after = 0;
-    if (const std::string e = scrape(&syncs_before); !e.empty()) return fail("metrics: " + e);
-    const CpuSnapshot cpu_before = TakeCpuSnapshot(kringd.pid());
-    auto [start, out] = one_round(o.duration_s);
-    const CpuSnapshot cpu_after = TakeCpuSnapshot(kringd.pid());
-    result.load1 = Load1();
-    if (const std::string e = scrape(&syncs_after); !e.empty()) return fail("metrics: " + e);
-    result.measured = Combine(std::to_string(round), out, start, CpuBetween(cpu_before, cpu_after));
-    result.syncs = syncs_after - syncs_before;
-    result.ran = true;
     if (stuck) {
       ++result.measured.failures;
       result.measured.errors.push_back("a client's call did not complete in time; cancelled");
@@ -1031,28 +1037,9 @@ struct Bench {
       *value = std::strtod(v.c_str(), nullptr);
       return "";
     };
-    if (o.warmup_s > 0) {
-      auto [start, out] = one_round(o.warmup_s);
-      RoundResult w = Combine("warm-up", out, start, CpuUse{});
-      result.warmup_failures = w.failures;
-      result.warmup_errors = w.errors;
-    }
-    double syncs_before = 0, syncs_after = 0;
-    if (std::string e = wal_syncs(&syncs_before); !e.empty()) {
+    if (std::string e = Measure(round, one_round, wal_syncs, cluster->postmaster(), true, &result); !e.empty()) {
       result.error = "peer: pg_stat_wal: " + e;
-      return result;
     }
-    const CpuSnapshot cpu_before = TakeCpuSnapshot(cluster->postmaster(), true);
-    auto [start, out] = one_round(o.duration_s);
-    const CpuSnapshot cpu_after = TakeCpuSnapshot(cluster->postmaster(), true);
-    result.load1 = Load1();
-    if (std::string e = wal_syncs(&syncs_after); !e.empty()) {
-      result.error = "peer: pg_stat_wal: " + e;
-      return result;
-    }
-    result.measured = Combine(std::to_string(round), out, start, CpuBetween(cpu_before, cpu_after));
-    result.syncs = syncs_after - syncs_before;
-    result.ran = true;
     return result;
   }
 };
