@@ -239,6 +239,33 @@ bool KringdProcess::Running() {
   return true;
 }
 
+std::optional<Json> KringdProcess::WaitReady(const fs::path& ready_file, double timeout_s, std::string* error) {
+  const Clock::time_point start = Clock::now();
+  for (;;) {
+    if (g_interrupted) {
+      *error = "interrupted while waiting for kringd";
+      return std::nullopt;
+    }
+    if (!Running()) {
+      *error = "kringd exited before it was ready";
+      return std::nullopt;
+    }
+    if (fs::exists(ready_file)) {
+      try {
+        return Json::parse(ReadSmallFile(ready_file.string()));
+      } catch (const std::exception& e) {
+        *error = std::string("unreadable ready file: ") + e.what();
+        return std::nullopt;
+      }
+    }
+    if (Seconds(Clock::now() - start) > timeout_s) {
+      *error = "kringd not ready within " + std::to_string(static_cast<int>(timeout_s)) + " s";
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::string KringdProcess::Stop(double timeout_s) {
   if (pid_ <= 0) return status_ ? Describe(*status_) : "";
   const Clock::time_point start = Clock::now();

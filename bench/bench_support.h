@@ -138,6 +138,12 @@ class KringdProcess {
   // Reaps the child if it has exited; returns true while it runs.
   bool Running();
 
+  // Waits, polling, until `ready_file` exists, and returns what it says
+  // (grpc, metrics, … addresses). nullopt with *error when kringd exited, the
+  // file did not appear within `timeout_s`, it does not parse, or the bench
+  // was interrupted (g_interrupted).
+  std::optional<Json> WaitReady(const fs::path& ready_file, double timeout_s, std::string* error);
+
   // SIGTERM, then waits up to `timeout_s` (then SIGKILL). Returns a summary.
   std::string Stop(double timeout_s);
 

@@ -840,28 +840,18 @@ int Run(const Options& o) {
       return 3;
     }
     const Clock::time_point wait_start = Clock::now();
-    for (;;) {
-      if (g_interrupted) {
-        fail_setup("interrupted while waiting for kringd");
-        return 130;
-      }
-      if (!kringd.Running()) return fail_setup("kringd exited before it was ready");
-      if (fs::exists(ready_file)) {
-        try {
-          Json ready = Json::parse(ReadSmallFile(ready_file.string()));
-          target = ready.at("grpc").get<std::string>();
-          std::cout << "ready:  " << ready.dump() << " after " << Fixed(Seconds(Clock::now() - wait_start), 2)
-                    << " s\n";
-          return 0;
-        } catch (const std::exception& e) {
-          return fail_setup(std::string("unreadable ready file: ") + e.what());
-        }
-      }
-      if (Seconds(Clock::now() - wait_start) > o.start_timeout_s) {
-        return fail_setup("kringd not ready within " + Fixed(o.start_timeout_s, 0) + " s");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::optional<Json> ready = kringd.WaitReady(ready_file, o.start_timeout_s, &error);
+    if (!ready) {
+      const int code = fail_setup(error);
+      return g_interrupted ? 130 : code;
     }
+    try {
+      target = ready->at("grpc").get<std::string>();
+    } catch (const std::exception& e) {
+      return fail_setup(std::string("unreadable ready file: ") + e.what());
+    }
+    std::cout << "ready:  " << ready->dump() << " after " << Fixed(Seconds(Clock::now() - wait_start), 2) << " s\n";
+    return 0;
   };
   auto stop_server = [&] {
     if (!kringd.Running()) {

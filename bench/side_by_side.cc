@@ -879,22 +879,13 @@ struct Bench {
       return result;
     }
     std::string target, metrics;
-    const Clock::time_point wait_start = Clock::now();
-    for (;;) {
-      if (g_interrupted) return fail("interrupted while waiting for kringd");
-      if (!kringd.Running()) return fail("kringd exited before it was ready");
-      if (fs::exists(ready_file)) {
-        try {
-          const Json ready = Json::parse(ReadSmallFile(ready_file.string()));
-          target = ready.at("grpc").get<std::string>();
-          metrics = ready.at("metrics").get<std::string>();
-        } catch (const std::exception& e) {
-          return fail(std::string("unreadable ready file: ") + e.what());
-        }
-        break;
-      }
-      if (Seconds(Clock::now() - wait_start) > o.start_timeout_s) return fail("kringd not ready in time");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::optional<Json> ready = kringd.WaitReady(ready_file, o.start_timeout_s, &error);
+    if (!ready) return fail(error);
+    try {
+      target = ready->at("grpc").get<std::string>();
+      metrics = ready->at("metrics").get<std::string>();
+    } catch (const std::exception& e) {
+      return fail(std::string("unreadable ready file: ") + e.what());
     }
     if (metrics.empty()) return fail("kringd reports no metrics address");
 
