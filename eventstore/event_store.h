@@ -363,6 +363,9 @@ class EventStore : public EventSource {
   // is idle, else hands it to that thread (keeping write order).
   void HandOver(Completion c);
   void SetStaging(bool staging);
+  // Writer thread: the case states of a group whose write succeeded (or that
+  // wrote nothing) go back to the cache.
+  void CacheCaseStates(std::unordered_map<std::string, CaseState>& cases);
   // Writer thread: waits until kring-wal has written `inflight` (if any),
   // takes its outcome over (case states, last hash; after a failure the
   // refusal and the reopen) and releases it (into `retired`, when given, to

@@ -70,19 +70,16 @@ void EventStore::WriterLoop() {
     const absl::Status previous = Collect(inflight, &retired);
     state.previous = nullptr;
     if (!previous.ok() || state.batch.Count() == 0) {
-      if (!previous.ok()) {
+      if (previous.ok()) {
+        CacheCaseStates(state.cases);  // nothing to write
+      } else {
         // Staged on a write that failed: nothing of it is written, and its
         // case states are not kept (Collect emptied the cache).
         for (auto& r : results) r = previous;
-        state.cases.clear();
       }
-      Completion completion = std::move(next->completion);
-      next->group = std::move(group);
       group.clear();
-      next->done = true;            // nothing to write
-      Collect(next).IgnoreError();  // puts the case states back
       SetStaging(false);
-      HandOver(std::move(completion));
+      HandOver(std::move(next->completion));
       if (options_.after_group) options_.after_group();
       continue;
     }
@@ -176,9 +173,7 @@ absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight, std::uniqu
   absl::Status result = absl::OkStatus();
   if (inflight->failure.ok()) {
     last_hash_ = inflight->state.last_hash;
-    std::unordered_map<std::string, CaseState>& cases = inflight->state.cases;
-    if (case_states_.size() + cases.size() > options_.max_cached_cases) case_states_.clear();
-    for (auto& [case_id, case_state] : cases) case_states_[case_id] = std::move(case_state);
+    CacheCaseStates(inflight->state.cases);
   } else {
     // The cached case states may hold effects of the failed write (and of
     // groups staged on it); they are folded again from the store when needed.
@@ -199,6 +194,11 @@ absl::Status EventStore::Collect(std::unique_ptr<InFlight>& inflight, std::uniqu
     inflight.reset();
   }
   return result;
+}
+
+void EventStore::CacheCaseStates(std::unordered_map<std::string, CaseState>& cases) {
+  if (case_states_.size() + cases.size() > options_.max_cached_cases) case_states_.clear();
+  for (auto& [case_id, case_state] : cases) case_states_[case_id] = std::move(case_state);
 }
 
 void EventStore::SetStaging(bool staging) {
