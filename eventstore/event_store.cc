@@ -331,7 +331,7 @@ absl::Status EventStore::Reopen() {
   return s;
 }
 
-EventStore::Completion EventStore::Refuse(std::vector<Pending>& group, const absl::Status& status) {
+EventStore::Completion EventStore::Refuse(std::deque<Pending>& group, const absl::Status& status) {
   Completion completion;
   for (Pending& p : group) {
     completion.callbacks.push_back(std::move(p.done));

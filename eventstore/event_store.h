@@ -153,14 +153,13 @@ struct EventStoreOptions {
   // often the writer looks again (free space; reopening the database) when
   // no append arrives. Default: 1 s.
   std::chrono::milliseconds recovery_interval{1000};
-  // Tests only: called on the writer thread after a group is staged and the
-  // previous group's write has succeeded, just before the group is handed to
-  // kring-wal, with the number of requests in it; it may block to hold the
-  // writer (so that the next requests queue up behind it). Default: unset.
+  // Tests only: called on kring-wal just before it writes a group, with the
+  // number of requests in it; it may block to hold the write (the writer
+  // meanwhile stages what arrives into the next group). Default: unset.
   std::function<void(size_t requests)> before_group_write;
-  // Tests only: called on the writer thread once a group is staged, before
-  // it waits for the previous group's write, with the number of requests in
-  // it. Default: unset.
+  // Tests only: called on the writer thread after each round of staging,
+  // with the number of requests staged: a group's first requests, or those
+  // that joined it while the previous group was written. Default: unset.
   std::function<void(size_t requests)> after_group_staged;
   // Tests only: called once a group's acknowledgements have been delivered
   // or handed to the completion thread (on kring-wal for a written group, on
@@ -341,6 +340,14 @@ class EventStore : public EventSource {
   };
   struct GroupState;
   struct InFlight;
+  // The writer's group: whether the next queued request no longer fits
+  // (queue_mu_ held, queue not empty); taking queued requests into it
+  // (queue_mu_ held); staging next.group[from, end).
+  bool GroupFull(const std::deque<Pending>& group, size_t events) const;
+  void TakeQueued(std::deque<Pending>& group, size_t& events);
+  void StageNew(size_t from, InFlight& next);
+  // Hands a collected group to the completion thread to be freed.
+  void Retire(std::unique_ptr<InFlight> group);
 
   explicit EventStore(EventStoreOptions options);
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
@@ -382,7 +389,7 @@ class EventStore : public EventSource {
   // Free bytes of the data folder's file system.
   absl::StatusOr<uint64_t> FreeBytes() const;
   void SetWriteHealth(WriteHealth::State state, std::string reason);
-  static Completion Refuse(std::vector<Pending>& group, const absl::Status& status);
+  static Completion Refuse(std::deque<Pending>& group, const absl::Status& status);
   absl::StatusOr<AppendOutcome> Stage(const Pending& pending, GroupState& state);
   // The outcome of a batch whose events are all recorded: the original
   // positions if it repeats them exactly, FAILED_PRECONDITION otherwise.
@@ -429,6 +436,9 @@ class EventStore : public EventSource {
   // The writer holds a group it has not yet handed on (HandOver then leaves
   // acknowledgements to the completion thread, so the group is not held up).
   bool staging_ = false;
+  // A staged group waiting for the previous group's write (nothing else
+  // touches it while parked): kring-wal takes it once that write succeeded.
+  InFlight* parked_ = nullptr;
   std::thread writer_;
 
   // The group handed to kring-wal (owned by the writer until collected).
@@ -445,6 +455,8 @@ class EventStore : public EventSource {
   // The completion thread is running callbacks (outside the lock): the
   // writer must then hand its group over instead of delivering it itself.
   bool delivering_ = false;
+  // Groups the writer is done with, freed by the completion thread.
+  std::vector<std::unique_ptr<InFlight>> retired_;
   std::thread completer_;
 
   mutable std::mutex health_mu_;

@@ -8,7 +8,8 @@
 namespace kring::eventstore {
 
 void EventStore::WriterLoop() {
-  std::vector<Pending> group;
+  std::deque<Pending> group;
+  size_t group_events = 0;
   std::unique_ptr<InFlight> inflight;  // the group kring-wal writes or has written
   while (true) {
     {
@@ -22,14 +23,8 @@ void EventStore::WriterLoop() {
         queue_cv_.wait_for(lock, options_.recovery_interval, ready);
       }
       if (closing_ && queue_.empty()) break;  // closing and drained
-      size_t events = 0;
-      while (!queue_.empty() && group.size() < options_.max_group_requests) {
-        const size_t n = queue_.front().batch.events.size();
-        if (!group.empty() && events + n > options_.max_group_events) break;
-        events += n;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      group_events = 0;
+      TakeQueued(group, group_events);
       staging_ = !group.empty();
     }
     // A reopen (after a failed write) only ever runs with nothing in flight:
@@ -51,24 +46,48 @@ void EventStore::WriterLoop() {
     }
 
     auto next = std::make_unique<InFlight>();
+    next->group = std::move(group);
+    group.clear();
     GroupState& state = next->state;
     state.previous = inflight ? &inflight->state : nullptr;
     state.next_position = inflight ? inflight->state.next_position : head_.load() + 1;
     state.first_position = state.next_position;
     state.last_hash = inflight ? inflight->state.last_hash : last_hash_;
-    state.recorded_at = ToTimestamp(Now());
+    StageNew(0, *next);
+    // While the previous group is written, this one waits parked: requests
+    // that arrive join it rather than wait for the next round, and kring-wal
+    // takes it itself the moment the previous write succeeded (no hop
+    // through this thread between two writes).
+    bool taken = false;
+    while (inflight) {
+      const size_t staged = next->group.size();
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        if (state.batch.Count() > 0) parked_ = next.get();
+        queue_cv_.wait(
+            lock, [&] { return inflight->done.load() || (!queue_.empty() && !GroupFull(next->group, group_events)); });
+        taken = parked_ != next.get() && state.batch.Count() > 0;
+        parked_ = nullptr;
+        if (inflight->done.load()) break;
+        TakeQueued(next->group, group_events);
+      }
+      StageNew(staged, *next);
+    }
     auto& results = next->completion.results;
-    results.reserve(group.size());
-    for (const Pending& p : group) results.push_back(Stage(p, state));
-    for (Pending& p : group) next->completion.callbacks.push_back(std::move(p.done));
-    if (options_.after_group_staged) options_.after_group_staged(group.size());
 
     // This group goes to disk only after the previous one is there. The
-    // previous group is freed only after this one is handed on (freeing a
-    // group's batches is not free, and kring-wal need not wait for it).
+    // previous group is freed by the completion thread, after this one is
+    // handed on (freeing a group's batches is not free, and neither kring-wal
+    // nor the next group's staging need wait for it).
     std::unique_ptr<InFlight> retired;
     const absl::Status previous = Collect(inflight, &retired);
-    state.previous = nullptr;
+    state.previous = nullptr;  // kring-wal never reads it
+    if (taken) {
+      inflight = std::move(next);
+      SetStaging(false);
+      Retire(std::move(retired));
+      continue;
+    }
     if (!previous.ok() || state.batch.Count() == 0) {
       if (previous.ok()) {
         CacheCaseStates(state.cases);  // nothing to write
@@ -77,15 +96,11 @@ void EventStore::WriterLoop() {
         // case states are not kept (Collect emptied the cache).
         for (auto& r : results) r = previous;
       }
-      group.clear();
       SetStaging(false);
       HandOver(std::move(next->completion));
       if (options_.after_group) options_.after_group();
       continue;
     }
-    if (options_.before_group_write) options_.before_group_write(group.size());
-    next->group = std::move(group);
-    group.clear();
     inflight = std::move(next);
     SetStaging(false);
     {
@@ -93,36 +108,63 @@ void EventStore::WriterLoop() {
       wal_job_ = inflight.get();
     }
     wal_cv_.notify_one();
-    retired.reset();
+    Retire(std::move(retired));
   }
   Collect(inflight).IgnoreError();
 }
 
+bool EventStore::GroupFull(const std::deque<Pending>& group, size_t events) const {
+  if (group.size() >= options_.max_group_requests) return true;
+  // A batch that would take the group past max_group_events waits for the next one.
+  return !group.empty() && events + queue_.front().batch.events.size() > options_.max_group_events;
+}
+
+void EventStore::TakeQueued(std::deque<Pending>& group, size_t& events) {
+  // Staging keeps pointers into the group's requests: a deque's elements
+  // stay where they are as it grows.
+  while (!queue_.empty() && !GroupFull(group, events)) {
+    events += queue_.front().batch.events.size();
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
+void EventStore::StageNew(size_t from, InFlight& next) {
+  std::deque<Pending>& group = next.group;
+  next.state.recorded_at = ToTimestamp(Now());
+  for (size_t i = from; i < group.size(); ++i) {
+    next.completion.results.push_back(Stage(group[i], next.state));
+    next.completion.callbacks.push_back(std::move(group[i].done));
+  }
+  if (options_.after_group_staged) options_.after_group_staged(group.size() - from);
+}
+
 void EventStore::WalLoop() {
+  InFlight* job = nullptr;
   while (true) {
-    InFlight* job = nullptr;
-    {
+    if (job == nullptr) {
       std::unique_lock<std::mutex> lock(wal_mu_);
       wal_cv_.wait(lock, [this] { return wal_stop_ || wal_job_ != nullptr; });
       if (wal_job_ == nullptr) return;  // stopping, nothing handed over
-      job = wal_job_;
+      job = std::exchange(wal_job_, nullptr);
     }
     WriteInFlight(*job);
-    {
-      std::lock_guard<std::mutex> lock(wal_mu_);
-      wal_job_ = nullptr;
-    }
-    // The writer may release the job from here on.
+    // The writer may release the job from here on. After a successful write,
+    // the group parked behind it is taken and written next.
+    InFlight* next = nullptr;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       job->done = true;
+      if (job->failure.ok()) next = std::exchange(parked_, nullptr);
     }
     queue_cv_.notify_all();
+    job = next;
   }
 }
 
 void EventStore::WriteInFlight(InFlight& job) {
   GroupState& state = job.state;
+  if (options_.before_group_write) options_.before_group_write(job.group.size());
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   const rocksdb::Status s = db_->Write(wo, &state.batch);
@@ -231,18 +273,33 @@ void EventStore::Deliver(Completion& c) {
   for (size_t i = 0; i < c.callbacks.size(); ++i) c.callbacks[i](std::move(c.results[i]));
 }
 
+void EventStore::Retire(std::unique_ptr<InFlight> group) {
+  if (!group) return;
+  {
+    std::lock_guard<std::mutex> lock(completion_mu_);
+    retired_.push_back(std::move(group));
+  }
+  completion_cv_.notify_one();
+}
+
 void EventStore::CompletionLoop() {
   while (true) {
     Completion c;
+    std::vector<std::unique_ptr<InFlight>> retired;
     {
       std::unique_lock<std::mutex> lock(completion_mu_);
-      completion_cv_.wait(lock, [this] { return writer_done_ || !completions_.empty(); });
-      if (completions_.empty()) return;  // writer stopped and all delivered
+      completion_cv_.wait(lock, [this] { return writer_done_ || !completions_.empty() || !retired_.empty(); });
+      retired.swap(retired_);
+      if (completions_.empty()) {
+        if (retired.empty()) return;  // writer stopped, all delivered and freed
+        continue;                     // `retired` is freed here, outside the lock
+      }
       c = std::move(completions_.front());
       completions_.pop_front();
       delivering_ = true;
     }
     Deliver(c);
+    retired.clear();
     std::lock_guard<std::mutex> lock(completion_mu_);
     delivering_ = false;
   }

@@ -139,7 +139,7 @@ struct EventStore::GroupState {
 
 // A staged group on its way through kring-wal.
 struct EventStore::InFlight {
-  std::vector<Pending> group;  // kept until collected: the next group's staging reads its bytes
+  std::deque<Pending> group;  // kept until collected: the next group's staging reads its bytes
   GroupState state;
   Completion completion;
   // Set by kring-wal before `done`: OK, or why the write failed.

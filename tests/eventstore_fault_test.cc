@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "eventstore/event_store.h"
 #include "tests/testing/fault_fs.h"
 #include "tests/testing/test_support.h"
@@ -399,6 +400,56 @@ TEST_F(EventStoreFaultTest, TheNextGroupIsStagedWhileThePreviousSyncIsInFlight) 
 
   for (const auto* events : {&first_events, &second_events, &third_events}) {
     for (const auto& e : *events) acknowledged_.insert(e.event_id());
+  }
+  ExpectAcknowledgedStored(*store);
+}
+
+// Requests that arrive while a group's sync is in flight join the group
+// staged behind it, however late they come: once the sync returns, they all
+// go to disk in one write, not one round each.
+TEST_F(EventStoreFaultTest, RequestsArrivingWhileAGroupIsWrittenJoinTheNextGroup) {
+  std::atomic<int> staging_rounds{0};
+  EventStoreOptions options = Options();
+  options.after_group_staged = [&](size_t) { ++staging_rounds; };
+  auto store = Open(options);
+  ASSERT_NE(store, nullptr);
+  using Result = absl::StatusOr<AppendOutcome>;
+
+  const auto first_events = SomeEvents(1);
+  std::promise<Result> first;
+  std::vector<std::vector<v1::Event>> later;
+  std::vector<std::promise<Result>> results(3);
+  fs_.HoldSyncs(".log");
+  // Also when an assertion ends the test early: no sync left held, and every
+  // callback run before the promises go.
+  absl::Cleanup release = [&] {
+    fs_.ReleaseSyncs();
+    store->Close();
+  };
+  store->AppendAsync(Batch("case-first", first_events), [&](auto r) { first.set_value(std::move(r)); });
+  ASSERT_TRUE(testing::WaitFor([&] { return fs_.held_syncs() == 1; }));
+  // One at a time, each staged before the next is sent.
+  for (int i = 0; i < 3; ++i) {
+    later.push_back(SomeEvents(2));
+    store->AppendAsync(Batch("case-" + std::to_string(i), later.back()),
+                       [&, i](auto r) { results[i].set_value(std::move(r)); });
+    ASSERT_TRUE(testing::WaitFor([&] { return staging_rounds.load() == 2 + i; }))
+        << "request " << i << " was not staged while the first group's sync was held";
+  }
+  EXPECT_EQ(fs_.held_syncs(), 1);
+  fs_.ReleaseSyncs();
+
+  ASSERT_TRUE(first.get_future().get().ok());
+  for (int i = 0; i < 3; ++i) {
+    Result r = results[i].get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->first_position.value(), 2u + 2 * i) << "acknowledged out of order";
+  }
+  EXPECT_EQ(store->groups_written(), 2u) << "the late requests were not written together";
+  EXPECT_EQ(store->requests_written(), 4u);
+  for (const auto& e : first_events) acknowledged_.insert(e.event_id());
+  for (const auto& events : later) {
+    for (const auto& e : events) acknowledged_.insert(e.event_id());
   }
   ExpectAcknowledgedStored(*store);
 }
