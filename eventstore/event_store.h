@@ -30,10 +30,13 @@
 //                 acknowledged only once it is on disk, and only then makes
 //                 it visible to readers (RocksDB shows a synced write once its
 //                 sync returns; Head() moves after).
-// So the next group is staged while the previous one's sync is in flight; it
-// is handed to kring-wal only after that write succeeded (if it failed,
-// nothing of the next group is written: it is refused like every group until
-// the database is reopened). When more batches wait, completion callbacks
+// So the next group is staged while the previous one's sync is in flight, and
+// requests that arrive meanwhile join it. It goes to disk only after that
+// write succeeded: kring-wal takes it itself as soon as the write returns
+// (the writer "parks" it between staging rounds), or the writer hands it over
+// after staging a late request into it. If the write failed, nothing of the
+// next group is written: it is refused like every group until the database
+// is reopened. When more batches wait, completion callbacks
 // run on a separate completion thread so that the next group is written at
 // once; otherwise (and only when that thread is idle) kring-wal runs
 // them itself, saving a thread hop. Either way callbacks run one at a time and
