@@ -63,10 +63,11 @@ void EventStore::WriterLoop() {
       const size_t staged = next->group.size();
       {
         std::unique_lock<std::mutex> lock(queue_mu_);
-        if (state.batch.Count() > 0) parked_ = next.get();
+        const bool park = state.batch.Count() > 0;  // a group with nothing to write stays here
+        if (park) parked_ = next.get();
         queue_cv_.wait(
             lock, [&] { return inflight->done.load() || (!queue_.empty() && !GroupFull(next->group, group_events)); });
-        taken = parked_ != next.get() && state.batch.Count() > 0;
+        taken = park && parked_ == nullptr;  // kring-wal took it (and writes it now)
         parked_ = nullptr;
         if (inflight->done.load()) break;
         TakeQueued(next->group, group_events);
