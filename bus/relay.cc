@@ -2,15 +2,13 @@
 
 #include <librdkafka/rdkafkacpp.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <deque>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread.h"
 #include "eventstore/event_store.h"
 
 namespace kring::bus {
@@ -213,11 +211,7 @@ bool OutboxRelay::FindStart() {
   return true;
 }
 
-void OutboxRelay::LowerThreadPriority() const {
-  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
-    Logger("relay")->warn("msg=setpriority_failed errno={}", errno);
-  }
-}
+void OutboxRelay::LowerThreadPriority() const { NiceThisThread(options_.nice, "relay"); }
 
 void OutboxRelay::Run() {
   LowerThreadPriority();  // producers rebuilt here inherit it

@@ -83,13 +83,9 @@ void EventStore::WriterLoop() {
     std::unique_ptr<InFlight> retired;
     const absl::Status previous = Collect(inflight, &retired);
     state.previous = nullptr;  // kring-wal never reads it
-    if (taken) {
-      inflight = std::move(next);
-      SetStaging(false);
-      Retire(std::move(retired));
-      continue;
-    }
-    if (!previous.ok() || state.batch.Count() == 0) {
+    // A taken group was parked, so it had something to write on a write that
+    // succeeded (and kring-wal may be writing its batch now: not read here).
+    if (!taken && (!previous.ok() || state.batch.Count() == 0)) {
       if (previous.ok()) {
         CacheCaseStates(state.cases);  // nothing to write
       } else {
@@ -104,11 +100,13 @@ void EventStore::WriterLoop() {
     }
     inflight = std::move(next);
     SetStaging(false);
-    {
-      std::lock_guard<std::mutex> lock(wal_mu_);
-      wal_job_ = inflight.get();
+    if (!taken) {
+      {
+        std::lock_guard<std::mutex> lock(wal_mu_);
+        wal_job_ = inflight.get();
+      }
+      wal_cv_.notify_one();
     }
-    wal_cv_.notify_one();
     Retire(std::move(retired));
   }
   Collect(inflight).IgnoreError();

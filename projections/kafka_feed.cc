@@ -6,16 +6,13 @@
 // engine.cc.
 #include <librdkafka/rdkafkacpp.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread.h"
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
 
@@ -151,9 +148,7 @@ void ProjectionEngine::StartConsumer() {
 void ProjectionEngine::ConsumeLoop() {
   // Below the append path in CPU priority (ProjectionOptions::nice).
   // librdkafka's threads, created below from this thread, inherit it.
-  if (options_.nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice) != 0) {
-    Logger("projections")->warn("msg=setpriority_failed errno={}", errno);
-  }
+  NiceThisThread(options_.nice, "projections");
   // Kafka may be down when we start: keep trying, appends do not wait for us.
   consumer_.reset(new Consumer(this));
   if (absl::Status s = consumer_->Init(stopping_); !s.ok()) {

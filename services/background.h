@@ -7,15 +7,13 @@
 // `stopping` now and then and end soon once it is set.
 #pragma once
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
+
+#include "common/thread.h"
 
 namespace kring::services {
 
@@ -34,7 +32,7 @@ class BackgroundWork {
     }
     std::thread([this, thread_name, nice, work = std::move(work)] {
       pthread_setname_np(pthread_self(), thread_name);
-      if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+      NiceThisThread(nice, "services");
       work(stopping_);
       std::lock_guard<std::mutex> lock(mu_);
       if (--running_ == 0) cv_.notify_all();

@@ -121,12 +121,12 @@ bool ConsumedToTheEnd(
     const std::string& bootstrap, const std::string& topic,
     const std::function<std::optional<int64_t>(const std::string& cluster_id, int32_t partition)>& next_offset);
 
-// Checks `done` every 20 ms until it holds (true) or `timeout` passes
-// (false): a generous deadline for a condition, not a timing bound.
 // The niceness of every thread of this process, by thread name (from
 // /proc/self/task): name -> the niceness of each thread of that name.
 std::map<std::string, std::multiset<int>> ThreadNiceness();
 
+// Checks `done` every 20 ms until it holds (true) or `timeout` passes
+// (false): a generous deadline for a condition, not a timing bound.
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // Reads the topic from the beginning of every partition until `expected`
