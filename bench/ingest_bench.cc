@@ -716,7 +716,7 @@ std::vector<std::pair<std::string, double>> ThreadCpu(const std::map<int, std::p
     if (v.second >= 1) out.emplace_back(name + "(x" + std::to_string(v.first) + ")", v.second);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (out.size() > 10) out.resize(10);
+  if (out.size() > 20) out.resize(20);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/status.h"
 #include "eventstore/chain.h"
+#include "eventstore/event_pool.h"
 #include "eventstore/store_internal.h"
 #include "kring/storage/eventstore.pb.h"
 
@@ -121,35 +122,18 @@ absl::Status EventStore::ScanChunks(GlobalPosition from, GlobalPosition to, size
   ASSIGN_OR_RETURN(auto lock, LockDb());
   const std::unique_ptr<BulkScan> scan = OpenBulkScan(db_.get(), events_cf_, from, to);
   rocksdb::Iterator* it = scan->it.get();
-  // The chunk's messages live in an arena and are parsed into again for the
-  // next chunk, so their strings keep their capacity (the characters of a
-  // long string are allocated one by one even in an arena). What a parse
-  // replaces of them (sub-messages: protobuf 3.21 drops them on Clear) stays
-  // in the arena until it is reset, between chunks, once it holds
-  // kResetAfter bytes. The first block is ours and survives the reset.
-  constexpr size_t kInitialBlock = 8 << 20;
-  constexpr size_t kResetAfter = 64 << 20;
-  std::unique_ptr<char[]> block(new char[kInitialBlock]);
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = block.get();
-  arena_options.initial_block_size = kInitialBlock;
-  arena_options.max_block_size = 4 << 20;
-  google::protobuf::Arena arena(arena_options);
-  std::vector<v1::RecordedEvent*> pool;  // in the arena
+  // The chunk's messages are parsed into again for the next chunk.
+  RecordedEventPool pool(/*initial_block=*/8 << 20, /*reset_after=*/64 << 20);
   std::vector<const v1::RecordedEvent*> chunk;
   chunk.reserve(std::min<size_t>(max_events, 1 << 16));
   bool more = true;
   auto hand_over = [&] {
     more = fn(absl::MakeConstSpan(chunk));
     chunk.clear();
-    if (arena.SpaceUsed() >= kResetAfter) {
-      pool.clear();
-      arena.Reset();
-    }
+    pool.EndRound();
   };
   for (; it->Valid() && more; it->Next()) {
-    if (chunk.size() == pool.size()) pool.push_back(google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(&arena));
-    v1::RecordedEvent* event = pool[chunk.size()];
+    v1::RecordedEvent* event = pool.At(chunk.size());
     if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(
           absl::StrCat("event store: unreadable event at position ", ReadBigEndian64(it->key().ToStringView())));

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/thread.h"
+#include "eventstore/event_pool.h"
 #include "eventstore/event_store.h"
 #include "projections/engine.h"
 
@@ -69,8 +70,10 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
         ->info("msg=partitions_assigned projection={} count={}", engine_->projection_->name(), partitions.size());
   }
 
-  // Reads up to max messages (waiting at most ~100 ms for the first).
-  void Poll(size_t max, std::vector<v1::RecordedEvent>* events, std::vector<PartitionOffset>* offsets) {
+  // Reads up to max messages (waiting at most ~100 ms for the first) into
+  // messages of `pool`, this round's.
+  void Poll(size_t max, eventstore::RecordedEventPool& pool, std::vector<const v1::RecordedEvent*>* events,
+            std::vector<PartitionOffset>* offsets) {
     std::unordered_map<int32_t, int64_t> next;
     for (int timeout = 100; events->size() < max; timeout = 0) {
       std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeout));
@@ -79,14 +82,15 @@ class ProjectionEngine::Consumer : public RdKafka::RebalanceCb {
         Logger("projections")->warn("msg=consume_error error=\"{}\"", m->errstr());
         break;
       }
-      v1::RecordedEvent e;
-      if (e.ParseFromArray(m->payload(), static_cast<int>(m->len())) &&
-          engine_->options_.upcasters->Apply(*e.mutable_event()).ok()) {
-        events->push_back(std::move(e));
+      v1::RecordedEvent* e = pool.At(events->size());
+      if (e->ParseFromArray(m->payload(), static_cast<int>(m->len())) &&
+          engine_->options_.upcasters->Apply(*e->mutable_event()).ok()) {
+        events->push_back(e);
       } else if (auto repaired = FromStore(*m); repaired.ok()) {
         // The message is damaged, but its header names the position: the
         // store holds the original.
-        events->push_back(*std::move(repaired));
+        *e = *std::move(repaired);
+        events->push_back(e);
       } else {
         Logger("projections")
             ->error("msg=unreadable_message partition={} offset={} status=\"{}\"", m->partition(), m->offset(),
@@ -146,9 +150,13 @@ void ProjectionEngine::StartConsumer() {
 }
 
 void ProjectionEngine::ConsumeLoop() {
-  // Below the append path in CPU priority (ProjectionOptions::nice).
+  // Below the append path in CPU priority (ProjectionOptions::idle, nice).
   // librdkafka's threads, created below from this thread, inherit it.
-  NiceThisThread(options_.nice, "projections");
+  if (options_.idle) {
+    IdleThisThread(options_.nice, "projections");
+  } else {
+    NiceThisThread(options_.nice, "projections");
+  }
   // Kafka may be down when we start: keep trying, appends do not wait for us.
   consumer_.reset(new Consumer(this));
   if (absl::Status s = consumer_->Init(stopping_); !s.ok()) {
@@ -160,18 +168,21 @@ void ProjectionEngine::ConsumeLoop() {
     return;
   }
   Logger("projections")->info("msg=consumer_started projection={} group={}", projection_->name(), options_.group_id);
-  std::vector<v1::RecordedEvent> events;
+  // Consumed events are parsed into messages that the next poll reuses.
+  eventstore::RecordedEventPool pool(/*initial_block=*/1 << 20, /*reset_after=*/16 << 20);
+  std::vector<const v1::RecordedEvent*> events;
   std::vector<PartitionOffset> offsets;
   uint64_t last_applied = events_applied_.load();
   auto last_progress = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
     events.clear();
     offsets.clear();
-    consumer_->Poll(options_.max_batch, &events, &offsets);
+    pool.EndRound();
+    consumer_->Poll(options_.max_batch, pool, &events, &offsets);
     if (!offsets.empty()) {
       // Nothing of a failed batch was written; retry it rather than skip it.
-      for (absl::Status s = ApplyBatch(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
-           s = ApplyBatch(events, consumer_->cluster_id(), offsets)) {
+      for (absl::Status s = ApplyEvents(events, consumer_->cluster_id(), offsets); !s.ok() && !stopping_.load();
+           s = ApplyEvents(events, consumer_->cluster_id(), offsets)) {
         Logger("projections")->error("msg=apply_failed projection={} status=\"{}\"", projection_->name(), s.ToString());
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }

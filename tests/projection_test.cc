@@ -1,6 +1,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <sched.h>
 
 #include "bus/relay.h"
 #include "eventstore/event_store.h"
@@ -37,12 +38,14 @@ class ProjectionTest : public ::testing::Test {
   // fill_from_store = false, so that the store fallback cannot repair what
   // they break (see ProjectionOptions::fill_from_store).
   std::unique_ptr<ProjectionEngine> OpenEngine(const std::string& name, const std::string& bootstrap = "",
-                                               bool fill_from_store = true) {
+                                               bool fill_from_store = true,
+                                               const std::function<void(ProjectionOptions&)>& adjust = nullptr) {
     ProjectionOptions options;
     options.path = dir_.Sub(name);
     options.kafka.bootstrap = bootstrap;
     options.fill_from_store = fill_from_store;
     options.fill_from_store_after = std::chrono::milliseconds(200);
+    if (adjust) adjust(options);
     auto engine = ProjectionEngine::Open(
         options, std::make_unique<NetworkSizeProjection>(kring::testing::TestCellKeySecret()), store_.get());
     EXPECT_TRUE(engine.ok()) << engine.status();
@@ -376,23 +379,35 @@ TEST_F(ProjectionTest, ADamagedMessageIsReadFromTheStoreByItsPositionHeader) {
   EXPECT_EQ(Query(*worker).overall().conferences(), 4u * kCopies);
 }
 
-// The consumer and the librdkafka threads it starts run at niceness 19
-// (ProjectionOptions::nice), so that appends keep the CPU under overload. The
-// embedded cluster's threads, started by this test's thread, do not.
-TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunAtNiceness19) {
+// The consumer and the librdkafka threads it starts run under SCHED_IDLE
+// (ProjectionOptions::idle), so that an append thread waking takes the core
+// from them at once; with idle off, at niceness 19 (ProjectionOptions::nice).
+// The embedded cluster's threads, started by this test's thread, do neither.
+TEST_F(ProjectionTest, TheConsumerAndItsKafkaThreadsRunUnderSchedIdleOrAtNiceness19) {
   AddHandMadeCohort();
   auto kafka = std::move(bus::EmbeddedKafka::Start(1, kTopic, 1)).value();
   const auto all = store_->ReadAll(GlobalPosition(1), SIZE_MAX).value();
   Produce(kafka->bootstrap(), all, [](const v1::RecordedEvent& e) { return e.SerializeAsString(); });
-  auto worker = OpenEngine("live", kafka->bootstrap(), /*fill_from_store=*/false);
-  worker->StartConsumer();
-  ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
-  auto nice = testing::ThreadNiceness();
-  worker->StopConsumer();
-  EXPECT_EQ(nice["kring-project"], std::multiset<int>({19}));
-  EXPECT_EQ(nice["rdk:main"].count(19), 1u) << "the consumer's main thread";
-  EXPECT_GE(nice["rdk:main"].count(0), 1u) << "the embedded cluster's";
-  EXPECT_EQ(worker->watermark().events_applied, all.size());
+  for (const bool idle : {true, false}) {
+    SCOPED_TRACE(idle ? "idle" : "niceness 19");
+    auto worker = OpenEngine(idle ? "idle" : "nice", kafka->bootstrap(), /*fill_from_store=*/false,
+                             [&](ProjectionOptions& o) { o.idle = idle; });
+    worker->StartConsumer();
+    ASSERT_TRUE(testing::WaitFor([&] { return ConsumedToTheEnd(*worker, kafka->bootstrap()); }));
+    auto nice = testing::ThreadNiceness();
+    auto policy = testing::ThreadPolicies();
+    worker->StopConsumer();
+    const int expected_policy = idle ? SCHED_IDLE : SCHED_OTHER;
+    EXPECT_EQ(policy["kring-project"], std::multiset<int>({expected_policy}));
+    EXPECT_EQ(policy["rdk:main"].count(SCHED_IDLE), idle ? 1u : 0u) << "the consumer's main thread";
+    EXPECT_GE(policy["rdk:main"].count(SCHED_OTHER), 1u) << "the embedded cluster's";
+    if (!idle) {
+      EXPECT_EQ(nice["kring-project"], std::multiset<int>({19}));
+      EXPECT_EQ(nice["rdk:main"].count(19), 1u) << "the consumer's main thread";
+    }
+    EXPECT_GE(nice["rdk:main"].count(0), 1u) << "the embedded cluster's";
+    EXPECT_EQ(worker->watermark().events_applied, all.size());
+  }
 }
 
 // The store fallback on its own: a topic that lost the messages of some cases

@@ -250,21 +250,31 @@ bool ConsumedToTheEnd(const std::string& bootstrap, const std::string& topic,
   return true;
 }
 
-std::map<std::string, std::multiset<int>> ThreadNiceness() {
-  std::map<std::string, std::multiset<int>> nice;
+namespace {
+
+// Field `field` (numbered as in proc(5): 3 is the state) of /proc/self/task/*/stat
+// of every thread of this process, by thread name.
+std::map<std::string, std::multiset<int>> ThreadStatField(int field) {
+  std::map<std::string, std::multiset<int>> values;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
     std::string name, stat;
     std::getline(std::ifstream(task.path() / "comm"), name);
     std::getline(std::ifstream(task.path() / "stat"), stat);
-    // After "(comm) ": the state is field 3, the niceness field 19.
+    // After "(comm) " comes field 3.
     std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    std::string value;
+    for (int i = 3; i <= field && fields >> value; ++i) {
     }
-    nice[name].insert(std::stoi(field));
+    values[name].insert(std::stoi(value));
   }
-  return nice;
+  return values;
 }
+
+}  // namespace
+
+std::map<std::string, std::multiset<int>> ThreadNiceness() { return ThreadStatField(19); }
+
+std::map<std::string, std::multiset<int>> ThreadPolicies() { return ThreadStatField(41); }
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -124,6 +124,9 @@ bool ConsumedToTheEnd(
 // The niceness of every thread of this process, by thread name (from
 // /proc/self/task): name -> the niceness of each thread of that name.
 std::map<std::string, std::multiset<int>> ThreadNiceness();
+// The scheduling policy (SCHED_OTHER, SCHED_IDLE, ...) of every thread of this
+// process, by thread name, likewise.
+std::map<std::string, std::multiset<int>> ThreadPolicies();
 
 // Checks `done` every 20 ms until it holds (true) or `timeout` passes
 // (false): a generous deadline for a condition, not a timing bound.
