@@ -90,8 +90,8 @@ struct ProjectionOptions {
   // common/thread.h): it runs on what the append path leaves, and an append
   // thread that wakes takes the core from it at once. Otherwise niceness
   // `nice`: a busy append thread gets about 70 times its CPU share at 19, but
-  // waits for the core while the consumer's slice lasts (in the side-by-side
-  // bench, batches of 10 × 16 streams: about 12 % fewer events/s than under
+  // waits for the core while the consumer's slice lasts (ingest_bench,
+  // batches of 10 × 16 streams: about 12 % fewer events/s than under
   // SCHED_IDLE). Either way, under overload appends keep the CPU and the read
   // model lags (kring_read_model_lag_events), catching up when the load
   // falls. Defaults: idle true, nice 19 (also the fallback should SCHED_IDLE
