@@ -63,8 +63,8 @@ absl::Status EventStore::OpenDb(bool read_only) {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
-  // One writer thread writes everything, and the hashed memtable of event ids
-  // does not support concurrent inserts.
+  // One writer thread writes everything, and the memtable of event ids
+  // (id_memtable.h) does not support concurrent inserts.
   db_options.allow_concurrent_memtable_write = false;
 
   rocksdb::ColumnFamilyOptions sequential;
