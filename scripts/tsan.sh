@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the concurrency tests with ThreadSanitizer (clang++ -fsanitize=thread)
 # into ./build-tsan (or $KRING_TSAN_BUILD_DIR) and runs them: the event store
-# (eventstore_test), the relay (relay_test), the projection engine
+# (eventstore_test), its event-id memtable under lookups while one writer
+# inserts (id_memtable_test), the relay (relay_test), the projection engine
 # (projection_test) and the services' units (services_test).
 #
-#   scripts/tsan.sh [test binary…]   default: the four above
+#   scripts/tsan.sh [test binary…]   default: the five above
 #
 # `scripts/tsan.sh bad_input_test` also runs ingest under racing clients
 # against an in-process server: it reports races that ThreadSanitizer cannot
@@ -23,7 +24,7 @@ export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 command -v clang++ >/dev/null || { echo "tsan: clang++ is missing (./scripts/setup.sh installs it)" >&2; exit 2; }
 TESTS=("$@")
-[ ${#TESTS[@]} -gt 0 ] || TESTS=(eventstore_test relay_test projection_test services_test)
+[ ${#TESTS[@]} -gt 0 ] || TESTS=(eventstore_test id_memtable_test relay_test projection_test services_test)
 
 if [ ! -f "$BUILD_DIR/build.ninja" ] || ! grep -q '^KRING_TSAN:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   # PRE_TEST discovery: the build does not run the instrumented binaries.
