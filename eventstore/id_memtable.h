@@ -36,7 +36,7 @@ namespace kring::eventstore {
 
 // `bucket_count` is rounded up to a power of two; about one bucket per entry
 // the memtable holds when full is right (an event-id memtable of 32 MiB holds
-// about 250,000). The bucket array is allocated outside RocksDB's arena (8
+// about 290,000). The bucket array is allocated outside RocksDB's arena (8
 // bytes per bucket) and counted in the memtable's memory usage.
 std::shared_ptr<rocksdb::MemTableRepFactory> NewIdMemTableFactory(size_t bucket_count);
 

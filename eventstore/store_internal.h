@@ -73,7 +73,7 @@ inline rocksdb::ColumnFamilyOptions PointLookupOptions() {
 // Event ids are only ever looked up whole, never scanned: a hashed memtable
 // (id_memtable.h) makes the insert of a random UUID O(1) instead of a skiplist
 // search, and sorts the ids once, cheaply, when the memtable is flushed. A
-// 32 MiB memtable holds about 250,000 ids, one bucket each.
+// 32 MiB memtable holds about 290,000 ids, one bucket each.
 inline rocksdb::ColumnFamilyOptions EventIdOptions() {
   rocksdb::ColumnFamilyOptions cf = PointLookupOptions();
   cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
