@@ -85,9 +85,7 @@ class SortedIterator final : public MemTableRep::Iterator {
   const char* key() const override { return entries_[pos_]; }
   void Next() override { ++pos_; }
   void Prev() override { pos_ = pos_ == 0 ? entries_.size() : pos_ - 1; }
-  void Seek(const Slice& internal_key, const char*) override {
-    pos_ = FirstAfter(internal_key, /*or_equal=*/false);
-  }
+  void Seek(const Slice& internal_key, const char*) override { pos_ = FirstAfter(internal_key, /*or_equal=*/false); }
   void SeekForPrev(const Slice& internal_key, const char*) override {
     const size_t after = FirstAfter(internal_key, /*or_equal=*/true);
     pos_ = after == 0 ? entries_.size() : after - 1;

@@ -92,10 +92,10 @@ class IdMemTableTest : public ::testing::Test {
   // (the order prefix ties), keys shorter than 8 bytes or with zero bytes, and
   // bytes above 0x7f (which sort after ASCII).
   std::vector<std::string> Keys(size_t random_count) {
-    std::vector<std::string> keys = {"",         std::string("a"), std::string("a\0", 2), "a\x01", "ab",
-                                     "aaaaaaaa", "aaaaaaaa-0",     "aaaaaaaa-1",          "aaaaaaaa\x80",
-                                     "\x7f",     "\x80",           "\xff\xff",            "zzzzzzzz\xff",
-                                     "a\x7f",    "a\x80",         "b"};
+    std::vector<std::string> keys = {"",         std::string("a"), std::string("a\0", 2), "a\x01",        "ab",
+                                     "aaaaaaaa", "aaaaaaaa-0",     "aaaaaaaa-1",          "aaaaaaaa\x80", "\x7f",
+                                     "\x80",     "\xff\xff",       "zzzzzzzz\xff",        "a\x7f",        "a\x80",
+                                     "b"};
     std::mt19937_64 random(42);
     for (size_t i = 0; i < random_count; ++i) {
       char id[37];
