@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/numeric/bits.h"
+
 namespace kring::eventstore {
 namespace {
 
@@ -26,25 +28,24 @@ struct Node {
   const char* entry() const { return reinterpret_cast<const char*>(this + 1); }
 };
 
+// An internal key without its 8-byte tag (sequence number and type).
 Slice UserKeyOfInternal(const Slice& internal_key) { return Slice(internal_key.data(), internal_key.size() - 8); }
-Slice UserKeyOfEntry(const char* entry) { return UserKeyOfInternal(rocksdb::GetLengthPrefixedSlice(entry)); }
 
-// The first 8 bytes of the user key as a big-endian number, zero-padded: its
+// The first 8 bytes of a user key as a big-endian number, zero-padded: its
 // order is the bytewise order of the keys wherever two of them differ.
-uint64_t OrderPrefix(const char* entry) {
-  const Slice key = UserKeyOfEntry(entry);
+uint64_t OrderPrefix(const Slice& user_key) {
   uint64_t prefix = 0;
   for (size_t i = 0; i < 8; ++i) {
-    prefix = (prefix << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+    prefix = (prefix << 8) | (i < user_key.size() ? static_cast<unsigned char>(user_key[i]) : 0u);
   }
   return prefix;
 }
 
-size_t RoundUpToPowerOfTwo(size_t n) {
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
+// A memtable entry with its order prefix, as the sorted iterator holds it.
+struct Sorted {
+  uint64_t prefix;
+  const char* entry;
+};
 
 class IdMemTableRep;
 
@@ -76,13 +77,13 @@ std::atomic<size_t> live_sorted_iterators{0};
 // made (entries inserted later are not in it).
 class SortedIterator final : public MemTableRep::Iterator {
  public:
-  SortedIterator(const MemTableRep::KeyComparator& compare, std::vector<const char*> entries)
+  SortedIterator(const MemTableRep::KeyComparator& compare, std::vector<Sorted> entries)
       : compare_(compare), entries_(std::move(entries)), pos_(entries_.size()) {
     live_sorted_iterators.fetch_add(1, std::memory_order_relaxed);
   }
   ~SortedIterator() override { live_sorted_iterators.fetch_sub(1, std::memory_order_relaxed); }
   bool Valid() const override { return pos_ < entries_.size(); }
-  const char* key() const override { return entries_[pos_]; }
+  const char* key() const override { return entries_[pos_].entry; }
   void Next() override { ++pos_; }
   void Prev() override { pos_ = pos_ == 0 ? entries_.size() : pos_ - 1; }
   void Seek(const Slice& internal_key, const char*) override { pos_ = FirstAfter(internal_key, /*or_equal=*/false); }
@@ -97,15 +98,15 @@ class SortedIterator final : public MemTableRep::Iterator {
   // The index of the first entry > internal_key (or_equal: also skipping
   // entries equal to it), else >=.
   size_t FirstAfter(const Slice& internal_key, bool or_equal) const {
-    const auto it = std::partition_point(entries_.begin(), entries_.end(), [&](const char* entry) {
-      const int c = compare_(entry, internal_key);
+    const auto it = std::partition_point(entries_.begin(), entries_.end(), [&](const Sorted& sorted) {
+      const int c = compare_(sorted.entry, internal_key);
       return or_equal ? c <= 0 : c < 0;
     });
     return static_cast<size_t>(it - entries_.begin());
   }
 
   const MemTableRep::KeyComparator& compare_;
-  const std::vector<const char*> entries_;
+  const std::vector<Sorted> entries_;
   size_t pos_;
 };
 
@@ -124,11 +125,13 @@ class IdMemTableRep final : public MemTableRep {
     for (size_t i = 0; i < bucket_count; ++i) buckets_[i].store(nullptr, std::memory_order_relaxed);
   }
 
+  // The node, then the entry, from the memtable's allocator (whose blocks are
+  // not aligned: the node is placed at the first aligned byte).
   KeyHandle Allocate(const size_t len, char** buf) override {
+    size_t space = alignof(Node) - 1 + sizeof(Node) + len;
     char* raw = nullptr;
-    MemTableRep::Allocate(sizeof(Node) + alignof(Node) - 1 + len, &raw);
+    MemTableRep::Allocate(space, &raw);
     void* aligned = raw;
-    size_t space = sizeof(Node) + alignof(Node) - 1 + len;
     std::align(alignof(Node), sizeof(Node) + len, aligned, space);
     Node* node = new (aligned) Node();
     *buf = const_cast<char*>(node->entry());
@@ -139,7 +142,7 @@ class IdMemTableRep final : public MemTableRep {
   // readers see the node once the release store links it.
   void Insert(KeyHandle handle) override {
     Node* node = static_cast<Node*>(handle);
-    std::atomic<Node*>* link = &Bucket(UserKeyOfEntry(node->entry()));
+    std::atomic<Node*>* link = &Bucket(MemTableRep::UserKey(node->entry()));
     Node* next = link->load(std::memory_order_relaxed);
     while (next != nullptr && compare_(next->entry(), node->entry()) < 0) {
       link = &next->next;
@@ -147,11 +150,11 @@ class IdMemTableRep final : public MemTableRep {
     }
     node->next.store(next, std::memory_order_relaxed);
     link->store(node, std::memory_order_release);
-    entries_.fetch_add(1, std::memory_order_relaxed);
+    entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer
   }
 
   bool Contains(const char* key) const override {
-    const Node* node = Bucket(UserKeyOfEntry(key)).load(std::memory_order_acquire);
+    const Node* node = Bucket(MemTableRep::UserKey(key)).load(std::memory_order_acquire);
     while (node != nullptr && compare_(node->entry(), key) < 0) node = node->next.load(std::memory_order_acquire);
     return node != nullptr && compare_(node->entry(), key) == 0;
   }
@@ -168,7 +171,7 @@ class IdMemTableRep final : public MemTableRep {
   size_t ApproximateMemoryUsage() override { return (mask_ + 1) * sizeof(std::atomic<Node*>); }
 
   Iterator* GetIterator(rocksdb::Arena* arena) override {
-    std::vector<const char*> entries = SortedEntries();
+    std::vector<Sorted> entries = SortedEntries();
     if (arena == nullptr) return new SortedIterator(compare_, std::move(entries));
     // The caller destroys an iterator made "in the arena" without freeing its
     // memory. RocksDB's Arena is not in its public headers, and the memtable's
@@ -203,27 +206,20 @@ class IdMemTableRep final : public MemTableRep {
   }
 
   // Every entry, in internal-key order.
-  std::vector<const char*> SortedEntries() const {
-    struct Keyed {
-      uint64_t prefix;
-      const char* entry;
-    };
-    std::vector<Keyed> keyed;
-    keyed.reserve(entries_.load(std::memory_order_relaxed));
+  std::vector<Sorted> SortedEntries() const {
+    std::vector<Sorted> sorted;
+    sorted.reserve(entries_.load(std::memory_order_relaxed));
     for (size_t i = 0; i <= mask_; ++i) {
       for (const Node* node = buckets_[i].load(std::memory_order_acquire); node != nullptr;
            node = node->next.load(std::memory_order_acquire)) {
-        keyed.push_back({OrderPrefix(node->entry()), node->entry()});
+        sorted.push_back({OrderPrefix(MemTableRep::UserKey(node->entry())), node->entry()});
       }
     }
-    std::sort(keyed.begin(), keyed.end(), [this](const Keyed& a, const Keyed& b) {
+    std::sort(sorted.begin(), sorted.end(), [this](const Sorted& a, const Sorted& b) {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       return compare_(a.entry, b.entry) < 0;
     });
-    std::vector<const char*> entries;
-    entries.reserve(keyed.size());
-    for (const Keyed& k : keyed) entries.push_back(k.entry);
-    return entries;
+    return sorted;
   }
 
   struct IteratorStorage {
@@ -242,7 +238,7 @@ void LookupIterator::Seek(const Slice& internal_key, const char*) { node_ = rep_
 
 class IdMemTableFactory final : public rocksdb::MemTableRepFactory {
  public:
-  explicit IdMemTableFactory(size_t bucket_count) : bucket_count_(RoundUpToPowerOfTwo(bucket_count)) {}
+  explicit IdMemTableFactory(size_t bucket_count) : bucket_count_(absl::bit_ceil(bucket_count)) {}
   MemTableRep* CreateMemTableRep(const MemTableRep::KeyComparator& compare, rocksdb::Allocator* allocator,
                                  const rocksdb::SliceTransform*, rocksdb::Logger*) override {
     return new IdMemTableRep(compare, allocator, bucket_count_);
@@ -258,7 +254,7 @@ class IdMemTableFactory final : public rocksdb::MemTableRepFactory {
 size_t IdMemTableLiveIterators() { return live_sorted_iterators.load(std::memory_order_relaxed); }
 
 std::shared_ptr<rocksdb::MemTableRepFactory> NewIdMemTableFactory(size_t bucket_count) {
-  return std::make_shared<IdMemTableFactory>(bucket_count == 0 ? 1 : bucket_count);
+  return std::make_shared<IdMemTableFactory>(bucket_count);
 }
 
 }  // namespace kring::eventstore
